@@ -1,0 +1,116 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Settings every target shares: existential `any` spelled out, imports visible only where declared.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "EdgeProof",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "edgeproof", targets: ["edgeproof"]),
+        .library(name: "EdgeProofCore", targets: ["EdgeProofCore"]),
+        .library(name: "EdgeProofTPM", targets: ["EdgeProofTPM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries: headers and link flags from the Debian -dev packages.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .systemLibrary(
+            name: "CTSS2",
+            providers: [.apt(["libtss2-dev"])]
+        ),
+
+        // The wire contract: envelope, keys, allowlist, policy, nonces, rejections, topics. Pure Swift.
+        .target(
+            name: "EdgeProofCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // ESAPI: provision, read the public key, sign digests.
+        .target(
+            name: "EdgeProofTPM",
+            dependencies: [
+                "CTSS2",
+                "EdgeProofCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Files on disk: allowlist files, the replay cache journal.
+        .target(
+            name: "EdgeProofStorage",
+            dependencies: [
+                "EdgeProofCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Fixtures for tests and benchmarks: swtpm instances, free ports, temporary directories.
+        .target(
+            name: "EdgeProofTesting",
+            dependencies: ["EdgeProofCore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "edgeproof",
+            dependencies: [
+                "EdgeProofCore",
+                "EdgeProofTPM",
+                "EdgeProofStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "EdgeProofCoreTests",
+            dependencies: [
+                "EdgeProofCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofStorageTests",
+            dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofTPMTests",
+            dependencies: [
+                "EdgeProofTPM",
+                "EdgeProofCore",
+                "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "edgeproofTests",
+            dependencies: ["EdgeProofCore", "EdgeProofTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,141 @@
+/// A validated allowlist, indexed by agent name and by key hash, with every public key parsed
+/// once at load.
+public struct Allowlist: Sendable {
+    public private(set) var document: AllowlistDocument
+    private var keys: [String: AgentPublicKey]
+    private var indexByName: [String: Int]
+    private var indexByHash: [PublicKeyHash: Int]
+
+    /// Validates `document`: supported version, valid and unique names, parsable keys whose hash
+    /// matches the stored one, unique hashes, well-formed places.
+    public init(_ document: AllowlistDocument) throws(AllowlistError) {
+        guard document.version == 1 else {
+            throw AllowlistError("version \(document.version) is not supported (expected 1)")
+        }
+        for place in document.policy?.globalPlaces ?? [] {
+            if let problem = place.validationProblem { throw AllowlistError("policy: \(problem)") }
+        }
+        self.document = document
+        self.keys = [:]
+        self.indexByName = [:]
+        self.indexByHash = [:]
+        keys.reserveCapacity(document.agents.count)
+        indexByName.reserveCapacity(document.agents.count)
+        indexByHash.reserveCapacity(document.agents.count)
+        for (index, entry) in document.agents.enumerated() {
+            let key = try Self.validate(entry, at: index)
+            guard indexByName[entry.name] == nil else {
+                throw AllowlistError("agents[\(index)] (\(entry.name)): the name appears more than once")
+            }
+            if let other = indexByHash[key.hash] {
+                throw AllowlistError(
+                    "agents[\(index)] (\(entry.name)): the public key is already used by \(document.agents[other].name)")
+            }
+            keys[entry.name] = key
+            indexByName[entry.name] = index
+            indexByHash[key.hash] = index
+        }
+    }
+
+    public init() {
+        self.document = AllowlistDocument()
+        self.keys = [:]
+        self.indexByName = [:]
+        self.indexByHash = [:]
+    }
+
+    public var entries: [AllowlistEntry] { document.agents }
+    public var policy: GeographicPolicy { document.policy ?? GeographicPolicy() }
+    public var count: Int { document.agents.count }
+
+    public func entry(named name: String) -> AllowlistEntry? {
+        indexByName[name].map { document.agents[$0] }
+    }
+
+    public func entry(forKeyHash hash: PublicKeyHash) -> AllowlistEntry? {
+        indexByHash[hash].map { document.agents[$0] }
+    }
+
+    public func publicKey(forAgent name: String) -> AgentPublicKey? {
+        keys[name]
+    }
+
+    /// Adds a validated entry; fails on a duplicate name or key.
+    public mutating func add(_ entry: AllowlistEntry) throws(AllowlistError) {
+        var document = self.document
+        document.agents.append(entry)
+        self = try Allowlist(document)
+    }
+
+    /// Removes the agent named `name`; fails if there is none.
+    public mutating func remove(named name: String) throws(AllowlistError) {
+        guard let index = indexByName[name] else { throw AllowlistError("no agent named \(name)") }
+        var document = self.document
+        document.agents.remove(at: index)
+        self = try Allowlist(document)
+    }
+
+    /// Sets an agent's status (revoking keeps the entry, so the reason for rejection stays specific).
+    public mutating func setStatus(_ status: AgentStatus, forAgent name: String) throws(AllowlistError) {
+        guard let index = indexByName[name] else { throw AllowlistError("no agent named \(name)") }
+        document.agents[index].status = status
+    }
+
+    /// The agent-verification step shared by gateway and collector: the agent exists, is active,
+    /// and signs with the allowlisted key. Returns the entry and its parsed key.
+    public func verifyAgent(named name: String, keyHash: PublicKeyHash) throws(ValidationFailure)
+        -> (entry: AllowlistEntry, key: AgentPublicKey)
+    {
+        guard let index = indexByName[name], let key = keys[name] else {
+            throw ValidationFailure(
+                .agentNotFound, "agent \(name) is not on the allowlist", details: ["agent_name": .string(name)])
+        }
+        let entry = document.agents[index]
+        guard entry.status == .active else {
+            throw ValidationFailure(
+                .agentRevoked, "agent \(name) is revoked", details: ["agent_name": .string(name)])
+        }
+        guard key.hash == keyHash else {
+            throw ValidationFailure(
+                .publicKeyHashMismatch, "tpm_public_key_hash does not match the allowlisted key of agent \(name)",
+                details: ["agent_name": .string(name), "expected": .string(key.hash.hex), "received": .string(keyHash.hex)])
+        }
+        return (entry, key)
+    }
+
+    private static func validate(_ entry: AllowlistEntry, at index: Int) throws(AllowlistError) -> AgentPublicKey {
+        let label = "agents[\(index)] (\(entry.name))"
+        guard AgentName.isValid(entry.name) else {
+            throw AllowlistError(
+                "agents[\(index)]: name \"\(entry.name)\" is invalid; use 1-\(AgentName.maximumLength) letters, digits, '.', '_' or '-'")
+        }
+        let key: AgentPublicKey
+        do {
+            key = try AgentPublicKey(pemRepresentation: entry.publicKey)
+        } catch {
+            throw AllowlistError("\(label): public_key is unusable: \(error)")
+        }
+        guard key.hash == entry.publicKeyHash else {
+            throw AllowlistError(
+                "\(label): tpm_public_key_hash \(entry.publicKeyHash) does not match public_key (its hash is \(key.hash))")
+        }
+        guard Timestamp.date(from: entry.createdAt) != nil else {
+            throw AllowlistError("\(label): created_at \"\(entry.createdAt)\" is not an ISO 8601 UTC time")
+        }
+        for place in entry.allowedPlaces {
+            if let problem = place.validationProblem { throw AllowlistError("\(label): \(problem)") }
+        }
+        return key
+    }
+}
+
+/// A malformed or inconsistent allowlist, with the entry and the problem spelled out.
+public struct AllowlistError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

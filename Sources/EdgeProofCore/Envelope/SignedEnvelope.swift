@@ -1,0 +1,198 @@
+import Crypto
+import Foundation
+
+/// A metric envelope in JWS Flattened JSON Serialization (RFC 7515 §7.2.2):
+/// `{"protected": b64url(header), "payload": b64url(claims), "signature": b64url(sig)}`.
+///
+/// The base64url strings are kept exactly as received: the signature is checked over them, never
+/// over a re-serialization.
+public struct SignedEnvelope: Sendable {
+    public let protected: String
+    public let payload: String
+    public let signature: String
+    public let header: JWSHeader
+    public let claims: EnvelopeClaims
+    /// The decoded signature bytes.
+    public let signatureBytes: [UInt8]
+
+    /// Envelopes above this size are refused before any parsing.
+    public static let defaultMaximumSize = 256 * 1024
+
+    /// ASCII(protected + "." + payload), the bytes the signature covers.
+    public var signingInput: [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(protected.utf8.count + 1 + payload.utf8.count)
+        bytes.append(contentsOf: protected.utf8)
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(contentsOf: payload.utf8)
+        return bytes
+    }
+
+    /// Parses and structurally validates an envelope. Every failure is a `request_validation`,
+    /// `signature_verification` (`unsupported_alg`, `header_mismatch`) failure with a specific reason.
+    public init(parsing bytes: some DataProtocol, maximumSize: Int = defaultMaximumSize) throws(ValidationFailure) {
+        guard bytes.count <= maximumSize else {
+            throw ValidationFailure(
+                .payloadTooLarge, "envelope of \(bytes.count) bytes exceeds the limit of \(maximumSize) bytes",
+                details: ["size": .number(Double(bytes.count)), "limit": .number(Double(maximumSize))])
+        }
+        let data = Data(bytes)
+        let outer: FlattenedJWS
+        do {
+            outer = try JSONDecoder().decode(FlattenedJWS.self, from: data)
+        } catch {
+            throw ValidationFailure(.malformedEnvelope, "not a JWS in flattened JSON form: \(Self.explain(error))")
+        }
+        guard let headerBytes = Base64URL.decode(outer.protected) else {
+            throw ValidationFailure(.malformedEnvelope, "protected header is not base64url")
+        }
+        guard let payloadBytes = Base64URL.decode(outer.payload) else {
+            throw ValidationFailure(.malformedEnvelope, "payload is not base64url")
+        }
+        guard let signatureBytes = Base64URL.decode(outer.signature), !signatureBytes.isEmpty else {
+            throw ValidationFailure(.malformedEnvelope, "signature is not base64url")
+        }
+        let header = try Self.decodeHeader(headerBytes)
+        let claims: EnvelopeClaims
+        do {
+            claims = try JSONDecoder().decode(EnvelopeClaims.self, from: payloadBytes)
+        } catch {
+            throw ValidationFailure(.malformedEnvelope, "claims: \(Self.explain(error))")
+        }
+        try Self.checkClaims(claims, header: header)
+
+        self.protected = outer.protected
+        self.payload = outer.payload
+        self.signature = outer.signature
+        self.header = header
+        self.claims = claims
+        self.signatureBytes = Array(signatureBytes)
+    }
+
+    private init(protected: String, payload: String, signatureBytes: [UInt8], header: JWSHeader, claims: EnvelopeClaims) {
+        self.protected = protected
+        self.payload = payload
+        self.signature = Base64URL.encode(signatureBytes)
+        self.header = header
+        self.claims = claims
+        self.signatureBytes = signatureBytes
+    }
+
+    /// Builds and signs an envelope for `claims`; the header's `alg` and `kid` come from the signer.
+    public static func sign(_ claims: EnvelopeClaims, with signer: some EnvelopeSigner) async throws -> SignedEnvelope {
+        let header = JWSHeader(algorithm: signer.algorithm, keyID: signer.publicKeyHash)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let protected = Base64URL.encode(try encoder.encode(header))
+        let payload = Base64URL.encode(try encoder.encode(claims))
+        let input = Array(protected.utf8) + [UInt8(ascii: ".")] + Array(payload.utf8)
+        let signature = try await signer.signature(forDigest: SHA256.hash(data: input))
+        return SignedEnvelope(
+            protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
+    }
+
+    /// The MQTT payload: the flattened JSON serialization.
+    public func serialized() -> Data {
+        // Base64url strings need no JSON escaping, so plain concatenation is exact and cheap.
+        var text = #"{"protected":""#
+        text += protected
+        text += #"","payload":""#
+        text += payload
+        text += #"","signature":""#
+        text += signature
+        text += #""}"#
+        return Data(text.utf8)
+    }
+
+    /// Verifies the signature with `key`, over the exact received bytes.
+    public func verifySignature(with key: AgentPublicKey) throws(ValidationFailure) {
+        guard header.algorithm == key.algorithm else {
+            throw ValidationFailure(
+                .unsupportedAlgorithm,
+                "alg \(header.algorithm) does not match the agent's \(key.keyDescription) key",
+                details: ["alg": .string(header.algorithm.rawValue)])
+        }
+        if header.algorithm == .es256, signatureBytes.count != 64 {
+            throw ValidationFailure(
+                .badSignature, "ES256 signature must be 64 bytes, got \(signatureBytes.count)")
+        }
+        guard key.isValidSignature(signatureBytes, for: signingInput) else {
+            throw ValidationFailure(.badSignature, "signature does not verify with the allowlisted key")
+        }
+    }
+
+    private static func decodeHeader(_ bytes: Data) throws(ValidationFailure) -> JWSHeader {
+        guard let fields = try? JSONDecoder().decode([String: JSONValue].self, from: bytes) else {
+            throw ValidationFailure(.malformedEnvelope, "protected header is not a JSON object")
+        }
+        guard let alg = fields["alg"]?.stringValue else {
+            throw ValidationFailure(.malformedEnvelope, "protected header has no alg")
+        }
+        guard let algorithm = SignatureAlgorithm(rawValue: alg) else {
+            throw ValidationFailure(
+                .unsupportedAlgorithm, "alg \"\(alg.prefix(32))\" is not allowed; use ES256 or RS256",
+                details: ["alg": .string(String(alg.prefix(32)))])
+        }
+        guard fields["crit"] == nil else {
+            throw ValidationFailure(.malformedEnvelope, "protected header has crit parameters this receiver does not understand")
+        }
+        guard let kid = fields["kid"]?.stringValue, let keyID = PublicKeyHash(hex: kid) else {
+            throw ValidationFailure(.malformedEnvelope, "protected header kid must be the 64-hex-digit public key hash")
+        }
+        guard fields["typ"]?.stringValue == JWSHeader.envelopeType else {
+            throw ValidationFailure(.malformedEnvelope, "protected header typ must be \"\(JWSHeader.envelopeType)\"")
+        }
+        return JWSHeader(algorithm: algorithm, keyID: keyID)
+    }
+
+    private static func checkClaims(_ claims: EnvelopeClaims, header: JWSHeader) throws(ValidationFailure) {
+        guard claims.version == EnvelopeClaims.currentVersion else {
+            throw ValidationFailure(.malformedEnvelope, "claims version \(claims.version) is not supported (expected 1)")
+        }
+        guard AgentName.isValid(claims.agentName) else {
+            throw ValidationFailure(.malformedEnvelope, "agent_name is not a valid agent name")
+        }
+        guard header.keyID == claims.publicKeyHash else {
+            throw ValidationFailure(
+                .headerMismatch, "header kid differs from the signed tpm_public_key_hash",
+                details: ["field": "kid"])
+        }
+        guard Timestamp.date(from: claims.timestamp) != nil else {
+            throw ValidationFailure(.malformedEnvelope, "timestamp is not an ISO 8601 UTC time")
+        }
+        guard !claims.nonce.isEmpty, claims.nonce.utf8.count <= 256 else {
+            throw ValidationFailure(.malformedEnvelope, "nonce must be a non-empty string of at most 256 bytes")
+        }
+        guard claims.geographicRegion.isWellFormed else {
+            throw ValidationFailure(.malformedEnvelope, "geographic_region needs a region, and a state when it has a city")
+        }
+        if let geolocation = claims.geolocation, !geolocation.isPlausible {
+            throw ValidationFailure(.malformedEnvelope, "geolocation is outside valid latitude/longitude ranges")
+        }
+    }
+
+    /// A short, specific sentence from a decoding error: which field, what was wrong.
+    static func explain(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "invalid JSON" }
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "" : " in \(path(context.codingPath))"
+            return "missing field \(key.stringValue)\(parent)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type at \(path(context.codingPath))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "invalid JSON" : "invalid value at \(path(context.codingPath))"
+        @unknown default:
+            return "invalid JSON"
+        }
+    }
+}
+
+private struct FlattenedJWS: Decodable {
+    var protected: String
+    var payload: String
+    var signature: String
+}

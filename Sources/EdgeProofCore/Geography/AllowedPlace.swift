@@ -1,0 +1,62 @@
+/// A place an agent may be in: a region, optionally narrowed to a state, optionally to a city
+/// in that state.
+public struct AllowedPlace: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var region: String
+    public var state: String?
+    public var city: String?
+
+    public init(region: String, state: String? = nil, city: String? = nil) {
+        self.region = region
+        self.state = state
+        self.city = city
+    }
+
+    /// "US", "US/Texas", "US/Texas/Austin".
+    public init?(path: String) {
+        guard let parsed = GeographicRegion(path: path) else { return nil }
+        self.init(region: parsed.region, state: parsed.state, city: parsed.city)
+    }
+
+    /// Hierarchical match: the region must match, and the state and city too wherever this place
+    /// names them. Names compare case-insensitively with whitespace normalized. A city is only
+    /// ever matched together with its state, so "US/California/Austin" never passes as
+    /// "US/Texas/Austin".
+    public func contains(_ location: GeographicRegion) -> Bool {
+        guard PlaceName(region) == PlaceName(location.region) else { return false }
+        if let state {
+            guard let locationState = location.state, PlaceName(state) == PlaceName(locationState) else { return false }
+        }
+        if let city {
+            guard let locationCity = location.city, PlaceName(city) == PlaceName(locationCity) else { return false }
+        }
+        return true
+    }
+
+    /// A region is required; a city needs a state (a city alone would be ambiguous).
+    public var validationProblem: String? {
+        if region.trimmingWhitespace().isEmpty { return "allowed place has an empty region" }
+        if let state, state.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty state" }
+        if let city, city.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty city" }
+        if city != nil, state == nil { return "allowed place \(description) names a city without its state" }
+        return nil
+    }
+
+    public var description: String {
+        [region, state, city].compactMap { $0 }.joined(separator: "/")
+    }
+}
+
+/// A place name in its comparison form: case-folded, surrounding whitespace trimmed, inner runs
+/// of whitespace collapsed to one space.
+struct PlaceName: Hashable {
+    let folded: String
+
+    init(_ name: String) {
+        let words = name.unicodeScalars.split(whereSeparator: { $0.properties.isWhitespace })
+        folded = words.map { word in
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: word)
+            return String(scalars).lowercased()
+        }.joined(separator: " ")
+    }
+}

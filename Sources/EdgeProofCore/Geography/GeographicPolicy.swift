@@ -1,0 +1,34 @@
+/// Decides whether a signed location is allowed for an agent: the agent's own allowed places plus
+/// any places the global policy allows for every agent.
+public struct GeographicPolicy: Sendable, Hashable, Codable {
+    /// Places allowed for all agents, in addition to each agent's own.
+    public var globalPlaces: [AllowedPlace]
+
+    enum CodingKeys: String, CodingKey {
+        case globalPlaces = "allowed_places"
+    }
+
+    public init(globalPlaces: [AllowedPlace] = []) {
+        self.globalPlaces = globalPlaces
+    }
+
+    public func allows(_ location: GeographicRegion, agentPlaces: [AllowedPlace]) -> Bool {
+        agentPlaces.contains { $0.contains(location) } || globalPlaces.contains { $0.contains(location) }
+    }
+
+    /// Checks `location` and fails with `location_not_allowed` naming the location and the places.
+    public func check(_ location: GeographicRegion, agentPlaces: [AllowedPlace]) throws(ValidationFailure) {
+        guard !allows(location, agentPlaces: agentPlaces) else { return }
+        let allowed = (agentPlaces + globalPlaces).map { JSONValue.string($0.description) }
+        throw ValidationFailure(
+            .locationNotAllowed, "location \(location) is not in the agent's allowed places",
+            details: [
+                "location": .object([
+                    "region": .string(location.region),
+                    "state": location.state.map(JSONValue.string) ?? .null,
+                    "city": location.city.map(JSONValue.string) ?? .null,
+                ]),
+                "allowed_places": .array(allowed),
+            ])
+    }
+}

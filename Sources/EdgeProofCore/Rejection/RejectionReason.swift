@@ -1,0 +1,58 @@
+/// A specific, machine-readable reason for a rejection (`details.reason` on the wire), with the
+/// validation stage it belongs to and the sentence shown to people.
+public struct RejectionReason: Sendable, Hashable, CustomStringConvertible {
+    public let code: String
+    public let validationType: ValidationType
+    public let summary: String
+
+    public init(code: String, validationType: ValidationType, summary: String) {
+        self.code = code
+        self.validationType = validationType
+        self.summary = summary
+    }
+
+    public var description: String { code }
+}
+
+extension RejectionReason {
+    public static let malformedEnvelope = RejectionReason(
+        code: "malformed_envelope", validationType: .requestValidation, summary: "Malformed envelope")
+    public static let payloadTooLarge = RejectionReason(
+        code: "payload_too_large", validationType: .requestValidation, summary: "Payload too large")
+    public static let topicMismatch = RejectionReason(
+        code: "topic_mismatch", validationType: .requestValidation,
+        summary: "Envelope agent does not match the topic it was published on")
+    public static let agentNotFound = RejectionReason(
+        code: "agent_not_found", validationType: .agentVerification, summary: "Agent not found in allowlist")
+    public static let agentRevoked = RejectionReason(
+        code: "agent_revoked", validationType: .agentVerification, summary: "Agent is revoked")
+    public static let publicKeyHashMismatch = RejectionReason(
+        code: "public_key_hash_mismatch", validationType: .agentVerification, summary: "Public key hash mismatch")
+    public static let headerMismatch = RejectionReason(
+        code: "header_mismatch", validationType: .signatureVerification,
+        summary: "Header or properties contradict the signed claims")
+    public static let badSignature = RejectionReason(
+        code: "bad_signature", validationType: .signatureVerification, summary: "Signature verification failed")
+    public static let unsupportedAlgorithm = RejectionReason(
+        code: "unsupported_alg", validationType: .signatureVerification, summary: "Unsupported signature algorithm")
+    public static let nonceInvalid = RejectionReason(
+        code: "nonce_invalid", validationType: .nonceValidation, summary: "Invalid nonce")
+    public static let nonceExpired = RejectionReason(
+        code: "nonce_expired", validationType: .nonceValidation, summary: "Nonce expired")
+    public static let nonceReplayed = RejectionReason(
+        code: "nonce_replayed", validationType: .nonceValidation, summary: "Nonce already used")
+    public static let nonceAgentMismatch = RejectionReason(
+        code: "nonce_agent_mismatch", validationType: .nonceValidation, summary: "Nonce was issued to another agent")
+    public static let locationNotAllowed = RejectionReason(
+        code: "location_not_allowed", validationType: .geolocationPolicy, summary: "Geolocation verification failed")
+    public static let timestampSkew = RejectionReason(
+        code: "timestamp_skew", validationType: .timestampProximity,
+        summary: "Timestamp too far from the receiver's clock")
+
+    /// Every reason this version of the contract defines.
+    public static let all: [RejectionReason] = [
+        .malformedEnvelope, .payloadTooLarge, .topicMismatch, .agentNotFound, .agentRevoked,
+        .publicKeyHashMismatch, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
+        .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
+    ]
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// A fresh directory under the system temporary directory, removed with ``remove()``.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init(prefix: String = "edgeproof") throws {
+        let base = FileManager.default.temporaryDirectory
+        url = base.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public var path: String { url.path }
+
+    public func appending(_ component: String) -> URL {
+        url.appendingPathComponent(component)
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}

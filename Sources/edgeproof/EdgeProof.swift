@@ -1,0 +1,4 @@
+@main
+struct EdgeProof {
+    static func main() {}
+}
