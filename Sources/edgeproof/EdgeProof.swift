@@ -1,4 +1,14 @@
+import ArgumentParser
+
 @main
-struct EdgeProof {
-    static func main() {}
+struct EdgeProof: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edgeproof",
+        abstract: "Verifiable edge telemetry: TPM-signed, geofenced metric envelopes over MQTT.",
+        discussion: """
+            Agents sign metric envelopes with a TPM-resident key and bind their location into the
+            signed content; a gateway and collectors verify them. See README.md.
+            """,
+        subcommands: [TPM.self, AllowlistCommand.self, Demo.self, Bench.self]
+    )
 }

@@ -41,7 +41,7 @@ public struct SignedEnvelope: Sendable {
         do {
             outer = try JSONDecoder().decode(FlattenedJWS.self, from: data)
         } catch {
-            throw ValidationFailure(.malformedEnvelope, "not a JWS in flattened JSON form: \(Self.explain(error))")
+            throw ValidationFailure(.malformedEnvelope, "not a JWS in flattened JSON form: \(DecodingProblem.describe(error))")
         }
         guard let headerBytes = Base64URL.decode(outer.protected) else {
             throw ValidationFailure(.malformedEnvelope, "protected header is not base64url")
@@ -49,15 +49,16 @@ public struct SignedEnvelope: Sendable {
         guard let payloadBytes = Base64URL.decode(outer.payload) else {
             throw ValidationFailure(.malformedEnvelope, "payload is not base64url")
         }
-        guard let signatureBytes = Base64URL.decode(outer.signature), !signatureBytes.isEmpty else {
-            throw ValidationFailure(.malformedEnvelope, "signature is not base64url")
-        }
+        // The header first: an envelope with alg "none" and no signature is an unsupported alg.
         let header = try Self.decodeHeader(headerBytes)
+        guard let signatureBytes = Base64URL.decode(outer.signature), !signatureBytes.isEmpty else {
+            throw ValidationFailure(.malformedEnvelope, "signature is missing or not base64url")
+        }
         let claims: EnvelopeClaims
         do {
             claims = try JSONDecoder().decode(EnvelopeClaims.self, from: payloadBytes)
         } catch {
-            throw ValidationFailure(.malformedEnvelope, "claims: \(Self.explain(error))")
+            throw ValidationFailure(.malformedEnvelope, "claims: \(DecodingProblem.describe(error))")
         }
         try Self.checkClaims(claims, header: header)
 
@@ -168,25 +169,6 @@ public struct SignedEnvelope: Sendable {
         }
         if let geolocation = claims.geolocation, !geolocation.isPlausible {
             throw ValidationFailure(.malformedEnvelope, "geolocation is outside valid latitude/longitude ranges")
-        }
-    }
-
-    /// A short, specific sentence from a decoding error: which field, what was wrong.
-    static func explain(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "invalid JSON" }
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let parent = context.codingPath.isEmpty ? "" : " in \(path(context.codingPath))"
-            return "missing field \(key.stringValue)\(parent)"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type at \(path(context.codingPath))"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "invalid JSON" : "invalid value at \(path(context.codingPath))"
-        @unknown default:
-            return "invalid JSON"
         }
     }
 }

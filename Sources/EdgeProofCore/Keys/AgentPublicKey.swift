@@ -19,8 +19,10 @@ public struct AgentPublicKey: Sendable {
         if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
             self.init(storage: .p256(key))
         } else if let key = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
-            guard key.keySizeInBits >= 2048 else { throw KeyError.weakRSAKey(bits: key.keySizeInBits) }
             self.init(storage: .rsa(key))
+        } else if let weak = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: pem) {
+            // swift-crypto refuses short RSA keys without saying why; name the size instead.
+            throw KeyError.weakRSAKey(bits: weak.keySizeInBits)
         } else {
             throw KeyError.unreadablePEM
         }
@@ -32,8 +34,9 @@ public struct AgentPublicKey: Sendable {
         if let key = try? P256.Signing.PublicKey(derRepresentation: bytes) {
             self.init(storage: .p256(key))
         } else if let key = try? _RSA.Signing.PublicKey(derRepresentation: bytes) {
-            guard key.keySizeInBits >= 2048 else { throw KeyError.weakRSAKey(bits: key.keySizeInBits) }
             self.init(storage: .rsa(key))
+        } else if let weak = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: bytes) {
+            throw KeyError.weakRSAKey(bits: weak.keySizeInBits)
         } else {
             throw KeyError.unreadableDER
         }

@@ -1,0 +1,53 @@
+import Foundation
+
+/// A swtpm of its own for one test or benchmark: fresh state in a temporary directory, listening on two
+/// adjacent ports of 127.0.0.1. Always ``stop()`` it (`defer { tpm.stop() }`): the daemon outlives the test process.
+public final class SoftwareTPM: Sendable {
+    /// For ``EdgeProofTPM/TPMDevice/init(tcti:)``: "swtpm:host=127.0.0.1,port=N".
+    public let tcti: String
+    /// The TPM's state directory (also holds swtpm.pid and swtpm.log).
+    public let directory: TemporaryDirectory
+
+    /// `TPM2TOOLS_TCTI` for running tpm2-tools against this TPM.
+    public var toolsEnvironment: [String: String] { ["TPM2TOOLS_TCTI": tcti] }
+
+    private init(tcti: String, directory: TemporaryDirectory) {
+        self.tcti = tcti
+        self.directory = directory
+    }
+
+    /// Starts swtpm with tpm/start-swtpm.sh, retrying on new ports up to three times when a port is taken.
+    public static func start() throws -> SoftwareTPM {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-swtpm")
+        var failures = [String]()
+        for _ in 0..<4 {
+            // Not FreePort: the TSS swtpm TCTI opens a TCP connection per command, so a busy test run leaves
+            // thousands of client ports of the ephemeral range (where FreePort's port 0 binds land) in
+            // TIME_WAIT, and swtpm, binding without SO_REUSEADDR, fails on them. Ports below that range are
+            // never client ports. The control channel must be the server port + 1 (the TCTI expects it there).
+            let server = UInt16.random(in: 20000...32000)
+            let result = try ProcessRunner.run(
+                PackagePaths.script("tpm/start-swtpm.sh"), [directory.path, "\(server)", "\(server + 1)"])
+            let tcti = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if result.status == 0, tcti.hasPrefix("swtpm:") {
+                return SoftwareTPM(tcti: tcti, directory: directory)
+            }
+            let reason = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            failures.append("ports \(server)/\(server + 1), exit \(result.status): \(reason)")
+        }
+        directory.remove()
+        throw TestFixtureError("swtpm did not start on 4 port pairs:\n" + failures.joined(separator: "\n"))
+    }
+
+    /// Stops swtpm with tpm/stop-swtpm.sh and removes its state. Safe to call more than once. If swtpm
+    /// would not stop, the directory stays so that its swtpm.pid still names the process.
+    public func stop() {
+        let result = try? ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [directory.path])
+        guard let result, result.status == 0 else {
+            let reason = result?.standardError ?? "tpm/stop-swtpm.sh could not run"
+            FileHandle.standardError.write(Data("SoftwareTPM: \(directory.path) not stopped: \(reason)\n".utf8))
+            return
+        }
+        directory.remove()
+    }
+}

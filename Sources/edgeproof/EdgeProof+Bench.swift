@@ -1,0 +1,179 @@
+import ArgumentParser
+import Crypto
+import EdgeProofCore
+import EdgeProofTPM
+import Foundation
+import _CryptoExtras
+
+extension EdgeProof {
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measurements. Each prints a table and, as its last line, one JSON object of figures.",
+            subcommands: [Verify.self, Agent.self]
+        )
+    }
+}
+
+extension EdgeProof.Bench {
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Envelope verification in Core (parse + signature) against bare signature verification, ES256 and RS256.")
+
+        @Option(help: "Envelopes per algorithm.") var count = 4000
+
+        func run() async throws {
+            var figures = [String: Double]()
+            var rows = [[String]]()
+            for algorithm in SignatureAlgorithm.allCases {
+                let signer = try SoftwareBenchmarkSigner(algorithm)
+                let key = try signer.publicKey
+                var envelopes = [Data]()
+                for index in 0..<min(count, 200) {
+                    let claims = BenchmarkClaims.make(keyHash: signer.publicKeyHash, nonce: "bench-\(index)")
+                    envelopes.append(try await SignedEnvelope.sign(claims, with: signer).serialized())
+                }
+                let parsed = try envelopes.map { try SignedEnvelope(parsing: $0) }
+                let digests = parsed.map { SHA256.hash(data: $0.signingInput) }
+
+                let envelopeRate = try measureRate(count) { index in
+                    let envelope = try SignedEnvelope(parsing: envelopes[index % envelopes.count])
+                    try envelope.verifySignature(with: key)
+                }
+                let bareRate = try measureRate(count) { index in
+                    let envelope = parsed[index % parsed.count]
+                    guard key.isValidSignature(envelope.signatureBytes, forDigest: digests[index % digests.count]) else {
+                        throw CLIError("benchmark signature did not verify")
+                    }
+                }
+                let name = algorithm.rawValue.lowercased()
+                figures["envelope_verify_per_s_\(name)"] = envelopeRate.rounded()
+                figures["bare_verify_per_s_\(name)"] = bareRate.rounded()
+                figures["envelope_verify_ratio_\(name)"] = (envelopeRate / bareRate * 1000).rounded() / 1000
+                rows.append([algorithm.rawValue, format(envelopeRate), format(bareRate), String(format: "%.2f", envelopeRate / bareRate)])
+            }
+            print("Core envelope verification, one core, \(count) envelopes per algorithm (software benchmark keys)")
+            print(TextTable(header: ["ALG", "ENVELOPES/S", "BARE VERIFY/S", "RATIO"], rows: rows).rendered)
+            print(try jsonLine(figures))
+        }
+    }
+
+    struct Agent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Signatures per second through EdgeProofTPM for both key types, and envelopes signed per second.",
+            discussion: "Needs a TPM: start one with tpm/start-swtpm.sh and pass its --tcti.")
+
+        @Option(help: "TCTI of the TPM to use, e.g. swtpm:host=127.0.0.1,port=2321.") var tcti: String
+        @Option(help: "Persistent handle for the ECC key.") var eccHandle = "0x81010020"
+        @Option(help: "Persistent handle for the RSA key.") var rsaHandle = "0x81010021"
+        @Option(help: "Signatures per algorithm.") var count = 1000
+
+        func run() async throws {
+            let device = try TPMDevice(tcti: tcti)
+            var figures = [String: Double]()
+            var rows = [[String]]()
+            for (algorithm, handleText) in [(TPMKeyAlgorithm.eccP256, eccHandle), (.rsa2048, rsaHandle)] {
+                guard let handle = PersistentHandle(handleText) else { throw CLIError("invalid handle \(handleText)") }
+                _ = try await device.provisionSigningKey(algorithm, at: handle)
+                let signer = try await TPMSigner(device: device, handle: handle)
+                let digest = SHA256.hash(data: Data("edgeproof benchmark".utf8))
+                let signRate = try await measureRateAsync(count) { _ in _ = try await signer.signature(forDigest: digest) }
+                let claims = BenchmarkClaims.make(keyHash: signer.publicKeyHash, nonce: "bench")
+                let envelopeRate = try await measureRateAsync(count) { _ in _ = try await SignedEnvelope.sign(claims, with: signer) }
+                let name = algorithm.signatureAlgorithm.rawValue.lowercased()
+                figures["tpm_sign_per_s_\(name)"] = signRate.rounded()
+                figures["tpm_envelope_per_s_\(name)"] = envelopeRate.rounded()
+                rows.append([algorithm.rawValue, format(signRate), format(envelopeRate)])
+            }
+            print("TPM signing through EdgeProofTPM (one ESAPI context), \(count) signatures per key type")
+            print(TextTable(header: ["KEY", "SIGNATURES/S", "ENVELOPES/S"], rows: rows).rendered)
+            print(try jsonLine(figures))
+        }
+    }
+}
+
+/// Software keys for benchmark load only; the agent never signs with anything but the TPM.
+struct SoftwareBenchmarkSigner: EnvelopeSigner {
+    private enum Key {
+        case p256(P256.Signing.PrivateKey)
+        case rsa(_RSA.Signing.PrivateKey)
+    }
+
+    private let key: Key
+    let algorithm: SignatureAlgorithm
+    let publicKeyHash: PublicKeyHash
+
+    init(_ algorithm: SignatureAlgorithm) throws {
+        self.algorithm = algorithm
+        switch algorithm {
+        case .es256:
+            let key = P256.Signing.PrivateKey()
+            self.key = .p256(key)
+            publicKeyHash = PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation)
+        case .rs256:
+            let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+            self.key = .rsa(key)
+            publicKeyHash = PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation)
+        }
+    }
+
+    var publicKey: AgentPublicKey {
+        get throws {
+            switch key {
+            case .p256(let key): try AgentPublicKey(derRepresentation: key.publicKey.derRepresentation)
+            case .rsa(let key): try AgentPublicKey(derRepresentation: key.publicKey.derRepresentation)
+            }
+        }
+    }
+
+    func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
+        switch key {
+        case .p256(let key): Array(try key.signature(for: digest).rawRepresentation)
+        case .rsa(let key): Array(try key.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
+        }
+    }
+}
+
+/// A typical envelope: one sample of system metrics (about 600 bytes on the wire).
+enum BenchmarkClaims {
+    static func make(keyHash: PublicKeyHash, nonce: String) -> EnvelopeClaims {
+        let now = Timestamp.string(from: Date())
+        return EnvelopeClaims(
+            agentName: "bench-agent", publicKeyHash: keyHash, nonce: nonce, timestamp: now,
+            geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
+            metrics: MetricsBatch(
+                service: ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "bench-agent"),
+                samples: [
+                    MetricSample(
+                        timestamp: now, metricType: "system",
+                        values: ["cpu_percent": 12.5, "memory_used_bytes": 1_234_567_890, "load_1m": 0.42])
+                ]))
+    }
+}
+
+private func measureRate(_ count: Int, _ body: (Int) throws -> Void) throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    for index in 0..<count { try body(index) }
+    return Double(count) / seconds(clock.now - start)
+}
+
+private func measureRateAsync(_ count: Int, _ body: (Int) async throws -> Void) async throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    for index in 0..<count { try await body(index) }
+    return Double(count) / seconds(clock.now - start)
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+private func format(_ rate: Double) -> String {
+    String(format: "%.0f", rate)
+}
+
+private func jsonLine(_ figures: [String: Double]) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(figures), as: UTF8.self)
+}

@@ -1,0 +1,21 @@
+import Foundation
+
+/// A plain-text table with aligned columns, for human-readable command output.
+struct TextTable {
+    var header: [String]
+    var rows: [[String]]
+
+    var rendered: String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in
+            all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        let separator = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+        return ([line(header), separator] + rows.map(line)).joined(separator: "\n")
+    }
+}

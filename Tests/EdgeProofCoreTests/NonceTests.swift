@@ -1,0 +1,202 @@
+import Crypto
+import EdgeProofCore
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("Nonces and the replay cache")
+struct NonceTests {
+    private let agentKey = PublicKeyHash(subjectPublicKeyInfo: Array("agent-001 key".utf8))
+    private let otherKey = PublicKeyHash(subjectPublicKeyInfo: Array("agent-002 key".utf8))
+
+    private func authority(keyID: UInt8 = 1, previous: [NonceKey] = []) throws -> NonceAuthority {
+        NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: keyID), previous: previous))
+    }
+
+    @Test("an issued nonce validates for its agent until it expires")
+    func validatesIssuedNonce() throws {
+        let authority = try authority()
+        let now = Date()
+        let nonce = authority.issue(for: agentKey, now: now)
+        #expect(abs(nonce.expiresAt.timeIntervalSince(now) - 300) < 1)
+        let valid = try authority.validate(nonce.token, for: agentKey, now: now.addingTimeInterval(299))
+        #expect(abs(valid.expiresAt.timeIntervalSince(nonce.expiresAt)) < 0.001)
+    }
+
+    @Test("every nonce is different")
+    func noncesAreUnique() throws {
+        let authority = try authority()
+        let tokens = Set((0..<1000).map { _ in authority.issue(for: agentKey).token })
+        #expect(tokens.count == 1000)
+    }
+
+    @Test("an expired nonce is rejected as expired")
+    func rejectsExpiredNonce() throws {
+        let authority = try authority()
+        let now = Date()
+        let nonce = authority.issue(for: agentKey, now: now)
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try authority.validate(nonce.token, for: agentKey, now: now.addingTimeInterval(301))
+        } == .nonceExpired)
+    }
+
+    @Test("a nonce issued to another agent is rejected as a mismatch")
+    func rejectsForeignAgentNonce() throws {
+        let authority = try authority()
+        let nonce = authority.issue(for: agentKey)
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try authority.validate(nonce.token, for: otherKey)
+        } == .nonceAgentMismatch)
+    }
+
+    @Test("a nonce with any byte changed is rejected as invalid", arguments: [2, 9, 20, 33, 40, 49])
+    func rejectsForgedNonce(byteIndex: Int) throws {
+        let authority = try authority()
+        let nonce = authority.issue(for: agentKey)
+        var bytes = try #require(Base64URL.decode(nonce.token))
+        bytes[byteIndex] ^= 0x01
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try authority.validate(Base64URL.encode(bytes), for: agentKey)
+        } == .nonceInvalid)
+    }
+
+    @Test("a forged expiry cannot extend a nonce's life")
+    func rejectsExtendedExpiry() throws {
+        let authority = try authority()
+        let now = Date()
+        let nonce = authority.issue(for: agentKey, now: now)
+        var bytes = try #require(Base64URL.decode(nonce.token))
+        bytes[2] &+= 1  // pushes the expiry far into the future
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try authority.validate(Base64URL.encode(bytes), for: agentKey, now: now.addingTimeInterval(400))
+        } == .nonceInvalid)
+    }
+
+    @Test("a nonce made with another collector group's key is rejected")
+    func rejectsNonceFromOtherKey() throws {
+        let ours = try authority(keyID: 1)
+        let theirs = try authority(keyID: 1)
+        let nonce = theirs.issue(for: agentKey)
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try ours.validate(nonce.token, for: agentKey)
+        } == .nonceInvalid)
+    }
+
+    @Test("a nonce with an unknown key id is rejected, one from a rotated-out key is still accepted")
+    func handlesKeyRotation() throws {
+        let old = NonceKey.random(id: 1)
+        let before = NonceAuthority(keyring: try NonceKeyring(current: old))
+        let issuedBefore = before.issue(for: agentKey)
+        let after = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 2), previous: [old]))
+        _ = try after.validate(issuedBefore.token, for: agentKey)
+        let unrelated = try authority(keyID: 9).issue(for: agentKey)
+        do {
+            _ = try after.validate(unrelated.token, for: agentKey)
+            Issue.record("accepted a nonce with unknown key id")
+        } catch {
+            #expect(error.reason == .nonceInvalid)
+            #expect(error.message.contains("unknown key id 9"))
+        }
+    }
+
+    @Test("strings that were never issued are invalid", arguments: ["", "abc", String(repeating: "A", count: 67), "not base64!!"])
+    func rejectsNeverIssued(token: String) throws {
+        let authority = try authority()
+        #expect(failureReason { () throws(ValidationFailure) in
+            _ = try authority.validate(token, for: agentKey)
+        } == .nonceInvalid)
+    }
+
+    @Test("rotating the key twice with the same id is refused")
+    func rejectsDuplicateKeyID() {
+        #expect(throws: NonceKeyError.self) {
+            _ = try NonceKeyring(current: NonceKey.random(id: 3), previous: [NonceKey.random(id: 3)])
+        }
+        #expect(throws: NonceKeyError.self) { _ = try NonceKey(id: 1, secret: [UInt8](repeating: 7, count: 16)) }
+    }
+
+    @Test("a nonce is consumed once; the second use is a replay")
+    func consumesOnce() throws {
+        let authority = try authority()
+        let cache = try ReplayCache(storage: nil)
+        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
+        #expect(try cache.consume(valid))
+        #expect(try !cache.consume(valid))
+        #expect(cache.contains(valid.id))
+    }
+
+    @Test("of many concurrent consumers of one nonce, exactly one wins")
+    func consumeIsAtomic() async throws {
+        let authority = try authority()
+        let cache = try ReplayCache(storage: nil)
+        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
+        let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 { group.addTask { try cache.consume(valid) } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(winners == 1)
+    }
+
+    @Test("expired nonces leave memory; the cache stays bounded")
+    func prunesExpired() throws {
+        let authority = try authority()
+        let cache = try ReplayCache(storage: nil)
+        let start = Date()
+        for _ in 0..<3000 {
+            _ = try cache.consume(try authority.validate(authority.issue(for: agentKey, now: start).token, for: agentKey, now: start), now: start)
+        }
+        #expect(cache.count == 3000)
+        try cache.prune(now: start.addingTimeInterval(301))
+        #expect(cache.count == 0)
+    }
+
+    @Test("consumed nonces survive a restart through storage, expired ones are dropped")
+    func persistsAcrossRestart() throws {
+        let authority = try authority()
+        let storage = InMemoryReplayStorage()
+        let now = Date()
+        let first = try ReplayCache(storage: storage, now: now)
+        let valid = try authority.validate(authority.issue(for: agentKey, now: now).token, for: agentKey, now: now)
+        #expect(try first.consume(valid, now: now))
+
+        let restarted = try ReplayCache(storage: storage, now: now)
+        #expect(try !restarted.consume(valid, now: now))
+        let later = try ReplayCache(storage: storage, now: now.addingTimeInterval(400))
+        #expect(later.count == 0)
+    }
+
+    @Test("when storage fails the nonce is not consumed")
+    func storageFailureConsumesNothing() throws {
+        let authority = try authority()
+        let storage = InMemoryReplayStorage()
+        let cache = try ReplayCache(storage: storage)
+        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
+        storage.failing = true
+        #expect(throws: (any Error).self) { try cache.consume(valid) }
+        storage.failing = false
+        #expect(try cache.consume(valid))
+    }
+}
+
+/// Storage double for the cache's own logic; the file journal is tested in EdgeProofStorageTests.
+final class InMemoryReplayStorage: ReplayCacheStorage {
+    private let state = Mutex<(nonces: [ConsumedNonce], failing: Bool)>(([], false))
+
+    struct Failure: Error {}
+
+    var failing: Bool {
+        get { state.withLock { $0.failing } }
+        set { state.withLock { $0.failing = newValue } }
+    }
+
+    func loadConsumed() throws -> [ConsumedNonce] { state.withLock { $0.nonces } }
+
+    func append(_ nonce: ConsumedNonce) throws {
+        try state.withLock { state in
+            if state.failing { throw Failure() }
+            state.nonces.append(nonce)
+        }
+    }
+
+    func compact(keeping live: [ConsumedNonce]) throws { state.withLock { $0.nonces = live } }
+}

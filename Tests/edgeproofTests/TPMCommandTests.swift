@@ -1,0 +1,59 @@
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@Suite("edgeproof tpm")
+struct TPMCommandTests {
+    private func edgeproof(_ arguments: [String]) throws -> ProcessResult {
+        try ProcessRunner.run(PackagePaths.edgeproofExecutable, arguments)
+    }
+
+    @Test("provision is idempotent and pubkey's PEM hashes, by openssl, to pubkey --format hash", arguments: ["ecc-p256", "rsa-2048"])
+    func provisionsAndPrintsKey(algorithm: String) throws {
+        let tpm = try SoftwareTPM.start()
+        defer { tpm.stop() }
+        let target = ["--tcti", tpm.tcti, "--handle", "0x81010011"]
+
+        let first = try edgeproof(["tpm", "provision", "--alg", algorithm] + target)
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(first.output.hasPrefix("created "))
+        let second = try edgeproof(["tpm", "provision", "--alg", algorithm] + target)
+        #expect(second.status == 0)
+        #expect(second.output.hasPrefix("already provisioned: "))
+        let hashLine = { (output: String) in output.split(separator: "\n").first { $0.hasPrefix("tpm_public_key_hash:") } }
+        #expect(hashLine(first.output) == hashLine(second.output))
+
+        let pem = try edgeproof(["tpm", "pubkey", "--format", "pem"] + target)
+        #expect(pem.status == 0)
+        #expect(pem.output.hasPrefix("-----BEGIN PUBLIC KEY-----"))
+        let hash = try edgeproof(["tpm", "pubkey", "--format", "hash"] + target)
+        let printed = hash.output.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let der = try ProcessRunner.run("openssl", ["pkey", "-pubin", "-outform", "DER"], input: pem.standardOutput)
+        #expect(der.status == 0)
+        let digest = try ProcessRunner.run("sha256sum", [], input: der.standardOutput)
+        let opensslHash = String(digest.output.prefix(64))
+        #expect(printed == opensslHash)
+        #expect(hashLine(first.output) == "tpm_public_key_hash: \(opensslHash)")
+    }
+
+    @Test("the other algorithm on an occupied handle fails with a clear error and exit status 1")
+    func refusesOccupiedHandle() throws {
+        let tpm = try SoftwareTPM.start()
+        defer { tpm.stop() }
+        let target = ["--tcti", tpm.tcti, "--handle", "0x81010012"]
+        #expect(try edgeproof(["tpm", "provision", "--alg", "ecc-p256"] + target).status == 0)
+        let clash = try edgeproof(["tpm", "provision", "--alg", "rsa-2048"] + target)
+        #expect(clash.status == 1)
+        #expect(clash.standardError.contains("holds an ECC P-256 key, not RSA-2048"))
+    }
+
+    @Test("an unreachable TPM and a bad handle give errors, not crashes")
+    func reportsUnreachableTPM() throws {
+        let unreachable = try edgeproof(["tpm", "pubkey", "--tcti", "swtpm:host=127.0.0.1,port=1", "--format", "hash"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.standardError.hasPrefix("error: "))
+        let badHandle = try edgeproof(["tpm", "pubkey", "--tcti", "swtpm:host=127.0.0.1,port=1", "--handle", "0x1234"])
+        #expect(badHandle.status == 64)
+    }
+}

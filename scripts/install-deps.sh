@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages EdgeProof builds and runs with, only those that are missing.
+# Safe to run repeatedly; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+    mosquitto mosquitto-clients libmosquitto-dev   # broker, CLI clients, client library
+    libtss2-dev                                   # TPM2 Software Stack: ESAPI, TCTI loader, MU, RC
+    swtpm swtpm-tools tpm2-tools                  # software TPM for development and tests; reference tools
+    libssl-dev openssl                            # TLS for libmosquitto; certificate generation
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
