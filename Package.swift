@@ -14,12 +14,14 @@ let package = Package(
         .executable(name: "edgeproof", targets: ["edgeproof"]),
         .library(name: "EdgeProofCore", targets: ["EdgeProofCore"]),
         .library(name: "EdgeProofTPM", targets: ["EdgeProofTPM"]),
+        .library(name: "EdgeProofMQTT", targets: ["EdgeProofMQTT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries: headers and link flags from the Debian -dev packages.
@@ -53,6 +55,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libmosquitto: MQTT v5 over mutual TLS, QoS 1, request/response, reconnect.
+        .target(
+            name: "EdgeProofMQTT",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Files on disk: allowlist files, the replay cache journal.
         .target(
             name: "EdgeProofStorage",
@@ -74,7 +86,10 @@ let package = Package(
                 "EdgeProofCore",
                 "EdgeProofTPM",
                 "EdgeProofStorage",
+                "EdgeProofMQTT",
+                "EdgeProofTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -93,6 +108,11 @@ let package = Package(
         .testTarget(
             name: "EdgeProofStorageTests",
             dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofMQTTTests",
+            dependencies: ["EdgeProofMQTT", "EdgeProofTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

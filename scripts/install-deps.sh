@@ -17,13 +17,18 @@ for package in "${packages[@]}"; do
     fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "installing: ${missing[*]}" >&2
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# topics/check-schemas.py validates the published JSON Schemas (jsonschema >= 4.18 brings `referencing`;
+# Debian 12's python3-jsonschema is older, so it comes from PyPI).
+if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
+    echo "installing: jsonschema (PyPI)" >&2
+    python3 -m pip install --quiet "jsonschema>=4.18"
+fi

@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// An MQTT v5 client over mutual TLS, shared by every EdgeProof component.
+///
+/// - Connects in the background and keeps reconnecting with backoff; the session is persistent
+///   (clean start off, session expiry), and subscriptions are renewed when the broker lost it.
+/// - `publish` of a QoS 1 message returns once the broker acknowledged it, and throws with the
+///   broker's reason code when it refused (e.g. 135, not authorized). At most
+///   ``MQTTConfiguration/maximumPendingPublishes`` are outstanding; further publishers wait.
+/// - Every received message arrives on ``messages``, except responses to ``request(_:timeout:)``.
+public final class MQTTClient: Sendable {
+    public let configuration: MQTTConfiguration
+    /// Every message received on this client's subscriptions. Single consumer.
+    public let messages: AsyncStream<MQTTMessage>
+    private let session: MQTTSession
+    private let mosquitto: MosquittoClient
+    private let started = Atomic<Bool>(false)
+
+    public init(configuration: MQTTConfiguration, logger: Logger = Logger(label: "edgeproof.mqtt")) throws(MQTTError) {
+        guard !configuration.clientID.isEmpty else { throw MQTTError.invalidArgument("an MQTT client id is required") }
+        self.configuration = configuration
+        let (messages, inbound) = AsyncStream.makeStream(of: MQTTMessage.self)
+        self.messages = messages
+        let endpoint = "\(configuration.host):\(configuration.port)"
+        let clientID = configuration.clientID
+        session = MQTTSession(maximumPendingPublishes: configuration.maximumPendingPublishes, inbound: inbound) { change in
+            switch change {
+            case .connected(let sessionPresent):
+                logger.info("connected", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "session_present": "\(sessionPresent)"])
+            case .failed(let error):
+                logger.warning("cannot connect; retrying", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
+            case .lost(let error):
+                logger.warning("connection lost; reconnecting", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
+            }
+        }
+        mosquitto = try MosquittoClient(configuration: configuration, events: session)
+    }
+
+    /// Starts connecting in the background. Idempotent.
+    public func start() {
+        guard !started.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        mosquitto.start()
+    }
+
+    /// Disconnects cleanly, stops the network thread and fails every pending call with
+    /// ``MQTTError/shutDown``. Unacknowledged QoS 1 messages stay with the broker session only if
+    /// they reached it.
+    public func shutdown() async {
+        if started.load(ordering: .sequentiallyConsistent) {
+            await mosquitto.stop()
+        }
+        session.shutDown()
+    }
+
+    public var isConnected: Bool {
+        session.state.withLock { $0.connected }
+    }
+
+    /// QoS 1 messages handed over and not yet acknowledged by the broker.
+    public var outstandingPublishes: Int {
+        session.state.withLock { $0.outstanding }
+    }
+
+    /// Responses that arrived on a response topic without a matching request (dropped).
+    public var unmatchedResponses: Int {
+        session.state.withLock { $0.unmatchedResponses }
+    }
+
+    /// Waits until the client is connected; on timeout the error names the last connection problem.
+    public func waitUntilConnected(timeout: Duration) async throws {
+        try await withTimeout(timeout, "connect to \(configuration.host):\(configuration.port)") {
+            try await self.session.waitUntilConnected()
+        }
+    }
+
+    /// Publishes `message`. QoS 1: returns after the broker's PUBACK, waiting for a connection and
+    /// for room under the outgoing bound first. QoS 0: returns once queued; fails when disconnected.
+    public func publish(_ message: MQTTMessage) async throws {
+        guard TopicFilter.isValidTopicName(message.topic) else {
+            throw MQTTError.invalidArgument("cannot publish to \"\(message.topic)\": not a valid topic name")
+        }
+        if message.qos == .atMostOnce {
+            _ = try session.state.withLock { _ throws(MQTTError) in try mosquitto.publish(message) }
+            return
+        }
+        try await session.acquireSlot()
+        let handedOver = Atomic<Bool>(false)
+        do {
+            try await session.publishAndWait { [mosquitto] () throws(MQTTError) -> Int32 in
+                let messageID = try mosquitto.publish(message)
+                handedOver.store(true, ordering: .sequentiallyConsistent)
+                return messageID
+            }
+        } catch {
+            // A message libmosquitto took keeps its slot until the broker answers.
+            if !handedOver.load(ordering: .sequentiallyConsistent) { session.releaseSlot() }
+            throw error
+        }
+    }
+
+    /// Subscribes and returns the QoS the broker granted. Made while disconnected, the subscription
+    /// is sent on connection. The broker may grant a filter its ACL forbids and then deliver nothing.
+    @discardableResult
+    public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce) async throws -> Int32 {
+        guard TopicFilter.isValid(filter) else { throw MQTTError.invalidArgument("\"\(filter)\" is not a valid topic filter") }
+        let granted = try await session.subscribeAndWait(filter, qos: qos) { [mosquitto] () throws(MQTTError) -> Int32 in
+            try mosquitto.subscribe(filter, qos: qos)
+        }
+        let code = granted.first ?? 0x80
+        if code >= 0x80 { throw MQTTError.refused("subscribe to \(filter)", reasonCode: code) }
+        return code
+    }
+
+    /// MQTT v5 request/response: publishes `message` with its Response Topic and fresh random
+    /// Correlation Data (unless given), and returns the message that comes back on the response
+    /// topic with the same correlation data. Messages there with any other correlation data are
+    /// dropped and counted in ``unmatchedResponses``. Subscribes to the response topic if needed.
+    public func request(_ message: MQTTMessage, timeout: Duration) async throws -> MQTTMessage {
+        guard let responseTopic = message.properties.responseTopic else {
+            throw MQTTError.invalidArgument("a request needs a response topic")
+        }
+        let correlation = message.properties.correlationData ?? Self.randomCorrelationData()
+        var correlated = message
+        correlated.properties.correlationData = correlation
+        let request = correlated
+        let alreadySubscribed = session.state.withLock { $0.subscriptions[responseTopic] != nil }
+        return try await withTimeout(timeout, "request on \(message.topic)") {
+            if !alreadySubscribed { try await self.subscribe(responseTopic) }
+            self.session.expectResponse(correlation, on: responseTopic)
+            do {
+                try await self.publish(request)
+            } catch {
+                self.session.forgetResponse(correlation)
+                throw error
+            }
+            return try await self.session.waitForResponse(correlation)
+        }
+    }
+
+    private static func randomCorrelationData() -> Data {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+
+    /// Runs `body`, cancelling it after `timeout`; the timeout error names the last connection problem.
+    private func withTimeout<T: Sendable>(
+        _ timeout: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+                throw MQTTError.timedOut(operation, after: seconds, lastProblem: session.state.withLock { $0.lastProblem })
+            }
+            return result
+        }
+    }
+}
+
+extension MQTTClient: Service {
+    /// Connects and keeps the connection until graceful shutdown, then disconnects. List the client
+    /// first in a `ServiceGroup` so that it stops last, after the services that publish through it.
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import Synchronization
+
+/// The client's state, driven from two sides: callers (publish, subscribe, request) and
+/// libmosquitto's network thread (``MosquittoEvents``). Everything is under one lock; waiters are
+/// resumed after it is released. Every wait can be cancelled, which is how timeouts work.
+final class MQTTSession: MosquittoEvents {
+    /// A suspended caller.
+    enum Waiter {
+        case done(CheckedContinuation<Void, any Error>)
+        case message(CheckedContinuation<MQTTMessage, any Error>)
+        case granted(CheckedContinuation<[Int32], any Error>)
+
+        func fail(_ error: any Error) {
+            switch self {
+            case .done(let continuation): continuation.resume(throwing: error)
+            case .message(let continuation): continuation.resume(throwing: error)
+            case .granted(let continuation): continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// A request's response: awaited, or arrived before the requester started waiting.
+    enum ResponseSlot {
+        case pending
+        case answered(MQTTMessage)
+        case waiting(Int)
+    }
+
+    struct State {
+        var connected = false
+        var lastProblem: String?
+        var waiters: [Int: Waiter] = [:]
+        /// Ids cancelled before their waiter was stored.
+        var cancelled: Set<Int> = []
+        var nextID = 0
+        var connectionWaiters: [Int] = []
+        /// QoS 1 publishes awaiting PUBACK: message id → waiter id (nil once the caller gave up; the
+        /// slot is still held until the broker answers).
+        var publishes: [Int32: Int?] = [:]
+        /// QoS 1 messages handed to libmosquitto and not yet acknowledged, plus reserved slots.
+        var outstanding = 0
+        var slotQueue: [Int] = []
+        var subscribes: [Int32: Int] = [:]
+        /// Every subscription made, to renew when the broker lost the session.
+        var subscriptions: [String: MQTTQoS] = [:]
+        /// Subscriptions made while disconnected, to send on the next connection.
+        var unsentSubscriptions: Set<String> = []
+        var requests: [Data: ResponseSlot] = [:]
+        /// Topics that only carry responses: a message there without a matching request is dropped.
+        var responseTopics: Set<String> = []
+        var unmatchedResponses = 0
+        var isShutDown = false
+
+        mutating func makeID() -> Int {
+            nextID += 1
+            return nextID
+        }
+
+        /// Frees one slot of the outgoing bound, handing it straight to the oldest waiting publisher.
+        mutating func releaseSlot() -> Waiter? {
+            while !slotQueue.isEmpty {
+                if let waiter = waiters.removeValue(forKey: slotQueue.removeFirst()) { return waiter }
+            }
+            outstanding -= 1
+            return nil
+        }
+    }
+
+    let state = Mutex(State())
+    let maximumPendingPublishes: Int
+    private let inbound: AsyncStream<MQTTMessage>.Continuation
+    private let onConnectionChange: @Sendable (ConnectionChange) -> Void
+
+    enum ConnectionChange: Sendable {
+        case connected(sessionPresent: Bool)
+        case failed(MQTTError)
+        case lost(MQTTError)
+    }
+
+    init(
+        maximumPendingPublishes: Int, inbound: AsyncStream<MQTTMessage>.Continuation,
+        onConnectionChange: @escaping @Sendable (ConnectionChange) -> Void
+    ) {
+        self.maximumPendingPublishes = max(1, maximumPendingPublishes)
+        self.inbound = inbound
+        self.onConnectionChange = onConnectionChange
+    }
+
+    // MARK: Suspending callers
+
+    /// Suspends until resumed through the waiter registered by `register`, or cancelled. `register`
+    /// runs under the lock and returns false if the result is already known (it then resumes itself).
+    func suspend<T>(
+        _ wrap: @escaping (CheckedContinuation<T, any Error>) -> Waiter,
+        register: @escaping (inout State, Int, CheckedContinuation<T, any Error>) -> Void
+    ) async throws -> T {
+        let id = state.withLock { $0.makeID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let failure = state.withLock { state -> (any Error)? in
+                    if state.cancelled.remove(id) != nil { return CancellationError() }
+                    if state.isShutDown { return MQTTError.shutDown }
+                    register(&state, id, continuation)
+                    return nil
+                }
+                if let failure { continuation.resume(throwing: failure) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                let waiter = state.waiters.removeValue(forKey: id)
+                if waiter == nil { state.cancelled.insert(id) }
+                return waiter
+            }
+            waiter?.fail(CancellationError())
+        }
+    }
+
+    func waitUntilConnected() async throws {
+        try await suspend(Waiter.done) { state, id, continuation in
+            if state.connected {
+                continuation.resume()
+            } else {
+                state.waiters[id] = .done(continuation)
+                state.connectionWaiters.append(id)
+            }
+        }
+    }
+
+    /// Waits for room under the outgoing bound and takes it.
+    func acquireSlot() async throws {
+        try await suspend(Waiter.done) { [maximumPendingPublishes] state, id, continuation in
+            if state.outstanding < maximumPendingPublishes {
+                state.outstanding += 1
+                continuation.resume()
+            } else {
+                state.waiters[id] = .done(continuation)
+                state.slotQueue.append(id)
+            }
+        }
+    }
+
+    func releaseSlot() {
+        state.withLock { $0.releaseSlot() }.map { if case .done(let next) = $0 { next.resume() } }
+    }
+
+    /// Hands a QoS 1 message to libmosquitto (`send`, under the lock so its PUBACK cannot overtake
+    /// the registration) and waits for the broker's acknowledgement.
+    func publishAndWait(_ send: @escaping () throws(MQTTError) -> Int32) async throws {
+        try await suspend(Waiter.done) { state, id, continuation in
+            do {
+                let messageID = try send()
+                state.publishes[messageID] = id
+                state.waiters[id] = .done(continuation)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    func subscribeAndWait(_ filter: String, qos: MQTTQoS, _ send: @escaping () throws(MQTTError) -> Int32)
+        async throws -> [Int32]
+    {
+        try await suspend(Waiter.granted) { state, id, continuation in
+            state.subscriptions[filter] = qos
+            guard state.connected else {
+                // Sent, and acknowledged, on the next connection.
+                state.unsentSubscriptions.insert(filter)
+                continuation.resume(returning: [qos.rawValue])
+                return
+            }
+            do {
+                state.subscribes[try send()] = id
+                state.waiters[id] = .granted(continuation)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Registers interest in a response before the request is published.
+    func expectResponse(_ correlation: Data, on topic: String) {
+        state.withLock { state in
+            state.requests[correlation] = .pending
+            state.responseTopics.insert(topic)
+        }
+    }
+
+    func forgetResponse(_ correlation: Data) {
+        state.withLock { _ = $0.requests.removeValue(forKey: correlation) }
+    }
+
+    func waitForResponse(_ correlation: Data) async throws -> MQTTMessage {
+        defer { forgetResponse(correlation) }
+        return try await suspend(Waiter.message) { state, id, continuation in
+            if case .answered(let message) = state.requests[correlation] {
+                continuation.resume(returning: message)
+            } else {
+                state.requests[correlation] = .waiting(id)
+                state.waiters[id] = .message(continuation)
+            }
+        }
+    }
+
+    // MARK: Events from the network thread
+
+    func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)] {
+        guard reasonCode == 0 else {
+            let error = MQTTError.refused("connect", reasonCode: reasonCode)
+            state.withLock { $0.lastProblem = error.description }
+            onConnectionChange(.failed(error))
+            return []
+        }
+        let (waiters, renew) = state.withLock { state in
+            state.connected = true
+            state.lastProblem = nil
+            let renewing = sessionPresent ? state.unsentSubscriptions : Set(state.subscriptions.keys)
+            state.unsentSubscriptions = []
+            let waiters = state.connectionWaiters.compactMap { state.waiters.removeValue(forKey: $0) }
+            state.connectionWaiters = []
+            return (waiters, renewing.compactMap { filter in state.subscriptions[filter].map { (filter, $0) } })
+        }
+        for case .done(let waiter) in waiters { waiter.resume() }
+        onConnectionChange(.connected(sessionPresent: sessionPresent))
+        return renew
+    }
+
+    func didDisconnect(reasonCode: Int32) {
+        let wasConnected = state.withLock { state in
+            defer { state.connected = false }
+            return state.connected
+        }
+        if wasConnected, reasonCode != 0 {
+            onConnectionChange(.lost(MQTTError.refused("connection", reasonCode: reasonCode)))
+        }
+    }
+
+    func didFailToConnect(_ error: MQTTError) {
+        let wasConnected = state.withLock { state in
+            state.lastProblem = error.description
+            defer { state.connected = false }
+            return state.connected
+        }
+        onConnectionChange(wasConnected ? .lost(error) : .failed(error))
+    }
+
+    func didPublish(messageID: Int32, reasonCode: Int32) {
+        let (waiter, nextSlot) = state.withLock { state -> (Waiter?, Waiter?) in
+            // QoS 0 publishes are reported too; they hold no slot and have no entry.
+            guard let entry = state.publishes.removeValue(forKey: messageID) else { return (nil, nil) }
+            return (entry.flatMap { state.waiters.removeValue(forKey: $0) }, state.releaseSlot())
+        }
+        if case .done(let next) = nextSlot { next.resume() }
+        guard case .done(let continuation) = waiter else { return }
+        if reasonCode >= 0x80 {
+            continuation.resume(throwing: MQTTError.refused("publish", reasonCode: reasonCode))
+        } else {
+            continuation.resume()
+        }
+    }
+
+    func didSubscribe(messageID: Int32, grantedQoS: [Int32]) {
+        let waiter = state.withLock { state in
+            state.subscribes.removeValue(forKey: messageID).flatMap { state.waiters.removeValue(forKey: $0) }
+        }
+        if case .granted(let continuation) = waiter { continuation.resume(returning: grantedQoS) }
+    }
+
+    func didReceive(_ message: MQTTMessage) {
+        enum Route {
+            case answer(Waiter?)
+            case drop
+            case deliver
+        }
+        let route = state.withLock { state -> Route in
+            if let correlation = message.properties.correlationData, let slot = state.requests[correlation] {
+                switch slot {
+                case .pending:
+                    state.requests[correlation] = .answered(message)
+                    return .answer(nil)
+                case .waiting(let id):
+                    state.requests.removeValue(forKey: correlation)
+                    return .answer(state.waiters.removeValue(forKey: id))
+                case .answered:
+                    return .drop
+                }
+            }
+            if state.responseTopics.contains(message.topic) {
+                state.unmatchedResponses += 1
+                return .drop
+            }
+            return .deliver
+        }
+        switch route {
+        case .answer(let waiter):
+            if case .message(let continuation) = waiter { continuation.resume(returning: message) }
+        case .drop:
+            break
+        case .deliver:
+            inbound.yield(message)
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Fails every waiter with ``MQTTError/shutDown`` and ends the inbound stream.
+    func shutDown() {
+        let waiters = state.withLock { state in
+            state.isShutDown = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        waiters.forEach { $0.fail(MQTTError.shutDown) }
+        inbound.finish()
+    }
+}

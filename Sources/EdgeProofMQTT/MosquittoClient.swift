@@ -1,0 +1,325 @@
+internal import CMosquitto
+import Foundation
+import Synchronization
+
+/// What libmosquitto reports, as Swift values. Called on the network thread; implementations only
+/// record state and resume waiters.
+protocol MosquittoEvents: AnyObject, Sendable {
+    /// Returns the subscriptions to renew when the broker kept no session.
+    func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)]
+    func didDisconnect(reasonCode: Int32)
+    func didFailToConnect(_ error: MQTTError)
+    func didPublish(messageID: Int32, reasonCode: Int32)
+    func didSubscribe(messageID: Int32, grantedQoS: [Int32])
+    func didReceive(_ message: MQTTMessage)
+}
+
+/// Owns one `struct mosquitto` and the thread that drives its network loop. The only place that
+/// touches libmosquitto.
+///
+/// The loop is ours rather than `mosquitto_loop_start`'s: that one gives up for good after a TLS
+/// or protocol error (a broker killed mid-handshake), and an edge client must keep reconnecting.
+final class MosquittoClient {
+    private static let libraryInitialized: Bool = {
+        mosquitto_lib_init()
+        return true
+    }()
+
+    private let handle: OpaquePointer  // struct mosquitto *
+    private let configuration: MQTTConfiguration
+    private let events: any MosquittoEvents
+    private let stopRequested = Atomic<Bool>(false)
+    /// Signalled to cut a reconnect backoff short when stopping.
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let exited = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    init(configuration: MQTTConfiguration, events: any MosquittoEvents) throws(MQTTError) {
+        _ = Self.libraryInitialized
+        guard let handle = mosquitto_new(configuration.clientID, configuration.cleanStart, nil) else {
+            throw MQTTError.library(MOSQ_ERR_NOMEM.rawValue, "mosquitto_new")
+        }
+        self.handle = handle
+        self.configuration = configuration
+        self.events = events
+        try configure()
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    private func configure() throws(MQTTError) {
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try MQTTError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5), "set MQTT v5")
+        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "set TCP_NODELAY")
+        // libmosquitto sends at most this many QoS 1 messages before PUBACKs; the broker's receive
+        // maximum lowers it further. Our own bound (maximumPendingPublishes) covers the queue behind it.
+        let sendMaximum = Int32(clamping: min(max(configuration.maximumPendingPublishes, 1), 65535))
+        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, sendMaximum), "set send maximum")
+        // Called from the network thread and from publishers: libmosquitto must lock internally.
+        try MQTTError.check(mosquitto_threaded_set(handle, true), "mosquitto_threaded_set")
+        try MQTTError.check(
+            mosquitto_tls_set(
+                handle, configuration.caFile, nil, configuration.certificateFile, configuration.keyFile, nil),
+            "TLS files (CA \(configuration.caFile), certificate \(configuration.certificateFile ?? "none"))")
+        // SSL_VERIFY_PEER; the default TLS versions (1.2 and 1.3). Peer verification is never turned off.
+        try MQTTError.check(mosquitto_tls_opts_set(handle, 1, nil, nil), "TLS options")
+        if let will = configuration.will {
+            try setWill(will)
+        }
+        mosquitto_connect_v5_callback_set(handle) { _, userdata, reasonCode, flags, _ in
+            guard let client = MosquittoClient.from(userdata) else { return }
+            if reasonCode == 0 { client.connectedSinceAttempt.store(true, ordering: .sequentiallyConsistent) }
+            let renew = client.events.didConnect(reasonCode: reasonCode, sessionPresent: flags & 1 != 0)
+            for (filter, qos) in renew {
+                // Queued by libmosquitto (we are inside its callback); SUBACK arrives through didSubscribe.
+                _ = mosquitto_subscribe_v5(client.handle, nil, filter, qos.rawValue, 0, nil)
+            }
+        }
+        mosquitto_disconnect_v5_callback_set(handle) { _, userdata, reasonCode, _ in
+            MosquittoClient.from(userdata)?.events.didDisconnect(reasonCode: reasonCode)
+        }
+        mosquitto_publish_v5_callback_set(handle) { _, userdata, messageID, reasonCode, _ in
+            MosquittoClient.from(userdata)?.events.didPublish(messageID: messageID, reasonCode: reasonCode)
+        }
+        mosquitto_subscribe_v5_callback_set(handle) { _, userdata, messageID, count, granted, _ in
+            let grantedQoS = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
+            MosquittoClient.from(userdata)?.events.didSubscribe(messageID: messageID, grantedQoS: grantedQoS)
+        }
+        mosquitto_message_v5_callback_set(handle) { _, userdata, message, properties in
+            guard let client = MosquittoClient.from(userdata), let message else { return }
+            let payload =
+                message.pointee.payload.map { Data(bytes: $0, count: Int(message.pointee.payloadlen)) } ?? Data()
+            let received = MQTTMessage(
+                topic: message.pointee.topic.map { String(cString: $0) } ?? "",
+                payload: payload,
+                qos: message.pointee.qos == 0 ? .atMostOnce : .atLeastOnce,
+                retain: message.pointee.retain,
+                properties: MosquittoClient.readProperties(properties))
+            client.events.didReceive(received)
+        }
+    }
+
+    private static func from(_ userdata: UnsafeMutableRawPointer?) -> MosquittoClient? {
+        userdata.map { Unmanaged<MosquittoClient>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private func setWill(_ will: MQTTMessage) throws(MQTTError) {
+        var properties = try Self.makeProperties(will.properties)
+        let rc = will.payload.withUnsafeBytes { buffer in
+            mosquitto_will_set_v5(
+                handle, will.topic, Int32(buffer.count), buffer.baseAddress, will.qos.rawValue, will.retain, properties)
+        }
+        // On success libmosquitto owns the properties; on failure they are still ours.
+        if rc != MOSQ_ERR_SUCCESS.rawValue { mosquitto_property_free_all(&properties) }
+        try MQTTError.check(rc, "set last will on \(will.topic)")
+    }
+
+    // MARK: Network thread
+
+    /// Starts the thread that connects, runs the network loop and reconnects with backoff until
+    /// ``stop()``.
+    func start() {
+        let thread = Thread { [self] in runNetworkLoop() }
+        thread.name = "mqtt \(configuration.clientID)"
+        thread.start()
+    }
+
+    /// Disconnects cleanly and waits for the network thread to finish.
+    func stop() async {
+        guard !stopRequested.exchange(true, ordering: .sequentiallyConsistent) else {
+            await waitForExit()
+            return
+        }
+        _ = mosquitto_disconnect_v5(handle, 0, nil)
+        wakeUp.signal()
+        await waitForExit()
+    }
+
+    private func waitForExit() async {
+        await withCheckedContinuation { continuation in
+            let done = exited.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private var isStopping: Bool { stopRequested.load(ordering: .sequentiallyConsistent) }
+
+    private func runNetworkLoop() {
+        var delay = configuration.reconnectDelay.lowerBound
+        var everAttempted = false
+        while !isStopping {
+            let rc: Int32
+            if everAttempted {
+                rc = mosquitto_reconnect(handle)
+            } else {
+                rc = connectFirstTime()
+                everAttempted = true
+            }
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                var loopRC = MOSQ_ERR_SUCCESS.rawValue
+                while loopRC == MOSQ_ERR_SUCCESS.rawValue && !isStopping {
+                    loopRC = mosquitto_loop(handle, 1000, 1)
+                }
+                if isStopping { break }
+                if connectedSinceAttempt.exchange(false, ordering: .sequentiallyConsistent) {
+                    delay = configuration.reconnectDelay.lowerBound
+                }
+                events.didFailToConnect(MQTTError.library(loopRC, "connection to \(configuration.host):\(configuration.port)"))
+            } else {
+                events.didFailToConnect(MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)"))
+            }
+            _ = wakeUp.wait(timeout: .now() + delay)
+            delay = min(delay * 2, configuration.reconnectDelay.upperBound)
+        }
+        // Let the DISCONNECT queued by stop() reach the broker.
+        for _ in 0..<10 where mosquitto_loop(handle, 100, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+        let waiters = exited.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Set by the connect callback so the network loop can reset its backoff after a good connection.
+    let connectedSinceAttempt = Atomic<Bool>(false)
+
+    private func connectFirstTime() -> Int32 {
+        var properties: OpaquePointer?  // mosquitto_property *
+        do {
+            properties = try Self.makeSessionProperties(configuration.sessionExpiryInterval)
+        } catch {
+            return MOSQ_ERR_NOMEM.rawValue
+        }
+        defer { mosquitto_property_free_all(&properties) }
+        // Stores host, port and properties for every later mosquitto_reconnect, even when it fails.
+        return mosquitto_connect_bind_v5(
+            handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive), nil, properties)
+    }
+
+    // MARK: Operations (any thread)
+
+    /// Queues a publish and returns its message id. A QoS 1 message accepted while disconnected is
+    /// kept by libmosquitto and sent on reconnect, so MOSQ_ERR_NO_CONN is not a failure for it.
+    func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
+        var properties = try Self.makeProperties(message.properties)
+        defer { mosquitto_property_free_all(&properties) }
+        var messageID: Int32 = 0
+        let rc = message.payload.withUnsafeBytes { buffer in
+            mosquitto_publish_v5(
+                handle, &messageID, message.topic, Int32(buffer.count), buffer.baseAddress, message.qos.rawValue,
+                message.retain, properties)
+        }
+        if rc == MOSQ_ERR_NO_CONN.rawValue, message.qos == .atLeastOnce { return messageID }
+        try MQTTError.check(rc, "publish to \(message.topic)")
+        return messageID
+    }
+
+    func subscribe(_ filter: String, qos: MQTTQoS) throws(MQTTError) -> Int32 {
+        var messageID: Int32 = 0
+        try MQTTError.check(mosquitto_subscribe_v5(handle, &messageID, filter, qos.rawValue, 0, nil), "subscribe to \(filter)")
+        return messageID
+    }
+
+    // MARK: Properties
+
+    private static func makeSessionProperties(_ expiry: UInt32) throws(MQTTError) -> OpaquePointer? {
+        var list: OpaquePointer? = nil  // mosquitto_property *
+        let rc = mosquitto_property_add_int32(&list, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+        if rc != MOSQ_ERR_SUCCESS.rawValue { mosquitto_property_free_all(&list) }
+        try MQTTError.check(rc, "session expiry property")
+        return list
+    }
+
+    /// A libmosquitto property list for `properties`; the caller frees it.
+    private static func makeProperties(_ properties: MQTTProperties) throws(MQTTError) -> OpaquePointer? {
+        var list: OpaquePointer? = nil  // mosquitto_property *
+        func add(_ rc: Int32, _ what: String) throws(MQTTError) {
+            if rc != MOSQ_ERR_SUCCESS.rawValue { mosquitto_property_free_all(&list) }
+            try MQTTError.check(rc, "add \(what) property")
+        }
+        for property in properties.userProperties {
+            try add(
+                mosquitto_property_add_string_pair(
+                    &list, Int32(MQTT_PROP_USER_PROPERTY.rawValue), property.name, property.value),
+                "user")
+        }
+        if let topic = properties.responseTopic {
+            try add(mosquitto_property_add_string(&list, Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), topic), "response topic")
+        }
+        if let data = properties.correlationData {
+            guard data.count <= Int(UInt16.max) else { throw MQTTError.invalidArgument("correlation data too long") }
+            let rc = data.withUnsafeBytes { buffer in
+                mosquitto_property_add_binary(
+                    &list, Int32(MQTT_PROP_CORRELATION_DATA.rawValue), buffer.baseAddress, UInt16(buffer.count))
+            }
+            try add(rc, "correlation data")
+        }
+        if let expiry = properties.messageExpiryInterval {
+            try add(
+                mosquitto_property_add_int32(&list, Int32(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL.rawValue), expiry),
+                "message expiry")
+        }
+        if let contentType = properties.contentType {
+            try add(
+                mosquitto_property_add_string(&list, Int32(MQTT_PROP_CONTENT_TYPE.rawValue), contentType),
+                "content type")
+        }
+        return list
+    }
+
+    /// Copies a received property list into Swift values; libmosquitto frees the list itself.
+    private static func readProperties(_ list: OpaquePointer?) -> MQTTProperties {
+        var properties = MQTTProperties()
+        var current = list
+        while let property = current {
+            let identifier = mosquitto_property_identifier(property)
+            switch identifier {
+            case Int32(MQTT_PROP_USER_PROPERTY.rawValue):
+                var name: UnsafeMutablePointer<CChar>? = nil
+                var value: UnsafeMutablePointer<CChar>? = nil
+                if mosquitto_property_read_string_pair(property, identifier, &name, &value, false) != nil,
+                    let name, let value
+                {
+                    properties.userProperties.append(MQTTUserProperty(String(cString: name), String(cString: value)))
+                }
+                free(name)
+                free(value)
+            case Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue), Int32(MQTT_PROP_CONTENT_TYPE.rawValue):
+                var text: UnsafeMutablePointer<CChar>? = nil
+                if mosquitto_property_read_string(property, identifier, &text, false) != nil, let text {
+                    if identifier == Int32(MQTT_PROP_RESPONSE_TOPIC.rawValue) {
+                        properties.responseTopic = String(cString: text)
+                    } else {
+                        properties.contentType = String(cString: text)
+                    }
+                }
+                free(text)
+            case Int32(MQTT_PROP_CORRELATION_DATA.rawValue):
+                var bytes: UnsafeMutableRawPointer? = nil
+                var length: UInt16 = 0
+                if mosquitto_property_read_binary(property, identifier, &bytes, &length, false) != nil {
+                    properties.correlationData = bytes.map { Data(bytes: $0, count: Int(length)) } ?? Data()
+                }
+                free(bytes)
+            case Int32(MQTT_PROP_MESSAGE_EXPIRY_INTERVAL.rawValue):
+                var value: UInt32 = 0
+                if mosquitto_property_read_int32(property, identifier, &value, false) != nil {
+                    properties.messageExpiryInterval = value
+                }
+            default:
+                break
+            }
+            current = mosquitto_property_next(property)
+        }
+        return properties
+    }
+}
+
+// libmosquitto locks internally once `mosquitto_threaded_set(true)`; our own state is atomic or in a Mutex.
+extension MosquittoClient: @unchecked Sendable {}

@@ -1,0 +1,297 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mosquitto broker of its own for one test or benchmark: mutual TLS on a free port of 127.0.0.1,
+/// certificates from broker/gen-certs.sh, configuration and ACL from broker/run-broker.sh, state in a
+/// temporary directory. Always ``close()`` it (`defer { broker.close() }`); ``stop()`` alone keeps the
+/// directory so that ``restart()`` finds its persistence again.
+///
+/// The child process is run-broker.sh, which `exec`s mosquitto, so the pid the fixture holds is the
+/// broker's: signals go to that pid only. run-broker.sh starts mosquitto with an empty signal mask (test
+/// threads block SIGTERM and SIGHUP, and children inherit that) and, through `EDGEPROOF_BROKER_WATCH_PID`,
+/// stops it if the test process dies first (a crash, or a broker that is never deinitialized).
+public final class MosquittoBroker: Sendable {
+    /// The TLS port on 127.0.0.1.
+    public let port: UInt16
+    /// Certificates, rendered configuration, `data/` (persistence) and `mosquitto.log`.
+    public let directory: TemporaryDirectory
+    /// The client names certificates were made for at start.
+    public let clients: [String]
+
+    private let ownsDirectory: Bool
+    private let process: Mutex<Process?>
+
+    /// How long ``start(clients:directory:port:)`` and ``restart()`` wait for the listener.
+    public static let startTimeout: Duration = .seconds(10)
+    /// How long ``stop()`` waits after SIGTERM before it sends SIGKILL.
+    public static let stopTimeout: Duration = .seconds(10)
+
+    private init(port: UInt16, directory: TemporaryDirectory, clients: [String], ownsDirectory: Bool) {
+        self.port = port
+        self.directory = directory
+        self.clients = clients
+        self.ownsDirectory = ownsDirectory
+        self.process = Mutex(nil)
+    }
+
+    deinit {
+        // A safety net for tests that fail before their `defer`: never leave a broker running.
+        stop()
+    }
+
+    // MARK: - Starting
+
+    /// Makes certificates for `clients` (plus CA and broker certificate), then starts mosquitto and waits
+    /// until it accepts connections. Without `port`, a free port is chosen, and up to three are tried.
+    /// Without `directory`, a new temporary directory is made (and removed by ``close()``).
+    public static func start(
+        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil
+    ) throws -> MosquittoBroker {
+        let ownsDirectory = directory == nil
+        let directory = try directory ?? TemporaryDirectory(prefix: "edgeproof-mosquitto")
+        do {
+            try generateCertificates(clients, in: directory)
+            var failures = [String]()
+            for _ in 0..<(port == nil ? 3 : 1) {
+                let candidate = try port ?? FreePort.next()
+                let broker = MosquittoBroker(
+                    port: candidate, directory: directory, clients: clients, ownsDirectory: ownsDirectory)
+                do {
+                    try broker.launch()
+                    return broker
+                } catch {
+                    failures.append("port \(candidate): \(error)")
+                }
+            }
+            throw TestFixtureError("mosquitto did not start:\n" + failures.joined(separator: "\n"))
+        } catch {
+            if ownsDirectory { directory.remove() }
+            throw error
+        }
+    }
+
+    /// Starts mosquitto again on the same port and directory (after ``stop()`` or ``kill()``; a running
+    /// broker is stopped first), so persisted sessions, queued messages and retained status are reloaded.
+    public func restart() throws {
+        stop()
+        try launch()
+    }
+
+    /// Makes certificates for more clients and reloads the ACL (SIGHUP) of the running broker, waiting
+    /// until mosquitto has reloaded. Agents need no reload, but gateways, collectors and bridges do.
+    public func addClients(_ names: [String]) throws {
+        try Self.generateCertificates(names, in: directory)
+        let render = try ProcessRunner.run(
+            PackagePaths.script("broker/run-broker.sh"), ["--render-only", directory.path, "\(port)"])
+        guard render.status == 0 else {
+            throw TestFixtureError("run-broker.sh --render-only failed: \(render.standardError)")
+        }
+        try process.withLock { current throws(TestFixtureError) in
+            guard let running = current, running.isRunning else {
+                return  // the next restart() renders and loads the new ACL anyway
+            }
+            let before = Self.count(of: "Reloading config.", in: stderrFile)
+            _ = Self.send(SIGHUP, to: running.processIdentifier)
+            let deadline = ContinuousClock.now + Self.startTimeout
+            while Self.count(of: "Reloading config.", in: stderrFile) == before {
+                guard ContinuousClock.now < deadline else {
+                    throw TestFixtureError("mosquitto did not reload within \(Self.startTimeout)\n\(diagnostics())")
+                }
+                usleep(20_000)
+            }
+        }
+    }
+
+    // MARK: - Stopping
+
+    /// Stops the broker: SIGTERM (mosquitto saves its database and exits), SIGKILL to the same pid if it
+    /// is still running after ``stopTimeout``. Keeps the directory. Safe to call more than once.
+    public func stop() {
+        process.withLock { current in
+            guard let running = current else { return }
+            current = nil
+            guard running.isRunning else { return }
+            let pid = running.processIdentifier
+            _ = Self.send(SIGTERM, to: pid)
+            if Self.waitForExit(running, timeout: Self.stopTimeout) { return }
+            FileHandle.standardError.write(Data("MosquittoBroker: pid \(pid) ignored SIGTERM; sending SIGKILL\n".utf8))
+            _ = Self.send(SIGKILL, to: pid)
+            _ = Self.waitForExit(running, timeout: .seconds(5))
+        }
+    }
+
+    /// Crashes the broker: SIGKILL, no final save (whatever arrived after the last autosave, at most
+    /// 5 s earlier, is lost). Waits until the process is gone. ``restart()`` brings it back.
+    public func kill() {
+        process.withLock { current in
+            guard let running = current else { return }
+            current = nil
+            guard running.isRunning else { return }
+            _ = Self.send(SIGKILL, to: running.processIdentifier)
+            _ = Self.waitForExit(running, timeout: .seconds(5))
+        }
+    }
+
+    /// Stops the broker and removes its directory if ``start(clients:directory:port:)`` made it.
+    public func close() {
+        stop()
+        if ownsDirectory { directory.remove() }
+    }
+
+    // MARK: - For clients
+
+    /// The directory with `ca.crt`, `server.crt` and `NAME.crt`/`NAME.key` per client.
+    public var certificateDirectory: URL { directory.url }
+    /// The CA that signed the broker's and every client's certificate.
+    public var caFile: String { directory.appending("ca.crt").path }
+    /// The client certificate (PEM) for `name`, whose CN is `name`.
+    public func certificate(for name: String) -> String { directory.appending("\(name).crt").path }
+    /// The unencrypted private key (PEM) for `name`.
+    public func key(for name: String) -> String { directory.appending("\(name).key").path }
+
+    /// mosquitto's log (appended to across restarts).
+    public var logFile: URL { directory.appending("mosquitto.log") }
+    /// The pid of the running broker, nil when it is not running.
+    public var pid: Int32? {
+        process.withLock { current in
+            guard let running = current, running.isRunning else { return nil }
+            return running.processIdentifier
+        }
+    }
+    public var isRunning: Bool { pid != nil }
+
+    /// The last lines of mosquitto.log and of the current run's stderr, for failure messages.
+    public func diagnostics(lines: Int = 30) -> String {
+        "mosquitto.log (last \(lines) lines):\n\(Self.tail(of: logFile, lines: lines))\n"
+            + "stderr of the last run:\n\(Self.tail(of: stderrFile, lines: lines))"
+    }
+
+    // MARK: - Internals
+
+    /// stdout and stderr of the current run (run-broker.sh errors, config errors, the log).
+    private var stderrFile: URL { directory.appending("mosquitto.stderr") }
+
+    private static func generateCertificates(_ names: [String], in directory: TemporaryDirectory) throws {
+        let result = try ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [directory.path] + names)
+        guard result.status == 0 else {
+            throw TestFixtureError("gen-certs.sh failed (exit \(result.status)): \(result.standardError)")
+        }
+    }
+
+    /// Starts run-broker.sh (which becomes mosquitto) and waits until mosquitto reports it is running
+    /// and the port accepts TCP connections. On failure the process is killed and the error carries the logs.
+    private func launch() throws {
+        try process.withLock { current throws(TestFixtureError) in
+            if let running = current, running.isRunning {
+                throw TestFixtureError("mosquitto is already running (pid \(running.processIdentifier))")
+            }
+            _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)  // truncates
+            let output: FileHandle
+            do {
+                output = try FileHandle(forWritingTo: stderrFile)
+            } catch {
+                throw TestFixtureError("cannot open \(stderrFile.path): \(error)")
+            }
+            defer { try? output.close() }  // the child has its own copy
+
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: PackagePaths.script("broker/run-broker.sh"))
+            child.arguments = [directory.path, "\(port)"]
+            // run-broker.sh stops this broker if the test process dies without stopping it.
+            child.environment = ProcessInfo.processInfo.environment.merging(
+                ["EDGEPROOF_BROKER_WATCH_PID": "\(getpid())"]) { _, new in new }
+            child.standardInput = FileHandle.nullDevice
+            child.standardOutput = output
+            child.standardError = output
+            do {
+                try child.run()
+            } catch {
+                throw TestFixtureError("cannot run broker/run-broker.sh: \(error)")
+            }
+
+            let deadline = ContinuousClock.now + Self.startTimeout
+            while true {
+                if !child.isRunning {
+                    throw TestFixtureError(
+                        "mosquitto exited with status \(child.terminationStatus) while starting on port \(port)\n"
+                            + diagnostics())
+                }
+                // "running" is logged after the listener is open: a connect before it could reach
+                // another process that holds the port.
+                if Self.count(of: " running\n", in: stderrFile) > 0, Self.acceptsConnections(port: port) {
+                    current = child
+                    return
+                }
+                if ContinuousClock.now >= deadline {
+                    _ = Self.send(SIGKILL, to: child.processIdentifier)
+                    _ = Self.waitForExit(child, timeout: .seconds(5))
+                    throw TestFixtureError(
+                        "mosquitto did not accept connections on 127.0.0.1:\(port) within \(Self.startTimeout)\n"
+                            + diagnostics())
+                }
+                usleep(20_000)
+            }
+        }
+    }
+
+    private static func send(_ signal: Int32, to pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        #if canImport(Glibc)
+        return Glibc.kill(pid, signal) == 0
+        #else
+        return Darwin.kill(pid, signal) == 0
+        #endif
+    }
+
+    /// Polls until `process` has exited (Foundation reaps it); false on timeout.
+    private static func waitForExit(_ process: Process, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    /// Whether a TCP connection to 127.0.0.1:`port` is accepted.
+    private static func acceptsConnections(port: UInt16) -> Bool {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return false }
+        #if canImport(Glibc)
+        defer { _ = Glibc.close(fd) }
+        #else
+        defer { _ = Darwin.close(fd) }
+        #endif
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return result == 0
+    }
+
+    private static func count(of needle: String, in file: URL) -> Int {
+        guard let data = try? Data(contentsOf: file) else { return 0 }
+        return String(decoding: data, as: UTF8.self).components(separatedBy: needle).count - 1
+    }
+
+    private static func tail(of file: URL, lines: Int) -> String {
+        guard let data = try? Data(contentsOf: file) else { return "(no \(file.lastPathComponent))" }
+        let text = String(decoding: data, as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,119 @@
+import EdgeProofMQTT
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@Suite("MQTT sessions, reconnects, back-pressure and volume")
+struct MQTTResilienceTests {
+    @Test("a persistent session receives what was queued while it was away, across a broker restart")
+    func persistentSessionSurvivesBrokerRestart() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        defer { broker.close() }
+        let first = try await broker.connectedClient("collector-1", clientID: "collector-1")
+        try await first.subscribe("\(prefix)/verified/+/metrics")
+        await first.shutdown()
+
+        let gateway = try await broker.connectedClient("gateway")
+        for index in 0..<100 {
+            try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
+        }
+        await gateway.shutdown()
+        try broker.restart()
+
+        let second = try MQTTClient(configuration: broker.configuration("collector-1", clientID: "collector-1"), logger: quietLogger)
+        let inbox = Inbox(second)
+        second.start()
+        let received = try await inbox.waitFor(100)
+        #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<100).map(String.init))
+        await second.shutdown()
+    }
+
+    @Test("a client reconnects by itself when the broker comes back, and keeps its subscriptions")
+    func reconnectsAfterBrokerReturns() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        defer { broker.close() }
+        let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
+        let inbox = Inbox(collector)
+        try await collector.subscribe("\(prefix)/verified/+/metrics")
+        let gateway = try await broker.connectedClient("gateway", clientID: "gateway")
+
+        broker.kill()
+        #expect(try await eventually { !collector.isConnected && !gateway.isConnected })
+        try broker.restart()
+        try await collector.waitUntilConnected(timeout: .seconds(10))
+        try await gateway.waitUntilConnected(timeout: .seconds(10))
+        try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("after".utf8)))
+        #expect(try await inbox.waitFor(1).first?.payload == Data("after".utf8))
+        await gateway.shutdown()
+        await collector.shutdown()
+    }
+
+    @Test("publishes beyond the outgoing bound wait, and all arrive once the broker is back")
+    func boundsOutgoingQueue() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        defer { broker.close() }
+        let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
+        let inbox = Inbox(collector)
+        try await collector.subscribe("\(prefix)/verified/+/metrics")
+        var configuration = broker.configuration("gateway", clientID: "gateway")
+        configuration.maximumPendingPublishes = 5
+        let gateway = try MQTTClient(configuration: configuration, logger: quietLogger)
+        gateway.start()
+        try await gateway.waitUntilConnected(timeout: .seconds(10))
+
+        broker.stop()
+        #expect(try await eventually { !gateway.isConnected })
+        let publishing = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await gateway.publish(
+                            MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        #expect(try await eventually { gateway.outstandingPublishes == 5 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(gateway.outstandingPublishes == 5)
+
+        try broker.restart()
+        try await publishing.value
+        #expect(gateway.outstandingPublishes == 0)
+        let received = try await inbox.waitFor(20)
+        #expect(Set(received.map(\.payload)).count == 20)
+        await gateway.shutdown()
+        await collector.shutdown()
+    }
+
+    @Test("10,000 QoS 1 messages arrive complete and in order")
+    func deliversTenThousandInOrder() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        defer { broker.close() }
+        let collector = try await broker.connectedClient("collector-1")
+        let inbox = Inbox(collector)
+        try await collector.subscribe("\(prefix)/verified/+/metrics")
+        let gateway = try await broker.connectedClient("gateway")
+        let count = 10_000
+        for index in 0..<count {
+            try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
+        }
+        let received = try await inbox.waitFor(count, timeout: .seconds(60))
+        #expect(received.count == count)
+        #expect(received.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<count).map(String.init))
+        await gateway.shutdown()
+        await collector.shutdown()
+    }
+
+    @Test("after shutdown, calls fail with a clear error instead of hanging")
+    func failsAfterShutdown() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway"])
+        defer { broker.close() }
+        let gateway = try await broker.connectedClient("gateway")
+        await gateway.shutdown()
+        await #expect(throws: MQTTError.self) {
+            try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/a/metrics", payload: Data()))
+        }
+    }
+}

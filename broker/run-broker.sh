@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Runs a mosquitto broker for EdgeProof in the foreground: mutual TLS on 127.0.0.1:PORT, state in DIR.
+#
+#   broker/run-broker.sh DIR PORT                 render DIR/mosquitto.conf and DIR/acl, then exec mosquitto
+#   broker/run-broker.sh --render-only DIR PORT   only render (then `kill -HUP <pid>` reloads the ACL)
+#
+# DIR holds the certificates made by broker/gen-certs.sh (ca.crt, server.crt, server.key and one
+# NAME.crt per client). The ACL's user blocks are generated from the client certificates present,
+# by CN: gateway* = gateway, collector* = collector, bridge* = bridge; agents need none (patterns).
+# The topic prefix is edgeproof/v1 unless EDGEPROOF_TOPIC_PREFIX says otherwise.
+#
+# mosquitto replaces this script's process (exec), so the caller's child pid is the broker's pid:
+# stop it with `kill -TERM <pid>`. Persistence: DIR/data/. Log: DIR/mosquitto.log and stderr.
+# Extra configuration (e.g. a bridge): DIR/conf.d/*.conf, included as written.
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+    echo "usage: $0 [--render-only] DIR PORT" >&2
+    exit 2
+}
+
+render_only=false
+if [[ ${1:-} == --render-only ]]; then
+    render_only=true
+    shift
+fi
+[[ $# -eq 2 ]] || usage
+[[ $2 =~ ^[0-9]+$ ]] && (($2 > 0 && $2 < 65536)) || usage
+port=$2
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+[[ -d $1 ]] || { echo "error: $1 is not a directory (create it with broker/gen-certs.sh $1 NAME...)" >&2; exit 1; }
+dir=$(cd "$1" && pwd -P)
+# mosquitto.conf and the ACL file split values at whitespace.
+if [[ $dir =~ [[:space:]] ]]; then
+    echo "error: the broker directory path must not contain whitespace: '$dir'" >&2
+    exit 1
+fi
+
+for file in ca.crt server.crt server.key; do
+    if [[ ! -f $dir/$file ]]; then
+        echo "error: $dir/$file is missing; create the certificates with broker/gen-certs.sh $dir NAME..." >&2
+        exit 1
+    fi
+done
+
+prefix=${EDGEPROOF_TOPIC_PREFIX:-edgeproof/v1}
+while [[ $prefix == */ ]]; do prefix=${prefix%/}; done
+# Topic levels of letters, digits, ".", "_", "-": no wildcards, no "$", nothing the ACL parser splits.
+if ! [[ $prefix =~ ^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$ ]]; then
+    echo "error: EDGEPROOF_TOPIC_PREFIX '$prefix' must be topic levels of [A-Za-z0-9._-] separated by '/'" >&2
+    exit 1
+fi
+
+if [[ $EUID -eq 0 ]]; then
+    run_user=root # mosquitto would otherwise drop to "mosquitto", which cannot read the mode-700 DIR
+else
+    run_user=$(id -un 2>/dev/null || echo nobody) # without root, mosquitto ignores this setting
+fi
+
+# The client identities in DIR, by role (agents are covered by the ACL patterns).
+name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
+gateways=() collectors=() bridges=() agents=()
+shopt -s nullglob
+for crt in "$dir"/*.crt; do
+    base=$(basename "$crt" .crt)
+    [[ $base == ca || $base == server ]] && continue
+    subject=$(openssl x509 -in "$crt" -noout -subject -nameopt RFC2253 2>/dev/null) || {
+        echo "warning: skipping $crt: not a PEM certificate" >&2
+        continue
+    }
+    cn=$(sed -n 's/^subject=.*CN=\([^,]*\).*$/\1/p' <<<"$subject")
+    if ! [[ $cn =~ $name_pattern ]]; then
+        echo "warning: skipping $crt: CN '$cn' is not a valid EdgeProof identity" >&2
+        continue
+    fi
+    if ! openssl verify -CAfile "$dir/ca.crt" "$crt" >/dev/null 2>&1; then
+        echo "warning: skipping $crt: not valid under $dir/ca.crt (the broker would refuse it anyway)" >&2
+        continue
+    fi
+    case $cn in
+    gateway*) gateways+=("$cn") ;;
+    collector*) collectors+=("$cn") ;;
+    bridge*) bridges+=("$cn") ;;
+    *) agents+=("$cn") ;;
+    esac
+done
+
+mkdir -p "$dir/data" "$dir/conf.d"
+chmod 700 "$dir/data" "$dir/conf.d"
+
+# Literal (not regular-expression) replacement of every placeholder; values come from ENVIRON so
+# that awk does not interpret backslashes in them.
+render() { # TEMPLATE OUTPUT
+    local tmp
+    tmp=$(mktemp "$2.XXXXXX")
+    EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix \
+        EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_BRIDGES="${bridges[*]}" \
+        awk '
+        function replace_all(text, from, to,    out, at) {
+            out = ""
+            while ((at = index(text, from)) > 0) {
+                out = out substr(text, 1, at - 1) to
+                text = substr(text, at + length(from))
+            }
+            return out text
+        }
+        function fill(line) {
+            line = replace_all(line, "@DIR@", ENVIRON["EP_DIR"])
+            line = replace_all(line, "@PORT@", ENVIRON["EP_PORT"])
+            line = replace_all(line, "@USER@", ENVIRON["EP_USER"])
+            return replace_all(line, "@PREFIX@", ENVIRON["EP_PREFIX"])
+        }
+        BEGIN {
+            names["gateway"] = ENVIRON["EP_GATEWAYS"]
+            names["collector"] = ENVIRON["EP_COLLECTORS"]
+            names["bridge"] = ENVIRON["EP_BRIDGES"]
+        }
+        /^#@role / { role = $2; count = 0; next }
+        /^#@end/ {
+            n = split(names[role], list, " ")
+            if (n == 0) print "# (no " role " certificates in the broker directory)"
+            for (i = 1; i <= n; i++) {
+                for (j = 1; j <= count; j++) print replace_all(fill(block[j]), "@NAME@", list[i])
+                if (i < n) print ""
+            }
+            role = ""
+            next
+        }
+        role != "" { block[++count] = $0; next }
+        { print fill($0) }
+        ' "$1" >"$tmp"
+    chmod 600 "$tmp"
+    mv "$tmp" "$2" # atomic: a reload never reads half a file
+}
+
+render "$script_dir/mosquitto.conf" "$dir/mosquitto.conf"
+render "$script_dir/acl" "$dir/acl"
+
+summary="prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; agents: ${agents[*]:-none}"
+if $render_only; then
+    echo "rendered $dir/mosquitto.conf and $dir/acl ($summary)"
+    exit 0
+fi
+
+# Debian installs mosquitto in /usr/sbin, which is not on every user's PATH.
+mosquitto=$(command -v mosquitto || true)
+[[ -n $mosquitto || ! -x /usr/sbin/mosquitto ]] || mosquitto=/usr/sbin/mosquitto
+[[ -n $mosquitto ]] || { echo "error: mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
+echo "run-broker: mosquitto on 127.0.0.1:$port, $summary" >&2
+
+# For test fixtures: when the process EDGEPROOF_BROKER_WATCH_PID exits without stopping the broker
+# (a crashed or killed test run), stop it. Only this broker: the pid must still run DIR's config.
+if [[ -n ${EDGEPROOF_BROKER_WATCH_PID:-} ]]; then
+    watch_pid=$EDGEPROOF_BROKER_WATCH_PID broker_pid=$$ conf=$dir/mosquitto.conf
+    if [[ $watch_pid =~ ^[0-9]+$ ]]; then
+        (
+            # Keep no descriptor of the broker's: Foundation's Process, for one, learns that its child
+            # exited when the last copy of a socket the child inherited is closed.
+            for fd in /proc/$BASHPID/fd/*; do
+                fd=${fd##*/}
+                [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)) && { eval "exec $fd>&-" 2>/dev/null || true; }
+            done
+            while kill -0 "$watch_pid" 2>/dev/null && [[ -e /proc/$broker_pid ]]; do sleep 1; done
+            if [[ "$(tr '\0' ' ' <"/proc/$broker_pid/cmdline" 2>/dev/null)" == "$mosquitto -c $conf " ]]; then
+                kill -TERM "$broker_pid" 2>/dev/null
+            fi
+        ) </dev/null >/dev/null 2>&1 &
+    fi
+fi
+
+# mosquitto 2.0 restores the signal mask it inherited whenever it is not waiting for events, so a
+# parent that blocks SIGTERM and SIGHUP (threads of libdispatch do, and Foundation's Process passes
+# the mask on) would leave a broker that ignores both. Start it with an empty mask (perl-base is
+# Essential in Debian); the pid stays the same through both execs.
+if command -v perl >/dev/null; then
+    exec perl -MPOSIX -e 'sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die "sigprocmask: $!\n";
+        exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n"' "$mosquitto" -c "$dir/mosquitto.conf"
+fi
+exec "$mosquitto" -c "$dir/mosquitto.conf"
