@@ -28,7 +28,11 @@ final class MQTTSession: MosquittoEvents {
     }
 
     struct State {
+        /// Connected, and subscriptions the broker had lost are renewed: what callers wait for.
         var connected = false
+        /// CONNACK received; `connected` follows once the renewing SUBACKs are in.
+        var transportUp = false
+        var renewing: Set<Int32> = []
         var lastProblem: String?
         var waiters: [Int: Waiter] = [:]
         /// Ids cancelled before their waiter was stored.
@@ -55,6 +59,19 @@ final class MQTTSession: MosquittoEvents {
         mutating func makeID() -> Int {
             nextID += 1
             return nextID
+        }
+
+        /// Marks the session usable and hands back the callers waiting for that.
+        mutating func becomeReady() -> [Waiter] {
+            connected = true
+            defer { connectionWaiters = [] }
+            return connectionWaiters.compactMap { waiters.removeValue(forKey: $0) }
+        }
+
+        mutating func goDown() {
+            connected = false
+            transportUp = false
+            renewing = []
         }
 
         /// Frees one slot of the outgoing bound, handing it straight to the oldest waiting publisher.
@@ -163,7 +180,7 @@ final class MQTTSession: MosquittoEvents {
     {
         try await suspend(Waiter.granted) { state, id, continuation in
             state.subscriptions[filter] = qos
-            guard state.connected else {
+            guard state.transportUp else {
                 // Sent, and acknowledged, on the next connection.
                 state.unsentSubscriptions.insert(filter)
                 continuation.resume(returning: [qos.rawValue])
@@ -211,23 +228,28 @@ final class MQTTSession: MosquittoEvents {
             onConnectionChange(.failed(error))
             return []
         }
-        let (waiters, renew) = state.withLock { state in
-            state.connected = true
+        let renew = state.withLock { state in
+            state.transportUp = true
             state.lastProblem = nil
             let renewing = sessionPresent ? state.unsentSubscriptions : Set(state.subscriptions.keys)
             state.unsentSubscriptions = []
-            let waiters = state.connectionWaiters.compactMap { state.waiters.removeValue(forKey: $0) }
-            state.connectionWaiters = []
-            return (waiters, renewing.compactMap { filter in state.subscriptions[filter].map { (filter, $0) } })
+            return renewing.compactMap { filter in state.subscriptions[filter].map { (filter, $0) } }
         }
-        for case .done(let waiter) in waiters { waiter.resume() }
         onConnectionChange(.connected(sessionPresent: sessionPresent))
         return renew
     }
 
+    func didRenewSubscriptions(messageIDs: [Int32]) {
+        let waiters = state.withLock { state -> [Waiter] in
+            state.renewing = Set(messageIDs)
+            return state.renewing.isEmpty ? state.becomeReady() : []
+        }
+        for case .done(let waiter) in waiters { waiter.resume() }
+    }
+
     func didDisconnect(reasonCode: Int32) {
         let wasConnected = state.withLock { state in
-            defer { state.connected = false }
+            defer { state.goDown() }
             return state.connected
         }
         if wasConnected, reasonCode != 0 {
@@ -238,8 +260,8 @@ final class MQTTSession: MosquittoEvents {
     func didFailToConnect(_ error: MQTTError) {
         let wasConnected = state.withLock { state in
             state.lastProblem = error.description
-            defer { state.connected = false }
-            return state.connected
+            defer { state.goDown() }
+            return state.transportUp
         }
         onConnectionChange(wasConnected ? .lost(error) : .failed(error))
     }
@@ -260,9 +282,13 @@ final class MQTTSession: MosquittoEvents {
     }
 
     func didSubscribe(messageID: Int32, grantedQoS: [Int32]) {
-        let waiter = state.withLock { state in
-            state.subscribes.removeValue(forKey: messageID).flatMap { state.waiters.removeValue(forKey: $0) }
+        let (waiter, ready) = state.withLock { state -> (Waiter?, [Waiter]) in
+            if state.renewing.remove(messageID) != nil {
+                return (nil, state.renewing.isEmpty ? state.becomeReady() : [])
+            }
+            return (state.subscribes.removeValue(forKey: messageID).flatMap { state.waiters.removeValue(forKey: $0) }, [])
         }
+        for case .done(let continuation) in ready { continuation.resume() }
         if case .granted(let continuation) = waiter { continuation.resume(returning: grantedQoS) }
     }
 

@@ -7,6 +7,8 @@ import Synchronization
 protocol MosquittoEvents: AnyObject, Sendable {
     /// Returns the subscriptions to renew when the broker kept no session.
     func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)]
+    /// The message ids of the renewing SUBSCRIBEs just sent (their SUBACKs arrive through didSubscribe).
+    func didRenewSubscriptions(messageIDs: [Int32])
     func didDisconnect(reasonCode: Int32)
     func didFailToConnect(_ error: MQTTError)
     func didPublish(messageID: Int32, reasonCode: Int32)
@@ -72,10 +74,16 @@ final class MosquittoClient {
             guard let client = MosquittoClient.from(userdata) else { return }
             if reasonCode == 0 { client.connectedSinceAttempt.store(true, ordering: .sequentiallyConsistent) }
             let renew = client.events.didConnect(reasonCode: reasonCode, sessionPresent: flags & 1 != 0)
+            guard reasonCode == 0 else { return }
+            var messageIDs = [Int32]()
             for (filter, qos) in renew {
                 // Queued by libmosquitto (we are inside its callback); SUBACK arrives through didSubscribe.
-                _ = mosquitto_subscribe_v5(client.handle, nil, filter, qos.rawValue, 0, nil)
+                var messageID: Int32 = 0
+                if mosquitto_subscribe_v5(client.handle, &messageID, filter, qos.rawValue, 0, nil) == MOSQ_ERR_SUCCESS.rawValue {
+                    messageIDs.append(messageID)
+                }
             }
+            client.events.didRenewSubscriptions(messageIDs: messageIDs)
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, userdata, reasonCode, _ in
             MosquittoClient.from(userdata)?.events.didDisconnect(reasonCode: reasonCode)

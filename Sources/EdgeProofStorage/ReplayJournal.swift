@@ -8,8 +8,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The replay cache's file: one line per consumed nonce, `<key id>:<32 hex> <expiry ms>\n`,
-/// appended and fsynced before the consume returns; rewritten atomically on compaction.
+/// The replay cache's file: one line per consumed nonce, `<key id>:<32 hex> <expiry ms>\n`, and
+/// `-<key id>:<32 hex>\n` for a nonce given back; appended and fsynced before the call returns,
+/// rewritten atomically on compaction.
 /// A line torn by a crash is ignored on load: its nonce was never reported consumed.
 public final class ReplayJournal: ReplayCacheStorage {
     public let url: URL
@@ -35,11 +36,25 @@ public final class ReplayJournal: ReplayCacheStorage {
         } catch {
             throw StorageError("cannot read replay journal \(url.path): \(error.localizedDescription)")
         }
-        var nonces = [ConsumedNonce]()
+        var nonces = [NonceID: ConsumedNonce]()
+        var order = [NonceID]()
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            if let nonce = Self.parse(line) { nonces.append(nonce) }
+            if line.first == UInt8(ascii: "-") {
+                if let id = Self.parseID(line.dropFirst()) { nonces[id] = nil }
+            } else if let nonce = Self.parse(line) {
+                if nonces[nonce.id] == nil { order.append(nonce.id) }
+                nonces[nonce.id] = nonce
+            }
         }
-        return nonces
+        return order.compactMap { nonces[$0] }
+    }
+
+    public func appendRelease(_ id: NonceID) throws {
+        let line = Data("-\(Self.format(id))\n".utf8)
+        try descriptor.withLock { fd throws(StorageError) in
+            try DurableFile.writeAll(fd, line, path: url.path)
+            guard fsync(fd) == 0 else { throw StorageError.system("fsync \(url.path)", errno: errno) }
+        }
     }
 
     public func append(_ nonce: ConsumedNonce) throws {
@@ -64,22 +79,27 @@ public final class ReplayJournal: ReplayCacheStorage {
 
     static func format(_ nonce: ConsumedNonce) -> String {
         let millis = Int64((nonce.expiresAt.timeIntervalSince1970 * 1000).rounded(.down))
-        return "\(hex(UInt64(nonce.id.keyID), width: 2)):\(hex(nonce.id.high, width: 16))\(hex(nonce.id.low, width: 16)) \(millis)\n"
+        return "\(format(nonce.id)) \(millis)\n"
+    }
+
+    static func format(_ id: NonceID) -> String {
+        "\(hex(UInt64(id.keyID), width: 2)):\(hex(id.high, width: 16))\(hex(id.low, width: 16))"
     }
 
     static func parse(_ line: some Collection<UInt8>) -> ConsumedNonce? {
-        let text = String(decoding: line, as: UTF8.self)
-        let fields = text.split(separator: " ")
-        guard fields.count == 2, let millis = Int64(fields[1]) else { return nil }
-        let id = fields[0].split(separator: ":")
-        guard id.count == 2, id[0].count == 2, id[1].count == 32,
-            let keyID = UInt8(id[0], radix: 16),
-            let high = UInt64(id[1].prefix(16), radix: 16),
-            let low = UInt64(id[1].suffix(16), radix: 16)
+        let fields = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard fields.count == 2, let millis = Int64(fields[1]), let id = parseID(fields[0].utf8) else { return nil }
+        return ConsumedNonce(id: id, expiresAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    static func parseID(_ text: some Collection<UInt8>) -> NonceID? {
+        let parts = String(decoding: text, as: UTF8.self).split(separator: ":")
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 32,
+            let keyID = UInt8(parts[0], radix: 16),
+            let high = UInt64(parts[1].prefix(16), radix: 16),
+            let low = UInt64(parts[1].suffix(16), radix: 16)
         else { return nil }
-        return ConsumedNonce(
-            id: NonceID(keyID: keyID, high: high, low: low),
-            expiresAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+        return NonceID(keyID: keyID, high: high, low: low)
     }
 
     private static func hex(_ value: UInt64, width: Int) -> String {

@@ -165,6 +165,17 @@ struct NonceTests {
         #expect(later.count == 0)
     }
 
+    @Test("a released nonce can be consumed again, also after a restart")
+    func releasesNonce() throws {
+        let authority = try authority()
+        let storage = InMemoryReplayStorage()
+        let cache = try ReplayCache(storage: storage)
+        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
+        #expect(try cache.consume(valid))
+        try cache.release(valid.id)
+        #expect(try ReplayCache(storage: storage).consume(valid))
+    }
+
     @Test("when storage fails the nonce is not consumed")
     func storageFailureConsumesNothing() throws {
         let authority = try authority()
@@ -197,6 +208,8 @@ final class InMemoryReplayStorage: ReplayCacheStorage {
             state.nonces.append(nonce)
         }
     }
+
+    func appendRelease(_ id: NonceID) throws { state.withLock { $0.nonces.removeAll { $0.id == id } } }
 
     func compact(keeping live: [ConsumedNonce]) throws { state.withLock { $0.nonces = live } }
 }

@@ -15,10 +15,12 @@ public struct ConsumedNonce: Sendable, Hashable {
 /// Where the replay cache keeps consumed nonces so a restart does not reopen a replay window.
 /// Implemented outside Core (files live in EdgeProofStorage).
 public protocol ReplayCacheStorage: Sendable {
-    /// Every consumed nonce recorded so far; expired ones may be among them.
+    /// Every consumed nonce recorded so far and not released; expired ones may be among them.
     func loadConsumed() throws -> [ConsumedNonce]
     /// Records one consumed nonce; returns only once it is durable.
     func append(_ nonce: ConsumedNonce) throws
+    /// Records that a consumed nonce was given back; returns only once it is durable.
+    func appendRelease(_ id: NonceID) throws
     /// Replaces everything stored with `live`, atomically.
     func compact(keeping live: [ConsumedNonce]) throws
 }
@@ -66,6 +68,17 @@ public final class ReplayCache: Sendable {
                 try prune(&state, now: now)
             }
             return true
+        }
+    }
+
+    /// Gives a consumed nonce back because its envelope could not be stored after all, so that the
+    /// agent's retry of the same envelope is not taken for a replay.
+    public func release(_ id: NonceID) throws {
+        try state.withLock { state in
+            guard state.expiries[id] != nil else { return }
+            try storage?.appendRelease(id)
+            state.expiries[id] = nil
+            state.storedEntries += 1
         }
     }
 

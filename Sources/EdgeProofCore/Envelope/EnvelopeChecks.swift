@@ -1,0 +1,60 @@
+import Foundation
+
+/// Checks on a parsed envelope that gateway and collector share, beyond the signature.
+extension SignedEnvelope {
+    /// The signed `agent_name` must be the `{agent}` of the topic it arrived on.
+    public func checkTopic(agent topicAgent: String) throws(ValidationFailure) {
+        guard claims.agentName == topicAgent else {
+            throw ValidationFailure(
+                .topicMismatch, "envelope of \(claims.agentName) arrived on the topic of \(topicAgent)",
+                details: ["agent_name": .string(claims.agentName), "topic_agent": .string(topicAgent)])
+        }
+    }
+
+    /// The signing time must be within `skew` of `now`, in both directions.
+    public func checkTimestamp(now: Date, skew: Duration) throws(ValidationFailure) {
+        guard let signed = Timestamp.date(from: claims.timestamp) else {
+            throw ValidationFailure(.malformedEnvelope, "timestamp is not an ISO 8601 UTC time")
+        }
+        let allowed = Double(skew.components.seconds)
+        let offset = signed.timeIntervalSince(now)
+        guard abs(offset) <= allowed else {
+            let direction = offset > 0 ? "ahead of" : "behind"
+            throw ValidationFailure(
+                .timestampSkew, "timestamp is \(Int(abs(offset).rounded())) s \(direction) the receiver's clock (allowed \(Int(allowed)) s)",
+                details: ["timestamp": .string(claims.timestamp), "allowed_skew_s": .number(allowed)])
+        }
+    }
+
+    /// User properties are copies of signed claims: those present must agree with them. Missing ones
+    /// are fine (MQTT 3.1.1 hops drop properties); unparsable ones are not.
+    public func checkProperties(_ properties: [(name: String, value: String)]) throws(ValidationFailure) {
+        for (name, value) in properties {
+            switch name {
+            case EnvelopeProperty.workloadGeoID:
+                guard let geo = try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(value.utf8)) else {
+                    throw ValidationFailure(.headerMismatch, "Workload-Geo-ID is not valid JSON of the expected shape", details: ["property": .string(name)])
+                }
+                guard geo.clientWorkloadID == claims.agentName, geo.clientWorkloadLocation == claims.geographicRegion else {
+                    throw ValidationFailure(
+                        .headerMismatch, "Workload-Geo-ID says \(geo.clientWorkloadID) at \(geo.clientWorkloadLocation), the signed claims \(claims.agentName) at \(claims.geographicRegion)",
+                        details: ["property": .string(name)])
+                }
+            case EnvelopeProperty.signatureInput:
+                guard let input = SignatureInput(parsing: value) else {
+                    throw ValidationFailure(.headerMismatch, "Signature-Input is malformed", details: ["property": .string(name)])
+                }
+                let created = Timestamp.date(from: claims.timestamp).map { Int64($0.timeIntervalSince1970.rounded(.down)) }
+                guard input.keyID == header.keyID, input.algorithm == header.algorithm, input.nonce == claims.nonce,
+                    input.created == created
+                else {
+                    throw ValidationFailure(
+                        .headerMismatch, "Signature-Input disagrees with the signed header and claims",
+                        details: ["property": .string(name)])
+                }
+            default:
+                continue
+            }
+        }
+    }
+}

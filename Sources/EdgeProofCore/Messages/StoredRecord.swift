@@ -1,0 +1,61 @@
+/// One accepted envelope as a collector stores it: a line of a `*.jsonl` records file. Self-contained:
+/// the original `protected`, `payload` and `signature` let `edgeproof verify` (or any JOSE library)
+/// re-check it offline.
+public struct StoredRecord: Sendable, Hashable, Codable {
+    public var receivedAt: String
+    public var collector: String
+    public var topic: String
+    public var agentName: String
+    public var kid: PublicKeyHash
+    public var geographicRegion: GeographicRegion
+    public var geolocation: Geolocation?
+    public var nonce: String
+    public var metrics: MetricsBatch
+    public var protected: String
+    public var payload: String
+    public var signature: String
+
+    enum CodingKeys: String, CodingKey {
+        case receivedAt = "received_at"
+        case collector, topic
+        case agentName = "agent_name"
+        case kid
+        case geographicRegion = "geographic_region"
+        case geolocation, nonce, metrics, protected, payload, signature
+    }
+
+    public init(envelope: SignedEnvelope, topic: String, collector: String, receivedAt: String) {
+        self.receivedAt = receivedAt
+        self.collector = collector
+        self.topic = topic
+        self.agentName = envelope.claims.agentName
+        self.kid = envelope.header.keyID
+        self.geographicRegion = envelope.claims.geographicRegion
+        self.geolocation = envelope.claims.geolocation
+        self.nonce = envelope.claims.nonce
+        self.metrics = envelope.claims.metrics
+        self.protected = envelope.protected
+        self.payload = envelope.payload
+        self.signature = envelope.signature
+    }
+
+    /// The envelope in its original wire form.
+    public var envelopeJSON: String {
+        #"{"protected":"\#(protected)","payload":"\#(payload)","signature":"\#(signature)"}"#
+    }
+
+    /// Re-verifies the stored envelope with the allowlisted key of its agent, and that the record's
+    /// own fields agree with the signed claims.
+    public func verify(with allowlist: Allowlist) throws(ValidationFailure) {
+        let envelope = try SignedEnvelope(parsing: Array(envelopeJSON.utf8))
+        guard let key = allowlist.publicKey(forAgent: envelope.claims.agentName) else {
+            throw ValidationFailure(.agentNotFound, "agent \(envelope.claims.agentName) is not on the allowlist")
+        }
+        try envelope.verifySignature(with: key)
+        guard envelope.claims.agentName == agentName, envelope.claims.nonce == nonce,
+            envelope.claims.geographicRegion == geographicRegion, envelope.header.keyID == kid
+        else {
+            throw ValidationFailure(.headerMismatch, "record fields differ from the signed claims")
+        }
+    }
+}

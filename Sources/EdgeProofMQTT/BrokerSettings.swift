@@ -1,0 +1,57 @@
+/// The `broker:` section every component's YAML configuration shares: where the broker is and
+/// which certificate to present. Keys: `host` (127.0.0.1), `port` (8883), `ca_file`, `cert_file`,
+/// `key_file`, `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000).
+public struct BrokerSettings: Sendable, Hashable, Codable {
+    public var host: String
+    public var port: Int
+    public var caFile: String
+    public var certificateFile: String
+    public var keyFile: String
+    public var keepAlive: Int
+    public var topicPrefix: String
+    public var maximumPendingPublishes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case host, port
+        case caFile = "ca_file"
+        case certificateFile = "cert_file"
+        case keyFile = "key_file"
+        case keepAlive = "keepalive"
+        case topicPrefix = "topic_prefix"
+        case maximumPendingPublishes = "max_pending_publishes"
+    }
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8883, caFile: String, certificateFile: String, keyFile: String,
+        keepAlive: Int = 30, topicPrefix: String = "edgeproof/v1", maximumPendingPublishes: Int = 1000
+    ) {
+        self.host = host
+        self.port = port
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.keepAlive = keepAlive
+        self.topicPrefix = topicPrefix
+        self.maximumPendingPublishes = maximumPendingPublishes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        host = try container.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+        port = try container.decodeIfPresent(Int.self, forKey: .port) ?? 8883
+        caFile = try container.decode(String.self, forKey: .caFile)
+        certificateFile = try container.decode(String.self, forKey: .certificateFile)
+        keyFile = try container.decode(String.self, forKey: .keyFile)
+        keepAlive = try container.decodeIfPresent(Int.self, forKey: .keepAlive) ?? 30
+        topicPrefix = try container.decodeIfPresent(String.self, forKey: .topicPrefix) ?? "edgeproof/v1"
+        maximumPendingPublishes = try container.decodeIfPresent(Int.self, forKey: .maximumPendingPublishes) ?? 1000
+    }
+
+    /// A client configuration for this broker; `clientID` should be the certificate CN (the broker
+    /// in broker/ enforces that anyway).
+    public func clientConfiguration(clientID: String, will: MQTTMessage? = nil) -> MQTTConfiguration {
+        MQTTConfiguration(
+            host: host, port: port, clientID: clientID, caFile: caFile, certificateFile: certificateFile,
+            keyFile: keyFile, keepAlive: keepAlive, maximumPendingPublishes: maximumPendingPublishes, will: will)
+    }
+}

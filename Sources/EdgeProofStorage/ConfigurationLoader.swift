@@ -1,0 +1,71 @@
+import EdgeProofCore
+import Foundation
+import Yams
+
+/// Loads a component's configuration: a YAML file (optional), then environment variables that
+/// override single keys. Each component names its variables and the dotted key each one sets
+/// (`"GEOGRAPHIC_REGION": "location.region"`). A variable's value is read as YAML, so numbers,
+/// booleans and lists (`ALLOWED_REGIONS=["US"]`) keep their types.
+public struct ConfigurationLoader: Sendable {
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    public func load<Configuration: Decodable>(
+        _ type: Configuration.Type, file path: String?, overrides: [String: String]
+    ) throws(StorageError) -> Configuration {
+        var tree: [String: Any] = [:]
+        if let path {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw StorageError("cannot read configuration \(path): no such file or not readable")
+            }
+            do {
+                guard let loaded = try Yams.load(yaml: text) else { return try decode(type, [:], path: path) }
+                guard let mapping = loaded as? [String: Any] else {
+                    throw StorageError("configuration \(path) must be a YAML mapping of keys to values")
+                }
+                tree = mapping
+            } catch let error as StorageError {
+                throw error
+            } catch {
+                throw StorageError("configuration \(path) is not valid YAML: \(error)")
+            }
+        }
+        for (variable, key) in overrides.sorted(by: { $0.key < $1.key }) {
+            guard let raw = environment[variable], !raw.isEmpty else { continue }
+            let value = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
+            Self.set(value, at: key.split(separator: ".").map(String.init), in: &tree)
+        }
+        return try decode(type, tree, path: path)
+    }
+
+    private func decode<Configuration: Decodable>(_ type: Configuration.Type, _ tree: [String: Any], path: String?)
+        throws(StorageError) -> Configuration
+    {
+        let source = path ?? "the environment"
+        do {
+            let yaml = tree.isEmpty ? "{}" : try Yams.dump(object: tree)
+            return try YAMLDecoder().decode(type, from: yaml)
+        } catch let error as DecodingError {
+            throw StorageError("configuration from \(source) is invalid: \(DecodingProblem.describe(error))")
+        } catch {
+            throw StorageError("configuration from \(source) is invalid: \(error)")
+        }
+    }
+
+    private static func set(_ value: Any, at path: [String], in tree: inout [String: Any]) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            tree[first] = value
+            return
+        }
+        var child = tree[first] as? [String: Any] ?? [:]
+        set(value, at: Array(path.dropFirst()), in: &child)
+        tree[first] = child
+    }
+}
