@@ -74,6 +74,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The services. Each is a swift-service-lifecycle Service over EdgeProofMQTT.
+        .target(
+            name: "EdgeProofCollector",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EdgeProofGateway",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EdgeProofAgent",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Fixtures for tests and benchmarks: swtpm instances, free ports, temporary directories.
         .target(
             name: "EdgeProofTesting",
@@ -88,7 +116,11 @@ let package = Package(
                 "EdgeProofStorage",
                 "EdgeProofMQTT",
                 "EdgeProofTesting",
+                "EdgeProofCollector",
+                "EdgeProofGateway",
+                "EdgeProofAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -113,6 +145,34 @@ let package = Package(
         .testTarget(
             name: "EdgeProofMQTTTests",
             dependencies: ["EdgeProofMQTT", "EdgeProofTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofCollectorTests",
+            dependencies: [
+                "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofGatewayTests",
+            dependencies: [
+                "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofAgentTests",
+            dependencies: [
+                "EdgeProofAgent", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
+                "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

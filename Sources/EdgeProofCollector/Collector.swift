@@ -1,0 +1,1 @@
+// The Collector service arrives here.
