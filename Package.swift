@@ -188,7 +188,10 @@ let package = Package(
         ),
         .testTarget(
             name: "edgeproofTests",
-            dependencies: ["EdgeProofCore", "EdgeProofTesting"],
+            dependencies: [
+                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,0 +1,77 @@
+import Crypto
+import EdgeProofCore
+import EdgeProofStorage
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@Suite("edgeproof verify")
+struct VerifyCommandTests {
+    private struct Signer: EnvelopeSigner {
+        let key = P256.Signing.PrivateKey()
+        var algorithm: SignatureAlgorithm { .es256 }
+        var publicKeyHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
+        func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
+            Array(try key.signature(for: digest).rawRepresentation)
+        }
+    }
+
+    private func record(_ signer: Signer, nonce: String) async throws -> StoredRecord {
+        let now = Timestamp.string(from: Date())
+        let claims = EnvelopeClaims(
+            agentName: "agent-001", publicKeyHash: signer.publicKeyHash, nonce: nonce, timestamp: now,
+            geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
+            metrics: MetricsBatch(
+                service: ServiceInfo(name: "edgeproof-agent", version: "1", instanceID: "agent-001"),
+                samples: [MetricSample(timestamp: now, metricType: "system", values: ["cpu_percent": 1])]))
+        let envelope = try await SignedEnvelope.sign(claims, with: signer)
+        return StoredRecord(envelope: envelope, topic: "edgeproof/v1/verified/agent-001/metrics", collector: "collector-1", receivedAt: now)
+    }
+
+    @Test("counts verified records per file and fails on a tampered one")
+    func verifiesRecordsFiles() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let signer = Signer()
+        var allowlist = Allowlist()
+        try allowlist.add(
+            AllowlistEntry(
+                name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.key.publicKey.derRepresentation),
+                createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
+        let allowlistPath = directory.appending("allowlist.yaml").path
+        try AllowlistFile(path: allowlistPath).save(allowlist)
+
+        let encoder = JSONEncoder()
+        let good = try await (0..<3).asyncMap { try await record(signer, nonce: "n-\($0)") }
+        let goodFile = directory.appending("records-good.jsonl")
+        try Data(good.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined().utf8).write(to: goodFile)
+
+        var tampered = try await record(signer, nonce: "n-9")
+        tampered.payload = Base64URL.encode(Data(#"{"v":1}"#.utf8))
+        var moved = try await record(signer, nonce: "n-10")
+        moved.geographicRegion = GeographicRegion(region: "EU", state: "Germany", city: "Berlin")
+        let badFile = directory.appending("records-bad.jsonl")
+        let badLines = [try encoder.encode(good[0]), try encoder.encode(tampered), try encoder.encode(moved), Data("{not json".utf8)]
+        try Data(badLines.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined().utf8).write(to: badFile)
+
+        let ok = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path])
+        #expect(ok.status == 0, "\(ok.output)\(ok.standardError)")
+        #expect(ok.output.contains("3/3 records verified"))
+
+        let bad = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path, badFile.path])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("records-good.jsonl: 3/3 records verified"))
+        #expect(bad.output.contains("records-bad.jsonl: 1/4 records verified"))
+        #expect(bad.output.contains("line 2:"))
+        #expect(bad.output.contains("line 3: header_mismatch"))
+        #expect(bad.output.contains("line 4: not a stored record"))
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results = [T]()
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
