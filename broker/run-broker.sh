@@ -6,7 +6,8 @@
 #
 # DIR holds the certificates made by broker/gen-certs.sh (ca.crt, server.crt, server.key and one
 # NAME.crt per client). The ACL's user blocks are generated from the client certificates present,
-# by CN: gateway* = gateway, collector* = collector, bridge* = bridge; agents need none (patterns).
+# by CN: gateway* = gateway, collector* = collector, bridge* = bridge, monitor* = monitor (read-only);
+# agents need none (patterns).
 # The topic prefix is edgeproof/v1 unless EDGEPROOF_TOPIC_PREFIX says otherwise.
 #
 # mosquitto replaces this script's process (exec), so the caller's child pid is the broker's pid:
@@ -61,7 +62,7 @@ fi
 
 # The client identities in DIR, by role (agents are covered by the ACL patterns).
 name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
-gateways=() collectors=() bridges=() agents=()
+gateways=() collectors=() bridges=() monitors=() agents=()
 shopt -s nullglob
 for crt in "$dir"/*.crt; do
     base=$(basename "$crt" .crt)
@@ -83,6 +84,7 @@ for crt in "$dir"/*.crt; do
     gateway*) gateways+=("$cn") ;;
     collector*) collectors+=("$cn") ;;
     bridge*) bridges+=("$cn") ;;
+    monitor*) monitors+=("$cn") ;;
     *) agents+=("$cn") ;;
     esac
 done
@@ -96,7 +98,7 @@ render() { # TEMPLATE OUTPUT
     local tmp
     tmp=$(mktemp "$2.XXXXXX")
     EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix \
-        EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_BRIDGES="${bridges[*]}" \
+        EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_BRIDGES="${bridges[*]}" EP_MONITORS="${monitors[*]}" \
         awk '
         function replace_all(text, from, to,    out, at) {
             out = ""
@@ -116,6 +118,7 @@ render() { # TEMPLATE OUTPUT
             names["gateway"] = ENVIRON["EP_GATEWAYS"]
             names["collector"] = ENVIRON["EP_COLLECTORS"]
             names["bridge"] = ENVIRON["EP_BRIDGES"]
+            names["monitor"] = ENVIRON["EP_MONITORS"]
         }
         /^#@role / { role = $2; count = 0; next }
         /^#@end/ {
@@ -138,7 +141,7 @@ render() { # TEMPLATE OUTPUT
 render "$script_dir/mosquitto.conf" "$dir/mosquitto.conf"
 render "$script_dir/acl" "$dir/acl"
 
-summary="prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; agents: ${agents[*]:-none}"
+summary="prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; monitors: ${monitors[*]:-none}; agents: ${agents[*]:-none}"
 if $render_only; then
     echo "rendered $dir/mosquitto.conf and $dir/acl ($summary)"
     exit 0

@@ -10,6 +10,12 @@ public struct TemporaryDirectory: Sendable {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
+    /// A directory at a chosen place (created if missing), e.g. `edgeproof demo --workdir`.
+    public init(at url: URL) throws {
+        self.url = url
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
     public var path: String { url.path }
 
     public func appending(_ component: String) -> URL {

@@ -203,3 +203,33 @@ struct MQTTClientTests {
         await collector.shutdown()
     }
 }
+
+@Suite("Broker ACL for monitors")
+struct MonitorACLTests {
+    @Test("a monitor reads status and events but cannot publish anywhere or read agent traffic")
+    func monitorIsReadOnly() async throws {
+        let broker = try MosquittoBroker.start(clients: ["monitor", "collector-1", "agent-001"])
+        defer { broker.close() }
+        let monitor = try await broker.connectedClient("monitor")
+        let collector = try await broker.connectedClient("collector-1")
+        let agent = try await broker.connectedClient("agent-001")
+        let inbox = Inbox(monitor)
+        try await monitor.subscribe("\(prefix)/#")
+        try await collector.publish(MQTTMessage(topic: "\(prefix)/events/collector/collector-1", payload: Data("e".utf8)))
+        try await collector.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/receipts", payload: Data("r".utf8)))
+        try await agent.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/metrics", payload: Data("m".utf8)))
+        try await collector.publish(MQTTMessage(topic: "\(prefix)/status/collector/collector-1", payload: Data("s".utf8), retain: true))
+        let received = try await inbox.waitFor(2)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(Set(inbox.messages.map(\.topic)) == ["\(prefix)/events/collector/collector-1", "\(prefix)/status/collector/collector-1"])
+        #expect(received.count >= 2)
+        for topic in ["\(prefix)/events/collector/collector-1", "\(prefix)/verified/agent-001/metrics", "\(prefix)/agents/agent-001/metrics"] {
+            await #expect(throws: MQTTError.self) {
+                try await monitor.publish(MQTTMessage(topic: topic, payload: Data("x".utf8)))
+            }
+        }
+        await monitor.shutdown()
+        await collector.shutdown()
+        await agent.shutdown()
+    }
+}
