@@ -80,7 +80,7 @@ import Testing
     @Test func dropsEntriesOlderThanMaxAge() async throws {
         let directory = try TemporaryDirectory(prefix: "spool")
         defer { directory.remove() }
-        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(60)))
+        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(100)))
         let start = Date()
         try await spool.enqueue(batch("old"), now: start.addingTimeInterval(-120))
         try await spool.enqueue(batch("recent"), now: start.addingTimeInterval(-30))
