@@ -1,0 +1,106 @@
+import EdgeProofCore
+import EdgeProofStorage
+import Foundation
+
+/// Loading `agent.yaml`, then environment variables.
+///
+/// ```yaml
+/// name: agent-001                    # required; = CN of the client certificate = agent_name
+/// broker:                            # required (see BrokerSettings)
+///   host: 127.0.0.1                  # default 127.0.0.1
+///   port: 8883                       # default 8883
+///   ca_file: /etc/edgeproof/ca.crt   # required
+///   cert_file: …/agent-001.crt       # required
+///   key_file: …/agent-001.key        # required
+///   keepalive: 30                    # default 30
+///   topic_prefix: edgeproof/v1       # default edgeproof/v1
+///   max_pending_publishes: 1000      # default 1000
+/// tpm:
+///   tcti: device:/dev/tpmrm0         # default: $EDGEPROOF_TCTI, else $TPM2TOOLS_TCTI, else device:/dev/tpmrm0
+///   handle: 0x81010010               # default 0x81010010
+/// location: US/California/Santa Clara   # required (or GEOGRAPHIC_REGION); also {region, state, city}
+/// geolocation:                       # optional
+///   {latitude: 37.35, longitude: -121.95, accuracy_m: 15, quality: GNSS, type: precise}
+/// service:                           # every member optional
+///   name: edgeproof-agent            # default edgeproof-agent
+///   version: 1.0.0                   # default 1.0.0
+///   instance_id: agent-001           # default: the agent name
+/// sample_interval_s: 10              # default 10
+/// samples_per_envelope: 1            # default 1
+/// application_metrics_file: …        # optional; a JSON object read at each sample (metric_type "application")
+/// disk_path: /                       # default /; the file system the disk metrics describe
+/// spool:
+///   directory: /var/lib/edgeproof/spool   # required
+///   max_bytes: 67108864              # default 64 MiB
+///   max_age_s: 604800                # default 7 days
+///   when_full: drop_oldest           # drop_oldest (default) | drop_newest
+/// nonce_timeout_s: 10                # default 10
+/// receipt_timeout_s: 30              # default 30
+/// log_level: info                    # default info
+/// ```
+///
+/// Environment variables override single keys (the prototype's names where it had them):
+/// `EDGEPROOF_AGENT_NAME` → name, `GEOGRAPHIC_REGION` / `GEOGRAPHIC_STATE` / `GEOGRAPHIC_CITY` →
+/// location.region / .state / .city, `EDGEPROOF_TCTI` → tpm.tcti, `EDGEPROOF_BROKER_HOST` /
+/// `EDGEPROOF_BROKER_PORT` → broker.host / .port, `LOG_LEVEL` → log_level.
+extension AgentConfiguration {
+    /// Environment variables and the dotted keys they set, except the location (applied field by
+    /// field after decoding, so that they also refine the "Country/State/City" string form).
+    static let environmentOverrides: [String: String] = [
+        "EDGEPROOF_AGENT_NAME": "name",
+        "EDGEPROOF_TCTI": "tpm.tcti",
+        "EDGEPROOF_BROKER_HOST": "broker.host",
+        "EDGEPROOF_BROKER_PORT": "broker.port",
+        "LOG_LEVEL": "log_level",
+    ]
+
+    /// Loads `file` (nil: environment only) and applies the environment; checks the result.
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(StorageError) -> AgentConfiguration {
+        var configuration = try ConfigurationLoader(environment: environment)
+            .load(AgentConfiguration.self, file: file, overrides: environmentOverrides)
+        let source = file ?? "the environment"
+
+        func value(_ variable: String) -> String? {
+            environment[variable].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let region = value("GEOGRAPHIC_REGION") { configuration.location.region = region }
+        if let state = value("GEOGRAPHIC_STATE") { configuration.location.state = state }
+        if let city = value("GEOGRAPHIC_CITY") { configuration.location.city = city }
+
+        if configuration.tpm.tcti.isEmpty {
+            configuration.tpm.tcti = value("TPM2TOOLS_TCTI") ?? "device:/dev/tpmrm0"
+        }
+        if configuration.service.instanceID.isEmpty { configuration.service.instanceID = configuration.name }
+        try configuration.validate(source: source)
+        return configuration
+    }
+
+    /// Checks what decoding cannot: a valid agent name, a well-formed location, positive intervals.
+    public func validate(source: String = "the configuration") throws(StorageError) {
+        func fail(_ problem: String) -> StorageError { StorageError("configuration from \(source) is invalid: \(problem)") }
+        guard AgentName.isValid(name) else {
+            throw fail("name \"\(name)\" is not a valid agent name (1–64 of letters, digits, . _ -)")
+        }
+        guard !location.region.isEmpty else {
+            throw fail("location is required: set location: (e.g. \"US/California/Santa Clara\") or GEOGRAPHIC_REGION")
+        }
+        guard location.isWellFormed else {
+            throw fail("location \(location) needs a region, and a state when it has a city")
+        }
+        if let geolocation, !geolocation.isPlausible {
+            throw fail("geolocation is outside valid latitude/longitude ranges")
+        }
+        guard sampleInterval > 0 else { throw fail("sample_interval_s must be positive") }
+        guard samplesPerEnvelope >= 1 else { throw fail("samples_per_envelope must be at least 1") }
+        guard nonceTimeout > 0, receiptTimeout > 0 else { throw fail("nonce_timeout_s and receipt_timeout_s must be positive") }
+        guard !spool.directory.isEmpty else { throw fail("spool.directory is required") }
+        guard spool.maxBytes > 0, spool.maxAge > 0 else { throw fail("spool.max_bytes and spool.max_age_s must be positive") }
+        guard Self.logLevels.contains(logLevel.lowercased()) else {
+            throw fail("log_level \"\(logLevel)\" is not one of \(Self.logLevels.joined(separator: ", "))")
+        }
+    }
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}

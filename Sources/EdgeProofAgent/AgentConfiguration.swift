@@ -1,0 +1,206 @@
+import EdgeProofCore
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTPM
+import Foundation
+
+/// Everything an ``Agent`` needs to know. YAML keys, defaults and environment variables are listed
+/// in `AgentConfiguration+Loading.swift`.
+public struct AgentConfiguration: Sendable, Decodable {
+    /// The agent name: the CN of its client certificate, its MQTT identity and the claims' `agent_name`.
+    public var name: String
+    public var broker: BrokerSettings
+    public var tpm: TPMSettings
+    /// Where the agent is: the signed `geographic_region`.
+    public var location: GeographicRegion
+    /// Optional precise position, signed as `geolocation`.
+    public var geolocation: Geolocation?
+    /// `metrics.service` of every envelope.
+    public var service: ServiceInfo
+    /// Seconds between two samples.
+    public var sampleInterval: Double
+    /// Samples per envelope (one TPM signature per envelope).
+    public var samplesPerEnvelope: Int
+    /// A JSON object file read at every sample; its members become an "application" sample.
+    public var applicationMetricsFile: String?
+    /// The file system whose usage the disk metrics report.
+    public var diskPath: String
+    public var spool: SpoolSettings
+    /// Seconds to wait for a nonce (or the rejection of the nonce request).
+    public var nonceTimeout: Double
+    /// Seconds to wait for a receipt (or rejection) after publishing an envelope.
+    public var receiptTimeout: Double
+    /// trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String
+
+    /// The `tpm:` section.
+    public struct TPMSettings: Sendable, Hashable, Decodable {
+        /// TCTI of the TPM, e.g. `swtpm:host=127.0.0.1,port=2321` or `device:/dev/tpmrm0`.
+        public var tcti: String
+        /// Persistent handle of the signing key.
+        public var handle: PersistentHandle
+
+        enum CodingKeys: String, CodingKey { case tcti, handle }
+
+        public init(tcti: String = "device:/dev/tpmrm0", handle: PersistentHandle = .defaultSigningKey) {
+            self.tcti = tcti
+            self.handle = handle
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            // Empty means "not configured": loading fills in the environment's TCTI or the default.
+            tcti = try container.decodeIfPresent(String.self, forKey: .tcti) ?? ""
+            // YAML reads 0x81010010 as a number and "0x81010010" as a string: take both.
+            if let number = try? container.decodeIfPresent(UInt32.self, forKey: .handle) {
+                guard let handle = try? PersistentHandle(number) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .handle, in: container,
+                        debugDescription: "\(number) is outside the persistent handle range 0x81000000–0x817FFFFF")
+                }
+                self.handle = handle
+            } else if let text = try container.decodeIfPresent(String.self, forKey: .handle) {
+                guard let handle = PersistentHandle(text) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .handle, in: container,
+                        debugDescription: "\"\(text)\" is not a persistent handle such as 0x81010010")
+                }
+                self.handle = handle
+            } else {
+                handle = .defaultSigningKey
+            }
+        }
+    }
+
+    /// The `spool:` section.
+    public struct SpoolSettings: Sendable, Hashable, Decodable {
+        public var directory: String
+        public var maxBytes: Int
+        /// Seconds after which a spooled batch is dropped.
+        public var maxAge: Double
+        public var whenFull: EnvelopeSpool.OverflowPolicy
+
+        enum CodingKeys: String, CodingKey {
+            case directory
+            case maxBytes = "max_bytes"
+            case maxAge = "max_age_s"
+            case whenFull = "when_full"
+        }
+
+        public init(
+            directory: String = "spool", maxBytes: Int = 64 * 1024 * 1024, maxAge: Double = 604_800,
+            whenFull: EnvelopeSpool.OverflowPolicy = .dropOldest
+        ) {
+            self.directory = directory
+            self.maxBytes = maxBytes
+            self.maxAge = maxAge
+            self.whenFull = whenFull
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            directory = try container.decode(String.self, forKey: .directory)
+            maxBytes = try container.decodeIfPresent(Int.self, forKey: .maxBytes) ?? 64 * 1024 * 1024
+            maxAge = try container.decodeIfPresent(Double.self, forKey: .maxAge) ?? 604_800
+            whenFull = try container.decodeIfPresent(EnvelopeSpool.OverflowPolicy.self, forKey: .whenFull) ?? .dropOldest
+        }
+
+        /// The spool's bounds.
+        public var limits: EnvelopeSpool.Limits {
+            EnvelopeSpool.Limits(maxBytes: maxBytes, maxAge: .milliseconds(Int64(maxAge * 1000)), whenFull: whenFull)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, broker, tpm, location, geolocation, service
+        case sampleInterval = "sample_interval_s"
+        case samplesPerEnvelope = "samples_per_envelope"
+        case applicationMetricsFile = "application_metrics_file"
+        case diskPath = "disk_path"
+        case spool
+        case nonceTimeout = "nonce_timeout_s"
+        case receiptTimeout = "receipt_timeout_s"
+        case logLevel = "log_level"
+    }
+
+    /// The `service:` section, every member optional.
+    private struct ServiceSection: Decodable {
+        var name: String?
+        var version: String?
+        var instanceID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, version
+            case instanceID = "instance_id"
+        }
+    }
+
+    public static let defaultServiceName = "edgeproof-agent"
+    public static let defaultServiceVersion = "1.0.0"
+
+    public init(
+        name: String = "agent-001",
+        broker: BrokerSettings = BrokerSettings(caFile: "ca.crt", certificateFile: "agent.crt", keyFile: "agent.key"),
+        tpm: TPMSettings = TPMSettings(),
+        location: GeographicRegion = GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
+        geolocation: Geolocation? = nil,
+        service: ServiceInfo? = nil,
+        sampleInterval: Double = 10,
+        samplesPerEnvelope: Int = 1,
+        applicationMetricsFile: String? = nil,
+        diskPath: String = "/",
+        spool: SpoolSettings = SpoolSettings(),
+        nonceTimeout: Double = 10,
+        receiptTimeout: Double = 30,
+        logLevel: String = "info"
+    ) {
+        self.name = name
+        self.broker = broker
+        self.tpm = tpm
+        self.location = location
+        self.geolocation = geolocation
+        self.service = service
+            ?? ServiceInfo(name: Self.defaultServiceName, version: Self.defaultServiceVersion, instanceID: name)
+        self.sampleInterval = sampleInterval
+        self.samplesPerEnvelope = samplesPerEnvelope
+        self.applicationMetricsFile = applicationMetricsFile
+        self.diskPath = diskPath
+        self.spool = spool
+        self.nonceTimeout = nonceTimeout
+        self.receiptTimeout = receiptTimeout
+        self.logLevel = logLevel
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        broker = try container.decode(BrokerSettings.self, forKey: .broker)
+        tpm = try container.decodeIfPresent(TPMSettings.self, forKey: .tpm) ?? TPMSettings(tcti: "")
+        // Either {region, state, city} or the prototype's "Country/State/City" string. Missing is
+        // allowed here: GEOGRAPHIC_REGION may supply it; loading checks the result.
+        if let path = try? container.decodeIfPresent(String.self, forKey: .location) {
+            guard let region = GeographicRegion(path: path) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .location, in: container,
+                    debugDescription: "\"\(path)\" is not of the form Country/State/City (state and city optional)")
+            }
+            location = region
+        } else {
+            location = try container.decodeIfPresent(GeographicRegion.self, forKey: .location)
+                ?? GeographicRegion(region: "")
+        }
+        geolocation = try container.decodeIfPresent(Geolocation.self, forKey: .geolocation)
+        let section = try container.decodeIfPresent(ServiceSection.self, forKey: .service)
+        service = ServiceInfo(
+            name: section?.name ?? Self.defaultServiceName, version: section?.version ?? Self.defaultServiceVersion,
+            instanceID: section?.instanceID ?? name)
+        sampleInterval = try container.decodeIfPresent(Double.self, forKey: .sampleInterval) ?? 10
+        samplesPerEnvelope = try container.decodeIfPresent(Int.self, forKey: .samplesPerEnvelope) ?? 1
+        applicationMetricsFile = try container.decodeIfPresent(String.self, forKey: .applicationMetricsFile)
+        diskPath = try container.decodeIfPresent(String.self, forKey: .diskPath) ?? "/"
+        spool = try container.decode(SpoolSettings.self, forKey: .spool)
+        nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
+        receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
+        logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+    }
+}

@@ -1,0 +1,78 @@
+import EdgeProofCore
+import EdgeProofTesting
+import Foundation
+
+/// Where the demo keeps things inside its work directory.
+struct DemoPaths: Sendable {
+    let root: URL
+
+    init(_ root: URL) {
+        self.root = root
+    }
+
+    var broker: URL { root.appendingPathComponent("broker") }
+    var configDirectory: URL { root.appendingPathComponent("config") }
+    var records: URL { root.appendingPathComponent("records") }
+    var spool: URL { root.appendingPathComponent("spool") }
+    var allowlist: URL { root.appendingPathComponent("allowlist.yaml") }
+    var nonceKeys: URL { root.appendingPathComponent("nonce.keys") }
+
+    func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
+
+    func create() throws {
+        for directory in [root, configDirectory, records, spool] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+    }
+}
+
+/// The YAML configuration files the demo runs with; they double as examples of running each
+/// component by hand.
+struct DemoConfigurations {
+    let paths: DemoPaths
+    let broker: MosquittoBroker
+
+    func brokerSection(_ identity: String) -> String {
+        """
+        broker:
+          host: 127.0.0.1
+          port: \(broker.port)
+          ca_file: \(broker.caFile)
+          cert_file: \(broker.certificate(for: identity))
+          key_file: \(broker.key(for: identity))
+        """
+    }
+
+    func write(agents scenarios: [DemoScenario]) throws {
+        let collector = """
+            id: collector-1
+            \(brokerSection("collector-1"))
+            allowlist_file: \(paths.allowlist.path)
+            nonce_key_file: \(paths.nonceKeys.path)
+            records:
+              directory: \(paths.records.path)
+            """
+        try Data(collector.utf8).write(to: paths.config("collector.yaml"))
+        for mode in DemoRunner.modes {
+            let gateway = """
+                id: gateway
+                mode: \(mode)
+                \(brokerSection("gateway"))
+                allowlist_file: \(paths.allowlist.path)
+                """
+            try Data(gateway.utf8).write(to: paths.config("gateway-\(mode).yaml"))
+        }
+        for scenario in scenarios {
+            let agent = """
+                name: \(scenario.agent)
+                \(brokerSection(scenario.agent))
+                location: "\(scenario.location)"
+                spool:
+                  directory: \(paths.spool.appendingPathComponent(scenario.agent).path)
+                nonce_timeout_s: 10
+                receipt_timeout_s: 15
+                """
+            try Data(agent.utf8).write(to: paths.config("\(scenario.agent).yaml"))
+        }
+    }
+}

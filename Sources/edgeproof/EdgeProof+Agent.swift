@@ -1,0 +1,68 @@
+import ArgumentParser
+import EdgeProofAgent
+import EdgeProofStorage
+import EdgeProofTPM
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+extension EdgeProof {
+    struct Agent: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "agent",
+            abstract: "Run the edge agent: sample, sign with the TPM, publish, spool until receipted.",
+            discussion: """
+                The configuration file is YAML (see config/agent.yaml); environment variables override it: \
+                EDGEPROOF_AGENT_NAME, GEOGRAPHIC_REGION, GEOGRAPHIC_STATE, GEOGRAPHIC_CITY, EDGEPROOF_TCTI, \
+                EDGEPROOF_BROKER_HOST, EDGEPROOF_BROKER_PORT, LOG_LEVEL. With --once the agent sends one \
+                envelope, prints the outcome and exits 0 if it was accepted, 1 otherwise.
+                """
+        )
+
+        @Option(help: "The agent's YAML configuration file.")
+        var config: String
+
+        @Flag(help: "Send one envelope, wait for its receipt or rejection, print the outcome and exit.")
+        var once = false
+
+        func run() async throws {
+            let configuration: AgentConfiguration
+            do {
+                configuration = try AgentConfiguration.load(file: config)
+            } catch {
+                throw CLIError("\(error)")
+            }
+            var logger = Logger(label: "edgeproof.agent")
+            logger.logLevel = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
+
+            // libtss2 logs every failed step to stderr; the error below already says what failed.
+            setenv("TSS2_LOG", "all+none", 0)
+            let signer: TPMSigner
+            do {
+                let device = try TPMDevice(tcti: configuration.tpm.tcti)
+                signer = try await TPMSigner(device: device, handle: configuration.tpm.handle)
+            } catch {
+                throw CLIError(
+                    "cannot use the TPM signing key at \(configuration.tpm.handle) through \(configuration.tpm.tcti): "
+                        + "\(error) (provision it with: edgeproof tpm provision --tcti … --handle …)")
+            }
+            let agent: EdgeProofAgent.Agent
+            do {
+                agent = try EdgeProofAgent.Agent(configuration: configuration, signer: signer, logger: logger)
+            } catch {
+                throw CLIError("\(error)")
+            }
+            if once {
+                let outcome = try await agent.runOnce()
+                print(outcome)
+                if case .accepted = outcome { return }
+                throw ExitCode.failure
+            }
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import EdgeProofAgent
+import EdgeProofCore
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTesting
+import EdgeProofTPM
+import Foundation
+import Testing
+
+@Suite struct AgentConfigurationTests {
+    func write(_ yaml: String) throws -> (TemporaryDirectory, String) {
+        let directory = try TemporaryDirectory(prefix: "agent-config")
+        let file = directory.appending("agent.yaml")
+        try Data(yaml.utf8).write(to: file)
+        return (directory, file.path)
+    }
+
+    let minimal = """
+        name: agent-001
+        broker: {ca_file: ca.crt, cert_file: agent-001.crt, key_file: agent-001.key}
+        location: {region: US, state: California, city: Santa Clara}
+        spool: {directory: /tmp/spool}
+        """
+
+    @Test func loadsYAMLWithDefaults() throws {
+        let (directory, file) = try write(minimal)
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: [:])
+        #expect(configuration.name == "agent-001")
+        #expect(configuration.location == GeographicRegion(region: "US", state: "California", city: "Santa Clara"))
+        #expect(configuration.tpm.tcti == "device:/dev/tpmrm0")
+        #expect(configuration.tpm.handle.description == "0x81010010")
+        #expect(configuration.service == ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "agent-001"))
+        #expect(configuration.sampleInterval == 10)
+        #expect(configuration.samplesPerEnvelope == 1)
+        #expect(configuration.spool.maxBytes == 64 * 1024 * 1024)
+        #expect(configuration.spool.maxAge == 604_800)
+        #expect(configuration.spool.whenFull == .dropOldest)
+        #expect(configuration.nonceTimeout == 10)
+        #expect(configuration.receiptTimeout == 30)
+        #expect(configuration.broker.port == 8883)
+        #expect(configuration.geolocation == nil)
+    }
+
+    @Test func acceptsThePrototypeLocationString() throws {
+        let (directory, file) = try write("""
+            name: agent-002
+            broker: {ca_file: ca.crt, cert_file: a.crt, key_file: a.key}
+            location: US/California/Santa Clara
+            tpm: {tcti: "swtpm:host=127.0.0.1,port=2321", handle: 0x81010011}
+            geolocation: {latitude: 37.35, longitude: -121.95, accuracy_m: 15, quality: GNSS, type: precise}
+            spool: {directory: /tmp/spool, max_bytes: 1000, max_age_s: 60, when_full: drop_newest}
+            samples_per_envelope: 5
+            """)
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: [:])
+        #expect(configuration.location == GeographicRegion(region: "US", state: "California", city: "Santa Clara"))
+        #expect(configuration.tpm.tcti == "swtpm:host=127.0.0.1,port=2321")
+        #expect(configuration.tpm.handle.description == "0x81010011")
+        #expect(configuration.geolocation?.quality == "GNSS")
+        #expect(configuration.spool.whenFull == .dropNewest)
+        #expect(configuration.samplesPerEnvelope == 5)
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let (directory, file) = try write(minimal.replacingOccurrences(
+            of: "location: {region: US, state: California, city: Santa Clara}", with: "location: US/California/Santa Clara"))
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: [
+            "GEOGRAPHIC_REGION": "EU", "GEOGRAPHIC_STATE": "Germany", "GEOGRAPHIC_CITY": "Berlin",
+            "EDGEPROOF_AGENT_NAME": "agent-eu", "EDGEPROOF_TCTI": "swtpm:host=127.0.0.1,port=2400",
+            "EDGEPROOF_BROKER_PORT": "18883", "LOG_LEVEL": "debug",
+        ])
+        #expect(configuration.location == GeographicRegion(region: "EU", state: "Germany", city: "Berlin"))
+        #expect(configuration.name == "agent-eu")
+        #expect(configuration.service.instanceID == "agent-eu")
+        #expect(configuration.tpm.tcti == "swtpm:host=127.0.0.1,port=2400")
+        #expect(configuration.broker.port == 18883)
+        #expect(configuration.logLevel == "debug")
+    }
+
+    @Test func regionOnlyOverrideKeepsStateAndCityOfTheString() throws {
+        let (directory, file) = try write(minimal.replacingOccurrences(
+            of: "location: {region: US, state: California, city: Santa Clara}", with: "location: US/California/Santa Clara"))
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: ["GEOGRAPHIC_REGION": "CA"])
+        #expect(configuration.location == GeographicRegion(region: "CA", state: "California", city: "Santa Clara"))
+    }
+
+    @Test func takesTheToolsTCTIWhenNoneIsConfigured() throws {
+        let (directory, file) = try write(minimal)
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(
+            file: file, environment: ["TPM2TOOLS_TCTI": "swtpm:host=127.0.0.1,port=2500"])
+        #expect(configuration.tpm.tcti == "swtpm:host=127.0.0.1,port=2500")
+    }
+
+    @Test(arguments: [
+        ("location: US/California/Santa Clara/Extra", "Country/State/City"),
+        ("spool: {}", "directory"),
+        ("name: \"-bad\"", "valid agent name"),
+    ])
+    func rejectsBadConfigurationWithAClearMessage(line: String, expected: String) throws {
+        let key = String(line.prefix { $0 != ":" })
+        let yaml = minimal.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line
+        let (directory, file) = try write(yaml)
+        defer { directory.remove() }
+        let error = #expect(throws: StorageError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
+        #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
+    }
+
+    @Test func requiresALocation() throws {
+        let (directory, file) = try write(minimal.replacingOccurrences(
+            of: "location: {region: US, state: California, city: Santa Clara}", with: ""))
+        defer { directory.remove() }
+        #expect(throws: StorageError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
+        let configuration = try AgentConfiguration.load(file: file, environment: ["GEOGRAPHIC_REGION": "US"])
+        #expect(configuration.location == GeographicRegion(region: "US"))
+    }
+}

@@ -1,0 +1,106 @@
+import EdgeProofCore
+import EdgeProofStorage
+import EdgeProofTesting
+import Foundation
+import Synchronization
+import Testing
+
+@Suite struct EnvelopeSpoolTests {
+    func batch(_ label: String, padding: Int = 0) -> EnvelopeSpool.UnsignedBatch {
+        EnvelopeSpool.UnsignedBatch(
+            geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
+            metrics: MetricsBatch(
+                service: ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "agent-001"),
+                samples: [
+                    MetricSample(
+                        timestamp: "2026-11-21T10:00:00.000Z", metricType: "system",
+                        values: ["label": .string(label), "pad": .string(String(repeating: "x", count: padding))])
+                ]))
+    }
+
+    func label(_ entry: EnvelopeSpool.Entry) -> String? {
+        entry.batch.metrics.samples.first?.values["label"]?.stringValue
+    }
+
+    @Test func keepsEntriesInOrderAcrossRestart() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        defer { directory.remove() }
+        do {
+            let spool = try EnvelopeSpool(directory: directory.url)
+            for index in 0..<12 { try await spool.enqueue(batch("b\(index)")) }
+            let signed = EnvelopeSpool.SignedForm(envelope: "{}", nonce: "n-3", nonceExpiresAt: "2026-11-21T10:05:00.000Z")
+            let third = try #require(await spool.pending().dropFirst(3).first)
+            try await spool.replaceEnvelope(sequence: third.sequence, with: signed)
+            try await spool.recordSend(sequence: third.sequence)
+        }
+        let reopened = try EnvelopeSpool(directory: directory.url)
+        let pending = await reopened.pending()
+        #expect(pending.compactMap(label) == (0..<12).map { "b\($0)" })
+        #expect(pending[3].nonce == "n-3")
+        #expect(pending[3].sendCount == 1)
+        #expect(pending.allSatisfy { $0.sequence > 0 })
+
+        // New entries continue after the highest sequence on disk.
+        let next = try #require(try await reopened.enqueue(batch("b12")))
+        #expect(next.sequence > pending.last!.sequence)
+        #expect(try await reopened.remove(nonce: "n-3") != nil)
+        #expect(await reopened.pending().compactMap(label) == (0...12).filter { $0 != 3 }.map { "b\($0)" })
+        let again = try EnvelopeSpool(directory: directory.url)
+        #expect(await again.count == 12)
+    }
+
+    @Test func dropsOldestWhenFullAndCountsEachDrop() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        defer { directory.remove() }
+        let events = Mutex<[EnvelopeSpool.Event]>([])
+        let spool = try EnvelopeSpool(
+            directory: directory.url, limits: .init(maxBytes: 4000, whenFull: .dropOldest)
+        ) { event in events.withLock { $0.append(event) } }
+        for index in 0..<10 { try await spool.enqueue(batch("b\(index)", padding: 600)) }
+        let pending = await spool.pending()
+        #expect(await spool.totalBytes <= 4000)
+        #expect(pending.count < 10)
+        #expect(pending.last.flatMap(label) == "b9")
+        #expect(await spool.droppedCount == 10 - pending.count)
+        #expect(events.withLock { $0.count } == 10 - pending.count)
+        #expect(events.withLock { $0.allSatisfy { if case .dropped(_, "full_drop_oldest", _, _) = $0 { true } else { false } } })
+    }
+
+    @Test func dropsNewestWhenFullIfConfigured() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        defer { directory.remove() }
+        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxBytes: 4000, whenFull: .dropNewest))
+        var accepted = 0
+        for index in 0..<10 where try await spool.enqueue(batch("b\(index)", padding: 600)) != nil { accepted += 1 }
+        #expect(await spool.pending().first.flatMap(label) == "b0")
+        #expect(await spool.droppedCount == 10 - accepted)
+        #expect(accepted < 10)
+    }
+
+    @Test func dropsEntriesOlderThanMaxAge() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        defer { directory.remove() }
+        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(100)))
+        let start = Date()
+        try await spool.enqueue(batch("old"), now: start.addingTimeInterval(-120))
+        try await spool.enqueue(batch("recent"), now: start.addingTimeInterval(-30))
+        #expect(try await spool.dropExpired(now: start) == 1)
+        #expect(await spool.pending().compactMap(label) == ["recent"])
+        #expect(await spool.droppedCount == 1)
+    }
+
+    @Test func quarantinesUnreadableFiles() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool")
+        defer { directory.remove() }
+        do {
+            let spool = try EnvelopeSpool(directory: directory.url)
+            try await spool.enqueue(batch("good"))
+        }
+        try Data("not json".utf8).write(to: directory.appending("00000000000000000000-garbage.json"))
+        let events = Mutex<[EnvelopeSpool.Event]>([])
+        let spool = try EnvelopeSpool(directory: directory.url) { event in events.withLock { $0.append(event) } }
+        #expect(await spool.pending().compactMap(label) == ["good"])
+        #expect(events.withLock { $0.count } == 1)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("00000000000000000000-garbage.json.corrupt").path))
+    }
+}
