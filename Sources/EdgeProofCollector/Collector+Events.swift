@@ -42,10 +42,10 @@ extension Collector {
         counters.withLock { $0[name, default: 0] += 1 }
     }
 
-    /// Compact JSON, slashes unescaped.
+    /// Compact JSON with sorted keys, slashes unescaped.
     static func encode(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(value)
     }
 }

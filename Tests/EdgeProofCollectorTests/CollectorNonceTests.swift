@@ -72,4 +72,22 @@ struct CollectorNonceTests {
         try await collector.stop()
         await session.close()
     }
+
+    @Test func keepsThePreviousAllowlistWhenTheChangedFileIsBroken() async throws {
+        let world = try CollectorWorld()
+        defer { world.close() }
+        let session = try await Session.start(world)
+        let configuration = world.configuration()
+        let collector = try await RunningCollector.start(configuration, statusInbox: session.gatewayInbox)
+
+        try Data("agents: [ {name: broken".utf8).write(to: world.allowlistURL)
+        try await Task.sleep(for: .milliseconds(1500))
+        _ = try await session.nonce()  // agent-001 is still allowlisted
+
+        try await collector.stop()
+        let events = try jsonLines(in: configuration.resolvedEventsDirectory, prefix: "events")
+            .map { try JSONDecoder().decode(TrustEvent.self, from: $0) }
+        #expect(events.contains { $0.kind == "allowlist_reload_failed" })
+        await session.close()
+    }
 }
