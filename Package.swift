@@ -81,6 +81,7 @@ let package = Package(
                 "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,6 +91,7 @@ let package = Package(
                 "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

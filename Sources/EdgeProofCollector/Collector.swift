@@ -1,1 +1,209 @@
-// The Collector service arrives here.
+import EdgeProofCore
+import EdgeProofMQTT
+import EdgeProofStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The collector service: issues nonces, verifies every envelope the gateway republishes (allowlist,
+/// key hash, signature, nonce, geography, single use), writes accepted ones durably to rotating
+/// JSON Lines files, and only then sends the agent a receipt. Every rejection goes to the agent, to
+/// the events topic and file, and into the status counters.
+///
+/// The collector owns its MQTT connection: ``run()`` connects, subscribes, handles messages until
+/// graceful shutdown, drains what is in flight, publishes its offline status and disconnects.
+public final class Collector: Service, Sendable {
+    public let configuration: CollectorConfiguration
+    let logger: Logger
+    let topics: TopicTree
+    let nonceAuthority: NonceAuthority
+    let replayCache: ReplayCache
+    let records: RotatingJSONLinesFile
+    let events: RotatingJSONLinesFile
+    let allowlistFile: AllowlistFile
+    let allowlistState: Mutex<AllowlistState>
+    let counters = Mutex<[String: Int]>([:])
+    let startedAt = Date()
+
+    /// At most this many messages are handled concurrently.
+    static let maximumConcurrentMessages = 64
+    /// How long shutdown waits for in-flight messages and the offline status.
+    static let drainTimeout: Duration = .seconds(10)
+
+    struct AllowlistState {
+        var allowlist: Allowlist
+        /// The file's identity when it was last read (nil: it could not be examined).
+        var stamp: FileStamp?
+    }
+
+    /// Loads the allowlist and the nonce keys, opens the replay journal and the records and events
+    /// files (closing files a crash left open). Fails with a message naming the file and problem.
+    public init(configuration: CollectorConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
+
+        allowlistFile = AllowlistFile(path: configuration.allowlistFile)
+        let stamp = FileStamp(path: configuration.allowlistFile)
+        let allowlist: Allowlist
+        do {
+            allowlist = try allowlistFile.load()
+        } catch {
+            throw CollectorError("cannot start: \(error)")
+        }
+        allowlistState = Mutex(AllowlistState(allowlist: allowlist, stamp: stamp))
+
+        let keyring: NonceKeyring
+        do {
+            keyring = try NonceKeyFile(path: configuration.nonceKeyFile).load()
+        } catch {
+            throw CollectorError("cannot start: \(error)")
+        }
+        nonceAuthority = NonceAuthority(keyring: keyring, lifetime: .seconds(configuration.nonceLifetimeSeconds))
+
+        let journalURL = URL(fileURLWithPath: configuration.resolvedReplayJournal)
+        do {
+            try FileManager.default.createDirectory(
+                at: journalURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            replayCache = try ReplayCache(storage: try ReplayJournal(url: journalURL))
+        } catch {
+            throw CollectorError("cannot start: replay journal \(journalURL.path): \(error)")
+        }
+
+        do {
+            records = try RotatingJSONLinesFile(
+                directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
+                limits: configuration.records.limits)
+            events = try RotatingJSONLinesFile(
+                directory: URL(fileURLWithPath: configuration.resolvedEventsDirectory), prefix: "events",
+                limits: configuration.records.limits)
+        } catch {
+            throw CollectorError("cannot start: \(error)")
+        }
+    }
+
+    /// Connects, subscribes to verified envelopes and nonce requests, and handles them until graceful
+    /// shutdown; then drains in-flight messages, publishes the offline status, finalizes the active
+    /// files and disconnects.
+    public func run() async throws {
+        let client = try MQTTClient(
+            configuration: configuration.broker.clientConfiguration(
+                clientID: configuration.id, will: statusMessage(.offline)),
+            logger: logger)
+        client.start()
+        do {
+            try await client.subscribe(topics.allVerifiedMetrics)
+            try await client.subscribe(nonceRequestFilter)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        logger.info(
+            "collector started",
+            metadata: [
+                "id": "\(configuration.id)", "records": "\(records.directory.path)",
+                "nonce_subscription": "\(configuration.nonceSubscription.rawValue)",
+                "agents": "\(currentAllowlist.count)",
+            ])
+
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { await self.maintainStatus(client) }
+            background.addTask { await self.watchAllowlistFile(client) }
+            background.addTask { await self.watchHangups(client) }
+            background.addTask { await self.rotateIdleFiles() }
+            await self.handleMessages(client)
+            background.cancelAll()
+        }
+
+        logger.info("collector stopping", metadata: ["id": "\(configuration.id)"])
+        await withBoundedTime(Self.drainTimeout) {
+            await self.emit(kind: "stopping", client: client)
+            await self.publish(self.statusMessage(.offline), on: client)
+        }
+        do {
+            try records.close()
+            try events.close()
+        } catch {
+            logger.error("cannot finalize the active files", metadata: ["error": "\(error)"])
+        }
+        await client.shutdown()
+    }
+
+    /// `verified/+/nonce/request`, shared among the collectors or not (see the configuration).
+    var nonceRequestFilter: String {
+        switch configuration.nonceSubscription {
+        case .shared: "$share/collectors/\(topics.allVerifiedNonceRequests)"
+        case .all: topics.allVerifiedNonceRequests
+        }
+    }
+
+    var currentAllowlist: Allowlist {
+        allowlistState.withLock { $0.allowlist }
+    }
+
+    /// Takes messages until graceful shutdown, handling up to ``maximumConcurrentMessages`` at once,
+    /// then waits (bounded) for those in flight.
+    private func handleMessages(_ client: MQTTClient) async {
+        await withTaskGroup(of: Bool.self) { group in
+            var inFlight = 0
+            for await message in client.messages.cancelOnGracefulShutdown() {
+                if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
+                inFlight += 1
+                group.addTask {
+                    await self.handle(message, client: client)
+                    return true
+                }
+            }
+            guard inFlight > 0 else { return }
+            // Drain: the handlers finish their durable writes and answers; a watchdog bounds the wait
+            // (a broker that stays away would otherwise hold shutdown forever).
+            group.addTask {
+                try? await Task.sleep(for: Self.drainTimeout)
+                return false
+            }
+            while let finished = await group.next() {
+                guard finished else {
+                    logger.warning("shutdown: \(inFlight) messages still in flight after \(Self.drainTimeout)")
+                    group.cancelAll()
+                    return
+                }
+                inFlight -= 1
+                if inFlight == 0 {
+                    group.cancelAll()
+                    return
+                }
+            }
+        }
+    }
+
+    /// Dispatches one message by its topic. Never throws: every problem is answered, logged or counted.
+    func handle(_ message: MQTTMessage, client: MQTTClient) async {
+        guard let parsed = topics.parse(message.topic) else {
+            count("ignored.invalid_topic")
+            logger.warning("ignoring a message on a topic without a valid agent", metadata: ["topic": "\(message.topic.prefix(200))"])
+            return
+        }
+        let (kind, agent) = parsed
+        switch kind {
+        case .verifiedMetrics:
+            await receiveEnvelope(message, agent: agent, client: client)
+        case .verifiedNonceRequest:
+            await answerNonceRequest(message, agent: agent, client: client)
+        default:
+            count("ignored.unexpected_topic")
+            logger.warning("ignoring a message on an unexpected topic", metadata: ["topic": "\(message.topic)"])
+        }
+    }
+
+    /// Runs `body`, giving up on it after `limit`.
+    func withBoundedTime(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await body() }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

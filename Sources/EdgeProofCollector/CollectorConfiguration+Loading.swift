@@ -1,0 +1,144 @@
+import EdgeProofCore
+import EdgeProofMQTT
+import EdgeProofStorage
+import Foundation
+import Logging
+
+/// Loading from YAML plus environment overrides.
+///
+/// ```yaml
+/// id: collector-1                 # default collector-1; also the certificate CN and MQTT client id
+/// broker:                         # required (BrokerSettings)
+///   host: 127.0.0.1               # 127.0.0.1
+///   port: 8883                    # 8883
+///   ca_file: ca.crt               # required
+///   cert_file: collector-1.crt    # required
+///   key_file: collector-1.key     # required
+///   keepalive: 30                 # 30
+///   topic_prefix: edgeproof/v1    # edgeproof/v1
+///   max_pending_publishes: 1000   # 1000
+/// allowlist_file: allowlist.yaml  # required; reloaded when it changes and on SIGHUP
+/// nonce_key_file: nonce.keys      # required; `<id 1-255>:<base64 secret ≥ 32 bytes>` per line, first = current
+/// nonce_lifetime_s: 300           # 300
+/// nonce_subscription: shared      # shared | all (see below)
+/// records:
+///   directory: /var/lib/edgeproof/records   # required
+///   max_file_bytes: 67108864      # 64 MiB
+///   max_file_age_s: 3600          # 3600
+///   retain_files: 0               # 0 = keep all closed files
+///   retain_age_s: 0               # 0 = keep forever
+///   fsync: true                   # true: a record is fsynced before its receipt is sent
+/// events_directory: …             # default <records.directory>/events
+/// replay_journal: …               # default <records.directory>/replay.journal
+/// max_envelope_bytes: 262144      # 262144
+/// log_level: info                 # trace | debug | info | notice | warning | error | critical
+/// ```
+///
+/// Environment variables override single keys: `EDGEPROOF_COLLECTOR_ID` (id), `EDGEPROOF_BROKER_HOST`
+/// (broker.host), `EDGEPROOF_BROKER_PORT` (broker.port), `EDGEPROOF_ALLOWLIST` (allowlist_file),
+/// `LOG_LEVEL` (log_level).
+///
+/// `nonce_subscription`: with `shared`, the collectors form the share group `collectors` and one of
+/// them answers each request. mosquitto does not check SUBSCRIBE against the ACL, so any client can
+/// join that group, and a member without read rights silently swallows its share of the requests
+/// (agents retry, so this delays them). `all` is immune to that: every collector receives and answers
+/// every request, at the cost of N answers per request; the agent keeps the first and drops the rest
+/// as unmatched. Any answer works everywhere, because every collector accepts every collector's nonces.
+extension CollectorConfiguration {
+    /// Environment variable → dotted configuration key.
+    public static let environmentOverrides: [String: String] = [
+        "EDGEPROOF_COLLECTOR_ID": "id",
+        "EDGEPROOF_BROKER_HOST": "broker.host",
+        "EDGEPROOF_BROKER_PORT": "broker.port",
+        "EDGEPROOF_ALLOWLIST": "allowlist_file",
+        "LOG_LEVEL": "log_level",
+    ]
+
+    /// Reads `file` (optional: the environment may supply everything), applies the environment
+    /// overrides, and checks the values.
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> CollectorConfiguration {
+        let configuration = try ConfigurationLoader(environment: environment)
+            .load(CollectorConfiguration.self, file: file, overrides: environmentOverrides)
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Checks values that decode but cannot work.
+    public func validate() throws(CollectorError) {
+        guard AgentName.isValid(id) else {
+            throw CollectorError("id \"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
+        }
+        guard (1...65535).contains(broker.port) else { throw CollectorError("broker.port \(broker.port) is not a TCP port") }
+        guard nonceLifetimeSeconds > 0, nonceLifetimeSeconds <= 86_400 else {
+            throw CollectorError("nonce_lifetime_s must be between 1 and 86400, got \(nonceLifetimeSeconds)")
+        }
+        guard maximumEnvelopeBytes > 0 else { throw CollectorError("max_envelope_bytes must be positive") }
+        guard !records.directory.isEmpty else { throw CollectorError("records.directory must not be empty") }
+        guard records.maximumFileBytes > 0 else { throw CollectorError("records.max_file_bytes must be positive") }
+        guard records.maximumFileAgeSeconds > 0 else { throw CollectorError("records.max_file_age_s must be positive") }
+        guard records.retainFiles >= 0, records.retainAgeSeconds >= 0 else {
+            throw CollectorError("records.retain_files and records.retain_age_s must not be negative")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, broker
+        case allowlistFile = "allowlist_file"
+        case nonceKeyFile = "nonce_key_file"
+        case nonceLifetimeSeconds = "nonce_lifetime_s"
+        case nonceSubscription = "nonce_subscription"
+        case records
+        case eventsDirectory = "events_directory"
+        case replayJournal = "replay_journal"
+        case maximumEnvelopeBytes = "max_envelope_bytes"
+        case logLevel = "log_level"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = CollectorConfiguration()
+        self.init(
+            id: try container.decodeIfPresent(String.self, forKey: .id) ?? defaults.id,
+            broker: try container.decode(BrokerSettings.self, forKey: .broker),
+            allowlistFile: try container.decode(String.self, forKey: .allowlistFile),
+            nonceKeyFile: try container.decode(String.self, forKey: .nonceKeyFile),
+            nonceLifetimeSeconds: try container.decodeIfPresent(Int.self, forKey: .nonceLifetimeSeconds)
+                ?? defaults.nonceLifetimeSeconds,
+            nonceSubscription: try container.decodeIfPresent(NonceSubscription.self, forKey: .nonceSubscription)
+                ?? defaults.nonceSubscription,
+            records: try container.decode(Records.self, forKey: .records),
+            eventsDirectory: try container.decodeIfPresent(String.self, forKey: .eventsDirectory),
+            replayJournal: try container.decodeIfPresent(String.self, forKey: .replayJournal),
+            maximumEnvelopeBytes: try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
+                ?? defaults.maximumEnvelopeBytes,
+            logLevel: try container.decodeIfPresent(Logger.Level.self, forKey: .logLevel) ?? defaults.logLevel)
+    }
+}
+
+extension CollectorConfiguration.Records {
+    enum CodingKeys: String, CodingKey {
+        case directory
+        case maximumFileBytes = "max_file_bytes"
+        case maximumFileAgeSeconds = "max_file_age_s"
+        case retainFiles = "retain_files"
+        case retainAgeSeconds = "retain_age_s"
+        case fsync
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = Self()
+        self.init(
+            directory: try container.decode(String.self, forKey: .directory),
+            maximumFileBytes: try container.decodeIfPresent(Int.self, forKey: .maximumFileBytes)
+                ?? defaults.maximumFileBytes,
+            maximumFileAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumFileAgeSeconds)
+                ?? defaults.maximumFileAgeSeconds,
+            retainFiles: try container.decodeIfPresent(Int.self, forKey: .retainFiles) ?? defaults.retainFiles,
+            retainAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .retainAgeSeconds)
+                ?? defaults.retainAgeSeconds,
+            fsync: try container.decodeIfPresent(Bool.self, forKey: .fsync) ?? defaults.fsync)
+    }
+}
