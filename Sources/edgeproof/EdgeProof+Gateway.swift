@@ -9,11 +9,9 @@ extension EdgeProof {
         static let configuration = CommandConfiguration(
             abstract: "Run the gateway: republish agent traffic to the verified topics, enforcing policy in enforce mode.",
             discussion: """
-                Modes: passthrough (default; the collector checks everything) and enforce (the gateway
-                checks allowlist, key hash, signature, geography, timestamp and properties first and
-                tells agents why it rejected). Settings come from the YAML file; GATEWAY_MODE,
-                EDGEPROOF_BROKER_HOST, EDGEPROOF_BROKER_PORT, EDGEPROOF_TOPIC_PREFIX,
-                EDGEPROOF_ALLOWLIST and LOG_LEVEL override it. See config/gateway.yaml.
+                Modes: passthrough (default; the collector checks everything) and enforce (the gateway checks allowlist, key hash, signature, geography, timestamp and properties first, and tells agents why it rejected).
+
+                Settings come from the YAML file (see config/gateway.yaml); GATEWAY_MODE, EDGEPROOF_BROKER_HOST, EDGEPROOF_BROKER_PORT, EDGEPROOF_TOPIC_PREFIX, EDGEPROOF_ALLOWLIST and LOG_LEVEL override it.
 
                 SIGTERM or SIGINT stop the gateway gracefully; SIGHUP reloads the allowlist.
                 """

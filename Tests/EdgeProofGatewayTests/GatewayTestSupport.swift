@@ -93,9 +93,10 @@ final class Inbox: Sendable {
     }
 }
 
+/// Tests provoke reload failures and refused connections on purpose; only crashes are worth printing.
 let quietLogger: Logger = {
     var logger = Logger(label: "edgeproof.gateway.test")
-    logger.logLevel = .error
+    logger.logLevel = .critical
     return logger
 }()
 
