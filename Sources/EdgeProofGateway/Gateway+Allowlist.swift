@@ -35,10 +35,15 @@ extension Gateway {
             }
             logger.info(
                 "allowlist reloaded",
-                metadata: ["file": "\(path)", "agents": "\(fresh.count)", "previously": "\(previous)", "trigger": "\(trigger.rawValue)"])
+                metadata: [
+                    "file": "\(path)", "agents": "\(fresh.count)", "previously": "\(previous)",
+                    "trigger": "\(trigger.rawValue)",
+                ])
             await publishEvent(
                 kind: "allowlist_reloaded",
-                details: ["file": .string(path), "agents": .number(Double(fresh.count)), "trigger": .string(trigger.rawValue)])
+                details: [
+                    "file": .string(path), "agents": .number(Double(fresh.count)), "trigger": .string(trigger.rawValue),
+                ])
             return true
         } catch {
             let kept = state.withLock { state in
@@ -47,7 +52,9 @@ extension Gateway {
             }
             logger.error(
                 "allowlist reload failed; keeping the previous allowlist",
-                metadata: ["file": "\(path)", "error": "\(error)", "agents_kept": "\(kept)", "trigger": "\(trigger.rawValue)"])
+                metadata: [
+                    "file": "\(path)", "error": "\(error)", "agents_kept": "\(kept)", "trigger": "\(trigger.rawValue)",
+                ])
             await publishEvent(
                 kind: "allowlist_reload_failed",
                 details: [

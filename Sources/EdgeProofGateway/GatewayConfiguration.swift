@@ -28,7 +28,8 @@ public struct GatewayConfiguration: Sendable {
 
     public init(
         id: String = "gateway",
-        broker: BrokerSettings = BrokerSettings(caFile: "ca.crt", certificateFile: "gateway.crt", keyFile: "gateway.key"),
+        broker: BrokerSettings = BrokerSettings(
+            caFile: "ca.crt", certificateFile: "gateway.crt", keyFile: "gateway.key"),
         mode: GatewayMode = .passthrough,
         allowlistFile: String? = nil,
         maximumClockSkewSeconds: Int = 300,
@@ -88,7 +89,8 @@ extension GatewayConfiguration: Decodable {
         mode = try container.decodeIfPresent(GatewayMode.self, forKey: .mode) ?? defaults.mode
         allowlistFile = try container.decodeIfPresent(String.self, forKey: .allowlistFile)
         maximumClockSkewSeconds =
-            try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds) ?? defaults.maximumClockSkewSeconds
+            try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
+            ?? defaults.maximumClockSkewSeconds
         maximumEnvelopeBytes =
             try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes) ?? defaults.maximumEnvelopeBytes
         statusIntervalSeconds =
@@ -99,7 +101,8 @@ extension GatewayConfiguration: Decodable {
             guard let parsed = Self.logLevel(named: level) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .logLevel, in: container,
-                    debugDescription: "unknown log level \"\(level)\"; use trace, debug, info, notice, warning, error or critical")
+                    debugDescription:
+                        "unknown log level \"\(level)\"; use trace, debug, info, notice, warning, error or critical")
             }
             logLevel = parsed
         } else {

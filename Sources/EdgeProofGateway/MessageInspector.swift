@@ -51,12 +51,14 @@ struct MessageInspector: Sendable {
 
     /// Passthrough: the payload and every property, unchanged; QoS 1, never retained.
     private func passedThrough(_ message: MQTTMessage, to topic: String) -> MQTTMessage {
-        MQTTMessage(topic: topic, payload: message.payload, qos: .atLeastOnce, retain: false, properties: message.properties)
+        MQTTMessage(
+            topic: topic, payload: message.payload, qos: .atLeastOnce, retain: false, properties: message.properties)
     }
 
     /// Enforce, nonce request: the agent must be on the allowlist and active. Forwarded with its
     /// Response Topic and Correlation Data only; user properties are dropped.
-    private func inspectNonceRequest(_ message: MQTTMessage, agent: String, allowlist: Allowlist, now: Date) -> Verdict {
+    private func inspectNonceRequest(_ message: MQTTMessage, agent: String, allowlist: Allowlist, now: Date) -> Verdict
+    {
         let correlation = message.properties.correlationData
         func reject(_ failure: ValidationFailure) -> Verdict {
             .reject(Rejection(failure, rejectedBy: .gateway, at: now), agent: agent, correlationData: correlation)
@@ -93,7 +95,8 @@ struct MessageInspector: Sendable {
         do throws(ValidationFailure) {
             let envelope = try SignedEnvelope(parsing: message.payload, maximumSize: maximumEnvelopeBytes)
             try envelope.checkTopic(agent: agent)
-            let (entry, key) = try allowlist.verifyAgent(named: envelope.claims.agentName, keyHash: envelope.header.keyID)
+            let (entry, key) = try allowlist.verifyAgent(
+                named: envelope.claims.agentName, keyHash: envelope.header.keyID)
             try envelope.verifySignature(with: key)
             try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
             try envelope.checkTimestamp(now: now, skew: maximumClockSkew)

@@ -7,7 +7,8 @@ import UnixSignals
 extension EdgeProof {
     struct Gateway: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the gateway: republish agent traffic to the verified topics, enforcing policy in enforce mode.",
+            abstract:
+                "Run the gateway: republish agent traffic to the verified topics, enforcing policy in enforce mode.",
             discussion: """
                 Modes: passthrough (default; the collector checks everything) and enforce (the gateway checks allowlist, key hash, signature, geography, timestamp and properties first, and tells agents why it rejected).
 

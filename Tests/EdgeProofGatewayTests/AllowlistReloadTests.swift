@@ -13,13 +13,16 @@ struct AllowlistReloadTests {
         let now = Timestamp.string(from: Date())
         var allowlist = try Allowlist(
             AllowlistDocument(agents: [
-                AllowlistEntry(name: "agent-001", key: try agent001.publicKey, createdAt: now, allowedPlaces: Places.usOnly)
+                AllowlistEntry(
+                    name: "agent-001", key: try agent001.publicKey, createdAt: now, allowedPlaces: Places.usOnly)
             ]))
         let harness = try await GatewayHarness.start(mode: .enforce, allowlist: allowlist)
         do {
             func sendEnvelope() async throws -> SignedEnvelope {
-                let envelope = try await SignedEnvelope.sign(claims(agent: "agent-002", signer: agent002), with: agent002)
-                try await harness.publishEnvelope(envelope.serialized(), from: "agent-002", properties: agentProperties(envelope))
+                let envelope = try await SignedEnvelope.sign(
+                    claims(agent: "agent-002", signer: agent002), with: agent002)
+                try await harness.publishEnvelope(
+                    envelope.serialized(), from: "agent-002", properties: agentProperties(envelope))
                 return envelope
             }
 
@@ -27,7 +30,8 @@ struct AllowlistReloadTests {
             #expect(try await harness.rejection(number: 1, for: "agent-002").0.reasonCode == "agent_not_found")
 
             // Added as revoked: envelope and nonce request are refused as revoked.
-            var entry = AllowlistEntry(name: "agent-002", key: try agent002.publicKey, createdAt: now, allowedPlaces: Places.usOnly)
+            var entry = AllowlistEntry(
+                name: "agent-002", key: try agent002.publicKey, createdAt: now, allowedPlaces: Places.usOnly)
             entry.status = .revoked
             try allowlist.add(entry)
             try harness.allowlistFile.save(allowlist)

@@ -22,7 +22,8 @@ struct GatewayEnforceTests {
         let topics = harness.topics
         do {
             let envelope = try await SignedEnvelope.sign(claims(agent: "agent-001", signer: signer), with: signer)
-            let geo = MQTTUserProperty(EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue)
+            let geo = MQTTUserProperty(
+                EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue)
             let correlation = try await harness.publishNonceRequest(from: "agent-001", properties: [geo])
             try await harness.publishEnvelope(
                 envelope.serialized(), from: "agent-001",
@@ -71,58 +72,78 @@ struct GatewayEnforceTests {
         let harness = try await GatewayHarness.start(mode: .enforce, allowlist: try Self.allowlist(agent001: agent001))
 
         let cases: [Case] = [
-            Case(name: "unknown agent, nonce request", agent: "agent-002", reason: "agent_not_found",
-                 validationType: .agentVerification) { harness in
+            Case(
+                name: "unknown agent, nonce request", agent: "agent-002", reason: "agent_not_found",
+                validationType: .agentVerification
+            ) { harness in
                 try await harness.publishNonceRequest(from: "agent-002")
             },
-            Case(name: "unknown agent, envelope", agent: "agent-002", reason: "agent_not_found",
-                 validationType: .agentVerification) { harness in
+            Case(
+                name: "unknown agent, envelope", agent: "agent-002", reason: "agent_not_found",
+                validationType: .agentVerification
+            ) { harness in
                 let envelope = try await sign(claims(agent: "agent-002", signer: agent002), by: agent002)
-                try await harness.publishEnvelope(envelope.serialized(), from: "agent-002", properties: agentProperties(envelope))
+                try await harness.publishEnvelope(
+                    envelope.serialized(), from: "agent-002", properties: agentProperties(envelope))
                 return nil
             },
-            Case(name: "wrong key", agent: "agent-001", reason: "public_key_hash_mismatch",
-                 validationType: .agentVerification) { harness in
+            Case(
+                name: "wrong key", agent: "agent-001", reason: "public_key_hash_mismatch",
+                validationType: .agentVerification
+            ) { harness in
                 let envelope = try await sign(claims(agent: "agent-001", signer: stranger), by: stranger)
                 try await harness.publishEnvelope(envelope.serialized(), from: "agent-001")
                 return nil
             },
-            Case(name: "tampered payload", agent: "agent-001", reason: "bad_signature",
-                 validationType: .signatureVerification) { harness in
+            Case(
+                name: "tampered payload", agent: "agent-001", reason: "bad_signature",
+                validationType: .signatureVerification
+            ) { harness in
                 let envelope = try await sign(claims(agent: "agent-001", signer: agent001), by: agent001)
                 var changed = envelope.claims
                 changed.metrics.samples[0].values["cpu_percent"] = 99.0
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 let payload = base64url(try encoder.encode(changed))
-                let forged = #"{"protected":"\#(envelope.protected)","payload":"\#(payload)","signature":"\#(envelope.signature)"}"#
+                let forged =
+                    #"{"protected":"\#(envelope.protected)","payload":"\#(payload)","signature":"\#(envelope.signature)"}"#
                 try await harness.publishEnvelope(Data(forged.utf8), from: "agent-001")
                 return nil
             },
-            Case(name: "alg none", agent: "agent-001", reason: "unsupported_alg",
-                 validationType: .signatureVerification) { harness in
+            Case(
+                name: "alg none", agent: "agent-001", reason: "unsupported_alg",
+                validationType: .signatureVerification
+            ) { harness in
                 let header = #"{"alg":"none","kid":"\#(agent001.publicKeyHash.hex)","typ":"edgeproof+jws"}"#
                 let claims = try JSONEncoder().encode(claims(agent: "agent-001", signer: agent001))
-                let envelope = #"{"protected":"\#(base64url(Data(header.utf8)))","payload":"\#(base64url(claims))","signature":""}"#
+                let envelope =
+                    #"{"protected":"\#(base64url(Data(header.utf8)))","payload":"\#(base64url(claims))","signature":""}"#
                 try await harness.publishEnvelope(Data(envelope.utf8), from: "agent-001")
                 return nil
             },
-            Case(name: "Berlin against US-only places", agent: "agent-001", reason: "location_not_allowed",
-                 validationType: .geolocationPolicy) { harness in
+            Case(
+                name: "Berlin against US-only places", agent: "agent-001", reason: "location_not_allowed",
+                validationType: .geolocationPolicy
+            ) { harness in
                 let envelope = try await sign(
                     claims(agent: "agent-001", signer: agent001, region: Places.berlin), by: agent001)
-                try await harness.publishEnvelope(envelope.serialized(), from: "agent-001", properties: agentProperties(envelope))
+                try await harness.publishEnvelope(
+                    envelope.serialized(), from: "agent-001", properties: agentProperties(envelope))
                 return nil
             },
-            Case(name: "old timestamp", agent: "agent-001", reason: "timestamp_skew",
-                 validationType: .timestampProximity) { harness in
+            Case(
+                name: "old timestamp", agent: "agent-001", reason: "timestamp_skew",
+                validationType: .timestampProximity
+            ) { harness in
                 let envelope = try await sign(
                     claims(agent: "agent-001", signer: agent001, at: Date().addingTimeInterval(-3600)), by: agent001)
                 try await harness.publishEnvelope(envelope.serialized(), from: "agent-001")
                 return nil
             },
-            Case(name: "Workload-Geo-ID contradicting the claims", agent: "agent-001", reason: "header_mismatch",
-                 validationType: .signatureVerification) { harness in
+            Case(
+                name: "Workload-Geo-ID contradicting the claims", agent: "agent-001", reason: "header_mismatch",
+                validationType: .signatureVerification
+            ) { harness in
                 let envelope = try await sign(claims(agent: "agent-001", signer: agent001), by: agent001)
                 var geo = WorkloadGeoID(claims: envelope.claims)
                 geo.clientWorkloadLocation = Places.berlin
@@ -131,14 +152,18 @@ struct GatewayEnforceTests {
                     properties: [MQTTUserProperty(EnvelopeProperty.workloadGeoID, geo.headerValue)])
                 return nil
             },
-            Case(name: "agent-001's envelope on agent-002's topic", agent: "agent-002", reason: "topic_mismatch",
-                 validationType: .requestValidation) { harness in
+            Case(
+                name: "agent-001's envelope on agent-002's topic", agent: "agent-002", reason: "topic_mismatch",
+                validationType: .requestValidation
+            ) { harness in
                 let envelope = try await sign(claims(agent: "agent-001", signer: agent001), by: agent001)
                 try await harness.publishEnvelope(envelope.serialized(), from: "agent-002")
                 return nil
             },
-            Case(name: "malformed JSON", agent: "agent-001", reason: "malformed_envelope",
-                 validationType: .requestValidation) { harness in
+            Case(
+                name: "malformed JSON", agent: "agent-001", reason: "malformed_envelope",
+                validationType: .requestValidation
+            ) { harness in
                 try await harness.publishEnvelope(Data(#"{"protected": "eyJ"#.utf8), from: "agent-001")
                 return nil
             },
@@ -149,7 +174,8 @@ struct GatewayEnforceTests {
             for (index, testCase) in cases.enumerated() {
                 let correlation = try await testCase.send(harness)
                 seen[testCase.agent, default: 0] += 1
-                let (rejection, message) = try await harness.rejection(number: seen[testCase.agent, default: 0], for: testCase.agent)
+                let (rejection, message) = try await harness.rejection(
+                    number: seen[testCase.agent, default: 0], for: testCase.agent)
                 #expect(rejection.rejectedBy == .gateway, "\(testCase.name)")
                 #expect(rejection.validationType == testCase.validationType, "\(testCase.name)")
                 #expect(rejection.reasonCode == testCase.reason, "\(testCase.name): \(rejection.error)")

@@ -12,14 +12,16 @@ struct GatewayPassthroughTests {
         do {
             let signer = SoftwareSigner()
             let envelope = try await SignedEnvelope.sign(claims(agent: "agent-001", signer: signer), with: signer)
-            let geo = MQTTUserProperty(EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue)
+            let geo = MQTTUserProperty(
+                EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue)
 
             let correlation = try await harness.publishNonceRequest(from: "agent-001", properties: [geo])
             let properties = agentProperties(envelope)
             try await harness.publishEnvelope(envelope.serialized(), from: "agent-001", properties: properties)
             // Not even JSON, from an agent no allowlist knows: passthrough checks nothing.
             let garbage = Data("{not an envelope".utf8)
-            try await harness.publishEnvelope(garbage, from: "agent-002", properties: [MQTTUserProperty("X-Trace", "1")])
+            try await harness.publishEnvelope(
+                garbage, from: "agent-002", properties: [MQTTUserProperty("X-Trace", "1")])
 
             try await harness.collectorInbox.wait { _ in harness.verified.count >= 3 }
             let verified = harness.verified

@@ -40,7 +40,8 @@ func claims(
     return EnvelopeClaims(
         agentName: agent, publicKeyHash: signer.publicKeyHash, nonce: sampleNonce, timestamp: stamp,
         geographicRegion: region,
-        geolocation: Geolocation(latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise"),
+        geolocation: Geolocation(
+            latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise"),
         metrics: MetricsBatch(
             service: ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: agent),
             samples: [MetricSample(timestamp: stamp, metricType: "system", values: ["cpu_percent": 12.5])]))
@@ -82,7 +83,8 @@ final class Inbox: Sendable {
 
     /// Waits until `condition` holds for what arrived, or `timeout` passes; returns what arrived.
     @discardableResult
-    func wait(timeout: Duration = .seconds(10), until condition: ([MQTTMessage]) -> Bool) async throws -> [MQTTMessage] {
+    func wait(timeout: Duration = .seconds(10), until condition: ([MQTTMessage]) -> Bool) async throws -> [MQTTMessage]
+    {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let current = messages

@@ -14,7 +14,9 @@ struct MessageInspectorTests {
 
     @Test(arguments: [GatewayMode.passthrough, .enforce])
     func dropsTopicsWithInvalidAgentNames(_ mode: GatewayMode) {
-        for topic in ["edgeproof/v1/agents/-bad/metrics", "edgeproof/v1/agents/a b/nonce/request", "other/v1/agents/a/metrics"] {
+        for topic in [
+            "edgeproof/v1/agents/-bad/metrics", "edgeproof/v1/agents/a b/nonce/request", "other/v1/agents/a/metrics",
+        ] {
             let verdict = Self.inspector(mode).inspect(
                 MQTTMessage(topic: topic, payload: Data("{}".utf8)), allowlist: Allowlist(), now: Date())
             guard case .drop = verdict else {
@@ -28,7 +30,8 @@ struct MessageInspectorTests {
         let inspector = Self.inspector(.enforce)
         let big = Data(repeating: UInt8(ascii: " "), count: SignedEnvelope.defaultMaximumSize + 1)
         for topic in ["edgeproof/v1/agents/agent-001/nonce/request", "edgeproof/v1/agents/agent-001/metrics"] {
-            let verdict = inspector.inspect(MQTTMessage(topic: topic, payload: big), allowlist: Allowlist(), now: Date())
+            let verdict = inspector.inspect(
+                MQTTMessage(topic: topic, payload: big), allowlist: Allowlist(), now: Date())
             guard case .reject(let rejection, let agent, _) = verdict else {
                 Issue.record("\(topic): not rejected")
                 continue
@@ -41,7 +44,8 @@ struct MessageInspectorTests {
 
     @Test func passthroughKeepsEveryProperty() {
         let properties = MQTTProperties(
-            userProperties: [MQTTUserProperty("Workload-Geo-ID", "{}")], responseTopic: "edgeproof/v1/agents/a/nonce/response",
+            userProperties: [MQTTUserProperty("Workload-Geo-ID", "{}")],
+            responseTopic: "edgeproof/v1/agents/a/nonce/response",
             correlationData: Data([1, 2, 3]), messageExpiryInterval: 30, contentType: "application/json")
         let verdict = Self.inspector(.passthrough).inspect(
             MQTTMessage(topic: "edgeproof/v1/agents/a/nonce/request", payload: Data(), properties: properties),
