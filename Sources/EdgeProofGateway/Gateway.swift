@@ -1,1 +1,273 @@
-// The Gateway service arrives here.
+import EdgeProofCore
+import EdgeProofMQTT
+import EdgeProofStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The gateway service: a bridge between the agents' ingress topics and the collectors' verified
+/// topics.
+///
+/// It subscribes to `{prefix}/agents/+/nonce/request` and `{prefix}/agents/+/metrics` and, in the
+/// mode of its configuration, either republishes everything unchanged (``GatewayMode/passthrough``)
+/// or checks it first (``GatewayMode/enforce``): a rejected message goes nowhere but to the agent's
+/// `rejections` topic (aligned error, `rejected_by: gateway`) and to `events/gateway/{id}` as a
+/// trust event. A retained status on `status/gateway/{id}` says online (with counters) while the
+/// gateway runs and offline after it stopped, by its last will if it did not stop cleanly.
+///
+/// The gateway owns its MQTT client; `run()` connects, works until graceful shutdown (or
+/// cancellation), drains publishes in flight, publishes the offline status and disconnects. In
+/// enforce mode the allowlist file is reloaded when it changes and on SIGHUP; a file that does not
+/// load leaves the previous allowlist in force.
+public final class Gateway: Service {
+    public let configuration: GatewayConfiguration
+    let logger: Logger
+    let client: MQTTClient
+    let topics: TopicTree
+    let inspector: MessageInspector
+    let allowlistFile: AllowlistFile?
+    let state: Mutex<State>
+    /// When this gateway was created; `since` of its status.
+    let startedAt: Date
+
+    struct State {
+        var allowlist: Allowlist
+        /// The allowlist file as last seen by the change watcher.
+        var allowlistFingerprint: FileFingerprint?
+        var counters = GatewayCounters()
+    }
+
+    /// Publishes waiting for their PUBACK at once; more messages wait for room.
+    static let maximumPublishesInFlight = 512
+    /// How long the final offline status may take to reach the broker.
+    static let shutdownPublishTimeout: Duration = .seconds(3)
+    static let component = "gateway"
+
+    /// Checks the configuration, loads the allowlist (enforce mode) and prepares the MQTT client;
+    /// nothing connects before ``run()``. Throws a ``StorageError`` for an unusable configuration or
+    /// allowlist, an ``MQTTError`` for unusable broker settings.
+    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        let problems = configuration.problems
+        guard problems.isEmpty else {
+            throw StorageError("gateway configuration is invalid: " + problems.joined(separator: "; "))
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.topics = configuration.topics
+        self.inspector = MessageInspector(configuration: configuration)
+        self.startedAt = Date()
+
+        var allowlist = Allowlist()
+        var fingerprint: FileFingerprint?
+        if configuration.mode == .enforce, let path = configuration.allowlistFile {
+            let file = AllowlistFile(path: path)
+            fingerprint = FileFingerprint(of: path)
+            allowlist = try file.load()
+            allowlistFile = file
+        } else {
+            allowlistFile = nil
+        }
+        state = Mutex(State(allowlist: allowlist, allowlistFingerprint: fingerprint))
+
+        let will = MQTTMessage(
+            topic: configuration.topics.status(component: Self.component, id: configuration.id),
+            payload: Self.encode(
+                ComponentStatus(
+                    component: Self.component, id: configuration.id, state: .offline,
+                    since: Timestamp.string(from: startedAt))),
+            qos: .atLeastOnce, retain: true)
+        client = try MQTTClient(
+            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
+            logger: logger)
+    }
+
+    /// Counters since start: `received`, `forwarded`, `rejected`, `rejected.<reason>`, `dropped`,
+    /// `publish_failed`, `allowlist_reloads`, `allowlist_reload_failures`.
+    public var counters: [String: Int] {
+        state.withLock { $0.counters.values }
+    }
+
+    /// The allowlist in force (empty in passthrough mode).
+    public var allowlist: Allowlist {
+        state.withLock { $0.allowlist }
+    }
+
+    public func run() async throws {
+        logger.info(
+            "gateway starting",
+            metadata: [
+                "id": "\(configuration.id)", "mode": "\(configuration.mode)",
+                "broker": "\(configuration.broker.host):\(configuration.broker.port)",
+                "prefix": "\(topics.prefix)", "agents": "\(allowlist.count)",
+            ])
+        // Registered before the client starts, the subscriptions go out with the first connection,
+        // before anything waiting for the connection (the online status among them) proceeds.
+        await subscribe()
+        client.start()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.publishStatusPeriodically() }
+            if allowlistFile != nil {
+                group.addTask { await self.watchAllowlistFile() }
+                group.addTask { await self.reloadOnHangup() }
+            }
+            await processMessages()
+            group.cancelAll()
+        }
+        logger.info("gateway stopping", metadata: ["counters": "\(counters)"])
+        await publishDetached(statusMessage(.offline), timeout: Self.shutdownPublishTimeout)
+        await client.shutdown()
+    }
+
+    // MARK: - Messages
+
+    private func subscribe() async {
+        for filter in [topics.allAgentNonceRequests, topics.allAgentMetrics] {
+            do {
+                try await client.subscribe(filter)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("cannot subscribe", metadata: ["filter": "\(filter)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Consumes the inbound stream until graceful shutdown or cancellation. Decisions are made in
+    /// order, on this task; publishing runs concurrently (bounded), so one slow PUBACK does not hold
+    /// up the next message. Publishes in flight are awaited before returning.
+    private func processMessages() async {
+        await withTaskGroup(of: Void.self) { publishes in
+            var inFlight = 0
+            for await message in client.messages.cancelOnGracefulShutdown() {
+                for outgoing in handle(message, now: Date()) {
+                    if inFlight >= Self.maximumPublishesInFlight {
+                        await publishes.next()
+                        inFlight -= 1
+                    }
+                    publishes.addTask { await self.send(outgoing) }
+                    inFlight += 1
+                }
+            }
+        }
+    }
+
+    /// A message to publish and what it stands for (so that success can be counted).
+    struct Outgoing: Sendable {
+        enum Purpose: Sendable { case forward, rejection, event }
+        var message: MQTTMessage
+        var purpose: Purpose
+    }
+
+    /// Decides about one inbound message and returns what to publish. Never throws; counts.
+    func handle(_ message: MQTTMessage, now: Date) -> [Outgoing] {
+        let allowlist = state.withLock { state in
+            state.counters.increment("received")
+            return state.allowlist
+        }
+        switch inspector.inspect(message, allowlist: allowlist, now: now) {
+        case .forward(let forwarded):
+            logger.debug("forwarding", metadata: ["from": "\(message.topic)", "to": "\(forwarded.topic)"])
+            return [Outgoing(message: forwarded, purpose: .forward)]
+        case .drop(let why):
+            state.withLock { $0.counters.increment("dropped") }
+            logger.notice("dropped message", metadata: ["topic": "\(message.topic.prefix(200))", "why": "\(why)"])
+            return []
+        case .reject(let rejection, let agent, let correlationData):
+            let reason = rejection.reasonCode ?? "unknown"
+            state.withLock { state in
+                state.counters.increment("rejected")
+                state.counters.increment("rejected.\(reason)")
+            }
+            logger.info(
+                "rejected",
+                metadata: [
+                    "agent": "\(agent)", "topic": "\(message.topic)", "reason": "\(reason)",
+                    "error": "\(rejection.error)",
+                ])
+            let toAgent = MQTTMessage(
+                topic: topics.agentRejections(agent), payload: Self.encode(rejection), qos: .atLeastOnce, retain: false,
+                properties: MQTTProperties(correlationData: correlationData))
+            let event = TrustEvent(
+                timestamp: rejection.timestamp, component: Self.component, id: configuration.id, kind: "rejection",
+                agentName: agent, rejection: rejection, details: ["topic": .string(message.topic)])
+            return [
+                Outgoing(message: toAgent, purpose: .rejection),
+                Outgoing(message: eventMessage(event), purpose: .event),
+            ]
+        }
+    }
+
+    private func send(_ outgoing: Outgoing) async {
+        do {
+            try await client.publish(outgoing.message)
+            if outgoing.purpose == .forward { state.withLock { $0.counters.increment("forwarded") } }
+        } catch {
+            state.withLock { $0.counters.increment("publish_failed") }
+            let stopping = error is CancellationError || (error as? MQTTError) == .shutDown
+            let level: Logger.Level = stopping ? .debug : .warning
+            logger.log(
+                level: level, "publish failed", metadata: ["topic": "\(outgoing.message.topic)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: - Status and events
+
+    private func publishStatusPeriodically() async {
+        while !Task.isCancelled {
+            do {
+                // Also repairs the status after a reconnect, when the broker may have sent the will.
+                try await client.publish(statusMessage(.online))
+                try await Task.sleep(for: .seconds(configuration.statusIntervalSeconds))
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("cannot publish status", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    func statusMessage(_ state: ComponentStatus.State) -> MQTTMessage {
+        let status = ComponentStatus(
+            component: Self.component, id: configuration.id, state: state,
+            since: Timestamp.string(from: state == .online ? startedAt : Date()), counters: counters)
+        return MQTTMessage(
+            topic: topics.status(component: Self.component, id: configuration.id), payload: Self.encode(status),
+            qos: .atLeastOnce, retain: true)
+    }
+
+    func eventMessage(_ event: TrustEvent) -> MQTTMessage {
+        MQTTMessage(
+            topic: topics.events(component: Self.component, id: configuration.id), payload: Self.encode(event),
+            qos: .atLeastOnce, retain: false)
+    }
+
+    func publishEvent(kind: String, details: [String: JSONValue]) async {
+        let event = TrustEvent(
+            timestamp: Timestamp.string(from: Date()), component: Self.component, id: configuration.id, kind: kind,
+            details: details)
+        await send(Outgoing(message: eventMessage(event), purpose: .event))
+    }
+
+    /// Publishes outside the current task's cancellation (used while stopping), giving up after `timeout`.
+    private func publishDetached(_ message: MQTTMessage, timeout: Duration) async {
+        let client = self.client
+        let publish = Task { try await client.publish(message) }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            publish.cancel()
+        }
+        if case .failure(let error) = await publish.result {
+            logger.warning("cannot publish final status", metadata: ["error": "\(error)"])
+        }
+        timer.cancel()
+    }
+
+    static func encode(_ value: some Encodable) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The wire types encode plain strings, numbers and containers only.
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+}

@@ -9,6 +9,8 @@ struct EdgeProof: AsyncParsableCommand {
             Agents sign metric envelopes with a TPM-resident key and bind their location into the
             signed content; a gateway and collectors verify them. See README.md.
             """,
-        subcommands: [TPM.self, AllowlistCommand.self, Agent.self, Collector.self, Verify.self, Demo.self, Bench.self]
+        subcommands: [
+            TPM.self, AllowlistCommand.self, Agent.self, Gateway.self, Collector.self, Verify.self, Demo.self, Bench.self,
+        ]
     )
 }

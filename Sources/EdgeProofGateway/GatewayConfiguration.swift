@@ -1,0 +1,122 @@
+import EdgeProofCore
+import EdgeProofMQTT
+import Logging
+
+/// Everything the gateway needs to run. Load it from YAML and the environment with
+/// ``load(file:environment:)`` (see `GatewayConfiguration+Loading.swift` for the keys), or build it
+/// in code; every property has a default.
+public struct GatewayConfiguration: Sendable {
+    /// The gateway's id: its client id on the broker, the CN of its certificate, and `{id}` of
+    /// `events/gateway/{id}` and `status/gateway/{id}`. The broker gives the gateway role to CNs
+    /// beginning with `gateway`.
+    public var id: String
+    /// Broker address, certificates and topic prefix.
+    public var broker: BrokerSettings
+    public var mode: GatewayMode
+    /// The allowlist file (JSON or YAML); required in enforce mode, unused in passthrough mode.
+    public var allowlistFile: String?
+    /// Largest accepted difference between an envelope's signing time and the gateway's clock,
+    /// in either direction, in seconds.
+    public var maximumClockSkewSeconds: Int
+    /// Envelopes above this many bytes are rejected (`payload_too_large`) in enforce mode.
+    public var maximumEnvelopeBytes: Int
+    /// How often the retained online status (with counters) is republished, in seconds.
+    public var statusIntervalSeconds: Int
+    /// How often the allowlist file is checked for changes, in seconds.
+    public var allowlistPollSeconds: Double
+    public var logLevel: Logger.Level
+
+    public init(
+        id: String = "gateway",
+        broker: BrokerSettings = BrokerSettings(
+            caFile: "ca.crt", certificateFile: "gateway.crt", keyFile: "gateway.key"),
+        mode: GatewayMode = .passthrough,
+        allowlistFile: String? = nil,
+        maximumClockSkewSeconds: Int = 300,
+        maximumEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
+        statusIntervalSeconds: Int = 10,
+        allowlistPollSeconds: Double = 1,
+        logLevel: Logger.Level = .info
+    ) {
+        self.id = id
+        self.broker = broker
+        self.mode = mode
+        self.allowlistFile = allowlistFile
+        self.maximumClockSkewSeconds = maximumClockSkewSeconds
+        self.maximumEnvelopeBytes = maximumEnvelopeBytes
+        self.statusIntervalSeconds = statusIntervalSeconds
+        self.allowlistPollSeconds = allowlistPollSeconds
+        self.logLevel = logLevel
+    }
+
+    /// The topic tree under the broker's prefix.
+    public var topics: TopicTree { TopicTree(prefix: broker.topicPrefix) }
+
+    /// Problems that make the configuration unusable, one sentence each; empty when it is fine.
+    public var problems: [String] {
+        var problems = [String]()
+        if !AgentName.isValid(id) {
+            problems.append("id \"\(id)\" is invalid; use 1-64 letters, digits, '.', '_' or '-'")
+        }
+        if mode == .enforce, (allowlistFile ?? "").isEmpty {
+            problems.append("mode enforce needs allowlist_file (or EDGEPROOF_ALLOWLIST)")
+        }
+        if maximumClockSkewSeconds < 0 { problems.append("max_clock_skew_s must not be negative") }
+        if maximumEnvelopeBytes <= 0 { problems.append("max_envelope_bytes must be positive") }
+        if statusIntervalSeconds <= 0 { problems.append("status_interval_s must be positive") }
+        if !(allowlistPollSeconds > 0) { problems.append("allowlist_poll_s must be positive") }
+        if !(1...65535).contains(broker.port) { problems.append("broker.port \(broker.port) is not a TCP port") }
+        return problems
+    }
+}
+
+extension GatewayConfiguration: Decodable {
+    enum CodingKeys: String, CodingKey {
+        case id, broker, mode
+        case allowlistFile = "allowlist_file"
+        case maximumClockSkewSeconds = "max_clock_skew_s"
+        case maximumEnvelopeBytes = "max_envelope_bytes"
+        case statusIntervalSeconds = "status_interval_s"
+        case allowlistPollSeconds = "allowlist_poll_s"
+        case logLevel = "log_level"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let defaults = GatewayConfiguration()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeIfPresent(String.self, forKey: .id) ?? defaults.id
+        broker = try container.decode(BrokerSettings.self, forKey: .broker)
+        mode = try container.decodeIfPresent(GatewayMode.self, forKey: .mode) ?? defaults.mode
+        allowlistFile = try container.decodeIfPresent(String.self, forKey: .allowlistFile)
+        maximumClockSkewSeconds =
+            try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
+            ?? defaults.maximumClockSkewSeconds
+        maximumEnvelopeBytes =
+            try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes) ?? defaults.maximumEnvelopeBytes
+        statusIntervalSeconds =
+            try container.decodeIfPresent(Int.self, forKey: .statusIntervalSeconds) ?? defaults.statusIntervalSeconds
+        allowlistPollSeconds =
+            try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds) ?? defaults.allowlistPollSeconds
+        if let level = try container.decodeIfPresent(String.self, forKey: .logLevel) {
+            guard let parsed = Self.logLevel(named: level) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .logLevel, in: container,
+                    debugDescription:
+                        "unknown log level \"\(level)\"; use trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = parsed
+        } else {
+            logLevel = defaults.logLevel
+        }
+    }
+
+    /// Log level names as swift-log spells them, in any case; `warn` and `fatal` as the prototype's
+    /// Python logging did.
+    static func logLevel(named name: String) -> Logger.Level? {
+        switch name.lowercased() {
+        case "warn": .warning
+        case "fatal": .critical
+        case let other: Logger.Level(rawValue: other)
+        }
+    }
+}

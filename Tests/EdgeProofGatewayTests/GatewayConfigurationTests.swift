@@ -1,0 +1,89 @@
+import EdgeProofGateway
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTesting
+import Foundation
+import Logging
+import Testing
+
+@Suite("Gateway configuration")
+struct GatewayConfigurationTests {
+    static let brokerSection = """
+        broker:
+          ca_file: /etc/edgeproof/ca.crt
+          cert_file: /etc/edgeproof/gateway.crt
+          key_file: /etc/edgeproof/gateway.key
+        """
+
+    func load(_ yaml: String, environment: [String: String] = [:]) throws -> GatewayConfiguration {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-gateway-config")
+        defer { directory.remove() }
+        let file = directory.appending("gateway.yaml")
+        try Data(yaml.utf8).write(to: file)
+        return try GatewayConfiguration.load(file: file.path, environment: environment)
+    }
+
+    @Test func defaultsArePassthroughWithContractLimits() throws {
+        let configuration = try load(Self.brokerSection)
+        #expect(configuration.id == "gateway")
+        #expect(configuration.mode == .passthrough)
+        #expect(configuration.allowlistFile == nil)
+        #expect(configuration.maximumClockSkewSeconds == 300)
+        #expect(configuration.maximumEnvelopeBytes == 262_144)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.broker.host == "127.0.0.1")
+        #expect(configuration.broker.port == 8883)
+        #expect(configuration.broker.topicPrefix == "edgeproof/v1")
+    }
+
+    @Test(arguments: ["enforce", "gateway-policy-enforcement", "gateway-allowlist", "ENFORCE"])
+    func acceptsThePrototypesNamesForEnforce(_ name: String) throws {
+        let configuration = try load(Self.brokerSection + "\nmode: \(name)\nallowlist_file: allowlist.yaml\n")
+        #expect(configuration.mode == .enforce)
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let configuration = try load(
+            Self.brokerSection + "\nmode: passthrough\nlog_level: info\n",
+            environment: [
+                "GATEWAY_MODE": "gateway-policy-enforcement", "EDGEPROOF_ALLOWLIST": "/srv/allowlist.json",
+                "EDGEPROOF_BROKER_HOST": "broker.example", "EDGEPROOF_BROKER_PORT": "18883", "LOG_LEVEL": "DEBUG",
+            ])
+        #expect(configuration.mode == .enforce)
+        #expect(configuration.allowlistFile == "/srv/allowlist.json")
+        #expect(configuration.broker.host == "broker.example")
+        #expect(configuration.broker.port == 18883)
+        #expect(configuration.logLevel == .debug)
+    }
+
+    @Test func enforceWithoutAllowlistIsRefused() throws {
+        let error = #expect(throws: StorageError.self) { try load(Self.brokerSection + "\nmode: enforce\n") }
+        #expect(error?.message.contains("allowlist_file") == true)
+    }
+
+    @Test func unknownModeIsRefused() throws {
+        let error = #expect(throws: StorageError.self) { try load(Self.brokerSection + "\nmode: paranoid\n") }
+        #expect(error?.message.contains("paranoid") == true)
+    }
+
+    @Test func missingBrokerSectionIsRefused() throws {
+        #expect(throws: StorageError.self) { try load("mode: passthrough\n") }
+    }
+
+    @Test func gatewayRefusesAnAllowlistThatDoesNotLoad() throws {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-gateway-config")
+        defer { directory.remove() }
+        let allowlist = directory.appending("allowlist.json")
+        try Data("not json".utf8).write(to: allowlist)
+        let configuration = GatewayConfiguration(mode: .enforce, allowlistFile: allowlist.path)
+        #expect(throws: StorageError.self) { try Gateway(configuration: configuration, logger: Logger(label: "test")) }
+    }
+
+    @Test func sampleConfigurationLoads() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/gateway.yaml")
+        let configuration = try GatewayConfiguration.load(file: sample.path, environment: [:])
+        #expect(configuration.id == "gateway")
+        #expect(configuration.mode == .passthrough)
+    }
+}
