@@ -104,6 +104,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `edgeproof demo`: the whole system on this machine, the prototype's scenarios in both gateway modes.
+        .target(
+            name: "EdgeProofDemo",
+            dependencies: [
+                "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Fixtures for tests and benchmarks: swtpm instances, free ports, temporary directories.
         .target(
             name: "EdgeProofTesting",
@@ -121,6 +132,7 @@ let package = Package(
                 "EdgeProofCollector",
                 "EdgeProofGateway",
                 "EdgeProofAgent",
+                "EdgeProofDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

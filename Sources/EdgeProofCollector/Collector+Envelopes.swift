@@ -12,10 +12,12 @@ extension Collector {
     /// and only after the durable write sends the receipt.
     func receiveEnvelope(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
         let receivedAt = Date()
+        var parsed: SignedEnvelope?
         let envelope: SignedEnvelope
         let nonce: ValidNonce
         do throws(ValidationFailure) {
             envelope = try SignedEnvelope(parsing: message.payload, maximumSize: configuration.maximumEnvelopeBytes)
+            parsed = envelope
             try envelope.checkTopic(agent: agent)
             let allowlist = currentAllowlist
             let (entry, key) = try allowlist.verifyAgent(
@@ -24,7 +26,7 @@ extension Collector {
             nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
             try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
         } catch {
-            await reject(error, agent: agent, correlationData: nil, client: client)
+            await reject(error.about(parsed), agent: agent, correlationData: nil, client: client)
             return
         }
 
@@ -39,7 +41,7 @@ extension Collector {
             let failure = ValidationFailure(
                 .nonceReplayed, "nonce was already used",
                 details: ["expires_at": .string(Timestamp.string(from: nonce.expiresAt))])
-            await reject(failure, agent: agent, correlationData: nil, client: client)
+            await reject(failure.about(envelope), agent: agent, correlationData: nil, client: client)
             return
         }
 

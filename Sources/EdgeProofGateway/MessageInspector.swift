@@ -92,8 +92,10 @@ struct MessageInspector: Sendable {
     /// Enforce, envelope: every check but the nonce (the collector's), in the order of the contract.
     /// Forwarded as the bare envelope: its three JWS members exactly as received, no properties.
     private func inspectEnvelope(_ message: MQTTMessage, agent: String, allowlist: Allowlist, now: Date) -> Verdict {
+        var parsed: SignedEnvelope?
         do throws(ValidationFailure) {
             let envelope = try SignedEnvelope(parsing: message.payload, maximumSize: maximumEnvelopeBytes)
+            parsed = envelope
             try envelope.checkTopic(agent: agent)
             let (entry, key) = try allowlist.verifyAgent(
                 named: envelope.claims.agentName, keyHash: envelope.header.keyID)
@@ -106,7 +108,7 @@ struct MessageInspector: Sendable {
                     topic: topics.verifiedMetrics(agent), payload: envelope.serialized(), qos: .atLeastOnce,
                     retain: false))
         } catch {
-            return .reject(Rejection(error, rejectedBy: .gateway, at: now), agent: agent, correlationData: nil)
+            return .reject(Rejection(error.about(parsed), rejectedBy: .gateway, at: now), agent: agent, correlationData: nil)
         }
     }
 }

@@ -1,16 +1,54 @@
 import ArgumentParser
+import EdgeProofCore
+import EdgeProofDemo
+import EdgeProofStorage
+import Foundation
 
 extension EdgeProof {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the whole system locally and check the prototype's scenarios (not yet available).")
+            abstract: "Run the whole system locally and check the prototype's three scenarios in both gateway modes.",
+            discussion: """
+                Starts mosquitto (mutual TLS, ACL), one swtpm per agent, a collector and a gateway; provisions TPM keys,
+                writes the allowlist; runs: agent-001 in US/California/Santa Clara (accepted), agent-002 in
+                EU/Germany/Berlin against US-only places (rejected), agent-003 not on the allowlist (rejected), in
+                passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
+                started, and exits 1 if any outcome differs from the expected one.
+                """
+        )
 
-        @Option(help: "Work directory for certificates, TPM state, logs and records.")
+        @Option(help: "Work directory for certificates, configuration, TPM-signed records and spools (default: a new temporary directory).")
         var workdir: String?
 
         func run() async throws {
-            print("edgeproof demo is not yet available: it arrives with the agent, gateway and collector services.")
-            print("Until then, `swift test` exercises the wire contract, the allowlist and TPM signing on swtpm.")
+            let directory =
+                workdir.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("edgeproof-demo-\(UUID().uuidString.prefix(8))")
+            let runner = DemoRunner(workdir: directory) { line in print("· \(line)") }
+            let report = try await runner.run()
+
+            print("")
+            let rows = report.outcomes.map { outcome in
+                [
+                    outcome.scenario.name, outcome.mode, outcome.scenario.expectation.description
+                        + (outcome.expectedRejectedBy.map { " by \($0.rawValue)" } ?? ""),
+                    outcome.observed, outcome.rejection?.rejectedBy.rawValue ?? "-",
+                    outcome.rejection?.validationType.rawValue ?? "-", outcome.passed ? "ok" : "MISMATCH",
+                ]
+            }
+            print(TextTable(header: ["SCENARIO", "MODE", "EXPECTED", "OBSERVED", "REJECTED_BY", "VALIDATION_TYPE", "RESULT"], rows: rows).rendered)
+            print("")
+            print("accepted records: \(report.recordsDirectory.path)")
+            for file in report.verification {
+                print("edgeproof verify: \(file.file): \(file.verified)/\(file.records) records verified")
+            }
+            print("")
+            if report.passed {
+                print("demo passed: every outcome is the expected one and every stored record verifies")
+            } else {
+                print("demo FAILED: see the table above")
+                throw ExitCode.failure
+            }
         }
     }
 }

@@ -14,4 +14,12 @@ public struct ValidationFailure: Error, Sendable, Hashable, CustomStringConverti
     }
 
     public var description: String { "\(reason.code): \(message)" }
+
+    /// The same failure about a parsed envelope: its nonce in `details` lets the agent tell which of its
+    /// envelopes was refused. Existing details win.
+    public func about(_ envelope: SignedEnvelope?) -> ValidationFailure {
+        guard let envelope else { return self }
+        return ValidationFailure(
+            reason, message, details: details.merging(["nonce": .string(envelope.claims.nonce)]) { existing, _ in existing })
+    }
 }
