@@ -190,6 +190,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EdgeProofSystemTests",
+            dependencies: [
+                "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
+                "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EdgeProofTPMTests",
             dependencies: [
                 "EdgeProofTPM",

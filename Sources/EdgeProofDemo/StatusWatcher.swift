@@ -5,10 +5,10 @@ import Synchronization
 
 /// Follows the retained `status/…` messages through a read-only monitor connection, so the demo
 /// knows when a component is really up (connected and subscribed) or down.
-final class StatusWatcher: Sendable {
+public final class StatusWatcher: Sendable {
     private let seen = Mutex<[(key: String, status: ComponentStatus, at: Date)]>([])
 
-    init(_ client: MQTTClient) {
+    public init(_ client: MQTTClient) {
         let messages = client.messages
         Task { [weak self] in
             for await message in messages {
@@ -18,12 +18,17 @@ final class StatusWatcher: Sendable {
         }
     }
 
-    func waitForOnline(_ key: String, after date: Date = .distantPast) async throws {
+    public func waitForOnline(_ key: String, after date: Date = .distantPast) async throws {
         try await wait(for: key, state: .online, after: date)
     }
 
-    func waitForOffline(_ key: String, after date: Date) async throws {
+    public func waitForOffline(_ key: String, after date: Date) async throws {
         try await wait(for: key, state: .offline, after: date)
+    }
+
+    /// The latest status seen for `key` ("collector/collector-1").
+    public func latest(_ key: String) -> ComponentStatus? {
+        seen.withLock { entries in entries.last { $0.key == key }?.status }
     }
 
     private func wait(for key: String, state: ComponentStatus.State, after date: Date) async throws {

@@ -6,7 +6,8 @@ import Synchronization
 /// An MQTT v5 client over mutual TLS, shared by every EdgeProof component.
 ///
 /// - Connects in the background and keeps reconnecting with backoff; the session is persistent
-///   (clean start off, session expiry), and subscriptions are renewed when the broker lost it.
+///   (clean start off, session expiry), and subscriptions are renewed on every connection
+///   (``waitUntilConnected(timeout:)`` returns once they are acknowledged).
 /// - `publish` of a QoS 1 message returns once the broker acknowledged it, and throws with the
 ///   broker's reason code when it refused (e.g. 135, not authorized). At most
 ///   ``MQTTConfiguration/maximumPendingPublishes`` are outstanding; further publishers wait.

@@ -46,10 +46,8 @@ final class MQTTSession: MosquittoEvents {
         var outstanding = 0
         var slotQueue: [Int] = []
         var subscribes: [Int32: Int] = [:]
-        /// Every subscription made, to renew when the broker lost the session.
+        /// Every subscription made, renewed on each connection.
         var subscriptions: [String: MQTTQoS] = [:]
-        /// Subscriptions made while disconnected, to send on the next connection.
-        var unsentSubscriptions: Set<String> = []
         var requests: [Data: ResponseSlot] = [:]
         /// Topics that only carry responses: a message there without a matching request is dropped.
         var responseTopics: Set<String> = []
@@ -182,7 +180,6 @@ final class MQTTSession: MosquittoEvents {
             state.subscriptions[filter] = qos
             guard state.transportUp else {
                 // Sent, and acknowledged, on the next connection.
-                state.unsentSubscriptions.insert(filter)
                 continuation.resume(returning: [qos.rawValue])
                 return
             }
@@ -231,8 +228,9 @@ final class MQTTSession: MosquittoEvents {
         let renew = state.withLock { state in
             state.transportUp = true
             state.lastProblem = nil
-            let renewing = sessionPresent ? state.unsentSubscriptions : Set(state.subscriptions.keys)
-            state.unsentSubscriptions = []
+            // Renewed even when the broker says it kept the session: mosquitto 2.0 does not restore
+            // shared ($share/) subscriptions from its persistence file, and SUBSCRIBE is idempotent.
+            let renewing = Set(state.subscriptions.keys)
             return renewing.compactMap { filter in state.subscriptions[filter].map { (filter, $0) } }
         }
         onConnectionChange(.connected(sessionPresent: sessionPresent))

@@ -1,0 +1,142 @@
+import EdgeProofAgent
+import EdgeProofCollector
+import EdgeProofCore
+import EdgeProofDemo
+import EdgeProofGateway
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTPM
+import EdgeProofTesting
+import Foundation
+import Logging
+
+/// A whole EdgeProof installation for one test: a real mosquitto with mutual TLS and the ACL, one real
+/// swtpm per agent, an allowlist, a shared nonce key, and YAML configurations for every component.
+final class SystemFixture {
+    let directory: TemporaryDirectory
+    let broker: MosquittoBroker
+    var tpms: [String: SoftwareTPM] = [:]
+    var signers: [String: TPMSigner] = [:]
+    let logger: Logger
+
+    var allowlistPath: String { directory.appending("allowlist.yaml").path }
+    var nonceKeyPath: String { directory.appending("nonce.keys").path }
+
+    init(agents: [String], collectors: [String]) async throws {
+        directory = try TemporaryDirectory(prefix: "edgeproof-system")
+        broker = try MosquittoBroker.start(
+            clients: ["gateway", "monitor"] + collectors + agents,
+            directory: TemporaryDirectory(at: directory.appending("broker")))
+        var logger = Logger(label: "edgeproof.system-test")
+        logger.logLevel = ProcessInfo.processInfo.environment["EDGEPROOF_TEST_LOG"] == nil ? .critical : .info
+        self.logger = logger
+        var allowlist = Allowlist()
+        for agent in agents {
+            let tpm = try SoftwareTPM.start()
+            tpms[agent] = tpm
+            let device = try TPMDevice(tcti: tpm.tcti)
+            let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
+            signers[agent] = try await TPMSigner(device: device, handle: .defaultSigningKey)
+            try allowlist.add(
+                AllowlistEntry(
+                    name: agent, key: key.publicKey, createdAt: Timestamp.string(from: Date()),
+                    allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
+        }
+        try AllowlistFile(path: allowlistPath).save(allowlist)
+        try NonceKeyFile.generate(at: URL(fileURLWithPath: nonceKeyPath))
+    }
+
+    func close() {
+        tpms.values.forEach { $0.stop() }
+        broker.close()
+        directory.remove()
+    }
+
+    func brokerSection(_ identity: String) -> String {
+        """
+        broker:
+          port: \(broker.port)
+          ca_file: \(broker.caFile)
+          cert_file: \(broker.certificate(for: identity))
+          key_file: \(broker.key(for: identity))
+        """
+    }
+
+    func recordsDirectory(_ collector: String) -> URL { directory.appending("records-\(collector)") }
+
+    private func write(_ name: String, _ yaml: String) throws -> String {
+        let path = directory.appending(name).path
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func collector(_ id: String) throws -> Collector {
+        let path = try write(
+            "\(id).yaml",
+            """
+            id: \(id)
+            \(brokerSection(id))
+            allowlist_file: \(allowlistPath)
+            nonce_key_file: \(nonceKeyPath)
+            records:
+              directory: \(recordsDirectory(id).path)
+            """)
+        return try Collector(configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
+    }
+
+    func gateway(mode: String = "passthrough") throws -> Gateway {
+        let path = try write(
+            "gateway.yaml",
+            """
+            id: gateway
+            mode: \(mode)
+            \(brokerSection("gateway"))
+            allowlist_file: \(allowlistPath)
+            """)
+        return try Gateway(configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
+    }
+
+    func agent(_ name: String, sampleInterval: Double = 10) throws -> Agent {
+        let path = try write(
+            "\(name).yaml",
+            """
+            name: \(name)
+            \(brokerSection(name))
+            location: US/California/Santa Clara
+            sample_interval_s: \(sampleInterval)
+            spool:
+              directory: \(directory.appending("spool-\(name)").path)
+            nonce_timeout_s: 5
+            receipt_timeout_s: 10
+            """)
+        guard let signer = signers[name] else { throw TestFixtureError("no TPM for \(name)") }
+        return try Agent(configuration: try AgentConfiguration.load(file: path, environment: [:]), signer: signer, logger: logger)
+    }
+
+    /// A read-only connection that follows the components' retained status.
+    func monitor() async throws -> (MQTTClient, StatusWatcher) {
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(
+                port: Int(broker.port), clientID: "monitor", caFile: broker.caFile,
+                certificateFile: broker.certificate(for: "monitor"), keyFile: broker.key(for: "monitor"), cleanStart: true),
+            logger: logger)
+        let watcher = StatusWatcher(client)
+        client.start()
+        try await client.waitUntilConnected(timeout: .seconds(10))
+        try await client.subscribe("edgeproof/v1/status/#")
+        return (client, watcher)
+    }
+
+    /// Every record line in a collector's closed and open records files.
+    func records(of collector: String) throws -> [StoredRecord] {
+        let files = try FileManager.default.contentsOfDirectory(at: recordsDirectory(collector), includingPropertiesForKeys: nil)
+            .filter { $0.lastPathComponent.hasPrefix("records-") }
+        var records: [StoredRecord] = []
+        for file in files {
+            for line in try Data(contentsOf: file).split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+                records.append(try JSONDecoder().decode(StoredRecord.self, from: Data(line)))
+            }
+        }
+        return records
+    }
+}

@@ -1,0 +1,142 @@
+import EdgeProofAgent
+import EdgeProofCollector
+import EdgeProofCore
+import EdgeProofDemo
+import EdgeProofGateway
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTesting
+import Foundation
+import ServiceLifecycle
+import Testing
+
+@Suite("The whole system: agent, gateway, collectors, real broker, real TPMs, real files")
+struct SystemTests {
+    @Test("the prototype's three scenarios end as expected in both gateway modes; accepted data is stored once, rejected data not at all")
+    func prototypeScenarios() async throws {
+        let work = try TemporaryDirectory(prefix: "edgeproof-demo-test")
+        defer { work.remove() }
+        let report = try await DemoRunner(workdir: work.url) { _ in }.run()
+
+        let expected: [String: (RejectingComponent, ValidationType, String)] = [
+            "agent-002/passthrough": (.collector, .geolocationPolicy, "location_not_allowed"),
+            "agent-002/enforce": (.gateway, .geolocationPolicy, "location_not_allowed"),
+            "agent-003/passthrough": (.collector, .agentVerification, "agent_not_found"),
+            "agent-003/enforce": (.gateway, .agentVerification, "agent_not_found"),
+        ]
+        #expect(report.outcomes.count == 6)
+        for outcome in report.outcomes {
+            let key = "\(outcome.scenario.agent)/\(outcome.mode)"
+            #expect(outcome.passed, "\(key): \(outcome.observed)")
+            if let (component, type, reason) = expected[key] {
+                let rejection = try #require(outcome.rejection, "\(key) was not rejected")
+                #expect(rejection.rejectedBy == component, "\(key)")
+                #expect(rejection.validationType == type, "\(key)")
+                #expect(rejection.reasonCode == reason, "\(key)")
+            } else {
+                #expect(outcome.rejection == nil, "\(key)")
+            }
+        }
+
+        let lines = try FileManager.default.contentsOfDirectory(at: report.recordsDirectory, includingPropertiesForKeys: nil)
+            .filter { $0.lastPathComponent.hasPrefix("records-") }
+            .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
+        let records = try lines.map { try JSONDecoder().decode(StoredRecord.self, from: Data($0)) }
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.agentName == "agent-001" })
+        #expect(Set(records.map(\.nonce)).count == 2)
+        #expect(report.verification.allSatisfy { $0.allVerified })
+    }
+
+    @Test("two collectors both store every accepted envelope, whichever of them issued its nonce")
+    func twoCollectorsStoreEverything() async throws {
+        let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1", "collector-2"])
+        defer { system.close() }
+        let (monitor, statuses) = try await system.monitor()
+        let services = ServiceGroup(
+            services: [try system.collector("collector-1"), try system.collector("collector-2"), try system.gateway()],
+            logger: system.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            for component in ["collector/collector-1", "collector/collector-2", "gateway/gateway"] {
+                try await statuses.waitForOnline(component)
+            }
+            let agent = try system.agent("agent-001")
+            var nonces: Set<String> = []
+            for _ in 0..<6 {
+                guard case .accepted(let receipt) = try await agent.runOnce() else {
+                    Issue.record("an envelope was not accepted")
+                    continue
+                }
+                nonces.insert(receipt.nonce)
+            }
+            #expect(nonces.count == 6)
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+
+            for collector in ["collector-1", "collector-2"] {
+                let stored = try system.records(of: collector)
+                #expect(stored.count == 6, "\(collector)")
+                #expect(Set(stored.map(\.nonce)) == nonces, "\(collector)")
+            }
+            // The shared subscription spread the nonce requests: each collector issued some of them.
+            try await Task.sleep(for: .milliseconds(200))
+            for collector in ["collector-1", "collector-2"] {
+                let issued = statuses.latest("collector/\(collector)")?.counters?["nonces_issued"] ?? 0
+                #expect(issued >= 1, "\(collector) issued \(issued) nonces")
+            }
+        }
+        await monitor.shutdown()
+    }
+
+    @Test("samples taken while the broker is down, across an agent restart, all arrive exactly once")
+    func survivesBrokerOutageAndAgentRestart() async throws {
+        let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1"])
+        defer { system.close() }
+        let (monitor, statuses) = try await system.monitor()
+        let services = ServiceGroup(services: [try system.collector("collector-1"), try system.gateway()], logger: system.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            try await statuses.waitForOnline("collector/collector-1")
+            try await statuses.waitForOnline("gateway/gateway")
+
+            system.broker.stop()
+            // First agent process: samples while offline, then stops (its batches stay in the spool).
+            let first = try system.agent("agent-001", sampleInterval: 0.2)
+            let firstGroup = ServiceGroup(services: [first], logger: system.logger)
+            try await withThrowingTaskGroup(of: Void.self) { agentGroup in
+                agentGroup.addTask { try await firstGroup.run() }
+                try await Task.sleep(for: .seconds(1.5))
+                await firstGroup.triggerGracefulShutdown()
+                try await agentGroup.waitForAll()
+            }
+            let spooledOffline = await first.spooledCount()
+            #expect(spooledOffline >= 3)
+
+            // Second agent process on the same spool; the broker comes back while it runs.
+            let second = try system.agent("agent-001", sampleInterval: 3600)
+            let secondGroup = ServiceGroup(services: [second], logger: system.logger)
+            try await withThrowingTaskGroup(of: Void.self) { agentGroup in
+                agentGroup.addTask { try await secondGroup.run() }
+                try await Task.sleep(for: .milliseconds(300))
+                try system.broker.restart()
+                let deadline = ContinuousClock.now + .seconds(45)
+                while await second.spooledCount() > 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                await secondGroup.triggerGracefulShutdown()
+                try await agentGroup.waitForAll()
+            }
+            #expect(await second.spooledCount() == 0)
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+
+            let stored = try system.records(of: "collector-1")
+            let samples = stored.flatMap { record in record.metrics.samples.map(\.timestamp) }
+            #expect(stored.count >= spooledOffline)
+            #expect(Set(stored.map(\.nonce)).count == stored.count, "an envelope was stored twice")
+            #expect(Set(samples).count == samples.count, "a sample was stored twice")
+        }
+        await monitor.shutdown()
+    }
+}
