@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import EdgeProofCore
+import EdgeProofDemo
 import EdgeProofMQTT
 import EdgeProofTPM
 import EdgeProofTesting
@@ -12,7 +13,7 @@ extension EdgeProof {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measurements. Each prints a table and, as its last line, one JSON object of figures.",
-            subcommands: [Verify.self, Agent.self, Transport.self]
+            subcommands: [Verify.self, Agent.self, Transport.self, EndToEnd.self]
         )
     }
 }
@@ -171,6 +172,39 @@ extension EdgeProof.Bench {
             guard await received == count else { throw CLIError("the subscriber did not receive every message") }
             let elapsed = clock.now - start
             return ["transport_per_s": (Double(count) / seconds(elapsed)).rounded(), "count": Double(count), "size_bytes": Double(size)]
+        }
+    }
+}
+
+extension EdgeProof.Bench {
+    struct EndToEnd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "e2e",
+            abstract: "Envelopes through the whole path: TLS broker, gateway (enforce), collector with durable records.",
+            discussion: """
+                Simulated agents (software-key load generators, each with its own certificate) fetch real nonces from
+                the collector through the gateway and sign their envelopes before the clock starts; then they publish
+                and wait for every receipt. Latency is publish to receipt.
+                """)
+
+        @Option(help: "Simulated agents.") var agents = 20
+        @Option(help: "Envelopes per agent.") var envelopes = 100
+        @Option(help: "Envelopes each agent has awaiting a receipt at once.") var inFlight = 8
+
+        func run() async throws {
+            let result = try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight).run()
+            print("End to end: \(agents) agents x \(envelopes) envelopes of \(result.envelopeBytes) bytes, \(inFlight) in flight each")
+            print(
+                TextTable(
+                    header: ["ENVELOPES", "ENVELOPES/S", "P50 MS", "P99 MS"],
+                    rows: [["\(result.envelopes)", format(result.perSecond), String(format: "%.1f", result.p50Milliseconds),
+                            String(format: "%.1f", result.p99Milliseconds)]]
+                ).rendered)
+            print(
+                try jsonLine([
+                    "e2e_per_s": result.perSecond.rounded(), "e2e_p50_ms": (result.p50Milliseconds * 10).rounded() / 10,
+                    "e2e_p99_ms": (result.p99Milliseconds * 10).rounded() / 10, "envelopes": Double(result.envelopes),
+                ]))
         }
     }
 }
