@@ -33,14 +33,7 @@ struct DemoConfigurations {
     let broker: MosquittoBroker
 
     func brokerSection(_ identity: String) -> String {
-        """
-        broker:
-          host: 127.0.0.1
-          port: \(broker.port)
-          ca_file: \(broker.caFile)
-          cert_file: \(broker.certificate(for: identity))
-          key_file: \(broker.key(for: identity))
-        """
+        broker.configurationSection(for: identity)
     }
 
     func write(agents scenarios: [DemoScenario]) throws {

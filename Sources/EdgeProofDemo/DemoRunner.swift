@@ -79,15 +79,7 @@ public struct DemoRunner: Sendable {
         let configs = DemoConfigurations(paths: paths, broker: broker)
         try configs.write(agents: DemoScenario.all)
 
-        let monitor = try MQTTClient(
-            configuration: MQTTConfiguration(
-                port: Int(broker.port), clientID: "monitor", caFile: broker.caFile,
-                certificateFile: broker.certificate(for: "monitor"), keyFile: broker.key(for: "monitor"), cleanStart: true),
-            logger: serviceLogger)
-        let statuses = StatusWatcher(monitor)
-        monitor.start()
-        try await monitor.waitUntilConnected(timeout: .seconds(15))
-        try await monitor.subscribe("edgeproof/v1/status/#")
+        let (monitor, statuses) = try await broker.statusMonitor(logger: serviceLogger)
 
         let collector = try Collector(
             configuration: try CollectorConfiguration.load(file: paths.config("collector.yaml").path, environment: [:]),

@@ -12,7 +12,7 @@ import Synchronization
 
 /// `edgeproof bench e2e`: envelopes through the whole path — TLS broker, gateway in enforce mode,
 /// collector writing durable records — from many simulated agents. The load generators sign with
-/// software P-256 keys (``SoftwareLoadSigner``), never the agent; their nonces are real, fetched from
+/// software keys (``SoftwareBenchmarkSigner``), never the agent; their nonces are real, fetched from
 /// the collector through the gateway before the clock starts.
 public struct EndToEndBenchmark: Sendable {
     public var agents: Int
@@ -44,9 +44,9 @@ public struct EndToEndBenchmark: Sendable {
         logger.logLevel = .critical
 
         var allowlist = Allowlist()
-        var signers: [String: SoftwareLoadSigner] = [:]
+        var signers: [String: SoftwareBenchmarkSigner] = [:]
         for name in names {
-            let signer = SoftwareLoadSigner()
+            let signer = try SoftwareBenchmarkSigner(.es256)
             signers[name] = signer
             try allowlist.add(
                 AllowlistEntry(
@@ -58,15 +58,7 @@ public struct EndToEndBenchmark: Sendable {
         let nonceKeys = work.appending("nonce.keys")
         try NonceKeyFile.generate(at: nonceKeys)
 
-        func brokerSection(_ identity: String) -> String {
-            """
-            broker:
-              port: \(broker.port)
-              ca_file: \(broker.caFile)
-              cert_file: \(broker.certificate(for: identity))
-              key_file: \(broker.key(for: identity))
-            """
-        }
+        func brokerSection(_ identity: String) -> String { broker.configurationSection(for: identity) }
         let collectorConfig = work.appending("collector.yaml")
         try Data(
             """
@@ -88,15 +80,7 @@ public struct EndToEndBenchmark: Sendable {
             """.utf8
         ).write(to: gatewayConfig)
 
-        let monitor = try MQTTClient(
-            configuration: MQTTConfiguration(
-                port: Int(broker.port), clientID: "monitor", caFile: broker.caFile,
-                certificateFile: broker.certificate(for: "monitor"), keyFile: broker.key(for: "monitor"), cleanStart: true),
-            logger: logger)
-        let statuses = StatusWatcher(monitor)
-        monitor.start()
-        try await monitor.waitUntilConnected(timeout: .seconds(10))
-        try await monitor.subscribe("edgeproof/v1/status/#")
+        let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
 
         let services = ServiceGroup(
             services: [
@@ -109,7 +93,8 @@ public struct EndToEndBenchmark: Sendable {
             try await statuses.waitForOnline("collector/collector-1")
             try await statuses.waitForOnline("gateway/gateway")
             let generators = try await names.asyncMap { name in
-                try await LoadGenerator(name: name, broker: broker, signer: signers[name] ?? SoftwareLoadSigner(), logger: logger)
+                guard let signer = signers[name] else { throw DemoError("no key for \(name)") }
+                return try await LoadGenerator(name: name, broker: broker, signer: signer, logger: logger)
             }
             // Nonces and signatures first: the timed part is the path, not the load generator.
             for generator in generators { try await generator.prepare(envelopes: envelopesPerAgent) }
@@ -145,33 +130,16 @@ public struct EndToEndBenchmark: Sendable {
     }
 }
 
-/// A software P-256 key for benchmark load only. The agent signs with its TPM, never with this.
-public struct SoftwareLoadSigner: EnvelopeSigner {
-    private let key = P256.Signing.PrivateKey()
-
-    public init() {}
-
-    public var algorithm: SignatureAlgorithm { .es256 }
-    public var publicKeyHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
-    public var publicKey: AgentPublicKey {
-        get throws { try AgentPublicKey(derRepresentation: key.publicKey.derRepresentation) }
-    }
-
-    public func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-        Array(try key.signature(for: digest).rawRepresentation)
-    }
-}
-
 /// One simulated agent: its own certificate and connection, real nonces, pre-signed envelopes.
 actor LoadGenerator {
     let name: String
     private let client: MQTTClient
-    private let signer: SoftwareLoadSigner
+    private let signer: SoftwareBenchmarkSigner
     private let topics = TopicTree()
     private var envelopes: [(nonce: String, payload: Data)] = []
     private let receipts = ReceiptBoard()
 
-    init(name: String, broker: MosquittoBroker, signer: SoftwareLoadSigner, logger: Logger) async throws {
+    init(name: String, broker: MosquittoBroker, signer: SoftwareBenchmarkSigner, logger: Logger) async throws {
         self.name = name
         self.signer = signer
         client = try MQTTClient(

@@ -32,7 +32,8 @@ public final class StatusWatcher: Sendable {
     }
 
     private func wait(for key: String, state: ComponentStatus.State, after date: Date) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        // Generous: on a loaded 2-core machine, fixture processes starting elsewhere can delay a component.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let found = seen.withLock { entries in
                 entries.contains { $0.key == key && $0.status.state == state && $0.at >= date }
@@ -40,6 +41,6 @@ public final class StatusWatcher: Sendable {
             if found { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw DemoError("\(key) did not report \(state.rawValue) within 20 s")
+        throw DemoError("\(key) did not report \(state.rawValue) within 60 s")
     }
 }

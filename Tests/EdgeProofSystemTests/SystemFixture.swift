@@ -53,13 +53,7 @@ final class SystemFixture {
     }
 
     func brokerSection(_ identity: String) -> String {
-        """
-        broker:
-          port: \(broker.port)
-          ca_file: \(broker.caFile)
-          cert_file: \(broker.certificate(for: identity))
-          key_file: \(broker.key(for: identity))
-        """
+        broker.configurationSection(for: identity)
     }
 
     func recordsDirectory(_ collector: String) -> URL { directory.appending("records-\(collector)") }
@@ -115,16 +109,7 @@ final class SystemFixture {
 
     /// A read-only connection that follows the components' retained status.
     func monitor() async throws -> (MQTTClient, StatusWatcher) {
-        let client = try MQTTClient(
-            configuration: MQTTConfiguration(
-                port: Int(broker.port), clientID: "monitor", caFile: broker.caFile,
-                certificateFile: broker.certificate(for: "monitor"), keyFile: broker.key(for: "monitor"), cleanStart: true),
-            logger: logger)
-        let watcher = StatusWatcher(client)
-        client.start()
-        try await client.waitUntilConnected(timeout: .seconds(10))
-        try await client.subscribe("edgeproof/v1/status/#")
-        return (client, watcher)
+        try await broker.statusMonitor(logger: logger)
     }
 
     /// Every record line in a collector's closed and open records files.
