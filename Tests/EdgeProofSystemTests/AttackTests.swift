@@ -216,6 +216,45 @@ struct AttackTests {
         ledger.accepted(twice.claims.nonce)
         try ledger.check("case 15")
 
+        // 15b. The same valid envelope at once from two connections: the agent's own and a gateway
+        // certificate straight onto verified/.
+        let racing = try await honestEnvelope()
+        async let fromAgent: Void = honest.client.publish(
+            MQTTMessage(topic: topics.agentMetrics("agent-001"), payload: racing.serialized()))
+        async let fromGateway: Void = rogueGateway.client.publish(
+            MQTTMessage(topic: topics.verifiedMetrics("agent-001"), payload: racing.serialized()))
+        _ = try await (fromAgent, fromGateway)
+        let racingDeadline = ContinuousClock.now + .seconds(5)
+        while honest.outcomes(for: racing.claims.nonce).count < 2, ContinuousClock.now < racingDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let raced = honest.outcomes(for: racing.claims.nonce).map(\.summary).sorted()
+        #expect(
+            raced == ["accepted", "collector/nonce_validation/nonce_replayed"],
+            "case 15b (duplicates from two connections): \(raced)")
+        ledger.accepted(racing.claims.nonce)
+        try ledger.check("case 15b")
+
+        // 14b. A nonce request naming another agent's response topic is answered on the requester's
+        // own topic only (no reflection): agent-001 sees nothing, agent-002 gets the (uncorrelated) answer.
+        _ = try await other.nonce()  // agent-002's client now treats its own response topic as one
+        let victimUnmatched = honest.client.unmatchedResponses
+        let requesterUnmatched = other.client.unmatchedResponses
+        try await other.client.publish(
+            MQTTMessage(
+                topic: topics.agentNonceRequest("agent-002"), payload: Data("{}".utf8),
+                properties: MQTTProperties(
+                    responseTopic: topics.agentNonceResponse("agent-001"), correlationData: Data("reflect".utf8))))
+        let reflectDeadline = ContinuousClock.now + .seconds(5)
+        while other.client.unmatchedResponses == requesterUnmatched, ContinuousClock.now < reflectDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(
+            other.client.unmatchedResponses == requesterUnmatched + 1,
+            "case 14b: the answer went to the requester's own response topic")
+        #expect(honest.client.unmatchedResponses == victimUnmatched, "case 14b: nothing was reflected to agent-001")
+
         // 12. A revoked agent: its nonce was fetched before the revocation.
         let nonceBeforeRevocation = try await other.nonce().nonce
         try revoke("agent-002", in: system)
