@@ -272,6 +272,53 @@ struct AttackTests {
         await monitor.shutdown()
     }
 
+    @Test("a replay after a second collector joined: the first collector refuses it; the newcomer, whose replay cache never saw the nonce, stores its single copy; a further replay is refused by both")
+    func replayToCollectorThatJoinedLater() async throws {
+        let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1", "collector-2"])
+        defer { system.close() }
+        let (monitor, statuses) = try await system.monitor()
+        let first = try await RunningServices(
+            [try system.collector("collector-1"), try system.gateway()], system: system, statuses: statuses,
+            waitFor: ["collector/collector-1", "gateway/gateway"])
+        let honest = try await Link("agent-001", system: system)
+        let signer = try #require(system.signers["agent-001"])
+        let nonce = try await honest.nonce().nonce
+        let captured = try await SignedEnvelope.sign(
+            attackClaims(agent: "agent-001", keyHash: signer.publicKeyHash, nonce: nonce), with: signer)
+        let original = try await honest.send(captured.serialized(), nonce: nonce)
+        #expect(original.isReceipt, "case 3: the original is accepted by collector-1: \(original)")
+
+        let second = try await RunningServices(
+            [try system.collector("collector-2")], system: system, statuses: statuses, waitFor: ["collector/collector-2"])
+        func outcomes(after count: Int) async throws -> [String] {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while honest.outcomes(for: nonce).count < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            return honest.outcomes(for: nonce).dropFirst(count - 2).map { outcome in
+                if case .receipt(let receipt) = outcome { "accepted by \(receipt.collector)" } else { outcome.summary }
+            }.sorted()
+        }
+        try await honest.client.publish(MQTTMessage(topic: TopicTree().agentMetrics("agent-001"), payload: captured.serialized()))
+        let replayed = try await outcomes(after: 3)
+        #expect(
+            replayed == ["accepted by collector-2", "collector/nonce_validation/nonce_replayed"],
+            "case 3 (replay after collector-2 joined): \(replayed)")
+        try await honest.client.publish(MQTTMessage(topic: TopicTree().agentMetrics("agent-001"), payload: captured.serialized()))
+        let again = try await outcomes(after: 5)
+        #expect(
+            again == ["collector/nonce_validation/nonce_replayed", "collector/nonce_validation/nonce_replayed"],
+            "case 3 (second replay): \(again)")
+        #expect(try system.records(of: "collector-1").map(\.nonce) == [nonce], "case 3: collector-1 stored the envelope once")
+        #expect(try system.records(of: "collector-2").map(\.nonce) == [nonce], "case 3: collector-2 stored the envelope once")
+
+        await honest.close()
+        try await second.stop()
+        try await first.stop()
+        await monitor.shutdown()
+    }
+
     @Test("in enforce mode the gateway refuses misaddressed, contradicting, tampered and revoked envelopes itself; a valid replay still reaches the collector and is refused there; honest traffic keeps flowing")
     func attacksInEnforceMode() async throws {
         let system = try await SystemFixture(agents: ["agent-001", "agent-002"], collectors: ["collector-1"])
