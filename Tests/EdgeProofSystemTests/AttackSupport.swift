@@ -206,6 +206,13 @@ struct ImpostorSigner: EnvelopeSigner {
     }
 }
 
+/// A one-way signal between tasks.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func raise() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isRaised: Bool { value.load(ordering: .sequentiallyConsistent) }
+}
+
 /// Collector(s) and gateway as in-process services that can be stopped and started again.
 final class RunningServices {
     private let group: ServiceGroup
@@ -217,8 +224,28 @@ final class RunningServices {
         let started = Date()
         group = ServiceGroup(services: services, logger: system.logger)
         let group = group
-        task = Task { try await group.run() }
-        for key in keys { try await statuses.waitForOnline(key, after: started) }
+        let ended = Flag()
+        let task = Task {
+            defer { ended.raise() }
+            try await group.run()
+        }
+        self.task = task
+        // Wait for the components, or for the group to end early (then with its error).
+        try await withThrowingTaskGroup(of: Bool.self) { waiting in
+            waiting.addTask {
+                for key in keys { try await statuses.waitForOnline(key, after: started) }
+                return true
+            }
+            waiting.addTask {
+                while !ended.isRaised { try await Task.sleep(for: .milliseconds(50)) }
+                return false
+            }
+            defer { waiting.cancelAll() }
+            guard try await waiting.next() == true else {
+                _ = try await task.value
+                throw TestFixtureError("the services ended before \(keys) reported online")
+            }
+        }
     }
 
     func stop() async throws {
