@@ -214,42 +214,51 @@ final class Flag: Sendable {
 }
 
 /// Collector(s) and gateway as in-process services that can be stopped and started again.
+///
+/// Readiness is the latest retained status of each component, not a wall-clock comparison: this
+/// machine's clock can step, and `StatusWatcher.waitForOnline(after:)` compares wall-clock times.
 final class RunningServices {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
+    private let statuses: StatusWatcher
+    private let keys: [String]
 
     init(_ services: [any Service], system: SystemFixture, statuses: StatusWatcher, waitFor keys: [String])
         async throws
     {
-        let started = Date()
+        self.statuses = statuses
+        self.keys = keys
         group = ServiceGroup(services: services, logger: system.logger)
         let group = group
         let ended = Flag()
-        let task = Task {
+        task = Task {
             defer { ended.raise() }
             try await group.run()
         }
-        self.task = task
-        // Wait for the components, or for the group to end early (then with its error).
-        try await withThrowingTaskGroup(of: Bool.self) { waiting in
-            waiting.addTask {
-                for key in keys { try await statuses.waitForOnline(key, after: started) }
-                return true
-            }
-            waiting.addTask {
-                while !ended.isRaised { try await Task.sleep(for: .milliseconds(50)) }
-                return false
-            }
-            defer { waiting.cancelAll() }
-            guard try await waiting.next() == true else {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !keys.allSatisfy({ statuses.latest($0)?.state == .online }) {
+            if ended.isRaised {
                 _ = try await task.value
                 throw TestFixtureError("the services ended before \(keys) reported online")
             }
+            guard ContinuousClock.now < deadline else {
+                throw TestFixtureError("\(keys) did not all report online within 60 s")
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
+    /// Stops the services and waits until the monitor has seen each of them go offline, so that a
+    /// restart waits for its own "online".
     func stop() async throws {
         await group.triggerGracefulShutdown()
         try await task.value
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !keys.allSatisfy({ statuses.latest($0)?.state == .offline }) {
+            guard ContinuousClock.now < deadline else {
+                throw TestFixtureError("\(keys) did not all report offline within 15 s")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 }
