@@ -196,6 +196,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
                 "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

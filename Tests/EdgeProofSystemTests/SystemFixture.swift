@@ -22,10 +22,12 @@ final class SystemFixture {
     var allowlistPath: String { directory.appending("allowlist.yaml").path }
     var nonceKeyPath: String { directory.appending("nonce.keys").path }
 
-    init(agents: [String], collectors: [String]) async throws {
+    /// `extraClients`: certificates (and ACL roles by CN) for identities no component uses, e.g. a
+    /// rogue "gateway-rogue" in attack tests.
+    init(agents: [String], collectors: [String], extraClients: [String] = []) async throws {
         directory = try TemporaryDirectory(prefix: "edgeproof-system")
         broker = try MosquittoBroker.start(
-            clients: ["gateway", "monitor"] + collectors + agents,
+            clients: ["gateway", "monitor"] + collectors + agents + extraClients,
             directory: TemporaryDirectory(at: directory.appending("broker")))
         var logger = Logger(label: "edgeproof.system-test")
         logger.logLevel = ProcessInfo.processInfo.environment["EDGEPROOF_TEST_LOG"] == nil ? .critical : .info
