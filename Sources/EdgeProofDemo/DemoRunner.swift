@@ -24,8 +24,10 @@ public struct DemoRunner: Sendable {
         self.workdir = workdir
         self.say = say
         var logger = Logger(label: "edgeproof.demo")
-        // Rejections are the point of two scenarios; only real errors are worth showing.
-        logger.logLevel = .critical
+        // Rejections are the point of two scenarios; only real errors are worth showing, unless
+        // EDGEPROOF_DEMO_LOG_LEVEL asks for more (debugging the demo itself).
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["EDGEPROOF_DEMO_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         serviceLogger = logger
     }
 
