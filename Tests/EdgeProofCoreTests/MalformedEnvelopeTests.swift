@@ -1,0 +1,81 @@
+import EdgeProofCore
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@Suite("Malformed input: every bad envelope is refused with its reason, quickly, without a crash")
+struct MalformedEnvelopeTests {
+    static let corpus = BadPayloads()
+
+    @Test("the generator is deterministic, distinct and large")
+    func generatorIsDeterministic() {
+        let again = BadPayloads()
+        #expect(Self.corpus.payloads.count >= 10_000)
+        #expect(Set(Self.corpus.payloads.map(\.bytes)).count == Self.corpus.payloads.count)
+        #expect(again.payloads == Self.corpus.payloads)
+        #expect(BadPayloads(seed: 7).payloads != Self.corpus.payloads)
+    }
+
+    @Test("the generator's templates are well-formed envelopes, so its mutations test one thing each")
+    func templatesParse() throws {
+        for template in Self.corpus.templates {
+            let envelope = try SignedEnvelope(parsing: template)
+            #expect(envelope.claims.agentName == "agent-001")
+        }
+    }
+
+    @Test(
+        "other agents' corpora are refused the same way",
+        arguments: [("agent-attacker", "0f"), ("a", "9e"), ("edge.node_7", "00")])
+    func rejectsOtherCorpora(agent: String, keyByte: String) {
+        let corpus = BadPayloads(seed: 99, agentName: agent, keyHash: String(repeating: keyByte, count: 32))
+        var wrong: [String] = []
+        for payload in corpus.payloads {
+            do {
+                _ = try SignedEnvelope(parsing: payload.bytes)
+                wrong.append("\(payload.category): parsed")
+            } catch {
+                if error.reason != payload.expected { wrong.append("\(payload.category): \(error)") }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+    }
+
+    @Test("every generated bad payload throws the expected request_validation (or category) failure")
+    func rejectsEveryBadPayload() {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var wrong: [String] = []
+        var byReason: [String: Int] = [:]
+        for (index, payload) in Self.corpus.payloads.enumerated() {
+            do {
+                _ = try SignedEnvelope(parsing: payload.bytes)
+                wrong.append("#\(index) \(payload.category) (\(payload.bytes.count) bytes): parsed")
+            } catch {
+                byReason[error.reason.code, default: 0] += 1
+                if error.reason != payload.expected {
+                    wrong.append("#\(index) \(payload.category): \(error) instead of \(payload.expected)")
+                }
+            }
+        }
+        let elapsed = clock.now - start
+        #expect(wrong.isEmpty, "\(wrong.count) wrong, first: \(wrong.prefix(25).joined(separator: "\n"))")
+        #expect(byReason["malformed_envelope", default: 0] > 9_000)
+        #expect(byReason["payload_too_large", default: 0] >= 6)
+        #expect(byReason["unsupported_alg", default: 0] >= 7)
+        #expect(elapsed < .seconds(60), "parsing the corpus took \(elapsed)")
+        print("bad payloads: \(Self.corpus.payloads.count), by reason \(byReason), in \(elapsed)")
+    }
+}
+
+@Suite("The nesting pre-scan")
+struct JSONNestingTests {
+    @Test("counts brackets outside strings only, escaped quotes included")
+    func countsStructureOnly() {
+        let deepText = "\"" + String(repeating: "[{", count: 100) + #"\"["# + "\""
+        #expect(!JSONNesting.exceeds(in: Array("[\(deepText)]".utf8)))
+        #expect(JSONNesting.exceeds(in: Array((String(repeating: "[", count: 65) + String(repeating: "]", count: 65)).utf8)))
+        #expect(!JSONNesting.exceeds(in: Array((String(repeating: "[", count: 64) + String(repeating: "]", count: 64)).utf8)))
+        #expect(!JSONNesting.exceeds(in: Array(#"{"a":[{"b":"}}}}]]]["}]}"#.utf8)))
+    }
+}
