@@ -79,3 +79,25 @@ struct JSONNestingTests {
         #expect(!JSONNesting.exceeds(in: Array(#"{"a":[{"b":"}}}}]]]["}]}"#.utf8)))
     }
 }
+
+@Suite("Malformed user properties")
+struct MalformedPropertiesTests {
+    @Test("a Workload-Geo-ID that is not the expected JSON is a header mismatch, however deep or odd")
+    func rejectsMalformedWorkloadGeoID() async throws {
+        let signer = try SoftwareTestSigner.make(.es256)
+        let envelope = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash), with: signer)
+        let values = [
+            String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+            String(repeating: #"{"a":"#, count: 10_000) + "1" + String(repeating: "}", count: 10_000),
+            String(repeating: "[", count: 100_000), String(repeating: "[", count: 513),
+            String(repeating: #"{"a":"#, count: 512) + "{", "1e400", "", "null", "[]", #"{"client_workload_id":1}"#,
+            String(decoding: [0xFF, 0xFE], as: UTF8.self),
+        ]
+        for value in values {
+            let reason = failureReason { () throws(ValidationFailure) in
+                try envelope.checkProperties([(name: EnvelopeProperty.workloadGeoID, value: value)])
+            }
+            #expect(reason == .headerMismatch, "\(value.prefix(20))")
+        }
+    }
+}

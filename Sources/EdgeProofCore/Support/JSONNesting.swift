@@ -1,9 +1,10 @@
 /// A cheap pre-scan of untrusted JSON before it reaches `JSONDecoder`.
 ///
-/// Foundation's decoder traps (SIGILL, the whole process) while building the error for documents
-/// nested deeper than its own limit of 512 — `[[[[…` in one MQTT message would take down a gateway
-/// or collector — and below that limit it recurses once per level. The contract's documents are a
-/// few levels deep, so anything deeper than ``maximumDepth`` is refused before decoding.
+/// Foundation's decoder traps (SIGILL, the whole process) while locating the error for a document
+/// that ends right where its nesting passes the decoder's own limit of 512 — 513 `[` in one MQTT
+/// message would take down a gateway or collector — and below that limit it recurses once per level.
+/// Every JSON document from the network is pre-scanned: the contract's are a few levels deep, so
+/// anything deeper than ``maximumDepth`` is refused before decoding.
 public enum JSONNesting {
     /// Envelope, header and claims need at most 7 levels; metric values are bounded by this too.
     public static let maximumDepth = 64
