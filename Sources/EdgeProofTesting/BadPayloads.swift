@@ -422,6 +422,25 @@ public struct BadPayloads: Sendable {
             for _ in 0..<depth { out += close }
             return out
         }
+        // Documents that end right at Foundation's own nesting limit of 512 (its decoder once trapped on them).
+        for count in 505...520 {
+            for open in ["[", #"{"a":"#, "[{\"a\":"] {
+                let unclosed = Array(String(repeating: open, count: count).utf8)
+                add("deep_nesting.at_decoder_limit.envelope", unclosed)
+                add(
+                    "deep_nesting.at_decoder_limit.header",
+                    Self.envelope(
+                        protected: .string(Self.b64(unclosed)), payload: .string(Self.b64(claims.bytes)),
+                        signature: .string(Self.b64(signature))
+                    ).bytes)
+                add(
+                    "deep_nesting.at_decoder_limit.claims",
+                    Self.envelope(
+                        protected: .string(Self.b64(header.bytes)), payload: .string(Self.b64(unclosed)),
+                        signature: .string(Self.b64(signature))
+                    ).bytes)
+            }
+        }
         let depths = [65, 100, 257, 512, 513, 1000, 4096, 10_000, 50_000, 100_000]
         for depth in depths {
             for object in [false, true] {
