@@ -503,6 +503,15 @@ public struct BadPayloads: Sendable {
                 }
             }
         }
+        // Numbers no Double holds, as metric values, also under a 100 KB key (the answer must stay short).
+        for token in ["1e400", "-1e400", "0.1e99999", "1" + String(repeating: "0", count: 400)] {
+            for key in ["cpu_percent", String(repeating: "K", count: 100_000)] {
+                let values = Raw.object([(key, .number(token))])
+                if let mutated = claims.replacing(["metrics", "samples", "0", "values"], with: values) {
+                    add("huge_number.claims.metric_value", envelope(header: header, claims: mutated, signature: signature).bytes)
+                }
+            }
+        }
         // 100 KB strings where the contract bounds them (the envelope stays under the size limit).
         for size in [1000, 10_000, 100_000] {
             let text = String(repeating: "A", count: size)

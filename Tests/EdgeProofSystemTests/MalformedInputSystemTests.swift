@@ -18,6 +18,7 @@ final class AgentInbox: Sendable {
         var nonceResponses: [Data: Int] = [:]  // correlation data → count
         var receipts: [String: Int] = [:]  // nonce → count
         var unexpected: [String] = []
+        var largestRejection = 0
     }
 
     let counts = Mutex(Counts())
@@ -40,6 +41,7 @@ final class AgentInbox: Sendable {
                 let rejection = try? decoder.decode(Rejection.self, from: message.payload)
             {
                 let reason = rejection.reasonCode ?? "?"
+                counts.largestRejection = max(counts.largestRejection, message.payload.count)
                 if let correlation = message.properties.correlationData {
                     counts.requestRejections[correlation] = reason
                 } else {
@@ -233,6 +235,8 @@ struct MalformedInputSystemTests {
             #expect(attackerCounts.envelopeRejections == expectedByReason)
             #expect(attackerCounts.unexpected.isEmpty, "\(attackerCounts.unexpected.prefix(5))")
             #expect(honestCounts.envelopeRejections.isEmpty, "\(honestCounts.envelopeRejections)")
+            // Answers stay short whatever the input: nothing of a 100 KB field is echoed back.
+            #expect(attackerCounts.largestRejection < 2048, "largest rejection \(attackerCounts.largestRejection) bytes")
 
             // Garbage nonce requests: each answered exactly once, a nonce or (too large) a rejection.
             for request in nonceRequests {
@@ -261,7 +265,7 @@ struct MalformedInputSystemTests {
                 malformed input [\(mode)]: \(badCount) bad envelopes + \(nonceRequests.count) garbage nonce requests \
                 sent in \(sentAt), refused \(rejected) \(attackerCounts.envelopeRejections), nonce answers \
                 \(attackerCounts.nonceResponses.count) nonces + \(attackerCounts.requestRejections.count) rejections, \
-                honest \(honestNonces.count) receipted \(honestCounts.receipts.count) stored \(stored.count), \
+                largest rejection \(attackerCounts.largestRejection) bytes, honest \(honestNonces.count) receipted \(honestCounts.receipts.count) stored \(stored.count), \
                 RSS \(rssBefore / 1_048_576) → \(rssAfter / 1_048_576) MB, total \(elapsed); request_validation corpus by family \(perCategory)
                 """)
         }
