@@ -105,3 +105,40 @@ struct MalformedPropertiesTests {
         }
     }
 }
+
+extension MalformedPropertiesTests {
+    @Test("5,000 mutated and random Signature-Input and Workload-Geo-ID values: a header mismatch or a match, never a crash")
+    func survivesMutatedProperties() async throws {
+        let signer = try SoftwareTestSigner.make(.es256)
+        let envelope = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash), with: signer)
+        let originals = [
+            (EnvelopeProperty.signatureInput, SignatureInput(envelope: envelope, nonceExpiresAt: Date()).headerValue),
+            (EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue),
+        ]
+        let alphabet = Array(#"=,"{}[]:0123456789-+e.abcdefkyidn \"#.utf8) + [0xFF, 0x00, 0x0A]
+        var random = SplitMix64(seed: 42)
+        var outcomes: [String: Int] = [:]
+        for round in 0..<2500 {
+            for (name, original) in originals {
+                var bytes = Array(original.utf8)
+                switch round % 4 {
+                case 0: bytes = random.bytes(Int.random(in: 0...600, using: &random))
+                case 1: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &random)))
+                default:
+                    for _ in 0...Int.random(in: 0...5, using: &random) where !bytes.isEmpty {
+                        let index = Int.random(in: 0..<bytes.count, using: &random)
+                        bytes[index] = alphabet[Int.random(in: 0..<alphabet.count, using: &random)]
+                    }
+                }
+                let value = String(decoding: bytes, as: UTF8.self)
+                let reason = failureReason { () throws(ValidationFailure) in
+                    try envelope.checkProperties([(name: name, value: value)])
+                }
+                outcomes[reason?.code ?? "match", default: 0] += 1
+                if let reason { #expect(reason == .headerMismatch) }
+                // (A mutation may still match: only the members that copy signed content are compared.)
+            }
+        }
+        #expect(outcomes["header_mismatch", default: 0] > 4_000, "\(outcomes)")
+    }
+}
