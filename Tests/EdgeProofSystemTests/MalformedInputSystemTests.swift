@@ -139,30 +139,39 @@ struct MalformedInputSystemTests {
             try await attacker.subscribe(topics.agentNonceResponse(Self.attacker))
             let (honest, honestInbox) = try await connect(Self.honest)
 
-            /// One honest envelope: a real nonce from the collector, signed with the allowlisted key.
-            @Sendable func honestEnvelope() async throws -> (nonce: String, payload: Data) {
-                let response = try await honest.request(
+            /// A valid envelope: a real nonce from the collector, signed with the allowlisted key.
+            @Sendable func validEnvelope(
+                _ name: String, _ client: MQTTClient, _ key: SoftwareBenchmarkSigner
+            ) async throws -> (nonce: String, payload: Data) {
+                let response = try await client.request(
                     MQTTMessage(
-                        topic: topics.agentNonceRequest(Self.honest), payload: Data("{}".utf8),
-                        properties: MQTTProperties(responseTopic: topics.agentNonceResponse(Self.honest))),
+                        topic: topics.agentNonceRequest(name), payload: Data("{}".utf8),
+                        properties: MQTTProperties(responseTopic: topics.agentNonceResponse(name))),
                     timeout: .seconds(10))
                 let nonce = try JSONDecoder().decode(NonceResponse.self, from: response.payload).nonce
                 let now = Timestamp.string(from: Date())
                 let claims = EnvelopeClaims(
-                    agentName: Self.honest, publicKeyHash: honestKey.publicKeyHash, nonce: nonce, timestamp: now,
+                    agentName: name, publicKeyHash: key.publicKeyHash, nonce: nonce, timestamp: now,
                     geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
                     metrics: MetricsBatch(
-                        service: ServiceInfo(name: "edgeproof-fuzz", version: "1", instanceID: Self.honest),
+                        service: ServiceInfo(name: "edgeproof-fuzz", version: "1", instanceID: name),
                         samples: [MetricSample(timestamp: now, metricType: "system", values: ["cpu_percent": 1.5])]))
-                return (nonce, try await SignedEnvelope.sign(claims, with: honestKey).serialized())
+                return (nonce, try await SignedEnvelope.sign(claims, with: key).serialized())
+            }
+            @Sendable func honestEnvelope() async throws -> (nonce: String, payload: Data) {
+                try await validEnvelope(Self.honest, honest, honestKey)
             }
 
             // Garbage nonce requests: random bytes and huge ones, each with its own correlation data.
             var random = SplitMix64(seed: 0x5EED_0000 + UInt64(offset))
-            var nonceRequests: [(correlation: Data, payload: Data)] = []
+            // Some name the honest agent's response topic (reflection attempt), some none at all.
+            var nonceRequests: [(correlation: Data, payload: Data, responseTopic: String?)] = []
             for index in 0..<300 {
                 let size = index % 10 == 9 ? Int.random(in: 5_000...300_000, using: &random) : Int.random(in: 0...4096, using: &random)
-                nonceRequests.append((Data("req-\(index)".utf8), Data(random.bytes(size))))
+                let responseTopic: String? =
+                    index % 7 == 3 ? topics.agentNonceResponse(Self.honest)
+                    : index % 13 == 5 ? nil : topics.agentNonceResponse(Self.attacker)
+                nonceRequests.append((Data("req-\(index)".utf8), Data(random.bytes(size)), responseTopic))
             }
 
             let rssBefore = residentMemoryBytes()
@@ -188,8 +197,7 @@ struct MalformedInputSystemTests {
                                 MQTTMessage(
                                     topic: topics.agentNonceRequest(Self.attacker), payload: request.payload,
                                     properties: MQTTProperties(
-                                        responseTopic: topics.agentNonceResponse(Self.attacker),
-                                        correlationData: request.correlation)))
+                                        responseTopic: request.responseTopic, correlationData: request.correlation)))
                         }
                         inFlight += 1
                     }
@@ -235,6 +243,9 @@ struct MalformedInputSystemTests {
             #expect(attackerCounts.envelopeRejections == expectedByReason)
             #expect(attackerCounts.unexpected.isEmpty, "\(attackerCounts.unexpected.prefix(5))")
             #expect(honestCounts.envelopeRejections.isEmpty, "\(honestCounts.envelopeRejections)")
+            // Nothing was reflected to the honest agent's response topic.
+            #expect(honest.unmatchedResponses == 0)
+            #expect(honestCounts.unexpected.isEmpty, "\(honestCounts.unexpected.prefix(3))")
             // Answers stay short whatever the input: nothing of a 100 KB field is echoed back.
             #expect(attackerCounts.largestRejection < 2048, "largest rejection \(attackerCounts.largestRejection) bytes")
 
@@ -248,15 +259,53 @@ struct MalformedInputSystemTests {
                 }
             }
 
+            // Validly signed attacker envelopes with hostile copies in their user properties: the
+            // enforcing gateway refuses them (header_mismatch); in passthrough the collector does not
+            // read properties, so they are stored. Either way nothing crashes.
+            let hostile = [
+                String(repeating: "[", count: 513), String(repeating: "[", count: 60_000),
+                String(repeating: #"{"a":"#, count: 512) + "{", "1e400", String(decoding: random.bytes(20_000).map { 0x21 + $0 % 94 }, as: UTF8.self),
+            ]
+            var hostileNonces: [String] = []
+            let rejectionsBefore = attackerCounts.envelopeRejections.values.reduce(0, +)
+            for value in hostile {
+                for name in [EnvelopeProperty.workloadGeoID, EnvelopeProperty.signatureInput] {
+                    let envelope = try await validEnvelope(Self.attacker, attacker, attackerKey)
+                    hostileNonces.append(envelope.nonce)
+                    try await attacker.publish(
+                        MQTTMessage(
+                            topic: topics.agentMetrics(Self.attacker), payload: envelope.payload,
+                            properties: MQTTProperties(userProperties: [MQTTUserProperty(name, value)])))
+                }
+            }
+            let hostileAnswered = await attackerInbox.wait(.seconds(15)) { counts in
+                let answered = hostileNonces.filter { counts.receipts[$0] != nil }.count
+                    + counts.envelopeRejections.values.reduce(0, +) - rejectionsBefore
+                return answered >= hostileNonces.count
+            }
+            #expect(hostileAnswered)
+            let afterHostile = attackerInbox.counts.withLock { $0 }
+            if mode == "enforce" {
+                #expect(afterHostile.envelopeRejections["signature_verification/header_mismatch"] == hostileNonces.count)
+                #expect(afterHostile.receipts.isEmpty)
+            } else {
+                #expect(Set(afterHostile.receipts.keys) == Set(hostileNonces))
+            }
+            let lastAlive = try await honestEnvelope()
+            honestNonces.append(lastAlive.nonce)
+            try await honest.publish(MQTTMessage(topic: topics.agentMetrics(Self.honest), payload: lastAlive.payload))
+            #expect(await honestInbox.wait(.seconds(10)) { $0.receipts[lastAlive.nonce] != nil })
+
             await attacker.shutdown()
             await honest.shutdown()
             await services.triggerGracefulShutdown()
             try await group.waitForAll()
 
             let stored = try system.records(of: "collector-1")
-            #expect(stored.count == honestNonces.count, "stored \(stored.count), honest \(honestNonces.count)")
-            #expect(Set(stored.map(\.nonce)) == Set(honestNonces))
-            #expect(stored.allSatisfy { $0.agentName == Self.honest })
+            let expectedStored = honestNonces + (mode == "enforce" ? [] : hostileNonces)
+            #expect(stored.count == expectedStored.count, "stored \(stored.count), expected \(expectedStored.count)")
+            #expect(Set(stored.map(\.nonce)) == Set(expectedStored))
+            #expect(stored.filter { $0.agentName == Self.attacker }.count == expectedStored.count - honestNonces.count)
             let growth = rssAfter - rssBefore
             #expect(growth < 200 * 1024 * 1024, "RSS grew by \(growth / 1024 / 1024) MB")
             #expect(elapsed < .seconds(60), "the flood took \(elapsed)")
