@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "EdgeProofCoreTests",
             dependencies: [
-                "EdgeProofCore",
+                "EdgeProofCore", "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -462,17 +462,25 @@ public final class Agent: Service {
 
     // MARK: - Sampling
 
+    /// The application document becomes a sample's `values`, four levels down in the claims: deeper
+    /// documents would make envelopes every receiver refuses (and Foundation's decoder can trap on
+    /// some, see `JSONNesting`), so they are left out of the sample.
+    static let maximumApplicationMetricsDepth = JSONNesting.maximumDepth - 4
+
     /// One tick: the system sample, plus the application sample when a metrics file is configured.
     private func takeSample() -> [MetricSample] {
         let now = Timestamp.string(from: Date())
         var samples = [MetricSample(timestamp: now, metricType: "system", values: sampler.withLock { $0.sample() })]
         if let path = configuration.applicationMetricsFile {
             if let data = FileManager.default.contents(atPath: path),
+                !JSONNesting.exceeds(Self.maximumApplicationMetricsDepth, in: data),
                 let values = try? JSONDecoder().decode([String: JSONValue].self, from: data)
             {
                 samples.append(MetricSample(timestamp: now, metricType: "application", values: values))
             } else {
-                logger.warning("application_metrics_file is missing or not a JSON object", metadata: ["file": "\(path)"])
+                logger.warning(
+                    "application_metrics_file is missing, not a JSON object, or nested deeper than \(Self.maximumApplicationMetricsDepth) levels",
+                    metadata: ["file": "\(path)"])
             }
         }
         return samples

@@ -22,7 +22,7 @@ struct MessageInspector: Sendable {
     var maximumClockSkew: Duration
 
     /// Nonce requests are empty or a small JSON object; anything larger is refused in enforce mode.
-    static let maximumNonceRequestBytes = 4096
+    static let maximumNonceRequestBytes = NonceRequest.maximumSize
 
     init(configuration: GatewayConfiguration) {
         mode = configuration.mode
@@ -63,16 +63,7 @@ struct MessageInspector: Sendable {
         func reject(_ failure: ValidationFailure) -> Verdict {
             .reject(Rejection(failure, rejectedBy: .gateway, at: now), agent: agent, correlationData: correlation)
         }
-        guard message.payload.count <= Self.maximumNonceRequestBytes else {
-            return reject(
-                ValidationFailure(
-                    .payloadTooLarge,
-                    "nonce request of \(message.payload.count) bytes exceeds the limit of \(Self.maximumNonceRequestBytes) bytes",
-                    details: [
-                        "size": .number(Double(message.payload.count)),
-                        "limit": .number(Double(Self.maximumNonceRequestBytes)),
-                    ]))
-        }
+        if let failure = NonceRequest.checkSize(message.payload.count) { return reject(failure) }
         guard let entry = allowlist.entry(named: agent) else {
             return reject(
                 ValidationFailure(

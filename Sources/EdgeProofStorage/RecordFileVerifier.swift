@@ -35,6 +35,12 @@ public struct RecordFileVerifier: Sendable {
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.isEmpty {
             records += 1
+            // A stored record is as shallow as its claims; deeper lines are not records (and can trap
+            // Foundation's decoder, see JSONNesting).
+            guard !JSONNesting.exceeds(in: line) else {
+                failures.append((index + 1, "not a stored record: nested deeper than \(JSONNesting.maximumDepth) levels"))
+                continue
+            }
             do {
                 let record = try decoder.decode(StoredRecord.self, from: Data(line))
                 try record.verify(with: allowlist)

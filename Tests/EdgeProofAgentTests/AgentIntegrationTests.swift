@@ -193,6 +193,34 @@ struct Rig: Sendable {
         #expect(cloud.problems.withLock { $0 }.isEmpty)
     }
 
+    @Test func overNestedApplicationMetricsAreLeftOutInsteadOfSignedOrCrashedOn() async throws {
+        let rig = try await Rig.start()
+        defer { rig.close() }
+        let cloud = try await FakeCloud(broker: rig.broker, publicKey: rig.publicKey)
+        let file = rig.work.appending("application-metrics.json")
+        var configuration = rig.configuration()
+        configuration.applicationMetricsFile = file.path
+        let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
+        func nested(_ depth: Int) -> String {
+            String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth)
+        }
+        // 513 '[' trapped Foundation's decoder; 61 levels would put the claims over the receivers' 64.
+        for (document, included) in [
+            (String(repeating: "[", count: 513), false), (nested(61), false), (nested(60), true),
+        ] {
+            try Data(document.utf8).write(to: file)
+            let outcome = try await agent.runOnce()
+            guard case .accepted = outcome else {
+                Issue.record("expected accepted, got \(outcome); problems: \(cloud.problems.withLock { $0 })")
+                continue
+            }
+            let types = cloud.envelopes.last?.envelope.claims.metrics.samples.map(\.metricType) ?? []
+            #expect(types == (included ? ["system", "application"] : ["system"]), "depth \(document.prefix(10))")
+        }
+        await cloud.shutdown()
+        #expect(cloud.problems.withLock { $0 }.isEmpty)
+    }
+
     @Test func definitiveRejectionLeavesTheSpool() async throws {
         let rig = try await Rig.start()
         defer { rig.close() }

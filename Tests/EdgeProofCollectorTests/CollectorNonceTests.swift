@@ -53,6 +53,30 @@ struct CollectorNonceTests {
         await session.close()
     }
 
+    @Test func refusesOversizedNonceRequestWithPayloadTooLargeAndTheCorrelationData() async throws {
+        let world = try CollectorWorld()
+        defer { world.close() }
+        let session = try await Session.start(world)
+        let collector = try await RunningCollector.start(world.configuration(), statusInbox: session.gatewayInbox)
+
+        let correlation = try await session.requestNonce(payload: Data(repeating: 0xFF, count: NonceRequest.maximumSize + 1))
+        let found = try await session.rejection(for: "agent-001", reason: "payload_too_large")
+        let (rejection, message) = try #require(found)
+        #expect(rejection.rejectedBy == .collector)
+        #expect(rejection.validationType == .requestValidation)
+        #expect(message.properties.correlationData == correlation)
+        #expect(!session.agentInbox.messages.contains { $0.topic == topics.agentNonceResponse("agent-001") })
+        // A request at the bound is still answered with a nonce.
+        let small = try await session.requestNonce(payload: Data(repeating: 0xFF, count: NonceRequest.maximumSize))
+        let answer = try await session.agentInbox.first {
+            $0.topic == topics.agentNonceResponse("agent-001") && $0.properties.correlationData == small
+        }
+        #expect(answer != nil)
+
+        try await collector.stop()
+        await session.close()
+    }
+
     @Test func refusesNoncesToAnAgentRevokedInTheReloadedAllowlist() async throws {
         let world = try CollectorWorld()
         defer { world.close() }

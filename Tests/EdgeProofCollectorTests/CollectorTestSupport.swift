@@ -235,12 +235,14 @@ struct Session {
     }
 
     /// The gateway forwards a nonce request of `agent`; returns the correlation data used.
-    func requestNonce(for agent: String = "agent-001", responseTopic: String? = nil) async throws -> Data {
+    func requestNonce(
+        for agent: String = "agent-001", responseTopic: String? = nil, payload: Data = Data("{}".utf8)
+    ) async throws -> Data {
         let correlation = Data((0..<16).map { _ in UInt8.random(in: 0...255) })
         let properties = MQTTProperties(
             responseTopic: responseTopic ?? topics.agentNonceResponse(agent), correlationData: correlation)
         try await gateway.publish(
-            MQTTMessage(topic: topics.verifiedNonceRequest(agent), payload: Data("{}".utf8), properties: properties))
+            MQTTMessage(topic: topics.verifiedNonceRequest(agent), payload: payload, properties: properties))
         return correlation
     }
 

@@ -51,7 +51,8 @@ struct VerifyCommandTests {
         var moved = try await record(signer, nonce: "n-10")
         moved.geographicRegion = GeographicRegion(region: "EU", state: "Germany", city: "Berlin")
         let badFile = directory.appending("records-bad.jsonl")
-        let badLines = [try encoder.encode(good[0]), try encoder.encode(tampered), try encoder.encode(moved), Data("{not json".utf8)]
+        let badLines = [try encoder.encode(good[0]), try encoder.encode(tampered), try encoder.encode(moved), Data("{not json".utf8),
+            Data(String(repeating: "[", count: 513).utf8)]
         try Data(badLines.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined().utf8).write(to: badFile)
 
         let ok = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path])
@@ -61,10 +62,12 @@ struct VerifyCommandTests {
         let bad = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path, badFile.path])
         #expect(bad.status == 1)
         #expect(bad.output.contains("records-good.jsonl: 3/3 records verified"))
-        #expect(bad.output.contains("records-bad.jsonl: 1/4 records verified"))
+        #expect(bad.output.contains("records-bad.jsonl: 1/5 records verified"))
         #expect(bad.output.contains("line 2:"))
         #expect(bad.output.contains("line 3: header_mismatch"))
         #expect(bad.output.contains("line 4: not a stored record"))
+        // A line that once crashed Foundation's JSONDecoder (nesting ends at its limit of 512).
+        #expect(bad.output.contains("line 5: not a stored record"))
     }
 }
 

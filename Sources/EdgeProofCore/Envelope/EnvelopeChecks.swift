@@ -32,7 +32,9 @@ extension SignedEnvelope {
         for (name, value) in properties {
             switch name {
             case EnvelopeProperty.workloadGeoID:
-                guard let geo = try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(value.utf8)) else {
+                guard !JSONNesting.exceeds(in: value.utf8),
+                    let geo = try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(value.utf8))
+                else {
                     throw ValidationFailure(.headerMismatch, "Workload-Geo-ID is not valid JSON of the expected shape", details: ["property": .string(name)])
                 }
                 guard geo.clientWorkloadID == claims.agentName, geo.clientWorkloadLocation == claims.geographicRegion else {

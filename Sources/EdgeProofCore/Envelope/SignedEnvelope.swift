@@ -37,6 +37,10 @@ public struct SignedEnvelope: Sendable {
                 details: ["size": .number(Double(bytes.count)), "limit": .number(Double(maximumSize))])
         }
         let data = Data(bytes)
+        guard !JSONNesting.exceeds(in: data) else {
+            throw ValidationFailure(
+                .malformedEnvelope, "envelope nests deeper than \(JSONNesting.maximumDepth) levels")
+        }
         let outer: FlattenedJWS
         do {
             outer = try JSONDecoder().decode(FlattenedJWS.self, from: data)
@@ -48,6 +52,10 @@ public struct SignedEnvelope: Sendable {
         }
         guard let payloadBytes = Base64URL.decode(outer.payload) else {
             throw ValidationFailure(.malformedEnvelope, "payload is not base64url")
+        }
+        guard !JSONNesting.exceeds(in: headerBytes), !JSONNesting.exceeds(in: payloadBytes) else {
+            throw ValidationFailure(
+                .malformedEnvelope, "protected header or claims nest deeper than \(JSONNesting.maximumDepth) levels")
         }
         // The header first: an envelope with alg "none" and no signature is an unsupported alg.
         let header = try Self.decodeHeader(headerBytes)
