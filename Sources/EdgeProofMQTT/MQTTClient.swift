@@ -90,10 +90,18 @@ public final class MQTTClient: Sendable {
         try await session.acquireSlot()
         let handedOver = Atomic<Bool>(false)
         do {
-            try await session.publishAndWait { [mosquitto] () throws(MQTTError) -> Int32 in
-                let messageID = try mosquitto.publish(message)
-                handedOver.store(true, ordering: .sequentiallyConsistent)
-                return messageID
+            while true {
+                try await session.waitUntilConnected()
+                do {
+                    try await session.publishAndWait { [mosquitto] () throws(MQTTError) -> Int32 in
+                        let messageID = try mosquitto.publish(message)
+                        handedOver.store(true, ordering: .sequentiallyConsistent)
+                        return messageID
+                    }
+                    return
+                } catch is MQTTSession.NotConnected {
+                    continue  // the connection dropped after the wait: wait again
+                }
             }
         } catch {
             // A message libmosquitto took keeps its slot until the broker answers.

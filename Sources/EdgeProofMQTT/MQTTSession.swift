@@ -159,10 +159,23 @@ final class MQTTSession: MosquittoEvents {
         state.withLock { $0.releaseSlot() }.map { if case .done(let next) = $0 { next.resume() } }
     }
 
+    /// Raised inside ``publishAndWait(_:)`` when the connection is not up: the caller waits for it and
+    /// tries again.
+    struct NotConnected: Error {}
+
     /// Hands a QoS 1 message to libmosquitto (`send`, under the lock so its PUBACK cannot overtake
     /// the registration) and waits for the broker's acknowledgement.
+    ///
+    /// Only while connected: libmosquitto 2.0 resends an unacknowledged message after a reconnect only
+    /// if it was queued before the reconnect began; one queued while a reconnect is under way waits
+    /// for a PUBACK that never comes. Disconnects are recorded under the same lock, so a message
+    /// handed over here is always queued before the next reconnect.
     func publishAndWait(_ send: @escaping () throws(MQTTError) -> Int32) async throws {
         try await suspend(Waiter.done) { state, id, continuation in
+            guard state.connected else {
+                continuation.resume(throwing: NotConnected())
+                return
+            }
             do {
                 let messageID = try send()
                 state.publishes[messageID] = id

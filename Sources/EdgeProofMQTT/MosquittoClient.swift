@@ -212,8 +212,9 @@ final class MosquittoClient {
 
     // MARK: Operations (any thread)
 
-    /// Queues a publish and returns its message id. A QoS 1 message accepted while disconnected is
-    /// kept by libmosquitto and sent on reconnect, so MOSQ_ERR_NO_CONN is not a failure for it.
+    /// Queues a publish and returns its message id. MOSQ_ERR_NO_CONN for QoS 1 means the socket has just
+    /// closed: libmosquitto keeps the message and sends it again after the next reconnect, so it is not a
+    /// failure (callers only publish while connected; see ``MQTTSession/publishAndWait(_:)``).
     func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
         var properties = try Self.makeProperties(message.properties)
         defer { mosquitto_property_free_all(&properties) }

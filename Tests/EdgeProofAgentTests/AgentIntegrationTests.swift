@@ -320,7 +320,11 @@ struct Rig: Sendable {
         let configuration = rig.configuration(sampleInterval: 0.2, receiptTimeout: 5)
         let first = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
         let firstRun = Task { try await first.run() }
-        try await Task.sleep(for: .seconds(1.2))
+        // At least three batches taken offline (a loaded machine may sample late).
+        let offlineDeadline = ContinuousClock.now + .seconds(30)
+        while await first.spooledCount() < 3, ContinuousClock.now < offlineDeadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         firstRun.cancel()
         _ = await firstRun.result
         let spooledOffline = await first.spooledCount()

@@ -106,7 +106,11 @@ struct SystemTests {
             let firstGroup = ServiceGroup(services: [first], logger: system.logger)
             try await withThrowingTaskGroup(of: Void.self) { agentGroup in
                 agentGroup.addTask { try await firstGroup.run() }
-                try await Task.sleep(for: .seconds(1.5))
+                // At least three batches taken offline (a loaded machine may sample late).
+                let deadline = ContinuousClock.now + .seconds(30)
+                while await first.spooledCount() < 3, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 await firstGroup.triggerGracefulShutdown()
                 try await agentGroup.waitForAll()
             }
