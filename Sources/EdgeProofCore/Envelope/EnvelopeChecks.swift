@@ -37,7 +37,13 @@ extension SignedEnvelope {
                 else {
                     throw ValidationFailure(.headerMismatch, "Workload-Geo-ID is not valid JSON of the expected shape", details: ["property": .string(name)])
                 }
-                guard geo.clientWorkloadID == claims.agentName, geo.clientWorkloadLocation == claims.geographicRegion else {
+                // The quality is a copy of the signed geolocation's, when both say one.
+                let qualityAgrees =
+                    geo.clientWorkloadLocationQuality == nil || claims.geolocation?.quality == nil
+                    || geo.clientWorkloadLocationQuality == claims.geolocation?.quality
+                guard geo.clientWorkloadID == claims.agentName, geo.clientWorkloadLocation == claims.geographicRegion,
+                    qualityAgrees
+                else {
                     throw ValidationFailure(
                         .headerMismatch, "Workload-Geo-ID says \(geo.clientWorkloadID) at \(geo.clientWorkloadLocation), the signed claims \(claims.agentName) at \(claims.geographicRegion)",
                         details: ["property": .string(name)])
@@ -47,8 +53,10 @@ extension SignedEnvelope {
                     throw ValidationFailure(.headerMismatch, "Signature-Input is malformed", details: ["property": .string(name)])
                 }
                 let created = Timestamp.date(from: claims.timestamp).map { Int64($0.timeIntervalSince1970.rounded(.down)) }
+                // `expires` is the nonce's expiry, which the signed nonce itself carries.
+                let expires = NonceAuthority.claimedExpiry(of: claims.nonce).map { Int64($0.timeIntervalSince1970.rounded(.down)) }
                 guard input.keyID == header.keyID, input.algorithm == header.algorithm, input.nonce == claims.nonce,
-                    input.created == created
+                    input.created == created, expires == nil || input.expires == expires
                 else {
                     throw ValidationFailure(
                         .headerMismatch, "Signature-Input disagrees with the signed header and claims",

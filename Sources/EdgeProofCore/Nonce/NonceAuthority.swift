@@ -75,6 +75,16 @@ public struct NonceAuthority: Sendable {
         return ValidNonce(id: NonceID(keyID: bytes[1], random: bytes[18..<34]), expiresAt: expiresAt)
     }
 
+    /// The expiry a token carries, read without checking its MAC: for consistency checks by parties that
+    /// do not hold the nonce key (the gateway), never for deciding validity.
+    public static func claimedExpiry(of token: String) -> Date? {
+        guard token.utf8.count <= 128, let bytes = Base64URL.decode(token).map(Array.init),
+            bytes.count == tokenLength, bytes[0] == version
+        else { return nil }
+        let expiryMillis = bytes[2..<10].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Date(timeIntervalSince1970: Double(expiryMillis) / 1000)
+    }
+
     private static func mac(_ authenticated: some Sequence<UInt8>, keyHash: PublicKeyHash, key: NonceKey) -> [UInt8] {
         var hmac = HMAC<SHA256>(key: key.secret)
         hmac.update(data: Array(authenticated))
