@@ -170,24 +170,7 @@ actor LoadGenerator {
 
     func prepare(envelopes count: Int) async throws {
         for _ in 0..<count {
-            let response = try await client.request(
-                MQTTMessage(
-                    topic: topics.agentNonceRequest(name), payload: Data("{}".utf8),
-                    properties: MQTTProperties(responseTopic: topics.agentNonceResponse(name))),
-                timeout: .seconds(10))
-            let nonce = try JSONDecoder().decode(NonceResponse.self, from: response.payload).nonce
-            let now = Timestamp.string(from: Date())
-            let claims = EnvelopeClaims(
-                agentName: name, publicKeyHash: signer.publicKeyHash, nonce: nonce, timestamp: now,
-                geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
-                metrics: MetricsBatch(
-                    service: ServiceInfo(name: "edgeproof-bench", version: "1", instanceID: name),
-                    samples: [
-                        MetricSample(
-                            timestamp: now, metricType: "system",
-                            values: ["cpu_percent": 12.5, "memory_used_bytes": 1_234_567_890, "load_average_1m": 0.42])
-                    ]))
-            envelopes.append((nonce, try await SignedEnvelope.sign(claims, with: signer).serialized()))
+            envelopes.append(try await BenchmarkClaims.signedEnvelope(agent: name, client: client, signer: signer, topics: topics))
         }
     }
 

@@ -28,7 +28,7 @@ final class MQTTSession: MosquittoEvents {
     }
 
     struct State {
-        /// Connected, and subscriptions the broker had lost are renewed: what callers wait for.
+        /// Connected, and every subscription renewed (SUBACKs in): what callers wait for.
         var connected = false
         /// CONNACK received; `connected` follows once the renewing SUBACKs are in.
         var transportUp = false

@@ -5,7 +5,7 @@ import Synchronization
 /// What libmosquitto reports, as Swift values. Called on the network thread; implementations only
 /// record state and resume waiters.
 protocol MosquittoEvents: AnyObject, Sendable {
-    /// Returns the subscriptions to renew when the broker kept no session.
+    /// Returns the subscriptions to renew: all of them, on every connection.
     func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)]
     /// The message ids of the renewing SUBSCRIBEs just sent (their SUBACKs arrive through didSubscribe).
     func didRenewSubscriptions(messageIDs: [Int32])

@@ -209,23 +209,6 @@ extension EdgeProof.Bench {
     }
 }
 
-/// A typical envelope: one sample of system metrics (about 600 bytes on the wire).
-enum BenchmarkClaims {
-    static func make(keyHash: PublicKeyHash, nonce: String) -> EnvelopeClaims {
-        let now = Timestamp.string(from: Date())
-        return EnvelopeClaims(
-            agentName: "bench-agent", publicKeyHash: keyHash, nonce: nonce, timestamp: now,
-            geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
-            metrics: MetricsBatch(
-                service: ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "bench-agent"),
-                samples: [
-                    MetricSample(
-                        timestamp: now, metricType: "system",
-                        values: ["cpu_percent": 12.5, "memory_used_bytes": 1_234_567_890, "load_1m": 0.42])
-                ]))
-    }
-}
-
 private func measureRate(_ count: Int, _ body: (Int) throws -> Void) throws -> Double {
     let clock = ContinuousClock()
     let start = clock.now

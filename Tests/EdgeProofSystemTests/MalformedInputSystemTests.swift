@@ -143,20 +143,7 @@ struct MalformedInputSystemTests {
             @Sendable func validEnvelope(
                 _ name: String, _ client: MQTTClient, _ key: SoftwareBenchmarkSigner
             ) async throws -> (nonce: String, payload: Data) {
-                let response = try await client.request(
-                    MQTTMessage(
-                        topic: topics.agentNonceRequest(name), payload: Data("{}".utf8),
-                        properties: MQTTProperties(responseTopic: topics.agentNonceResponse(name))),
-                    timeout: .seconds(10))
-                let nonce = try JSONDecoder().decode(NonceResponse.self, from: response.payload).nonce
-                let now = Timestamp.string(from: Date())
-                let claims = EnvelopeClaims(
-                    agentName: name, publicKeyHash: key.publicKeyHash, nonce: nonce, timestamp: now,
-                    geographicRegion: GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
-                    metrics: MetricsBatch(
-                        service: ServiceInfo(name: "edgeproof-fuzz", version: "1", instanceID: name),
-                        samples: [MetricSample(timestamp: now, metricType: "system", values: ["cpu_percent": 1.5])]))
-                return (nonce, try await SignedEnvelope.sign(claims, with: key).serialized())
+                try await BenchmarkClaims.signedEnvelope(agent: name, client: client, signer: key, topics: topics)
             }
             @Sendable func honestEnvelope() async throws -> (nonce: String, payload: Data) {
                 try await validEnvelope(Self.honest, honest, honestKey)
