@@ -65,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Files on disk: allowlist files, the replay cache journal.
+        // Files on disk: allowlist, spool, rotating records and events, nonce keys.
         .target(
             name: "EdgeProofStorage",
             dependencies: [

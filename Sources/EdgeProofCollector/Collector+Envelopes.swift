@@ -30,14 +30,26 @@ extension Collector {
             return
         }
 
-        let fresh: Bool
-        do {
-            fresh = try replayCache.consume(nonce, now: receivedAt)
-        } catch {
-            await storeFailed(envelope, agent: agent, problem: "replay journal: \(error)", client: client)
+        switch replayCache.claim(nonce, fingerprint: EnvelopeFingerprint(signature: envelope.signature), now: receivedAt) {
+        case .claimed:
+            break
+        case .alreadyStored(let storedAt):
+            // The agent resent an envelope this collector has: it missed the receipt. Nothing is
+            // stored again; the answer tells the agent (only collectors may publish on its topics).
+            count("duplicates")
+            let failure = ValidationFailure(
+                .nonceReplayed, "nonce was already used: this envelope is stored already",
+                details: [
+                    "expires_at": .string(Timestamp.string(from: nonce.expiresAt)),
+                    "stored_at": .string(Timestamp.string(from: storedAt)), "collector": .string(configuration.id),
+                ])
+            await reject(failure.about(envelope), agent: agent, correlationData: nil, client: client)
             return
-        }
-        guard fresh else {
+        case .inProgress:
+            // A resend that overtook the first copy: its receipt answers both.
+            count("duplicates")
+            return
+        case .replayed:
             let failure = ValidationFailure(
                 .nonceReplayed, "nonce was already used",
                 details: ["expires_at": .string(Timestamp.string(from: nonce.expiresAt))])
@@ -51,15 +63,13 @@ extension Collector {
         do {
             try records.append(line: try Self.encode(record))
         } catch {
-            // Not stored, so not consumed: the agent gets no receipt and retries the same envelope.
-            do {
-                try replayCache.release(nonce.id)
-            } catch {
-                logger.error("cannot release the nonce of an unstored envelope", metadata: ["error": "\(error)"])
-            }
+            // Not stored, so not used: the agent gets no receipt and resends the same envelope.
+            replayCache.release(nonce.id)
             await storeFailed(envelope, agent: agent, problem: "records: \(error)", client: client)
             return
         }
+        replayCache.commit(nonce.id, storedAt: Date())
+        await storeSucceeded(client)
 
         count("accepted")
         let storedAt = Timestamp.string(from: Date())
@@ -79,12 +89,32 @@ extension Collector {
     /// A durable write failed: no receipt (the agent retries), an error in the log, an event.
     private func storeFailed(_ envelope: SignedEnvelope, agent: String, problem: String, client: MQTTClient) async {
         count("store_failed")
+        let first = storageProblem.withLock { current in
+            defer { current = problem }
+            return current == nil
+        }
+        if first {
+            // Reported once per outage, in the retained status too: monitoring sees that this
+            // collector sends no receipts until it can write again.
+            await publish(statusMessage(.degraded), on: client)
+        }
         logger.error(
             "cannot store an accepted envelope; no receipt sent",
             metadata: ["agent": "\(agent)", "nonce": "\(envelope.claims.nonce)", "error": "\(problem)"])
         await emit(
             kind: "store_failed", agent: agent,
             details: ["nonce": .string(envelope.claims.nonce), "error": .string(problem)], client: client)
+    }
+
+    /// A durable write worked: ends a storage outage, if there was one, in the status and events.
+    private func storeSucceeded(_ client: MQTTClient) async {
+        guard let ended = storageProblem.withLock({ current in
+            defer { current = nil }
+            return current
+        }) else { return }
+        logger.notice("records can be written again; receipts resume", metadata: ["was": "\(ended)"])
+        await publish(statusMessage(.online), on: client)
+        await emit(kind: "store_recovered", details: ["was": .string(ended)], client: client)
     }
 
     /// Sends the aligned rejection to the agent (with the request's correlation data for a nonce

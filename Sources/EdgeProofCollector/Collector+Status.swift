@@ -15,7 +15,7 @@ extension Collector {
         let status = ComponentStatus(
             component: "collector", id: configuration.id, state: state,
             since: Timestamp.string(from: state == .online ? startedAt : Date()),
-            counters: counters.withLock { $0 })
+            counters: counters.withLock { $0 }, problem: state == .degraded ? storageProblem.withLock { $0 } : nil)
         let payload = (try? Self.encode(status)) ?? Data()
         return MQTTMessage(
             topic: topics.status(component: "collector", id: configuration.id), payload: payload, retain: true)
@@ -36,7 +36,7 @@ extension Collector {
             let current = counters.withLock { $0 }
             guard current != published else { continue }
             published = current
-            await publish(statusMessage(.online), on: client)
+            await publish(statusMessage(storageProblem.withLock { $0 } == nil ? .online : .degraded), on: client)
         }
     }
 

@@ -24,6 +24,8 @@ public final class Collector: Service, Sendable {
     let allowlistFile: AllowlistFile
     let allowlistState: Mutex<AllowlistState>
     let counters = Mutex<[String: Int]>([:])
+    /// Why the last durable write failed, until one succeeds again.
+    let storageProblem = Mutex<String?>(nil)
     let startedAt = Date()
 
     /// At most this many messages are handled concurrently.
@@ -37,8 +39,9 @@ public final class Collector: Service, Sendable {
         var stamp: FileStamp?
     }
 
-    /// Loads the allowlist and the nonce keys, opens the replay journal and the records and events
-    /// files (closing files a crash left open). Fails with a message naming the file and problem.
+    /// Loads the allowlist and the nonce keys, opens the records and events files (closing files a
+    /// crash left open) and rebuilds the replay cache from the recent records. Fails with a message
+    /// naming the file and problem.
     public init(configuration: CollectorConfiguration, logger: Logger) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -63,25 +66,20 @@ public final class Collector: Service, Sendable {
         }
         nonceAuthority = NonceAuthority(keyring: keyring, lifetime: .seconds(configuration.nonceLifetimeSeconds))
 
-        let journalURL = URL(fileURLWithPath: configuration.resolvedReplayJournal)
         do {
-            try FileManager.default.createDirectory(
-                at: journalURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-            replayCache = try ReplayCache(storage: try ReplayJournal(url: journalURL))
-        } catch {
-            throw CollectorError("cannot start: replay journal \(journalURL.path): \(error)")
-        }
-
-        do {
+            var recordLimits = configuration.records.limits
+            recordLimits.keepRecent = Self.replayWindow(configuration)
             records = try RotatingJSONLinesFile(
                 directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
-                limits: configuration.records.limits)
+                limits: recordLimits)
             events = try RotatingJSONLinesFile(
                 directory: URL(fileURLWithPath: configuration.resolvedEventsDirectory), prefix: "events",
                 limits: configuration.records.limits)
         } catch {
             throw CollectorError("cannot start: \(error)")
         }
+        replayCache = ReplayCache()
+        try rememberRecordedNonces()
     }
 
     /// Connects, subscribes to verified envelopes and nonce requests, and handles them until graceful

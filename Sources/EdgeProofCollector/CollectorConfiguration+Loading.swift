@@ -29,7 +29,6 @@ import Logging
 ///   retain_age_s: 0               # 0 = keep forever
 ///   fsync: true                   # true: a record is fsynced before its receipt is sent
 /// events_directory: …             # default <records.directory>/events
-/// replay_journal: …               # default <records.directory>/replay.journal
 /// max_envelope_bytes: 262144      # 262144
 /// log_level: info                 # trace | debug | info | notice | warning | error | critical
 /// ```
@@ -91,7 +90,6 @@ extension CollectorConfiguration {
         case nonceSubscription = "nonce_subscription"
         case records
         case eventsDirectory = "events_directory"
-        case replayJournal = "replay_journal"
         case maximumEnvelopeBytes = "max_envelope_bytes"
         case logLevel = "log_level"
     }
@@ -110,7 +108,6 @@ extension CollectorConfiguration {
                 ?? defaults.nonceSubscription,
             records: try container.decode(Records.self, forKey: .records),
             eventsDirectory: try container.decodeIfPresent(String.self, forKey: .eventsDirectory),
-            replayJournal: try container.decodeIfPresent(String.self, forKey: .replayJournal),
             maximumEnvelopeBytes: try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
                 ?? defaults.maximumEnvelopeBytes,
             logLevel: try container.decodeIfPresent(Logger.Level.self, forKey: .logLevel) ?? defaults.logLevel)

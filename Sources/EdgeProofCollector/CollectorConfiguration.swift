@@ -55,8 +55,6 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public var records: Records
     /// nil: `<records.directory>/events`.
     public var eventsDirectory: String?
-    /// nil: `<records.directory>/replay.journal`.
-    public var replayJournal: String?
     public var maximumEnvelopeBytes: Int
     public var logLevel: Logger.Level
 
@@ -70,7 +68,6 @@ public struct CollectorConfiguration: Sendable, Decodable {
         nonceSubscription: NonceSubscription = .shared,
         records: Records = Records(),
         eventsDirectory: String? = nil,
-        replayJournal: String? = nil,
         maximumEnvelopeBytes: Int = 262_144,
         logLevel: Logger.Level = .info
     ) {
@@ -82,7 +79,6 @@ public struct CollectorConfiguration: Sendable, Decodable {
         self.nonceSubscription = nonceSubscription
         self.records = records
         self.eventsDirectory = eventsDirectory
-        self.replayJournal = replayJournal
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.logLevel = logLevel
     }
@@ -90,10 +86,5 @@ public struct CollectorConfiguration: Sendable, Decodable {
     /// `events_directory`, or its default under the records directory.
     public var resolvedEventsDirectory: String {
         eventsDirectory ?? URL(fileURLWithPath: records.directory).appendingPathComponent("events").path
-    }
-
-    /// `replay_journal`, or its default under the records directory.
-    public var resolvedReplayJournal: String {
-        replayJournal ?? URL(fileURLWithPath: records.directory).appendingPathComponent("replay.journal").path
     }
 }

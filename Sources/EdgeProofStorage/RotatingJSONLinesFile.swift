@@ -34,16 +34,20 @@ public final class RotatingJSONLinesFile: Sendable {
         public var retainAge: Int
         /// fsync after every batch (the default); off, data is synced at rotation and close only.
         public var fsync: Bool
+        /// Closed files changed within this many seconds are kept whatever `retainFiles` and
+        /// `retainAge` say (the collector's replay protection reads them back).
+        public var keepRecent: Int
 
         public init(
             maximumFileBytes: Int = 64 * 1024 * 1024, maximumFileAge: Int = 3600, retainFiles: Int = 0,
-            retainAge: Int = 0, fsync: Bool = true
+            retainAge: Int = 0, fsync: Bool = true, keepRecent: Int = 0
         ) {
             self.maximumFileBytes = maximumFileBytes
             self.maximumFileAge = maximumFileAge
             self.retainFiles = retainFiles
             self.retainAge = retainAge
             self.fsync = fsync
+            self.keepRecent = keepRecent
         }
     }
 
@@ -280,6 +284,13 @@ public final class RotatingJSONLinesFile: Sendable {
             for file in closed where !doomed.contains(file.url) {
                 let modified = (try? file.url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
                 if let modified, modified < cutoff { doomed.append(file.url) }
+            }
+        }
+        if limits.keepRecent > 0 {
+            let recent = now.addingTimeInterval(-Double(limits.keepRecent))
+            doomed.removeAll { url in
+                let modified = (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
+                return modified.map { $0 >= recent } ?? true
             }
         }
         guard !doomed.isEmpty else { return }

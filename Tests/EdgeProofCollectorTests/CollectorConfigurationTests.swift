@@ -34,7 +34,6 @@ struct CollectorConfigurationTests {
         #expect(configuration.records.retainFiles == 0)
         #expect(configuration.records.fsync)
         #expect(configuration.resolvedEventsDirectory == "/data/records/events")
-        #expect(configuration.resolvedReplayJournal == "/data/records/replay.journal")
         #expect(configuration.maximumEnvelopeBytes == 262_144)
         #expect(configuration.logLevel == .info)
     }

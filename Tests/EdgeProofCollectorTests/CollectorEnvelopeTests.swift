@@ -165,10 +165,52 @@ struct CollectorEnvelopeTests {
         try await first.stop()
 
         let second = try await RunningCollector.start(configuration, statusInbox: session.gatewayInbox)
+        // The identical envelope again (an agent that missed its receipt): refused, and the answer
+        // says this collector has it.
         try await session.forward(payload)
-        #expect(try await session.rejection(reason: "nonce_replayed") != nil)
+        let resend = try #require(try await session.rejection(reason: "nonce_replayed"))
+        #expect(resend.rejection.details["stored_at"] != nil)
+        #expect(resend.rejection.details["collector"]?.stringValue == configuration.id)
         try await second.stop()
         #expect(try storedRecords(in: configuration.records.directory).filter { $0.nonce == nonce.nonce }.count == 1)
+        await session.close()
+    }
+
+    @Test func recordWrittenJustBeforeACrashStillBlocksReplaysAndAnswersTheResend() async throws {
+        let world = try CollectorWorld()
+        defer { world.close() }
+        let session = try await Session.start(world)
+        let configuration = world.configuration()
+        // A crash after the durable write and before the receipt leaves the record in an open file
+        // (no receipt was ever sent). Build that state by hand, with a torn line after it.
+        let nonce = try world.nonceAuthority().issue(for: world.agentSigner.publicKeyHash)
+        let envelope = try await world.agentSigner.envelope(nonce: nonce.token)
+        let record = StoredRecord(
+            envelope: envelope, topic: "edgeproof/v1/verified/agent-001/metrics", collector: configuration.id,
+            receivedAt: Timestamp.string(from: Date()))
+        let encoder = JSONEncoder()
+        var content = try encoder.encode(record)
+        content.append(contentsOf: Array("\n{\"received_at\":\"2026".utf8))
+        try FileManager.default.createDirectory(atPath: configuration.records.directory, withIntermediateDirectories: true)
+        try content.write(
+            to: URL(fileURLWithPath: configuration.records.directory)
+                .appendingPathComponent("records-20261121T000000Z-000009.jsonl.open"))
+
+        let restarted = try await RunningCollector.start(configuration, statusInbox: session.gatewayInbox)
+        try await session.forward(envelope.serialized())
+        let resend = try #require(try await session.rejection(reason: "nonce_replayed"))
+        #expect(resend.rejection.details["stored_at"] != nil)
+        // Another envelope with the same nonce (a new signature over other claims) is a plain replay.
+        try await session.forward(try await world.agentSigner.envelope(nonce: nonce.token).serialized())
+        let other = try await session.agentInbox.first(timeout: .seconds(10)) { message in
+            guard let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload) else { return false }
+            return rejection.reasonCode == "nonce_replayed" && rejection.details["stored_at"] == nil
+        }
+        #expect(other != nil)
+        try await restarted.stop()
+        let stored = try storedRecords(in: configuration.records.directory)
+        #expect(stored.count == 1)
+        #expect(stored.first?.nonce == nonce.token)
         await session.close()
     }
 

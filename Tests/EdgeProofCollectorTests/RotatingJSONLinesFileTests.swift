@@ -62,6 +62,17 @@ struct RotatingJSONLinesFileTests {
         #expect(kept == [line(3), line(4)])
     }
 
+    @Test func retentionNeverDeletesFilesChangedWithinKeepRecent() throws {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-rotating")
+        defer { directory.remove() }
+        // retain_files 1 would delete three of them, but all were changed just now.
+        let file = try RotatingJSONLinesFile(
+            directory: directory.url, prefix: "records",
+            limits: .init(maximumFileBytes: 1, retainFiles: 1, retainAge: 1, keepRecent: 600))
+        for index in 0..<4 { try file.append(line: line(index)) }
+        #expect(try file.closedFiles().count == 4)
+    }
+
     @Test func closesALeftoverOpenFileAndCutsOffItsTornLastLine() throws {
         let directory = try TemporaryDirectory(prefix: "edgeproof-rotating")
         defer { directory.remove() }

@@ -115,24 +115,32 @@ struct NonceTests {
         #expect(throws: NonceKeyError.self) { _ = try NonceKey(id: 1, secret: [UInt8](repeating: 7, count: 16)) }
     }
 
-    @Test("a nonce is consumed once; the second use is a replay")
-    func consumesOnce() throws {
+    @Test("a nonce is used once: the same envelope again is recognised as stored, another envelope is a replay")
+    func claimsOnce() throws {
         let authority = try authority()
-        let cache = try ReplayCache(storage: nil)
+        let cache = ReplayCache()
         let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
-        #expect(try cache.consume(valid))
-        #expect(try !cache.consume(valid))
+        let original = EnvelopeFingerprint(signature: "original-signature")
+        #expect(cache.claim(valid, fingerprint: original) == .claimed)
+        #expect(cache.claim(valid, fingerprint: original) == .inProgress)
+        #expect(cache.claim(valid, fingerprint: EnvelopeFingerprint(signature: "other")) == .replayed)
+        let storedAt = Date()
+        cache.commit(valid.id, storedAt: storedAt)
+        #expect(cache.claim(valid, fingerprint: original) == .alreadyStored(at: storedAt))
+        #expect(cache.claim(valid, fingerprint: EnvelopeFingerprint(signature: "other")) == .replayed)
         #expect(cache.contains(valid.id))
     }
 
-    @Test("of many concurrent consumers of one nonce, exactly one wins")
-    func consumeIsAtomic() async throws {
+    @Test("of many concurrent claims of one nonce, exactly one wins")
+    func claimIsAtomic() async throws {
         let authority = try authority()
-        let cache = try ReplayCache(storage: nil)
+        let cache = ReplayCache()
         let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
-        let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<200 { group.addTask { try cache.consume(valid) } }
-            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        let winners = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask { cache.claim(valid, fingerprint: EnvelopeFingerprint(signature: "copy-\(index % 2)")) == .claimed }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(winners == 1)
     }
@@ -140,76 +148,45 @@ struct NonceTests {
     @Test("expired nonces leave memory; the cache stays bounded")
     func prunesExpired() throws {
         let authority = try authority()
-        let cache = try ReplayCache(storage: nil)
+        let cache = ReplayCache()
         let start = Date()
-        for _ in 0..<3000 {
-            _ = try cache.consume(try authority.validate(authority.issue(for: agentKey, now: start).token, for: agentKey, now: start), now: start)
+        for index in 0..<3000 {
+            let valid = try authority.validate(authority.issue(for: agentKey, now: start).token, for: agentKey, now: start)
+            #expect(cache.claim(valid, fingerprint: EnvelopeFingerprint(signature: "\(index)"), now: start) == .claimed)
+            cache.commit(valid.id, storedAt: start)
         }
         #expect(cache.count == 3000)
-        try cache.prune(now: start.addingTimeInterval(301))
+        cache.prune(now: start.addingTimeInterval(301))
         #expect(cache.count == 0)
     }
 
-    @Test("consumed nonces survive a restart through storage, expired ones are dropped")
-    func persistsAcrossRestart() throws {
-        let authority = try authority()
-        let storage = InMemoryReplayStorage()
-        let now = Date()
-        let first = try ReplayCache(storage: storage, now: now)
-        let valid = try authority.validate(authority.issue(for: agentKey, now: now).token, for: agentKey, now: now)
-        #expect(try first.consume(valid, now: now))
-
-        let restarted = try ReplayCache(storage: storage, now: now)
-        #expect(try !restarted.consume(valid, now: now))
-        let later = try ReplayCache(storage: storage, now: now.addingTimeInterval(400))
-        #expect(later.count == 0)
-    }
-
-    @Test("a released nonce can be consumed again, also after a restart")
+    @Test("a released nonce can be claimed again; one being stored is never pruned")
     func releasesNonce() throws {
         let authority = try authority()
-        let storage = InMemoryReplayStorage()
-        let cache = try ReplayCache(storage: storage)
-        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
-        #expect(try cache.consume(valid))
-        try cache.release(valid.id)
-        #expect(try ReplayCache(storage: storage).consume(valid))
+        let cache = ReplayCache()
+        let now = Date()
+        let valid = try authority.validate(authority.issue(for: agentKey, now: now).token, for: agentKey, now: now)
+        let fingerprint = EnvelopeFingerprint(signature: "s")
+        #expect(cache.claim(valid, fingerprint: fingerprint, now: now) == .claimed)
+        cache.prune(now: now.addingTimeInterval(400))
+        #expect(cache.claim(valid, fingerprint: fingerprint, now: now) == .inProgress)
+        cache.release(valid.id)
+        #expect(cache.claim(valid, fingerprint: fingerprint, now: now) == .claimed)
     }
 
-    @Test("when storage fails the nonce is not consumed")
-    func storageFailureConsumesNothing() throws {
+    @Test("uses read back from records are remembered, expired ones dropped")
+    func remembersRecordedUses() throws {
         let authority = try authority()
-        let storage = InMemoryReplayStorage()
-        let cache = try ReplayCache(storage: storage)
-        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
-        storage.failing = true
-        #expect(throws: (any Error).self) { try cache.consume(valid) }
-        storage.failing = false
-        #expect(try cache.consume(valid))
+        let now = Date()
+        let live = try authority.validate(authority.issue(for: agentKey, now: now).token, for: agentKey, now: now)
+        let old = try authority.validate(
+            authority.issue(for: agentKey, now: now.addingTimeInterval(-400)).token, for: agentKey, now: .distantPast)
+        let fingerprint = EnvelopeFingerprint(signature: "s")
+        let cache = ReplayCache()
+        cache.remember(
+            [live, old].map { RecordedNonceUse(id: $0.id, expiresAt: $0.expiresAt, fingerprint: fingerprint, storedAt: now) },
+            now: now)
+        #expect(cache.count == 1)
+        #expect(cache.claim(live, fingerprint: fingerprint, now: now) == .alreadyStored(at: now))
     }
-}
-
-/// Storage double for the cache's own logic; the file journal is tested in EdgeProofStorageTests.
-final class InMemoryReplayStorage: ReplayCacheStorage {
-    private let state = Mutex<(nonces: [ConsumedNonce], failing: Bool)>(([], false))
-
-    struct Failure: Error {}
-
-    var failing: Bool {
-        get { state.withLock { $0.failing } }
-        set { state.withLock { $0.failing = newValue } }
-    }
-
-    func loadConsumed() throws -> [ConsumedNonce] { state.withLock { $0.nonces } }
-
-    func append(_ nonce: ConsumedNonce) throws {
-        try state.withLock { state in
-            if state.failing { throw Failure() }
-            state.nonces.append(nonce)
-        }
-    }
-
-    func appendRelease(_ id: NonceID) throws { state.withLock { $0.nonces.removeAll { $0.id == id } } }
-
-    func compact(keeping live: [ConsumedNonce]) throws { state.withLock { $0.nonces = live } }
 }

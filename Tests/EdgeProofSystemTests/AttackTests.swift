@@ -56,7 +56,7 @@ struct AttackTests {
         try ledger.check("case 1")
         try await honestStillAccepted("case 1")
 
-        // 2. The same replay after a collector (and gateway) restart: the replay journal survives.
+        // 2. The same replay after a collector (and gateway) restart: the records are read back on start.
         try await services.stop()
         services = try await RunningServices(
             [try system.collector("collector-1"), try system.gateway()], system: system, statuses: statuses,

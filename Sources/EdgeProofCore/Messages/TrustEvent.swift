@@ -35,6 +35,8 @@ public struct TrustEvent: Sendable, Hashable, Codable {
 public struct ComponentStatus: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Codable {
         case online
+        /// Running but failing at its job (a collector that cannot write records sends no receipts).
+        case degraded
         case offline
     }
 
@@ -45,10 +47,12 @@ public struct ComponentStatus: Sendable, Hashable, Codable {
     public var since: String
     public var version: String?
     public var counters: [String: Int]?
+    /// What is wrong while `degraded`.
+    public var problem: String?
 
     public init(
         component: String, id: String, state: State, since: String, version: String? = nil,
-        counters: [String: Int]? = nil
+        counters: [String: Int]? = nil, problem: String? = nil
     ) {
         self.component = component
         self.id = id
@@ -56,5 +60,6 @@ public struct ComponentStatus: Sendable, Hashable, Codable {
         self.since = since
         self.version = version
         self.counters = counters
+        self.problem = problem
     }
 }

@@ -1,111 +1,134 @@
+import Crypto
 import Foundation
 import Synchronization
 
-/// A consumed nonce as the replay cache remembers it.
-public struct ConsumedNonce: Sendable, Hashable {
+/// Tells one envelope from another that carries the same nonce: a hash of its signature, which
+/// covers the header and claims. A byte-identical resend has the same fingerprint; a different
+/// envelope (or a re-signature: ECDSA signatures are randomized) has another.
+public struct EnvelopeFingerprint: Sendable, Hashable {
+    let high: UInt64
+    let low: UInt64
+
+    /// The fingerprint of an envelope with this base64url `signature`.
+    public init(signature: String) {
+        let digest = SHA256.hash(data: Array(signature.utf8))
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in digest.prefix(16).enumerated() {
+            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        }
+        self.high = high
+        self.low = low
+    }
+}
+
+/// A nonce use the collector's records already hold, for rebuilding the cache after a restart.
+public struct RecordedNonceUse: Sendable, Hashable {
     public let id: NonceID
     public let expiresAt: Date
+    public let fingerprint: EnvelopeFingerprint
+    public let storedAt: Date
 
-    public init(id: NonceID, expiresAt: Date) {
+    public init(id: NonceID, expiresAt: Date, fingerprint: EnvelopeFingerprint, storedAt: Date) {
         self.id = id
         self.expiresAt = expiresAt
+        self.fingerprint = fingerprint
+        self.storedAt = storedAt
     }
 }
 
-/// Where the replay cache keeps consumed nonces so a restart does not reopen a replay window.
-/// Implemented outside Core (files live in EdgeProofStorage).
-public protocol ReplayCacheStorage: Sendable {
-    /// Every consumed nonce recorded so far and not released; expired ones may be among them.
-    func loadConsumed() throws -> [ConsumedNonce]
-    /// Records one consumed nonce; returns only once it is durable.
-    func append(_ nonce: ConsumedNonce) throws
-    /// Records that a consumed nonce was given back; returns only once it is durable.
-    func appendRelease(_ id: NonceID) throws
-    /// Replaces everything stored with `live`, atomically.
-    func compact(keeping live: [ConsumedNonce]) throws
-}
-
-/// The set of nonces already used, with an atomic check-and-consume. Holds only unexpired nonces:
+/// The set of nonces already used, with an atomic check-and-claim. Holds only unexpired nonces:
 /// memory is bounded by issue rate × nonce lifetime.
+///
+/// The cache is in memory; what makes it survive a restart is the collector's records files, which
+/// hold every stored envelope with its nonce and signature (see ``remember(_:now:)``). A nonce is
+/// therefore used exactly when its record is durable: ``claim(_:fingerprint:now:)`` reserves it,
+/// the caller writes the record, then ``commit(_:storedAt:)``, or ``release(_:)`` when the write failed.
 public final class ReplayCache: Sendable {
+    /// The outcome of ``claim(_:fingerprint:now:)``.
+    public enum Claim: Sendable, Hashable {
+        /// The nonce was unused and is now reserved for this envelope: store it, then commit or release.
+        case claimed
+        /// This very envelope was stored already (a resend); nothing to store again.
+        case alreadyStored(at: Date)
+        /// This very envelope is being stored right now (a resend that overtook the first copy).
+        case inProgress
+        /// Another envelope used this nonce: a replay.
+        case replayed
+    }
+
+    private struct Use {
+        var expiresAt: Date
+        var fingerprint: EnvelopeFingerprint
+        /// nil while the record is being written.
+        var storedAt: Date?
+    }
+
     private struct State {
-        var expiries: [NonceID: Date] = [:]
-        var insertsSincePrune = 0
-        /// Entries in storage, live or not, to decide when compaction pays off.
-        var storedEntries = 0
+        var uses: [NonceID: Use] = [:]
+        var claimsSincePrune = 0
     }
 
-    private let storage: (any ReplayCacheStorage)?
-    private let state: Mutex<State>
+    private let state = Mutex(State())
 
-    /// Loads what `storage` holds, dropping what has expired. Without storage, the cache lives
-    /// in memory only (tests, the gateway).
-    public init(storage: (any ReplayCacheStorage)?, now: Date = Date()) throws {
-        var initial = State()
-        if let storage {
-            let stored = try storage.loadConsumed()
-            initial.storedEntries = stored.count
-            for nonce in stored where nonce.expiresAt > now {
-                initial.expiries[nonce.id] = nonce.expiresAt
+    public init() {}
+
+    /// Reserves `nonce` for the envelope with `fingerprint`, or says why not. The check and the
+    /// reservation are one step under one lock: of two concurrent submissions, one gets ``Claim/claimed``.
+    public func claim(_ nonce: ValidNonce, fingerprint: EnvelopeFingerprint, now: Date = Date()) -> Claim {
+        state.withLock { state in
+            if let use = state.uses[nonce.id], use.expiresAt > now || use.storedAt == nil {
+                guard use.fingerprint == fingerprint else { return .replayed }
+                return use.storedAt.map { .alreadyStored(at: $0) } ?? .inProgress
+            }
+            state.uses[nonce.id] = Use(expiresAt: nonce.expiresAt, fingerprint: fingerprint, storedAt: nil)
+            state.claimsSincePrune += 1
+            if state.claimsSincePrune >= max(1024, state.uses.count / 2) { prune(&state, now: now) }
+            return .claimed
+        }
+    }
+
+    /// The claimed nonce's record is durable.
+    public func commit(_ id: NonceID, storedAt: Date) {
+        state.withLock { state in state.uses[id]?.storedAt = storedAt }
+    }
+
+    /// The claimed nonce's record could not be written: the nonce is unused again, so the agent's
+    /// resend of the same envelope is stored rather than taken for a replay.
+    public func release(_ id: NonceID) {
+        state.withLock { state in
+            if state.uses[id]?.storedAt == nil { state.uses[id] = nil }
+        }
+    }
+
+    /// Adds uses read back from the records files (at start), dropping expired ones.
+    public func remember(_ uses: some Sequence<RecordedNonceUse>, now: Date = Date()) {
+        state.withLock { state in
+            for use in uses where use.expiresAt > now {
+                state.uses[use.id] = Use(expiresAt: use.expiresAt, fingerprint: use.fingerprint, storedAt: use.storedAt)
             }
         }
-        self.storage = storage
-        self.state = Mutex(initial)
     }
 
-    /// Marks `nonce` used. Returns false if it was already used. The check and the durable record
-    /// are one step under one lock: two concurrent submissions of one nonce cannot both succeed.
-    /// Throws (and consumes nothing) if storage fails.
-    public func consume(_ nonce: ValidNonce, now: Date = Date()) throws -> Bool {
-        try state.withLock { state in
-            if let expiry = state.expiries[nonce.id], expiry > now { return false }
-            let consumed = ConsumedNonce(id: nonce.id, expiresAt: nonce.expiresAt)
-            try storage?.append(consumed)
-            state.expiries[nonce.id] = nonce.expiresAt
-            state.storedEntries += 1
-            state.insertsSincePrune += 1
-            if state.insertsSincePrune >= max(1024, state.expiries.count / 2) {
-                try prune(&state, now: now)
-            }
-            return true
-        }
-    }
-
-    /// Gives a consumed nonce back because its envelope could not be stored after all, so that the
-    /// agent's retry of the same envelope is not taken for a replay.
-    public func release(_ id: NonceID) throws {
-        try state.withLock { state in
-            guard state.expiries[id] != nil else { return }
-            try storage?.appendRelease(id)
-            state.expiries[id] = nil
-            state.storedEntries += 1
-        }
-    }
-
-    /// Whether `id` has been consumed and not yet expired.
+    /// Whether `id` is used (stored or being stored) and not yet expired.
     public func contains(_ id: NonceID, now: Date = Date()) -> Bool {
         state.withLock { state in
-            state.expiries[id].map { $0 > now } ?? false
+            state.uses[id].map { $0.expiresAt > now || $0.storedAt == nil } ?? false
         }
     }
 
-    /// Unexpired consumed nonces held in memory (expired ones are dropped lazily).
+    /// Nonces held in memory (expired ones are dropped lazily).
     public var count: Int {
-        state.withLock { $0.expiries.count }
+        state.withLock { $0.uses.count }
     }
 
-    /// Drops expired nonces now, and compacts storage when most of it is dead.
-    public func prune(now: Date = Date()) throws {
-        try state.withLock { state in try prune(&state, now: now) }
+    /// Drops expired nonces now.
+    public func prune(now: Date = Date()) {
+        state.withLock { state in prune(&state, now: now) }
     }
 
-    private func prune(_ state: inout State, now: Date) throws {
-        state.expiries = state.expiries.filter { $0.value > now }
-        state.insertsSincePrune = 0
-        if let storage, state.storedEntries > 2 * state.expiries.count + 1024 {
-            let live = state.expiries.map { ConsumedNonce(id: $0.key, expiresAt: $0.value) }
-            try storage.compact(keeping: live)
-            state.storedEntries = live.count
-        }
+    private func prune(_ state: inout State, now: Date) {
+        state.uses = state.uses.filter { $0.value.expiresAt > now || $0.value.storedAt == nil }
+        state.claimsSincePrune = 0
     }
 }
