@@ -16,7 +16,9 @@ import Synchronization
 /// `agents/{name}/metrics` with `Workload-Geo-ID` and `Signature-Input`. Batches are spooled unsigned
 /// while no nonce can be had (offline) and signed when one is available; an expired nonce, a
 /// `nonce_expired` or `timestamp_skew` rejection, or `nonce_replayed` for a resent envelope make the
-/// agent re-sign the batch with a fresh nonce.
+/// agent re-sign the batch with a fresh nonce. With `receipts_from`, an envelope stays in the spool
+/// until each named collector confirmed it; a resend reaches all of them, and one that stored it
+/// already answers `nonce_replayed` with `stored_at`, which counts as its receipt.
 public final class Agent: Service {
     public let configuration: AgentConfiguration
     private let signer: TPMSigner
@@ -188,12 +190,7 @@ public final class Agent: Service {
                     logger.warning("ignoring a malformed receipt", metadata: ["topic": "\(message.topic)"])
                     continue
                 }
-                if !board.deliver(.receipt(receipt), nonce: receipt.nonce) {
-                    // A late receipt (its wait timed out): the envelope is stored, so it leaves the spool.
-                    if (try? await spool.remove(nonce: receipt.nonce)) != nil {
-                        logger.info("late receipt; envelope removed from the spool", metadata: ["nonce": "\(receipt.nonce)"])
-                    }
-                }
+                await take(receipt)
             case .agentRejections:
                 guard let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload) else {
                     logger.warning("ignoring a malformed rejection", metadata: ["topic": "\(message.topic)"])
@@ -204,6 +201,11 @@ public final class Agent: Service {
                     log(rejection, context: "late answer to a nonce request")
                     continue
                 }
+                if let receipt = Self.storedAlready(rejection) {
+                    // A collector that has this envelope already (it answered a resend).
+                    await take(receipt)
+                    continue
+                }
                 let nonce = rejection.details["nonce"]?.stringValue
                 if !board.deliver(.rejection(rejection), nonce: nonce) {
                     log(rejection, context: "rejection for no envelope in flight")
@@ -212,6 +214,27 @@ public final class Agent: Service {
                 continue
             }
         }
+    }
+
+    /// Hands a receipt to the envelope in flight. A late one (its wait timed out) takes the envelope
+    /// out of the spool when any one receipt is enough; with `receipts_from`, the next resend asks
+    /// the collectors again and those that have it say so.
+    private func take(_ receipt: Receipt) async {
+        guard !board.deliver(.receipt(receipt), nonce: receipt.nonce), configuration.receiptsFrom.isEmpty else { return }
+        if (try? await spool.remove(nonce: receipt.nonce)) != nil {
+            logger.info("late receipt; envelope removed from the spool", metadata: ["nonce": "\(receipt.nonce)"])
+        }
+    }
+
+    /// A `nonce_replayed` rejection that says the collector stored this very envelope before, as the
+    /// receipt it stands for.
+    static func storedAlready(_ rejection: Rejection) -> Receipt? {
+        guard rejection.reasonCode == RejectionReason.nonceReplayed.code, rejection.rejectedBy == .collector,
+            let nonce = rejection.details["nonce"]?.stringValue,
+            let collector = rejection.details["collector"]?.stringValue,
+            let storedAt = rejection.details["stored_at"]?.stringValue
+        else { return nil }
+        return Receipt(nonce: nonce, collector: collector, storedAt: storedAt)
     }
 
     // MARK: - Loops
@@ -338,7 +361,7 @@ public final class Agent: Service {
                 entry.signed = nil
                 continue
             }
-            board.expect(signed.nonce)
+            board.expect(signed.nonce, from: Set(configuration.receiptsFrom))
             guard let sent = try await spool.recordSend(sequence: entry.sequence) else {
                 board.forget(signed.nonce)
                 return .pending
@@ -363,14 +386,18 @@ public final class Agent: Service {
                     "no receipt in time; the envelope stays in the spool",
                     metadata: ["nonce": "\(signed.nonce)", "sequence": "\(entry.sequence)"])
                 return .pending
-            case .receipt(let receipt)?:
+            case .stored(let receipts)?:
                 try await spool.remove(nonce: signed.nonce)
                 count("accepted")
                 logger.info(
                     "envelope accepted",
-                    metadata: ["collector": "\(receipt.collector)", "nonce": "\(receipt.nonce)", "samples": "\(entry.batch.metrics.samples.count)"])
-                return .accepted(receipt)
-            case .rejection(let rejection)?:
+                    metadata: [
+                        "collectors": "\(receipts.map(\.collector).joined(separator: ","))", "nonce": "\(signed.nonce)",
+                        "samples": "\(entry.batch.metrics.samples.count)",
+                    ])
+                guard let first = receipts.first else { return .pending }
+                return .accepted(first)
+            case .rejected(let rejection)?:
                 count("rejected")
                 count("rejected.\(rejection.reasonCode ?? "unknown")")
                 if Self.isRetryable(rejection, sendCount: entry.sendCount) {

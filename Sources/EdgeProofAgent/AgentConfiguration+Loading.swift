@@ -36,6 +36,7 @@ import Foundation
 ///   when_full: drop_oldest           # drop_oldest (default) | drop_newest
 /// nonce_timeout_s: 10                # default 10
 /// receipt_timeout_s: 30              # default 30
+/// receipts_from: [collector-1, collector-2]   # default []: any one collector's receipt is enough
 /// log_level: info                    # default info
 /// ```
 ///
@@ -95,6 +96,9 @@ extension AgentConfiguration {
         guard sampleInterval > 0 else { throw fail("sample_interval_s must be positive") }
         guard samplesPerEnvelope >= 1 else { throw fail("samples_per_envelope must be at least 1") }
         guard nonceTimeout > 0, receiptTimeout > 0 else { throw fail("nonce_timeout_s and receipt_timeout_s must be positive") }
+        for collector in receiptsFrom where !AgentName.isValid(collector) {
+            throw fail("receipts_from: \"\(collector)\" is not a valid collector id")
+        }
         guard !spool.directory.isEmpty else { throw fail("spool.directory is required") }
         guard spool.maxBytes > 0, spool.maxAge > 0 else { throw fail("spool.max_bytes and spool.max_age_s must be positive") }
         guard Self.logLevels.contains(logLevel.lowercased()) else {

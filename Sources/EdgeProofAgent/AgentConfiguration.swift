@@ -30,6 +30,9 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var nonceTimeout: Double
     /// Seconds to wait for a receipt (or rejection) after publishing an envelope.
     public var receiptTimeout: Double
+    /// Collectors (their ids) that must each confirm storing an envelope before it leaves the
+    /// spool; empty: the first receipt from any collector is enough.
+    public var receiptsFrom: [String]
     /// trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
 
@@ -120,6 +123,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case spool
         case nonceTimeout = "nonce_timeout_s"
         case receiptTimeout = "receipt_timeout_s"
+        case receiptsFrom = "receipts_from"
         case logLevel = "log_level"
     }
 
@@ -152,6 +156,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         spool: SpoolSettings = SpoolSettings(),
         nonceTimeout: Double = 10,
         receiptTimeout: Double = 30,
+        receiptsFrom: [String] = [],
         logLevel: String = "info"
     ) {
         self.name = name
@@ -168,6 +173,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         self.spool = spool
         self.nonceTimeout = nonceTimeout
         self.receiptTimeout = receiptTimeout
+        self.receiptsFrom = receiptsFrom
         self.logLevel = logLevel
     }
 
@@ -201,6 +207,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         spool = try container.decode(SpoolSettings.self, forKey: .spool)
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
         receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
+        receiptsFrom = try container.decodeIfPresent([String].self, forKey: .receiptsFrom) ?? []
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
     }
 }
