@@ -59,6 +59,27 @@ clean_exec() {
     ' "$@"
 }
 
+# For test fixtures: when the process EDGEPROOF_SWTPM_WATCH_PID exits without stopping this TPM (a
+# crashed or killed test run), stop it. Only this daemon: the pid must still be swtpm on STATE_DIR.
+start_watcher() {
+    local watch_pid=${EDGEPROOF_SWTPM_WATCH_PID:-}
+    [[ $watch_pid =~ ^[0-9]+$ && -f $pid_file ]] || return 0
+    local tpm_pid
+    tpm_pid=$(cat "$pid_file")
+    [[ $tpm_pid =~ ^[0-9]+$ ]] || return 0
+    (
+        # Keep none of this script's descriptors: the caller waits for its pipes to close.
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)) && { eval "exec $fd>&-" 2>/dev/null || true; }
+        done
+        while kill -0 "$watch_pid" 2>/dev/null && [[ -e /proc/$tpm_pid ]]; do sleep 1; done
+        if tr '\0' ' ' <"/proc/$tpm_pid/cmdline" 2>/dev/null | grep -qF -- "dir=$state_dir "; then
+            kill -TERM "$tpm_pid" 2>/dev/null
+        fi
+    ) </dev/null >/dev/null 2>&1 &
+}
+
 # not-need-init + startup-clear: the TPM is usable right away, without a CMD_INIT on the control
 # channel or a TPM2_Startup from the client.
 if ! clean_exec swtpm socket --tpm2 \
@@ -77,6 +98,7 @@ fi
 # The daemon may still be setting up; wait (at most 10 s) until the server port accepts.
 for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$server_port") 2>/dev/null; then
+        start_watcher
         echo "swtpm:host=127.0.0.1,port=$server_port"
         exit 0
     fi

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A swtpm of its own for one test or benchmark: fresh state in a temporary directory, listening on two
-/// adjacent ports of 127.0.0.1. Always ``stop()`` it (`defer { tpm.stop() }`): the daemon outlives the test process.
+/// adjacent ports of 127.0.0.1. Always ``stop()`` it (`defer { tpm.stop() }`); should the test process die
+/// first, a watcher that start-swtpm.sh leaves behind stops the daemon within a second.
 public final class SoftwareTPM: Sendable {
     /// For ``EdgeProofTPM/TPMDevice/init(tcti:)``: "swtpm:host=127.0.0.1,port=N".
     public let tcti: String
@@ -27,7 +28,8 @@ public final class SoftwareTPM: Sendable {
             // never client ports. The control channel must be the server port + 1 (the TCTI expects it there).
             let server = UInt16.random(in: 20000...32000)
             let result = try ProcessRunner.run(
-                PackagePaths.script("tpm/start-swtpm.sh"), [directory.path, "\(server)", "\(server + 1)"])
+                PackagePaths.script("tpm/start-swtpm.sh"), [directory.path, "\(server)", "\(server + 1)"],
+                environment: ["EDGEPROOF_SWTPM_WATCH_PID": "\(getpid())"])
             let tcti = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
             if result.status == 0, tcti.hasPrefix("swtpm:") {
                 return SoftwareTPM(tcti: tcti, directory: directory)
