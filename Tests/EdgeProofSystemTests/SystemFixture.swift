@@ -51,9 +51,16 @@ final class SystemFixture {
         try NonceKeyFile.generate(at: URL(fileURLWithPath: nonceKeyPath))
     }
 
+    /// Stops everything and removes the directory, unless `EDGEPROOF_KEEP_SYSTEM_DIR` is set (then
+    /// configurations, logs, records and the broker's files stay for a look, and the path is printed).
     func close() {
         processes.forEach { $0.stop() }
         tpms.values.forEach { $0.stop() }
+        if ProcessInfo.processInfo.environment["EDGEPROOF_KEEP_SYSTEM_DIR"] != nil {
+            broker.stop()
+            print("SystemFixture: kept \(directory.path)")
+            return
+        }
         broker.close()
         directory.remove()
     }
