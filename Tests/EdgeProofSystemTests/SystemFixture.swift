@@ -17,6 +17,9 @@ final class SystemFixture {
     let broker: MosquittoBroker
     var tpms: [String: SoftwareTPM] = [:]
     var signers: [String: TPMSigner] = [:]
+    /// Components started as child processes (``collectorProcess(_:records:)``, ``gatewayProcess(mode:)``);
+    /// ``close()`` stops them first.
+    var processes: [ServiceProcess] = []
     let logger: Logger
 
     var allowlistPath: String { directory.appending("allowlist.yaml").path }
@@ -48,8 +51,16 @@ final class SystemFixture {
         try NonceKeyFile.generate(at: URL(fileURLWithPath: nonceKeyPath))
     }
 
+    /// Stops everything and removes the directory, unless `EDGEPROOF_KEEP_SYSTEM_DIR` is set (then
+    /// configurations, logs, records and the broker's files stay for a look, and the path is printed).
     func close() {
+        processes.forEach { $0.stop() }
         tpms.values.forEach { $0.stop() }
+        if ProcessInfo.processInfo.environment["EDGEPROOF_KEEP_SYSTEM_DIR"] != nil {
+            broker.stop()
+            print("SystemFixture: kept \(directory.path)")
+            return
+        }
         broker.close()
         directory.remove()
     }
@@ -60,14 +71,16 @@ final class SystemFixture {
 
     func recordsDirectory(_ collector: String) -> URL { directory.appending("records-\(collector)") }
 
-    private func write(_ name: String, _ yaml: String) throws -> String {
+    /// Writes `yaml` to `name` in the installation's directory; returns the path.
+    func write(_ name: String, _ yaml: String) throws -> String {
         let path = directory.appending(name).path
         try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    func collector(_ id: String) throws -> Collector {
-        let path = try write(
+    /// Writes `<id>.yaml` for a collector; `extra` lines are appended as they are.
+    func collectorConfiguration(_ id: String, extra: String = "") throws -> String {
+        try write(
             "\(id).yaml",
             """
             id: \(id)
@@ -76,12 +89,13 @@ final class SystemFixture {
             nonce_key_file: \(nonceKeyPath)
             records:
               directory: \(recordsDirectory(id).path)
+            \(extra)
             """)
-        return try Collector(configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
-    func gateway(mode: String = "passthrough") throws -> Gateway {
-        let path = try write(
+    /// Writes `gateway.yaml`.
+    func gatewayConfiguration(mode: String = "passthrough") throws -> String {
+        try write(
             "gateway.yaml",
             """
             id: gateway
@@ -89,10 +103,27 @@ final class SystemFixture {
             \(brokerSection("gateway"))
             allowlist_file: \(allowlistPath)
             """)
+    }
+
+    func collector(_ id: String) throws -> Collector {
+        let path = try collectorConfiguration(id)
+        return try Collector(configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
+    }
+
+    func gateway(mode: String = "passthrough") throws -> Gateway {
+        let path = try gatewayConfiguration(mode: mode)
         return try Gateway(configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
-    func agent(_ name: String, sampleInterval: Double = 10) throws -> Agent {
+    func spoolDirectory(_ agent: String) -> URL { directory.appending("spool-\(agent)") }
+
+    /// An in-process agent. `receiptsFrom` (YAML `receipts_from`): the collectors whose receipts an
+    /// envelope needs before it leaves the spool (empty: the key is left out).
+    func agent(
+        _ name: String, sampleInterval: Double = 10, samplesPerEnvelope: Int = 1, receiptsFrom: [String] = [],
+        nonceTimeout: Double = 5, receiptTimeout: Double = 10
+    ) throws -> Agent {
+        let receipts = receiptsFrom.isEmpty ? "" : "receipts_from: [\(receiptsFrom.joined(separator: ", "))]"
         let path = try write(
             "\(name).yaml",
             """
@@ -100,10 +131,12 @@ final class SystemFixture {
             \(brokerSection(name))
             location: US/California/Santa Clara
             sample_interval_s: \(sampleInterval)
+            samples_per_envelope: \(samplesPerEnvelope)
             spool:
-              directory: \(directory.appending("spool-\(name)").path)
-            nonce_timeout_s: 5
-            receipt_timeout_s: 10
+              directory: \(spoolDirectory(name).path)
+            nonce_timeout_s: \(nonceTimeout)
+            receipt_timeout_s: \(receiptTimeout)
+            \(receipts)
             """)
         guard let signer = signers[name] else { throw TestFixtureError("no TPM for \(name)") }
         return try Agent(configuration: try AgentConfiguration.load(file: path, environment: [:]), signer: signer, logger: logger)
