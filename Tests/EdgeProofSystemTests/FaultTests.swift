@@ -209,14 +209,13 @@ struct FaultTests {
             system.processes.forEach { $0.stop() }
             blocked.cleanUp()
         }
-        // Events and the replay journal elsewhere: only the records write fails, and the events file
-        // keeps the store_failed events.
+        // Events elsewhere: only the records write fails, and the events file keeps the store_failed
+        // events.
         let events = system.directory.appending("events-collector-1")
         let collector = try system.collectorProcess(
             "collector-1",
             extra: """
                 events_directory: \(events.path)
-                replay_journal: \(system.directory.appending("replay-collector-1.journal").path)
                 """)
         _ = try system.collectorProcess("collector-2")
         _ = try system.gatewayProcess(mode: "enforce")
@@ -235,6 +234,8 @@ struct FaultTests {
             let reported = await monitor.waitForEvent(
                 "store_failed", from: "collector", "collector-1", timeout: .seconds(30))
             #expect(reported, "collector-1 published no store_failed event (\(fault))\n\(collector.diagnostics())")
+            let degraded = monitor.latest("collector/collector-1", state: .degraded)
+            #expect(degraded?.problem?.isEmpty == false, "collector-1's status does not report the problem (\(fault))")
             try await Task.sleep(for: blockedFor)
             spooledWhileBlocked = await agent.spooledCount()
             #expect(
