@@ -7,68 +7,53 @@ import Synchronization
 
 /// Verified envelopes: check, store durably, then receipt.
 extension Collector {
-    /// Checks an envelope from `verified/{agent}/metrics` in the prototype's order (size and form,
-    /// topic, allowlist and key hash, signature, nonce, geography, single use), appends the record,
-    /// and only after the durable write sends the receipt.
+    /// How many times (10 ms apart) a copy waits for its first copy's write to end.
+    static let inProgressWaits = 300
+
+    /// Checks an envelope from `verified/{agent}/metrics` (see ``EnvelopeIntake``), appends the
+    /// record, and only after its batch's fsync sends the receipt.
     func receiveEnvelope(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
         let receivedAt = Date()
-        var parsed: SignedEnvelope?
-        let envelope: SignedEnvelope
-        let nonce: ValidNonce
-        do throws(ValidationFailure) {
-            envelope = try SignedEnvelope(parsing: message.payload, maximumSize: configuration.maximumEnvelopeBytes)
-            parsed = envelope
-            try envelope.checkTopic(agent: agent)
-            let allowlist = currentAllowlist
-            let (entry, key) = try allowlist.verifyAgent(
-                named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash)
-            try envelope.verifySignature(with: key)
-            nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
-            try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
-        } catch {
-            await reject(error.about(parsed), agent: agent, correlationData: nil, client: client)
-            return
+        let accepted: EnvelopeIntake.Accepted
+        var verdict = intake.check(
+            message.payload, topic: message.topic, agent: agent, allowlist: currentAllowlist, receivedAt: receivedAt)
+        // A copy of an envelope whose first copy is being written right now waits for that write (a
+        // few milliseconds), so that it gets the answer of the outcome: stored already, or stored now.
+        var waits = 0
+        while case .inProgress = verdict, waits < Self.inProgressWaits {
+            waits += 1
+            try? await Task.sleep(for: .milliseconds(10))
+            verdict = intake.check(
+                message.payload, topic: message.topic, agent: agent, allowlist: currentAllowlist, receivedAt: receivedAt)
         }
-
-        switch replayCache.claim(nonce, fingerprint: EnvelopeFingerprint(signature: envelope.signature), now: receivedAt) {
-        case .claimed:
-            break
-        case .alreadyStored(let storedAt):
+        switch verdict {
+        case .accepted(let ready):
+            accepted = ready
+        case .rejected(let failure):
+            await reject(failure, agent: agent, correlationData: nil, client: client)
+            return
+        case .storedAlready(let failure):
             // The agent resent an envelope this collector has: it missed the receipt. Nothing is
             // stored again; the answer tells the agent (only collectors may publish on its topics).
             count("duplicates")
-            let failure = ValidationFailure(
-                .nonceReplayed, "nonce was already used: this envelope is stored already",
-                details: [
-                    "expires_at": .string(Timestamp.string(from: nonce.expiresAt)),
-                    "stored_at": .string(Timestamp.string(from: storedAt)), "collector": .string(configuration.id),
-                ])
-            await reject(failure.about(envelope), agent: agent, correlationData: nil, client: client)
+            await reject(failure, agent: agent, correlationData: nil, client: client)
             return
         case .inProgress:
-            // A resend that overtook the first copy: its receipt answers both.
+            // The first copy's write is still not done (a stuck disk): its receipt answers both.
             count("duplicates")
-            return
-        case .replayed:
-            let failure = ValidationFailure(
-                .nonceReplayed, "nonce was already used",
-                details: ["expires_at": .string(Timestamp.string(from: nonce.expiresAt))])
-            await reject(failure.about(envelope), agent: agent, correlationData: nil, client: client)
             return
         }
 
-        let record = StoredRecord(
-            envelope: envelope, topic: message.topic, collector: configuration.id,
-            receivedAt: Timestamp.string(from: receivedAt))
+        let envelope = accepted.envelope
         do {
-            try records.append(line: try Self.encode(record))
+            try await records.append(accepted.recordLine)
         } catch {
             // Not stored, so not used: the agent gets no receipt and resends the same envelope.
-            replayCache.release(nonce.id)
+            intake.notStored(accepted)
             await storeFailed(envelope, agent: agent, problem: "records: \(error)", client: client)
             return
         }
-        replayCache.commit(nonce.id, storedAt: Date())
+        intake.stored(accepted)
         await storeSucceeded(client)
 
         count("accepted")

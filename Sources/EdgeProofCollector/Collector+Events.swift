@@ -16,12 +16,7 @@ extension Collector {
             timestamp: Timestamp.string(from: Date()), component: "collector", id: configuration.id, kind: kind,
             agentName: agent, rejection: rejection, details: details)
         guard let payload = try? Self.encode(event) else { return }
-        do {
-            try events.append(line: payload)
-        } catch {
-            count("events.write_failed")
-            logger.error("cannot write to the events file", metadata: ["kind": "\(kind)", "error": "\(error)"])
-        }
+        events.appendWithoutWaiting(payload)
         await publish(
             MQTTMessage(topic: topics.events(component: "collector", id: configuration.id), payload: payload),
             on: client)
@@ -39,7 +34,7 @@ extension Collector {
 
     /// Adds one to a status counter.
     func count(_ name: String) {
-        counters.withLock { $0[name, default: 0] += 1 }
+        counters.increment(name)
     }
 
     /// Compact JSON with sorted keys, slashes unescaped.

@@ -17,7 +17,7 @@ extension Collector {
         let since = now.addingTimeInterval(-Double(Self.replayWindow(configuration)))
         let read: (uses: [RecordedNonceReader.Use], unreadableLines: Int)
         do {
-            read = try RecordedNonceReader.read(directory: records.directory, modifiedSince: since)
+            read = try RecordedNonceReader.read(directory: records.file.directory, modifiedSince: since)
         } catch {
             throw CollectorError("cannot start: cannot read back the recent records: \(error)")
         }

@@ -15,7 +15,7 @@ extension Collector {
         let status = ComponentStatus(
             component: "collector", id: configuration.id, state: state,
             since: Timestamp.string(from: state == .online ? startedAt : Date()),
-            counters: counters.withLock { $0 }, problem: state == .degraded ? storageProblem.withLock { $0 } : nil)
+            counters: counters.snapshot, problem: state == .degraded ? storageProblem.withLock { $0 } : nil)
         let payload = (try? Self.encode(status)) ?? Data()
         return MQTTMessage(
             topic: topics.status(component: "collector", id: configuration.id), payload: payload, retain: true)
@@ -26,14 +26,14 @@ extension Collector {
     func maintainStatus(_ client: MQTTClient) async {
         await publish(statusMessage(.online), on: client)
         await emit(kind: "started", details: ["agents": .number(Double(currentAllowlist.count))], client: client)
-        var published = counters.withLock { $0 }
+        var published = counters.snapshot
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: Self.statusInterval)
             } catch {
                 return
             }
-            let current = counters.withLock { $0 }
+            let current = counters.snapshot
             guard current != published else { continue }
             published = current
             await publish(statusMessage(storageProblem.withLock { $0 } == nil ? .online : .degraded), on: client)
@@ -49,11 +49,22 @@ extension Collector {
                 return
             }
             do {
-                try records.rotateIfDue()
-                try events.rotateIfDue()
+                try records.file.rotateIfDue()
+                try events.file.rotateIfDue()
             } catch {
                 logger.error("cannot rotate a file", metadata: ["error": "\(error)"])
             }
         }
     }
+}
+
+/// The status counters, shared with the events writer's failure report.
+final class StatusCounters: Sendable {
+    private let values = Mutex<[String: Int]>([:])
+
+    func increment(_ name: String) {
+        values.withLock { $0[name, default: 0] += 1 }
+    }
+
+    var snapshot: [String: Int] { values.withLock { $0 } }
 }

@@ -19,11 +19,14 @@ public final class Collector: Service, Sendable {
     let topics: TopicTree
     let nonceAuthority: NonceAuthority
     let replayCache: ReplayCache
-    let records: RotatingJSONLinesFile
-    let events: RotatingJSONLinesFile
+    let intake: EnvelopeIntake
+    /// Accepted records, with group commit: a receipt waits for its batch's fsync.
+    let records: GroupCommitLog
+    /// Trust events, written in order without holding anyone up.
+    let events: GroupCommitLog
     let allowlistFile: AllowlistFile
     let allowlistState: Mutex<AllowlistState>
-    let counters = Mutex<[String: Int]>([:])
+    let counters = StatusCounters()
     /// Why the last durable write failed, until one succeeds again.
     let storageProblem = Mutex<String?>(nil)
     let startedAt = Date()
@@ -69,17 +72,33 @@ public final class Collector: Service, Sendable {
         do {
             var recordLimits = configuration.records.limits
             recordLimits.keepRecent = Self.replayWindow(configuration)
-            records = try RotatingJSONLinesFile(
-                directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
-                limits: recordLimits)
-            events = try RotatingJSONLinesFile(
-                directory: URL(fileURLWithPath: configuration.resolvedEventsDirectory), prefix: "events",
-                limits: configuration.records.limits)
+            records = GroupCommitLog(
+                file: try RotatingJSONLinesFile(
+                    directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
+                    limits: recordLimits))
+            let counters = counters
+            events = GroupCommitLog(
+                file: try RotatingJSONLinesFile(
+                    directory: URL(fileURLWithPath: configuration.resolvedEventsDirectory), prefix: "events",
+                    limits: configuration.records.limits)
+            ) { error in
+                counters.increment("events.write_failed")
+                logger.error("cannot write to the events file", metadata: ["error": "\(error)"])
+            }
         } catch {
             throw CollectorError("cannot start: \(error)")
         }
         replayCache = ReplayCache()
+        intake = EnvelopeIntake(
+            collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
+            maximumEnvelopeBytes: configuration.maximumEnvelopeBytes)
         try rememberRecordedNonces()
+    }
+
+    deinit {
+        // Ends the writer threads of a collector that never ran (or whose run threw).
+        try? records.close()
+        try? events.close()
     }
 
     /// Connects, subscribes to verified envelopes and nonce requests, and handles them until graceful
@@ -101,7 +120,7 @@ public final class Collector: Service, Sendable {
         logger.info(
             "collector started",
             metadata: [
-                "id": "\(configuration.id)", "records": "\(records.directory.path)",
+                "id": "\(configuration.id)", "records": "\(records.file.directory.path)",
                 "nonce_subscription": "\(configuration.nonceSubscription.rawValue)",
                 "agents": "\(currentAllowlist.count)",
             ])

@@ -1,0 +1,103 @@
+import EdgeProofCore
+import Foundation
+
+/// The collector's verification of one envelope, apart from MQTT and files: size and form, topic,
+/// allowlist and key hash, signature, nonce, geography, single use, in the prototype's order; for an
+/// accepted envelope, its record line. Synchronous and thread-safe: the collector runs it from many
+/// tasks at once, and `edgeproof bench verify` measures exactly this code.
+///
+/// An accepted envelope holds its nonce claimed in the replay cache: the caller writes the record,
+/// then calls ``stored(_:at:)``, or ``notStored(_:)`` when the write failed.
+public struct EnvelopeIntake: Sendable {
+    public let collectorID: String
+    public let nonceAuthority: NonceAuthority
+    public let replayCache: ReplayCache
+    public let maximumEnvelopeBytes: Int
+
+    public init(collectorID: String, nonceAuthority: NonceAuthority, replayCache: ReplayCache, maximumEnvelopeBytes: Int) {
+        self.collectorID = collectorID
+        self.nonceAuthority = nonceAuthority
+        self.replayCache = replayCache
+        self.maximumEnvelopeBytes = maximumEnvelopeBytes
+    }
+
+    /// An envelope that passed every check, with its nonce claimed and its record line ready.
+    public struct Accepted: Sendable {
+        public let envelope: SignedEnvelope
+        public let nonce: ValidNonce
+        public let recordLine: Data
+    }
+
+    public enum Verdict: Sendable {
+        case accepted(Accepted)
+        /// Refused; the failure already names the envelope's nonce where there is one.
+        case rejected(ValidationFailure)
+        /// This very envelope is stored already (a resend): refused as `nonce_replayed` with
+        /// `stored_at` and `collector`, which the agent takes for the receipt it missed.
+        case storedAlready(ValidationFailure)
+        /// This very envelope is being stored right now: its first copy's receipt answers both.
+        case inProgress
+    }
+
+    /// Checks `payload`, received on `topic` (the verified topic of `agent`), against `allowlist`.
+    public func check(_ payload: Data, topic: String, agent: String, allowlist: Allowlist, receivedAt: Date) -> Verdict {
+        var parsed: SignedEnvelope?
+        let envelope: SignedEnvelope
+        let nonce: ValidNonce
+        do throws(ValidationFailure) {
+            envelope = try SignedEnvelope(parsing: payload, maximumSize: maximumEnvelopeBytes)
+            parsed = envelope
+            try envelope.checkTopic(agent: agent)
+            let (entry, key) = try allowlist.verifyAgent(
+                named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash)
+            try envelope.verifySignature(with: key)
+            nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
+            try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
+        } catch {
+            return .rejected(error.about(parsed))
+        }
+
+        let expiry = ["expires_at": JSONValue.string(Timestamp.string(from: nonce.expiresAt))]
+        switch replayCache.claim(nonce, fingerprint: EnvelopeFingerprint(signature: envelope.signature), now: receivedAt) {
+        case .claimed:
+            break
+        case .alreadyStored(let storedAt):
+            let failure = ValidationFailure(
+                .nonceReplayed, "nonce was already used: this envelope is stored already",
+                details: expiry.merging([
+                    "stored_at": .string(Timestamp.string(from: storedAt)), "collector": .string(collectorID),
+                ]) { old, _ in old })
+            return .storedAlready(failure.about(envelope))
+        case .inProgress:
+            return .inProgress
+        case .replayed:
+            return .rejected(ValidationFailure(.nonceReplayed, "nonce was already used", details: expiry).about(envelope))
+        }
+
+        let record = StoredRecord(
+            envelope: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
+        do {
+            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: try Self.encoder.encode(record)))
+        } catch {
+            // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
+            replayCache.release(nonce.id)
+            return .rejected(ValidationFailure(.malformedEnvelope, "cannot encode the record: \(error)").about(envelope))
+        }
+    }
+
+    /// The accepted envelope's record is durable: its nonce is used for good.
+    public func stored(_ accepted: Accepted, at time: Date = Date()) {
+        replayCache.commit(accepted.nonce.id, storedAt: time)
+    }
+
+    /// The accepted envelope's record could not be written: its nonce is free again for the resend.
+    public func notStored(_ accepted: Accepted) {
+        replayCache.release(accepted.nonce.id)
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Synchronization
+
+/// Group commit in front of a ``RotatingJSONLinesFile``: lines appended by many concurrent tasks are
+/// written by one thread in batches, one write and one fsync per batch, and each ``append(_:)``
+/// returns once its batch is durable. A receipt sent after `append` returns therefore still means
+/// "on disk", at the cost of one fsync per batch instead of one per line.
+///
+/// The writer is a thread of its own, so fsync never blocks the cooperative pool. A batch that fails
+/// fails every caller in it, and the file cuts the whole batch back off (see
+/// ``RotatingJSONLinesFile/append(lines:now:)``): no caller is told "stored" for a line that is not.
+public final class GroupCommitLog: Sendable {
+    public let file: RotatingJSONLinesFile
+    /// At most this many lines go into one write and fsync.
+    public let maximumBatch: Int
+
+    private enum Waiter {
+        case durable(CheckedContinuation<StorageError?, Never>)
+        case fireAndForget
+    }
+
+    private struct State {
+        var pending: [(line: Data, waiter: Waiter)] = []
+        var closed = false
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let writes = Atomic<Int>(0)
+
+    /// Batches written so far (each one write and one fsync).
+    public var batchesWritten: Int { writes.load(ordering: .relaxed) }
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let onFailure: @Sendable (StorageError) -> Void
+
+    /// Starts the writer thread. `onFailure` hears of failed batches with fire-and-forget lines
+    /// (callers of ``append(_:)`` get their error directly).
+    public init(
+        file: RotatingJSONLinesFile, maximumBatch: Int = 512, onFailure: @escaping @Sendable (StorageError) -> Void = { _ in }
+    ) {
+        self.file = file
+        self.maximumBatch = max(1, maximumBatch)
+        self.onFailure = onFailure
+        let thread = Thread { [self] in writeLoop() }
+        thread.name = "edgeproof.group-commit.\(file.prefix)"
+        thread.start()
+    }
+
+    /// Appends `line` and returns once it is durable (or throws what the write or fsync said).
+    public func append(_ line: Data) async throws(StorageError) {
+        let failure: StorageError? = await withCheckedContinuation { continuation in
+            let accepted = state.withLock { state -> Bool in
+                guard !state.closed else { return false }
+                state.pending.append((line, .durable(continuation)))
+                return true
+            }
+            if accepted {
+                wakeUp.signal()
+            } else {
+                continuation.resume(returning: StorageError("\(file.prefix) log in \(file.directory.path) is closed"))
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Appends `line` without waiting for it (trust events: their order matters, their fsync does
+    /// not hold anything up). Dropped once the log is closed.
+    public func appendWithoutWaiting(_ line: Data) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.pending.append((line, .fireAndForget))
+            return true
+        }
+        if accepted { wakeUp.signal() }
+    }
+
+    /// Writes what is pending, stops the writer thread and finalizes the file. Later appends fail.
+    /// Idempotent.
+    public func close() throws(StorageError) {
+        let first = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if first {
+            wakeUp.signal()
+            stopped.wait()
+        }
+        try file.close()
+    }
+
+    private func writeLoop() {
+        while true {
+            wakeUp.wait()
+            while true {
+                let (batch, done) = state.withLock { state -> ([(line: Data, waiter: Waiter)], Bool) in
+                    let count = min(state.pending.count, maximumBatch)
+                    let batch = Array(state.pending.prefix(count))
+                    state.pending.removeFirst(count)
+                    return (batch, state.closed && state.pending.isEmpty)
+                }
+                if !batch.isEmpty { write(batch) }
+                if done {
+                    stopped.signal()
+                    return
+                }
+                if batch.isEmpty { break }
+            }
+        }
+    }
+
+    private func write(_ batch: [(line: Data, waiter: Waiter)]) {
+        var failure: StorageError?
+        writes.add(1, ordering: .relaxed)
+        do {
+            try file.append(lines: batch.map(\.line))
+        } catch {
+            failure = error
+        }
+        var anyUnwaited = false
+        for (_, waiter) in batch {
+            switch waiter {
+            case .durable(let continuation): continuation.resume(returning: failure)
+            case .fireAndForget: anyUnwaited = true
+            }
+        }
+        if let failure, anyUnwaited { onFailure(failure) }
+    }
+}
