@@ -26,11 +26,22 @@ public struct EndToEndBenchmark: Sendable {
     }
 
     public struct Result: Sendable {
+        /// Envelopes receipted in the saturating phase, and their rate.
         public var envelopes: Int
         public var perSecond: Double
+        /// Latency (publish to receipt) when sending at half of `perSecond`.
         public var p50Milliseconds: Double
         public var p99Milliseconds: Double
+        /// Latency in the saturating phase (queueing included).
+        public var saturatedP50Milliseconds: Double
+        public var saturatedP99Milliseconds: Double
+        /// The rate actually offered and receipted in the half-rate phase.
+        public var halfRatePerSecond: Double
+        /// Bare MQTT, same broker, message size and two hops (agent → forwarder → subscriber).
+        public var transportPerSecond: Double
         public var envelopeBytes: Int
+
+        public var ratio: Double { transportPerSecond > 0 ? perSecond / transportPerSecond : 0 }
     }
 
     public func run() async throws -> Result {
@@ -88,7 +99,7 @@ public struct EndToEndBenchmark: Sendable {
                 try Gateway(configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger),
             ],
             logger: logger)
-        let result: Result = try await withThrowingTaskGroup(of: Void.self) { group in
+        var result: Result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await statuses.waitForOnline("collector/collector-1")
             try await statuses.waitForOnline("gateway/gateway")
@@ -96,37 +107,160 @@ public struct EndToEndBenchmark: Sendable {
                 guard let signer = signers[name] else { throw DemoError("no key for \(name)") }
                 return try await LoadGenerator(name: name, broker: broker, signer: signer, logger: logger)
             }
-            // Nonces and signatures first: the timed part is the path, not the load generator.
-            for generator in generators { try await generator.prepare(envelopes: envelopesPerAgent) }
+            // Nonces and signatures first, for both phases: the timed part is the path, not the load
+            // generator.
+            var saturating: [[(nonce: String, payload: Data)]] = []
+            var paced: [[(nonce: String, payload: Data)]] = []
+            for generator in generators {
+                saturating.append(try await generator.prepare(envelopes: envelopesPerAgent))
+                paced.append(try await generator.prepare(envelopes: envelopesPerAgent))
+            }
 
+            // 1. Saturation: every agent keeps `inFlightPerAgent` envelopes awaiting receipts.
             let clock = ContinuousClock()
-            let start = clock.now
-            let latencies = try await withThrowingTaskGroup(of: [Duration].self) { senders in
-                for generator in generators {
-                    senders.addTask { try await generator.send(inFlight: inFlightPerAgent) }
+            var start = clock.now
+            let saturated = try await withThrowingTaskGroup(of: [Duration].self) { senders in
+                for (generator, envelopes) in zip(generators, saturating) {
+                    senders.addTask { try await generator.send(envelopes, inFlight: inFlightPerAgent) }
                 }
                 var all: [Duration] = []
                 for try await part in senders { all += part }
                 return all
             }
-            let elapsed = clock.now - start
+            let maximum = Double(saturated.count) / seconds(clock.now - start)
+
+            // 2. Half the maximum rate, evenly paced per agent: the latency a user sees below saturation.
+            let interval = Duration.seconds(Double(generators.count) / (maximum / 2))
+            start = clock.now
+            let halfRate = try await withThrowingTaskGroup(of: [Duration].self) { senders in
+                for (index, (generator, envelopes)) in zip(generators, paced).enumerated() {
+                    // Staggered starts, so the agents' sends interleave instead of arriving in bursts.
+                    let offset = interval * (Double(index) / Double(generators.count))
+                    senders.addTask { try await generator.send(envelopes, every: interval, after: offset) }
+                }
+                var all: [Duration] = []
+                for try await part in senders { all += part }
+                return all
+            }
+            let halfRatePerSecond = Double(halfRate.count) / seconds(clock.now - start)
             for generator in generators { await generator.shutdown() }
             await services.triggerGracefulShutdown()
 
             let envelopeBytes = await generators.first?.envelopeSize ?? 0
-            let sorted = latencies.sorted()
-            func percentile(_ p: Double) -> Double {
-                guard !sorted.isEmpty else { return 0 }
-                let index = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
-                return milliseconds(sorted[max(0, index)])
-            }
             return Result(
-                envelopes: sorted.count, perSecond: Double(sorted.count) / seconds(elapsed),
-                p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99),
-                envelopeBytes: envelopeBytes)
+                envelopes: saturated.count, perSecond: maximum,
+                p50Milliseconds: Self.percentile(0.5, of: halfRate), p99Milliseconds: Self.percentile(0.99, of: halfRate),
+                saturatedP50Milliseconds: Self.percentile(0.5, of: saturated),
+                saturatedP99Milliseconds: Self.percentile(0.99, of: saturated), halfRatePerSecond: halfRatePerSecond,
+                transportPerSecond: 0, envelopeBytes: envelopeBytes)
         }
         await monitor.shutdown()
+
+        // 3. The bare transport on the same broker, same size and path, once the services are gone
+        // (their identities are free again).
+        result.transportPerSecond = try await TwoHopTransport(
+            broker: broker, publishers: names, size: result.envelopeBytes, count: result.envelopes,
+            inFlightPerPublisher: inFlightPerAgent, logger: logger
+        ).run()
         return result
+    }
+
+    static func percentile(_ p: Double, of latencies: [Duration]) -> Double {
+        let sorted = latencies.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let index = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
+        return milliseconds(sorted[max(0, index)])
+    }
+}
+
+/// Bare MQTT over the envelopes' path: each publisher (an agent identity) sends QoS 1 messages to its
+/// `agents/{name}/metrics`; a forwarder (the gateway's identity) republishes each on
+/// `verified/{name}/metrics`; a subscriber (the collector's identity) counts them. Same TLS broker,
+/// same ACL, no verification, no files.
+struct TwoHopTransport {
+    let broker: MosquittoBroker
+    let publishers: [String]
+    let size: Int
+    let count: Int
+    let inFlightPerPublisher: Int
+    let logger: Logger
+
+    func run() async throws -> Double {
+        let topics = TopicTree()
+        func client(_ identity: String) throws -> MQTTClient {
+            try MQTTClient(
+                configuration: MQTTConfiguration(
+                    port: Int(broker.port), clientID: identity, caFile: broker.caFile,
+                    certificateFile: broker.certificate(for: identity), keyFile: broker.key(for: identity),
+                    cleanStart: true, maximumPendingPublishes: 10_000),
+                logger: logger)
+        }
+        let subscriber = try client("collector-1")
+        let forwarder = try client("gateway")
+        let senders = try publishers.map(client)
+        let everyone = [subscriber, forwarder] + senders
+        for connection in everyone { connection.start() }
+        do {
+            let rate = try await measure(subscriber: subscriber, forwarder: forwarder, senders: senders, topics: topics)
+            for connection in everyone { await connection.shutdown() }
+            return rate
+        } catch {
+            for connection in everyone { await connection.shutdown() }
+            throw error
+        }
+    }
+
+    private func measure(subscriber: MQTTClient, forwarder: MQTTClient, senders: [MQTTClient], topics: TopicTree)
+        async throws -> Double
+    {
+        let everyone = [subscriber, forwarder] + senders
+        for connection in everyone { try await connection.waitUntilConnected(timeout: .seconds(10)) }
+        try await subscriber.subscribe(topics.allVerifiedMetrics)
+        try await forwarder.subscribe(topics.allAgentMetrics)
+
+        let forwarding = Task {
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for await message in forwarder.messages {
+                    guard let (_, agent) = topics.parse(message.topic) else { continue }
+                    if inFlight >= 64, await group.next() != nil { inFlight -= 1 }
+                    inFlight += 1
+                    group.addTask {
+                        try? await forwarder.publish(MQTTMessage(topic: topics.verifiedMetrics(agent), payload: message.payload))
+                    }
+                }
+            }
+        }
+        defer { forwarding.cancel() }
+
+        let perPublisher = max(1, count / max(1, senders.count))
+        let total = perPublisher * senders.count
+        let payload = Data(repeating: 0x61, count: max(1, size))
+        let clock = ContinuousClock()
+        let start = clock.now
+        async let received: Int = {
+            var seen = 0
+            for await _ in subscriber.messages {
+                seen += 1
+                if seen == total { break }
+            }
+            return seen
+        }()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (name, sender) in zip(publishers, senders) {
+                let message = MQTTMessage(topic: topics.agentMetrics(name), payload: payload)
+                for lane in 0..<max(1, inFlightPerPublisher) {
+                    group.addTask {
+                        for _ in stride(from: lane, to: perPublisher, by: max(1, inFlightPerPublisher)) {
+                            try await sender.publish(message)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        guard await received == total else { throw DemoError("the two-hop transport lost messages") }
+        return Double(total) / seconds(clock.now - start)
     }
 }
 
@@ -136,7 +270,7 @@ actor LoadGenerator {
     private let client: MQTTClient
     private let signer: SoftwareBenchmarkSigner
     private let topics = TopicTree()
-    private var envelopes: [(nonce: String, payload: Data)] = []
+    private var firstSize = 0
     private let receipts = ReceiptBoard()
 
     init(name: String, broker: MosquittoBroker, signer: SoftwareBenchmarkSigner, logger: Logger) async throws {
@@ -166,36 +300,63 @@ actor LoadGenerator {
         try await client.subscribe(topics.agentRejections(name))
     }
 
-    var envelopeSize: Int { envelopes.first?.payload.count ?? 0 }
+    var envelopeSize: Int { firstSize }
 
-    func prepare(envelopes count: Int) async throws {
+    /// Fetches `count` real nonces and signs an envelope with each.
+    func prepare(envelopes count: Int) async throws -> [(nonce: String, payload: Data)] {
+        var prepared: [(nonce: String, payload: Data)] = []
         for _ in 0..<count {
-            envelopes.append(try await BenchmarkClaims.signedEnvelope(agent: name, client: client, signer: signer, topics: topics))
+            prepared.append(try await BenchmarkClaims.signedEnvelope(agent: name, client: client, signer: signer, topics: topics))
         }
+        if firstSize == 0 { firstSize = prepared.first?.payload.count ?? 0 }
+        return prepared
     }
 
-    /// Publishes every prepared envelope, at most `inFlight` awaiting their receipts, and returns
-    /// each one's time from publish to receipt.
-    func send(inFlight: Int) async throws -> [Duration] {
+    /// Publishes `envelopes`, at most `inFlight` awaiting their receipts, and returns each one's time
+    /// from publish to receipt.
+    func send(_ envelopes: [(nonce: String, payload: Data)], inFlight: Int) async throws -> [Duration] {
         let topic = topics.agentMetrics(name)
-        let prepared = envelopes
         let (client, receipts) = (client, receipts)
         return try await withThrowingTaskGroup(of: Duration.self) { group in
             var latencies: [Duration] = []
-            for (index, envelope) in prepared.enumerated() {
+            for (index, envelope) in envelopes.enumerated() {
                 if index >= inFlight, let latency = try await group.next() { latencies.append(latency) }
-                group.addTask {
-                    let clock = ContinuousClock()
-                    let start = clock.now
-                    let waiting = receipts.expect(envelope.nonce)
-                    try await client.publish(MQTTMessage(topic: topic, payload: envelope.payload))
-                    try await waiting.value
-                    return clock.now - start
-                }
+                group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
             }
             for try await latency in group { latencies.append(latency) }
             return latencies
         }
+    }
+
+    /// Publishes `envelopes` one every `interval` (the first after `offset`), whatever is still
+    /// awaiting a receipt, and returns each one's time from publish to receipt.
+    func send(_ envelopes: [(nonce: String, payload: Data)], every interval: Duration, after offset: Duration) async throws
+        -> [Duration]
+    {
+        let topic = topics.agentMetrics(name)
+        let (client, receipts) = (client, receipts)
+        let clock = ContinuousClock()
+        let start = clock.now + offset
+        return try await withThrowingTaskGroup(of: Duration.self) { group in
+            for (index, envelope) in envelopes.enumerated() {
+                try await clock.sleep(until: start + interval * Double(index))
+                group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
+            }
+            var latencies: [Duration] = []
+            for try await latency in group { latencies.append(latency) }
+            return latencies
+        }
+    }
+
+    private static func deliver(
+        _ envelope: (nonce: String, payload: Data), on topic: String, client: MQTTClient, receipts: ReceiptBoard
+    ) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let waiting = receipts.expect(envelope.nonce)
+        try await client.publish(MQTTMessage(topic: topic, payload: envelope.payload))
+        try await waiting.value
+        return clock.now - start
     }
 
     func shutdown() async {

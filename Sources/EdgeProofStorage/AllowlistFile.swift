@@ -1,5 +1,9 @@
 import EdgeProofCore
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Yams
 
 /// The allowlist on disk, JSON or YAML by file extension (`.json`, `.yaml`/`.yml`), shared by
@@ -37,8 +41,16 @@ public struct AllowlistFile: Sendable {
         } catch {
             throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
         }
-        return try parse(data)
+        let allowlist = try parse(data)
+        if data.count > Self.largeFileBytes {
+            // Decoding a large file leaves many megabytes of freed parser memory that the allocator
+            // keeps; hand it back, so the collector's resident size is its allowlist, not its parse.
+            releaseFreedMemory()
+        }
+        return allowlist
     }
+
+    static let largeFileBytes = 1 << 20
 
     /// As ``load()``, but a file that does not exist yet is an empty allowlist (for `allowlist add`).
     public func loadOrEmpty() throws(StorageError) -> Allowlist {
@@ -93,4 +105,14 @@ public struct AllowlistFile: Sendable {
         }
         return nsError.localizedDescription
     }
+}
+
+/// Returns memory the C allocator holds but no longer uses to the system: glibc's `malloc_trim`,
+/// looked up at run time (Swift's Glibc module does not export malloc.h; other C libraries lack it).
+func releaseFreedMemory() {
+    #if canImport(Glibc)
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    #endif
 }

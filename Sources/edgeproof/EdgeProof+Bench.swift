@@ -13,7 +13,7 @@ extension EdgeProof {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measurements. Each prints a table and, as its last line, one JSON object of figures.",
-            subcommands: [Verify.self, Agent.self, Transport.self, EndToEnd.self]
+            subcommands: [Verify.self, Agent.self, Transport.self, EndToEnd.self, Scale.self]
         )
     }
 }
@@ -193,17 +193,26 @@ extension EdgeProof.Bench {
 
         func run() async throws {
             let result = try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight).run()
-            print("End to end: \(agents) agents x \(envelopes) envelopes of \(result.envelopeBytes) bytes, \(inFlight) in flight each")
+            print("End to end: \(agents) agents x \(envelopes) envelopes of \(result.envelopeBytes) bytes per phase")
+            func ms(_ value: Double) -> String { String(format: "%.1f", value) }
             print(
                 TextTable(
-                    header: ["ENVELOPES", "ENVELOPES/S", "P50 MS", "P99 MS"],
-                    rows: [["\(result.envelopes)", format(result.perSecond), String(format: "%.1f", result.p50Milliseconds),
-                            String(format: "%.1f", result.p99Milliseconds)]]
+                    header: ["PHASE", "ENVELOPES/S", "P50 MS", "P99 MS"],
+                    rows: [
+                        ["saturated (\(inFlight) in flight per agent)", format(result.perSecond), ms(result.saturatedP50Milliseconds),
+                         ms(result.saturatedP99Milliseconds)],
+                        ["half the maximum rate", format(result.halfRatePerSecond), ms(result.p50Milliseconds), ms(result.p99Milliseconds)],
+                        ["bare MQTT, two hops, same size", format(result.transportPerSecond), "", ""],
+                    ]
                 ).rendered)
             print(
                 try jsonLine([
                     "e2e_per_s": result.perSecond.rounded(), "e2e_p50_ms": (result.p50Milliseconds * 10).rounded() / 10,
-                    "e2e_p99_ms": (result.p99Milliseconds * 10).rounded() / 10, "envelopes": Double(result.envelopes),
+                    "e2e_p99_ms": (result.p99Milliseconds * 10).rounded() / 10,
+                    "e2e_saturated_p99_ms": (result.saturatedP99Milliseconds * 10).rounded() / 10,
+                    "e2e_half_rate_per_s": result.halfRatePerSecond.rounded(),
+                    "transport_per_s": result.transportPerSecond.rounded(),
+                    "e2e_ratio": (result.ratio * 1000).rounded() / 1000, "envelopes": Double(result.envelopes),
                 ]))
         }
     }
@@ -227,11 +236,11 @@ private func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-private func format(_ rate: Double) -> String {
+func format(_ rate: Double) -> String {
     String(format: "%.0f", rate)
 }
 
-private func jsonLine(_ figures: [String: Double]) throws -> String {
+func jsonLine(_ figures: [String: Double]) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return String(decoding: try encoder.encode(figures), as: UTF8.self)

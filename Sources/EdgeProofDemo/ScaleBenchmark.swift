@@ -1,0 +1,151 @@
+import Crypto
+import EdgeProofCollector
+import EdgeProofCore
+import EdgeProofStorage
+import EdgeProofTesting
+import Foundation
+
+/// `edgeproof bench scale`, one point: the collector's verification and storage (``EnvelopeIntake``
+/// and the group-committed records file, exactly as the collector runs them) with an allowlist of
+/// `agents` entries loaded from a JSON file and a replay cache already holding `cachedNonces`
+/// unexpired nonces, as after `cachedNonces / nonce lifetime` envelopes per second. Meant to run in a
+/// process of its own, so that its resident memory is the collector core's.
+public struct ScaleBenchmark: Sendable {
+    public var agents: Int
+    /// Agents (of `agents`) that send the measured envelopes, spread over the allowlist.
+    public var senders: Int
+    public var envelopes: Int
+    public var cachedNonces: Int
+    /// Envelopes verified and stored at once (the collector handles up to 64 concurrently).
+    public var concurrency: Int
+
+    public init(agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000, concurrency: Int = 64) {
+        self.agents = agents
+        self.senders = max(1, min(senders, agents))
+        self.envelopes = envelopes
+        self.cachedNonces = cachedNonces
+        self.concurrency = max(1, concurrency)
+    }
+
+    public struct Point: Sendable, Codable {
+        public var agents: Int
+        public var perSecond: Double
+        public var allowlistLoadSeconds: Double
+        public var residentMegabytes: Double
+        public var peakResidentMegabytes: Double
+        public var cachedNonces: Int
+        public var accepted: Int
+    }
+
+    public func run() async throws -> Point {
+        let work = try TemporaryDirectory(prefix: "edgeproof-bench-scale")
+        defer { work.remove() }
+
+        // The allowlist: `senders` agents with software keys (benchmark load only), the rest with
+        // keys nobody uses, all in one JSON file loaded as the collector loads it.
+        let created = Timestamp.string(from: Date())
+        let everywhere = [AllowedPlace(region: "US", state: "California")]
+        let stride = max(1, agents / senders)
+        var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
+        var entries: [AllowlistEntry] = []
+        entries.reserveCapacity(agents)
+        for index in 0..<agents {
+            let name = String(format: "agent-%06d", index)
+            let key: AgentPublicKey
+            if index % stride == 0, signers.count < senders {
+                let signer = try SoftwareBenchmarkSigner(.es256)
+                signers.append((name, signer))
+                key = try signer.publicKey
+            } else {
+                key = try AgentPublicKey(derRepresentation: P256.Signing.PrivateKey().publicKey.derRepresentation)
+            }
+            entries.append(AllowlistEntry(name: name, key: key, createdAt: created, allowedPlaces: everywhere))
+        }
+        let allowlistFile = AllowlistFile(path: work.appending("allowlist.json").path)
+        try allowlistFile.save(try Allowlist(AllowlistDocument(agents: entries)))
+        entries = []
+        let clock = ContinuousClock()
+        var start = clock.now
+        let allowlist = try allowlistFile.load()
+        let allowlistLoadSeconds = seconds(clock.now - start)
+
+        // A full replay cache: unexpired nonces of earlier envelopes.
+        let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
+        let cache = ReplayCache()
+        let now = Date()
+        let someKey = signers[0].signer.publicKeyHash
+        var remembered: [RecordedNonceUse] = []
+        remembered.reserveCapacity(cachedNonces)
+        for index in 0..<cachedNonces {
+            let nonce = try authority.validate(authority.issue(for: someKey, now: now).token, for: someKey, now: now)
+            remembered.append(
+                RecordedNonceUse(
+                    id: nonce.id, expiresAt: nonce.expiresAt, fingerprint: EnvelopeFingerprint(signature: "\(index)"),
+                    storedAt: now))
+        }
+        cache.remember(remembered, now: now)
+        remembered = []
+
+        // Envelopes signed before the clock starts, round robin over the senders.
+        var prepared: [(agent: String, topic: String, payload: Data)] = []
+        let topics = TopicTree()
+        for index in 0..<envelopes {
+            let (name, signer) = signers[index % signers.count]
+            let nonce = authority.issue(for: signer.publicKeyHash).token
+            let claims = BenchmarkClaims.make(agent: name, keyHash: signer.publicKeyHash, nonce: nonce)
+            prepared.append((name, topics.verifiedMetrics(name), try await SignedEnvelope.sign(claims, with: signer).serialized()))
+        }
+
+        let intake = EnvelopeIntake(
+            collectorID: "collector-bench", nonceAuthority: authority, replayCache: cache,
+            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
+        let records = GroupCommitLog(
+            file: try RotatingJSONLinesFile(directory: work.appending("records"), prefix: "records"))
+        defer { try? records.close() }
+
+        start = clock.now
+        let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            var accepted = 0
+            for (index, envelope) in prepared.enumerated() {
+                if index >= concurrency, let stored = try await group.next(), stored { accepted += 1 }
+                group.addTask {
+                    guard case .accepted(let ready) = intake.check(
+                        envelope.payload, topic: envelope.topic, agent: envelope.agent, allowlist: allowlist, receivedAt: Date())
+                    else { return false }
+                    try await records.append(ready.recordLine)
+                    intake.stored(ready)
+                    return true
+                }
+            }
+            for try await stored in group where stored { accepted += 1 }
+            return accepted
+        }
+        let perSecond = Double(accepted) / seconds(clock.now - start)
+        let memory = ResidentMemory.current()
+        return Point(
+            agents: agents, perSecond: perSecond, allowlistLoadSeconds: allowlistLoadSeconds,
+            residentMegabytes: memory.current, peakResidentMegabytes: memory.peak, cachedNonces: cache.count,
+            accepted: accepted)
+    }
+}
+
+/// This process's resident memory (VmRSS) and its peak (VmHWM) in MiB, from /proc/self/status.
+public enum ResidentMemory {
+    public static func current() -> (current: Double, peak: Double) {
+        of(statusFile: "/proc/self/status")
+    }
+
+    /// Of process `pid`; zeros when it is gone.
+    public static func of(pid: Int32) -> (current: Double, peak: Double) {
+        of(statusFile: "/proc/\(pid)/status")
+    }
+
+    private static func of(statusFile: String) -> (current: Double, peak: Double) {
+        guard let text = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return (0, 0) }
+        func kilobytes(_ field: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return 0 }
+            return Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return (kilobytes("VmRSS") / 1024, kilobytes("VmHWM") / 1024)
+    }
+}
