@@ -22,8 +22,9 @@ struct JSONReader {
 
         static func == (key: Key, literal: StaticString) -> Bool {
             guard key.bytes.count == literal.utf8CodeUnitCount else { return false }
-            let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-            return key.bytes.elementsEqual(expected)
+            let expected = literal.utf8Start
+            for index in 0..<key.bytes.count where key.bytes[index] != expected[index] { return false }
+            return true
         }
 
         var string: String { String(decoding: bytes, as: UTF8.self) }
@@ -102,7 +103,9 @@ struct JSONReader {
         try expect(UInt8(ascii: "\""))
         let start = index
         var needsValidation = false
-        while index < bytes.count {
+        while true {
+            skipPlainStringBytes()
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let content = UnsafeBufferPointer(rebasing: bytes[start..<index])
@@ -326,21 +329,41 @@ struct JSONReader {
     private mutating func readKey() throws(Unsupported) -> Key {
         try expect(UInt8(ascii: "\""))
         let start = index
-        while index < bytes.count {
+        var needsValidation = false
+        while true {
+            skipPlainStringBytes()
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let key = Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 index += 1
-                // Keys name fields or metric values: refuse anything but validated text.
-                if key.bytes.contains(where: { $0 >= 0x80 }), String(validating: key.bytes, as: UTF8.self) == nil {
-                    throw Unsupported()
-                }
+                // Keys name fields or metric values: refuse anything but valid UTF-8.
+                if needsValidation, String(validating: key.bytes, as: UTF8.self) == nil { throw Unsupported() }
                 return key
             }
             guard byte >= 0x20, byte != UInt8(ascii: "\\") else { throw Unsupported() }
+            if byte >= 0x80 { needsValidation = true }
             index += 1
         }
         throw Unsupported()
+    }
+
+    /// Skips string bytes that need no attention (anything but `"`, `\\`, a control character or a
+    /// byte of 0x80 and above) eight at a time; the byte loops handle the rest.
+    private mutating func skipPlainStringBytes() {
+        guard let base = bytes.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+            let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+            // High bits: a zero byte in `quote` or `backslash`, a byte below 0x20 (it borrows), a byte
+            // of 0x80 and above. Borrows may flag a plain byte too, which only costs the byte loop.
+            let flagged =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (word &- ones &* 0x20) | word
+            guard flagged & (ones &* 0x80) == 0 else { return }
+            index += 8
+        }
     }
 
     private mutating func enter(_ open: UInt8) throws(Unsupported) {
