@@ -134,3 +134,41 @@ struct EnvelopeReadingTests {
         #expect(fast < 29_000)
     }
 }
+
+@Suite("Protected header cache")
+struct ProtectedHeaderCacheTests {
+    @Test("a header read once is kept under its exact protected string")
+    func keepsReadHeaders() throws {
+        let header = #"{"alg":"RS256","kid":"\#(String(repeating: "5e", count: 32))","typ":"edgeproof+jws"}"#
+        let protected = Base64URL.encode(Array(header.utf8))
+        let envelope = Array(
+            #"{"protected":"\#(protected)","payload":"\#(Base64URL.encode(Array(EnvelopeReadingTests.claims[0].utf8)))","signature":"AA"}"#
+                .utf8)
+        _ = try? SignedEnvelope(parsing: envelope)
+        let cached = try #require(ProtectedHeaderCache.shared.header(for: protected))
+        #expect(cached.algorithm == .rs256)
+        #expect(cached.keyID.hex == String(repeating: "5e", count: 32))
+    }
+
+    @Test("a header the fast reader does not take is never kept")
+    func skipsRefusedHeaders() {
+        let header = #"{"alg":"none","kid":"\#(String(repeating: "ab", count: 32))","typ":"edgeproof+jws"}"#
+        let protected = Base64URL.encode(Array(header.utf8))
+        let envelope = Array(
+            #"{"protected":"\#(protected)","payload":"\#(Base64URL.encode(Array(EnvelopeReadingTests.claims[0].utf8)))","signature":"AA"}"#
+                .utf8)
+        #expect(throws: ValidationFailure.self) { try SignedEnvelope(parsing: envelope) }
+        #expect(ProtectedHeaderCache.shared.header(for: protected) == nil)
+    }
+
+    @Test("holds at most its capacity, emptying itself when full")
+    func staysBounded() throws {
+        let cache = ProtectedHeaderCache(capacity: 3)
+        let header = JWSHeader(algorithm: .es256, keyID: try #require(PublicKeyHash(hex: String(repeating: "0", count: 64))))
+        for index in 0..<10 {
+            cache.insert(header, for: "header-\(index)")
+            #expect(cache.count <= 3)
+        }
+        #expect(cache.header(for: "header-9") == header)
+    }
+}

@@ -119,12 +119,9 @@ public struct SignedEnvelope: Sendable {
             })
         else { return nil }
         var (protectedText, payloadText, signatureText) = (protected, payload, signature)
-        guard let headerBytes = protectedText.withUTF8({ Base64URL.decodeBytes($0) }),
+        guard let header = readHeader(&protectedText),
             let payloadBytes = payloadText.withUTF8({ Base64URL.decodeBytes($0) }),
             let signatureBytes = signatureText.withUTF8({ Base64URL.decodeBytes($0) }), !signatureBytes.isEmpty,
-            let header = headerBytes.withUnsafeBufferPointer({ bytes in
-                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try JWSHeader(reading: &reader) }
-            }),
             let claims = payloadBytes.withUnsafeBufferPointer({ bytes in
                 JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try EnvelopeClaims(reading: &reader) }
             })
@@ -145,6 +142,18 @@ public struct SignedEnvelope: Sendable {
         let signature = try await signer.signature(forDigest: SHA256.hash(data: input))
         return SignedEnvelope(
             protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
+    }
+
+    /// The header of `protected` through the fast reader, from ``ProtectedHeaderCache`` when seen before.
+    private static func readHeader(_ protected: inout String) -> JWSHeader? {
+        if let header = ProtectedHeaderCache.shared.header(for: protected) { return header }
+        guard let bytes = protected.withUTF8({ Base64URL.decodeBytes($0) }),
+            let header = bytes.withUnsafeBufferPointer({ bytes in
+                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try JWSHeader(reading: &reader) }
+            })
+        else { return nil }
+        ProtectedHeaderCache.shared.insert(header, for: protected)
+        return header
     }
 
     /// The MQTT payload: the flattened JSON serialization.
