@@ -172,3 +172,34 @@ struct ProtectedHeaderCacheTests {
         #expect(cache.header(for: "header-9") == header)
     }
 }
+
+@Suite("Workload-Geo-ID: the fast read agrees with JSONDecoder")
+struct WorkloadGeoIDReadingTests {
+    @Test("5,000 mutated values: the reader gives JSONDecoder's value or leaves the value to it")
+    func agreesOnMutations() {
+        let original = Array(
+            #"{"client_type":"thick","client_workload_id":"agent-001","client_workload_location":{"city":"Santa Clara","region":"US","state":"California"},"client_workload_location_quality":"GNSS","client_workload_location_type":"geographic-region"}"#
+                .utf8)
+        let alphabet = Array(#"{}[]:,"\ 0123456789-.etrunl_aZ"#.utf8) + [0x00, 0x80, 0xFF]
+        var random = SplitMix64(seed: 77)
+        var read = 0
+        for round in 0..<5_000 {
+            var bytes = original
+            for _ in 0..<(round % 3) where !bytes.isEmpty {
+                let index = Int.random(in: 0..<bytes.count, using: &random)
+                if Bool.random(using: &random) {
+                    bytes[index] = alphabet.randomElement(using: &random)!
+                } else {
+                    bytes.remove(at: index)
+                }
+            }
+            let fast = bytes.withUnsafeBufferPointer { buffer in
+                JSONReader.read(buffer) { reader throws(JSONReader.Unsupported) in try WorkloadGeoID(reading: &reader) }
+            }
+            guard let fast else { continue }
+            read += 1
+            #expect(fast == (try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(bytes))), "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        #expect(read > 1_000)
+    }
+}
