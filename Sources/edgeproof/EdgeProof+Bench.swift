@@ -58,7 +58,8 @@ extension EdgeProof.Bench {
                     },
                     { index in
                         let envelope = parsed[index % parsed.count]
-                        guard key.isValidSignature(envelope.signatureBytes, forDigest: digests[index % digests.count]) else {
+                        let digest = digests[index % digests.count]
+                        guard key.isValidSignature(envelope.signatureBytes, forDigest: digest) else {
                             throw CLIError("benchmark signature did not verify")
                         }
                     },
@@ -79,7 +80,7 @@ extension EdgeProof.Bench {
             }
             print("Core envelope verification, one core, \(count) envelopes per algorithm (software benchmark keys)")
             print(TextTable(header: ["ALG", "ENVELOPES/S", "BARE VERIFY/S", "RATIO"], rows: rows).rendered)
-            print("Breakdown: parse only; verify only (hash of the signing input + signature check); per envelope in µs")
+            print("Breakdown: parse only; verify only (hash of the signing input + signature check); µs per envelope")
             print(
                 TextTable(
                     header: ["ALG", "PARSE/S", "VERIFY/S", "ENVELOPE µS", "PARSE µS", "VERIFY µS", "BARE µS"],

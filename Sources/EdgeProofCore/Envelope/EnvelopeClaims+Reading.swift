@@ -116,7 +116,8 @@ extension Geolocation {
             }
         }
         guard let latitude, let longitude else { throw JSONReader.Unsupported() }
-        self.init(latitude: latitude, longitude: longitude, accuracyMeters: accuracyMeters, quality: quality, type: type)
+        self.init(
+            latitude: latitude, longitude: longitude, accuracyMeters: accuracyMeters, quality: quality, type: type)
     }
 }
 

@@ -49,7 +49,8 @@ public struct SignedEnvelope: Sendable {
         // The common case, a well-formed envelope, is read in one pass over the bytes. Whatever that
         // reader does not take goes the full way below, which accepts or refuses it and says why.
         let read =
-            bytes.withContiguousStorageIfAvailable { Self.read($0) } ?? Array(bytes).withUnsafeBufferPointer { Self.read($0) }
+            bytes.withContiguousStorageIfAvailable { Self.read($0) }
+            ?? Array(bytes).withUnsafeBufferPointer { Self.read($0) }
         if let read {
             try Self.checkClaims(read.claims, header: read.header)
             self = read
