@@ -32,9 +32,7 @@ extension SignedEnvelope {
         for (name, value) in properties {
             switch name {
             case EnvelopeProperty.workloadGeoID:
-                guard !JSONNesting.exceeds(in: value.utf8),
-                    let geo = try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(value.utf8))
-                else {
+                guard !JSONNesting.exceeds(in: value.utf8), let geo = WorkloadGeoID(parsing: value) else {
                     throw ValidationFailure(.headerMismatch, "Workload-Geo-ID is not valid JSON of the expected shape", details: ["property": .string(name)])
                 }
                 // The quality is a copy of the signed geolocation's, when both say one.

@@ -28,6 +28,16 @@ public struct SignedEnvelope: Sendable {
         return bytes
     }
 
+    /// SHA-256 of ``signingInput``, hashed from the received strings in place.
+    var signingInputDigest: SHA256.Digest {
+        var hasher = SHA256()
+        var (protected, payload) = (protected, payload)
+        protected.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(ascii: ".")) { hasher.update(bufferPointer: $0) }
+        payload.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize()
+    }
+
     /// Parses and structurally validates an envelope. Every failure is a `request_validation`,
     /// `signature_verification` (`unsupported_alg`, `header_mismatch`) failure with a specific reason.
     public init(parsing bytes: some DataProtocol, maximumSize: Int = defaultMaximumSize) throws(ValidationFailure) {
@@ -36,7 +46,22 @@ public struct SignedEnvelope: Sendable {
                 .payloadTooLarge, "envelope of \(bytes.count) bytes exceeds the limit of \(maximumSize) bytes",
                 details: ["size": .number(Double(bytes.count)), "limit": .number(Double(maximumSize))])
         }
-        let data = Data(bytes)
+        // The common case, a well-formed envelope, is read in one pass over the bytes. Whatever that
+        // reader does not take goes the full way below, which accepts or refuses it and says why.
+        let read =
+            bytes.withContiguousStorageIfAvailable { Self.read($0) }
+            ?? Array(bytes).withUnsafeBufferPointer { Self.read($0) }
+        if let read {
+            try Self.checkClaims(read.claims, header: read.header)
+            self = read
+        } else {
+            self = try Self.decodeInFull(Data(bytes))
+        }
+    }
+
+    /// The full path: `JSONDecoder` and every check in order, each failure with its own reason and
+    /// message. ``read(_:)`` is the shortcut that must agree with it.
+    static func decodeInFull(_ data: Data) throws(ValidationFailure) -> SignedEnvelope {
         guard !JSONNesting.exceeds(in: data) else {
             throw ValidationFailure(
                 .malformedEnvelope, "envelope nests deeper than \(JSONNesting.maximumDepth) levels")
@@ -69,22 +94,42 @@ public struct SignedEnvelope: Sendable {
             throw ValidationFailure(.malformedEnvelope, "claims: \(DecodingProblem.describe(error))")
         }
         try Self.checkClaims(claims, header: header)
-
-        self.protected = outer.protected
-        self.payload = outer.payload
-        self.signature = outer.signature
-        self.header = header
-        self.claims = claims
-        self.signatureBytes = Array(signatureBytes)
+        return SignedEnvelope(
+            protected: outer.protected, payload: outer.payload, signature: outer.signature,
+            signatureBytes: Array(signatureBytes), header: header, claims: claims)
     }
 
-    private init(protected: String, payload: String, signatureBytes: [UInt8], header: JWSHeader, claims: EnvelopeClaims) {
+    private init(
+        protected: String, payload: String, signature: String? = nil, signatureBytes: [UInt8], header: JWSHeader,
+        claims: EnvelopeClaims
+    ) {
         self.protected = protected
         self.payload = payload
-        self.signature = Base64URL.encode(signatureBytes)
+        self.signature = signature ?? Base64URL.encode(signatureBytes)
         self.header = header
         self.claims = claims
         self.signatureBytes = signatureBytes
+    }
+
+    /// The fast path of ``init(parsing:maximumSize:)``: an envelope that the full path would take
+    /// with the same header and claims up to ``checkClaims(_:header:)``, or nil to leave the bytes to it.
+    static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> SignedEnvelope? {
+        guard
+            let (protected, payload, signature) = JSONReader.read(bytes, { reader throws(JSONReader.Unsupported) in
+                try FlattenedJWS.reading(&reader)
+            })
+        else { return nil }
+        var (protectedText, payloadText, signatureText) = (protected, payload, signature)
+        guard let header = readHeader(&protectedText),
+            let payloadBytes = payloadText.withUTF8({ Base64URL.decodeBytes($0) }),
+            let signatureBytes = signatureText.withUTF8({ Base64URL.decodeBytes($0) }), !signatureBytes.isEmpty,
+            let claims = payloadBytes.withUnsafeBufferPointer({ bytes in
+                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try EnvelopeClaims(reading: &reader) }
+            })
+        else { return nil }
+        return SignedEnvelope(
+            protected: protectedText, payload: payloadText, signature: signatureText, signatureBytes: signatureBytes,
+            header: header, claims: claims)
     }
 
     /// Builds and signs an envelope for `claims`; the header's `alg` and `kid` come from the signer.
@@ -98,6 +143,18 @@ public struct SignedEnvelope: Sendable {
         let signature = try await signer.signature(forDigest: SHA256.hash(data: input))
         return SignedEnvelope(
             protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
+    }
+
+    /// The header of `protected` through the fast reader, from ``ProtectedHeaderCache`` when seen before.
+    private static func readHeader(_ protected: inout String) -> JWSHeader? {
+        if let header = ProtectedHeaderCache.shared.header(for: protected) { return header }
+        guard let bytes = protected.withUTF8({ Base64URL.decodeBytes($0) }),
+            let header = bytes.withUnsafeBufferPointer({ bytes in
+                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try JWSHeader(reading: &reader) }
+            })
+        else { return nil }
+        ProtectedHeaderCache.shared.insert(header, for: protected)
+        return header
     }
 
     /// The MQTT payload: the flattened JSON serialization.
@@ -125,7 +182,7 @@ public struct SignedEnvelope: Sendable {
             throw ValidationFailure(
                 .badSignature, "ES256 signature must be 64 bytes, got \(signatureBytes.count)")
         }
-        guard key.isValidSignature(signatureBytes, for: signingInput) else {
+        guard key.isValidSignature(signatureBytes, forDigest: signingInputDigest) else {
             throw ValidationFailure(.badSignature, "signature does not verify with the allowlisted key")
         }
     }
@@ -185,4 +242,27 @@ private struct FlattenedJWS: Decodable {
     var protected: String
     var payload: String
     var signature: String
+}
+
+extension FlattenedJWS {
+    /// Exactly the three members, each once; other members (which `JSONDecoder` would ignore) are
+    /// left to the full path.
+    static func reading(_ reader: inout JSONReader) throws(JSONReader.Unsupported) -> (String, String, String) {
+        var protected: String?
+        var payload: String?
+        var signature: String?
+        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+            if key == "protected", protected == nil {
+                protected = try reader.readString()
+            } else if key == "payload", payload == nil {
+                payload = try reader.readString()
+            } else if key == "signature", signature == nil {
+                signature = try reader.readString()
+            } else {
+                throw JSONReader.Unsupported()
+            }
+        }
+        guard let protected, let payload, let signature else { throw JSONReader.Unsupported() }
+        return (protected, payload, signature)
+    }
 }

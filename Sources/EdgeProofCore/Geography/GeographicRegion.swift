@@ -21,8 +21,8 @@ public struct GeographicRegion: Sendable, Hashable, Codable, CustomStringConvert
 
     /// A region is always present; a city only below a state.
     public var isWellFormed: Bool {
-        func ok(_ part: String?) -> Bool { part.map { !$0.trimmingWhitespace().isEmpty && $0.utf8.count <= 128 } ?? true }
-        guard ok(region), !region.trimmingWhitespace().isEmpty, ok(state), ok(city) else { return false }
+        func ok(_ part: String?) -> Bool { part.map { !$0.isBlank && $0.utf8.count <= 128 } ?? true }
+        guard ok(region), !region.isBlank, ok(state), ok(city) else { return false }
         return !(city != nil && state == nil)
     }
 
@@ -32,6 +32,15 @@ public struct GeographicRegion: Sendable, Hashable, Codable, CustomStringConvert
 }
 
 extension StringProtocol {
+    /// Whether the text is empty or only whitespace: what `trimmingWhitespace().isEmpty` says, without
+    /// building the trimmed string.
+    var isBlank: Bool {
+        unicodeScalars.allSatisfy { scalar in
+            // ASCII's White_Space characters are exactly tab to carriage return, and space.
+            scalar.isASCII ? scalar == " " || (0x09...0x0D).contains(scalar.value) : scalar.properties.isWhitespace
+        }
+    }
+
     /// Trims surrounding whitespace without Foundation.
     func trimmingWhitespace() -> String {
         let scalars = unicodeScalars

@@ -100,7 +100,7 @@ public struct AgentPublicKey: Sendable {
     /// Checks a JWS signature (`signature` in JWS form: r‖s for ES256, PKCS#1 v1.5 for RS256) over
     /// `message` with SHA-256.
     public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
-        isValidSignature(signature, forDigest: SHA256.hash(data: Data(message)))
+        isValidSignature(signature, forDigest: SHA256.hash(data: message))
     }
 
     /// As ``isValidSignature(_:for:)`` when the SHA-256 digest is already known.
@@ -108,12 +108,12 @@ public struct AgentPublicKey: Sendable {
         switch storage {
         case .p256(let key):
             guard signature.count == 64,
-                let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: Data(signature))
+                let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
             else { return false }
             return key.isValidSignature(ecdsa, for: digest)
         case .rsa(let key):
             // RS256 is PKCS#1 v1.5; swift-crypto's default padding is PSS.
-            let rsa = _RSA.Signing.RSASignature(rawRepresentation: Data(signature))
+            let rsa = _RSA.Signing.RSASignature(rawRepresentation: signature)
             return key.isValidSignature(rsa, for: digest, padding: .insecurePKCS1v1_5)
         }
     }

@@ -13,18 +13,31 @@ public struct PublicKeyHash: Sendable, Hashable, Codable, CustomStringConvertibl
 
     /// Parses 64 hex digits (either case); nil for anything else.
     public init?(hex: some StringProtocol) {
-        let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
-        var index = 0
-        while index < 64 {
-            guard let high = Self.nibble(utf8[index]), let low = Self.nibble(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard hex.utf8.count == 64,
+            let bytes = hex.utf8.withContiguousStorageIfAvailable({ Self.bytes(hex: $0) })
+                ?? Array(hex.utf8).withUnsafeBufferPointer({ Self.bytes(hex: $0) })
+        else { return nil }
         self.bytes = bytes
     }
+
+    /// The 32 bytes of 64 hex digits; nil if any is not a hex digit.
+    private static func bytes(hex utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var valid = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: 32) { bytes, initialized in
+            nibbles.withUnsafeBufferPointer { nibbles in
+                for index in 0..<32 {
+                    let high = nibbles[Int(utf8[2 * index])], low = nibbles[Int(utf8[2 * index + 1])]
+                    if (high | low) & 0xF0 != 0 { valid = false }
+                    bytes[index] = high << 4 | low & 0x0F
+                }
+            }
+            initialized = 32
+        }
+        return valid ? bytes : nil
+    }
+
+    /// The value of each hex digit, 0xFF for every other byte.
+    private static let nibbles: [UInt8] = (0...255).map { nibble(UInt8($0)) ?? 0xFF }
 
     public var hex: String {
         let digits = Array("0123456789abcdef".utf8)

@@ -12,6 +12,12 @@ public enum JSONNesting {
     /// Whether arrays and objects in `bytes` nest deeper than `limit` (brackets inside strings,
     /// escaped or not, do not count). One pass, no allocation; malformed input is left to the decoder.
     public static func exceeds(_ limit: Int = maximumDepth, in bytes: some Sequence<UInt8>) -> Bool {
+        // Contiguous bytes (`Data`, arrays) are scanned through a buffer, not an iterator per byte.
+        if let exceeds = bytes.withContiguousStorageIfAvailable({ scan($0, limit: limit) }) { return exceeds }
+        return scan(bytes, limit: limit)
+    }
+
+    private static func scan(_ bytes: some Sequence<UInt8>, limit: Int) -> Bool {
         var depth = 0
         var inString = false
         var escaped = false

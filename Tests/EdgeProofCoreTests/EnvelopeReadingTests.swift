@@ -1,0 +1,205 @@
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@testable import EdgeProofCore
+
+/// `SignedEnvelope(parsing:)` reads well-formed envelopes in one pass and leaves everything else to
+/// the full `JSONDecoder` path: both must give the same envelope or the same refusal, word for word.
+@Suite("Envelope fast path: the same answer as the full path")
+struct EnvelopeReadingTests {
+    enum Outcome: Equatable, CustomStringConvertible {
+        case parsed(protected: String, payload: String, signature: String, signatureBytes: [UInt8], JWSHeader, EnvelopeClaims)
+        case refused(String, String)
+
+        init(_ body: () throws(ValidationFailure) -> SignedEnvelope) {
+            do {
+                let envelope = try body()
+                self = .parsed(
+                    protected: envelope.protected, payload: envelope.payload, signature: envelope.signature,
+                    signatureBytes: envelope.signatureBytes, envelope.header, envelope.claims)
+            } catch {
+                self = .refused(error.reason.code, error.message)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .parsed(_, _, _, _, _, let claims): "parsed \(claims.agentName)"
+            case .refused(let code, let message): "\(code): \(message)"
+            }
+        }
+    }
+
+    /// Both paths on `bytes`; returns whether the fast path took them.
+    @discardableResult
+    private func expectSameOutcome(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        let fast = Outcome { () throws(ValidationFailure) in try SignedEnvelope(parsing: bytes) }
+        let full = Outcome { () throws(ValidationFailure) in try SignedEnvelope.decodeInFull(Data(bytes)) }
+        #expect(fast == full, "\(String(decoding: bytes.prefix(300), as: UTF8.self))", sourceLocation: sourceLocation)
+        return bytes.withUnsafeBufferPointer { SignedEnvelope.read($0) } != nil
+    }
+
+    static let keyHash = String(repeating: "ab", count: 32)
+    static let header = #"{"alg":"ES256","kid":"\#(keyHash)","typ":"edgeproof+jws"}"#
+    static let signature = Base64URL.encode([UInt8](repeating: 7, count: 64))
+
+    static func envelope(header: [UInt8] = Array(header.utf8), claims: [UInt8]) -> [UInt8] {
+        Array(#"{"protected":"\#(Base64URL.encode(header))","payload":"\#(Base64URL.encode(claims))","signature":"\#(signature)"}"#.utf8)
+    }
+
+    /// Claims as agents and other JOSE libraries write them, including the unusual but valid.
+    static let claims: [String] = [
+        #"{"v":1,"agent_name":"agent-001","tpm_public_key_hash":"\#(keyHash)","nonce":"n-1","timestamp":"2026-11-18T11:06:40.125Z","geographic_region":{"region":"US","state":"California","city":"Santa Clara"},"geolocation":{"latitude":37.35,"longitude":-121.95,"accuracy_m":15,"quality":"GNSS","type":"precise"},"metrics":{"service":{"name":"edgeproof-agent","version":"1.0.0","instance_id":"agent-001"},"samples":[{"timestamp":"2026-11-18T11:06:40.125Z","metric_type":"system","values":{"cpu_percent":12.5,"memory_used_bytes":1048576,"nested":{"a":[1,2,{"b":null}]},"ok":true,"label":"Z\u00fcrich \/ \"x\""}}]}}"#,
+        #"{ "metrics" : { "samples" : [ ] , "service" : { "instance_id" : "i" , "version" : "2" , "name" : "n" } } , "geolocation" : null , "geographic_region" : { "region" : "DE" , "state" : null , "city" : null } , "timestamp" : "2026-11-18T11:06:40Z" , "nonce" : "n" , "tpm_public_key_hash" : "\#(keyHash.uppercased())" , "agent_name" : "a" , "v" : 1 , "extension_field" : [ "kept" , { } ] }"#,
+        "{\"v\":1,\"agent_name\":\"edge.node_7\",\"tpm_public_key_hash\":\"\(keyHash)\",\"nonce\":\"n\",\"timestamp\":\"2026-11-18T11:06:40.125+00:00\",\"geographic_region\":{\"region\":\"BR\",\"state\":\"S\u{00E3}o Paulo\",\"city\":\"S\u{00E3}o Paulo\"},\"metrics\":{\"service\":{\"name\":\"n\",\"version\":\"v\",\"instance_id\":\"i\"},\"samples\":[{\"timestamp\":\"t\",\"metric_type\":\"application\",\"values\":{}},{\"timestamp\":\"t\",\"metric_type\":\"system\",\"values\":{\"x\":-0.0,\"y\":1e-5}}]}}",
+    ]
+
+    @Test("well-formed envelopes take the fast path, to the full path's envelope", arguments: claims)
+    func readsWellFormedEnvelopes(claims: String) {
+        #expect(expectSameOutcome(Self.envelope(claims: Array(claims.utf8))))
+    }
+
+    @Test("signed envelopes and the bad-payload templates take the fast path")
+    func readsSignedEnvelopes() async throws {
+        for template in BadPayloads().templates {
+            #expect(expectSameOutcome(Array(template)))
+        }
+        for algorithm in SignatureAlgorithm.allCases {
+            let signer = try SoftwareTestSigner.make(algorithm)
+            let signed = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash, samples: 5), with: signer)
+            #expect(expectSameOutcome(Array(signed.serialized())))
+        }
+    }
+
+    @Test("checks after reading refuse as the full path does (version, agent name, kid, timestamp, region)")
+    func refusesCheckedClaimsAlike() {
+        let base = Self.claims[0]
+        let variants = [
+            base.replacingOccurrences(of: #""v":1"#, with: #""v":2"#),
+            base.replacingOccurrences(of: #""agent_name":"agent-001""#, with: #""agent_name":"a/b""#),
+            base.replacingOccurrences(of: #""tpm_public_key_hash":"ab"#, with: #""tpm_public_key_hash":"cd"#),
+            base.replacingOccurrences(of: #""timestamp":"2026-11-18T11:06:40.125Z","geo"#, with: #""timestamp":"yesterday","geo"#),
+            base.replacingOccurrences(of: #""region":"US""#, with: #""region":" ""#),
+            base.replacingOccurrences(of: #""latitude":37.35"#, with: #""latitude":137.35"#),
+            base.replacingOccurrences(of: #""nonce":"n-1""#, with: #""nonce":"""#),
+        ]
+        for variant in variants {
+            #expect(variant != base)
+            #expect(expectSameOutcome(Self.envelope(claims: Array(variant.utf8))))
+        }
+    }
+
+    @Test("every generated bad payload gets the same refusal from both paths")
+    func refusesBadPayloadsAlike() {
+        for payload in MalformedEnvelopeTests.corpus.payloads where payload.bytes.count <= SignedEnvelope.defaultMaximumSize {
+            expectSameOutcome(Array(payload.bytes))
+        }
+    }
+
+    @Test("30,000 mutated claims, headers and envelopes get the same answer from both paths")
+    func agreesOnMutations() {
+        var random = SplitMix64(seed: 2026)
+        let alphabet = Array(#"{}[]:,"\ \/0123456789-+.eEtrufalsn_abuU"#.utf8) + [0x00, 0x0A, 0x7F, 0x80, 0xC3, 0xFF]
+        func mutated(_ original: [UInt8]) -> [UInt8] {
+            var bytes = original
+            for _ in 0...Int.random(in: 0...2, using: &random) where !bytes.isEmpty {
+                let index = Int.random(in: 0..<bytes.count, using: &random)
+                let byte = alphabet.randomElement(using: &random)!
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: bytes[index] = byte
+                case 1: bytes.remove(at: index)
+                case 2: bytes.insert(byte, at: index)
+                default:
+                    let end = min(bytes.count, index + Int.random(in: 1...12, using: &random))
+                    bytes.insert(contentsOf: bytes[index..<end], at: index)
+                }
+            }
+            return bytes
+        }
+        var fast = 0
+        for round in 0..<30_000 {
+            let claims = Array(Self.claims[round % Self.claims.count].utf8)
+            let bytes: [UInt8]
+            switch round % 5 {
+            case 0: bytes = Self.envelope(header: mutated(Array(Self.header.utf8)), claims: claims)
+            case 1: bytes = mutated(Self.envelope(claims: claims))
+            default: bytes = Self.envelope(claims: mutated(claims))
+            }
+            if expectSameOutcome(bytes) { fast += 1 }
+        }
+        // Both paths were exercised: many mutations keep the JSON valid (a digit for a digit) and
+        // many break it.
+        #expect(fast > 1_000)
+        #expect(fast < 29_000)
+    }
+}
+
+@Suite("Protected header cache")
+struct ProtectedHeaderCacheTests {
+    @Test("a header read once is kept under its exact protected string")
+    func keepsReadHeaders() throws {
+        let header = #"{"alg":"RS256","kid":"\#(String(repeating: "5e", count: 32))","typ":"edgeproof+jws"}"#
+        let protected = Base64URL.encode(Array(header.utf8))
+        let envelope = Array(
+            #"{"protected":"\#(protected)","payload":"\#(Base64URL.encode(Array(EnvelopeReadingTests.claims[0].utf8)))","signature":"AA"}"#
+                .utf8)
+        _ = try? SignedEnvelope(parsing: envelope)
+        let cached = try #require(ProtectedHeaderCache.shared.header(for: protected))
+        #expect(cached.algorithm == .rs256)
+        #expect(cached.keyID.hex == String(repeating: "5e", count: 32))
+    }
+
+    @Test("a header the fast reader does not take is never kept")
+    func skipsRefusedHeaders() {
+        let header = #"{"alg":"none","kid":"\#(String(repeating: "ab", count: 32))","typ":"edgeproof+jws"}"#
+        let protected = Base64URL.encode(Array(header.utf8))
+        let envelope = Array(
+            #"{"protected":"\#(protected)","payload":"\#(Base64URL.encode(Array(EnvelopeReadingTests.claims[0].utf8)))","signature":"AA"}"#
+                .utf8)
+        #expect(throws: ValidationFailure.self) { try SignedEnvelope(parsing: envelope) }
+        #expect(ProtectedHeaderCache.shared.header(for: protected) == nil)
+    }
+
+    @Test("holds at most its capacity, emptying itself when full")
+    func staysBounded() throws {
+        let cache = ProtectedHeaderCache(capacity: 3)
+        let header = JWSHeader(algorithm: .es256, keyID: try #require(PublicKeyHash(hex: String(repeating: "0", count: 64))))
+        for index in 0..<10 {
+            cache.insert(header, for: "header-\(index)")
+            #expect(cache.count <= 3)
+        }
+        #expect(cache.header(for: "header-9") == header)
+    }
+}
+
+@Suite("Workload-Geo-ID: the fast read agrees with JSONDecoder")
+struct WorkloadGeoIDReadingTests {
+    @Test("5,000 mutated values: the reader gives JSONDecoder's value or leaves the value to it")
+    func agreesOnMutations() {
+        let original = Array(
+            #"{"client_type":"thick","client_workload_id":"agent-001","client_workload_location":{"city":"Santa Clara","region":"US","state":"California"},"client_workload_location_quality":"GNSS","client_workload_location_type":"geographic-region"}"#
+                .utf8)
+        let alphabet = Array(#"{}[]:,"\ 0123456789-.etrunl_aZ"#.utf8) + [0x00, 0x80, 0xFF]
+        var random = SplitMix64(seed: 77)
+        var read = 0
+        for round in 0..<5_000 {
+            var bytes = original
+            for _ in 0..<(round % 3) where !bytes.isEmpty {
+                let index = Int.random(in: 0..<bytes.count, using: &random)
+                if Bool.random(using: &random) {
+                    bytes[index] = alphabet.randomElement(using: &random)!
+                } else {
+                    bytes.remove(at: index)
+                }
+            }
+            let fast = bytes.withUnsafeBufferPointer { buffer in
+                JSONReader.read(buffer) { reader throws(JSONReader.Unsupported) in try WorkloadGeoID(reading: &reader) }
+            }
+            guard let fast else { continue }
+            read += 1
+            #expect(fast == (try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(bytes))), "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        #expect(read > 1_000)
+    }
+}

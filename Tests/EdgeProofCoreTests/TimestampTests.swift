@@ -1,0 +1,43 @@
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@testable import EdgeProofCore
+
+@Suite("Timestamps: the fixed-format fast path")
+struct TimestampTests {
+    @Test("gives the formatter's exact Date for 50,000 random times in both forms, years 1600 to 9999")
+    func agreesWithFormatter() throws {
+        var random = SplitMix64(seed: 8)
+        for round in 0..<50_000 {
+            let year = round % 4 == 0 ? Int.random(in: 1600...9999, using: &random) : Int.random(in: 1995...2100, using: &random)
+            let month = Int.random(in: 1...12, using: &random)
+            let day = Int.random(in: 1...(month == 2 ? 29 : 30), using: &random)
+            var text = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, Int.random(in: 0...23, using: &random),
+                Int.random(in: 0...59, using: &random), Int.random(in: 0...59, using: &random))
+            text += round % 5 == 0 ? "Z" : String(format: ".%03dZ", Int.random(in: 0...999, using: &random))
+            let reference = Timestamp.formatterDate(from: text)
+            let fast = Timestamp.fixedFormatDate(text)
+            if month == 2, day == 29, !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) {
+                #expect(fast == nil, "\(text)")  // not a date: left to the formatter
+                continue
+            }
+            let date = try #require(fast, "\(text)")
+            #expect(date.timeIntervalSinceReferenceDate.bitPattern == reference?.timeIntervalSinceReferenceDate.bitPattern, "\(text)")
+        }
+    }
+
+    @Test(
+        "leaves every other form to the formatter",
+        arguments: [
+            "2026-02-30T10:00:00.000Z", "2026-11-18T24:00:00.000Z", "2026-11-18T11:06:60.000Z", "2026-11-18T11:06:40.1Z",
+            "2026-11-18T11:06:40.1234Z", "2026-11-18t11:06:40.123z", "2026-11-18T11:06:40.123+00:00", "1599-12-31T00:00:00Z",
+            "2026-11-18 11:06:40.123Z", "2026-13-18T11:06:40.123Z", "2026-00-18T11:06:40.123Z", "2026-11-00T11:06:40Z",
+            "2026-11-18T11:06:40.123Zjunk", "+2026-11-18T11:06:40Z", "2026-11-18T11:06:40,123Z", "2026-1a-18T11:06:40Z",
+        ])
+    func leavesOtherFormsToFormatter(text: String) {
+        #expect(Timestamp.fixedFormatDate(text) == nil)
+        #expect(Timestamp.date(from: text) == Timestamp.formatterDate(from: text))
+    }
+}
