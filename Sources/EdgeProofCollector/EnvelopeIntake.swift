@@ -76,13 +76,7 @@ public struct EnvelopeIntake: Sendable {
 
         let record = StoredRecord(
             envelope: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
-        do {
-            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: try Self.encoder.encode(record)))
-        } catch {
-            // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
-            replayCache.release(nonce.id)
-            return .rejected(ValidationFailure(.malformedEnvelope, "cannot encode the record: \(error)").about(envelope))
-        }
+        return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(record.jsonLine())))
     }
 
     /// The accepted envelope's record is durable: its nonce is used for good.
@@ -94,10 +88,4 @@ public struct EnvelopeIntake: Sendable {
     public func notStored(_ accepted: Accepted) {
         replayCache.release(accepted.nonce.id)
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

@@ -6,6 +6,25 @@ import Testing
 
 @Suite("Timestamps: the fixed-format fast path")
 struct TimestampTests {
+    @Test("writes what the formatter writes for 50,000 random dates, 1970 to 9999, millisecond edges included")
+    func writesWhatTheFormatterWrites() {
+        var random = SplitMix64(seed: 11)
+        for round in 0..<50_000 {
+            let seconds: Double =
+                switch round % 4 {
+                case 0: Double.random(in: 0..<253_402_300_800, using: &random)
+                case 1: Double(Int.random(in: 0..<4_102_444_800, using: &random)) + 0.9995
+                case 2: Double(Int.random(in: 0..<4_102_444_800, using: &random)) + Double(Int.random(in: 0...999, using: &random)) / 1000
+                default: Date().timeIntervalSince1970 + Double.random(in: -1e6...1e6, using: &random)
+                }
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Timestamp.fixedFormatString(date) == Timestamp.formatterString(from: date), "\(seconds)")
+        }
+        #expect(Timestamp.fixedFormatString(Date(timeIntervalSince1970: -1)) == nil)
+        #expect(Timestamp.fixedFormatString(Date(timeIntervalSinceReferenceDate: 1e300)) == nil)
+        #expect(Timestamp.fixedFormatString(Date(timeIntervalSinceReferenceDate: .nan)) == nil)
+    }
+
     @Test("gives the formatter's exact Date for 50,000 random times in both forms, years 1600 to 9999")
     func agreesWithFormatter() throws {
         var random = SplitMix64(seed: 8)

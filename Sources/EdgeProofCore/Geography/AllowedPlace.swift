@@ -52,11 +52,30 @@ struct PlaceName: Hashable {
     let folded: String
 
     init(_ name: String) {
+        if let folded = Self.foldedASCII(name) {
+            self.folded = folded
+            return
+        }
         let words = name.unicodeScalars.split(whereSeparator: { $0.properties.isWhitespace })
         folded = words.map { word in
             var scalars = String.UnicodeScalarView()
             scalars.append(contentsOf: word)
             return String(scalars).lowercased()
         }.joined(separator: " ")
+    }
+
+    /// The common case without Unicode work: printable ASCII, words separated by single spaces.
+    /// Lowercases it; nil for anything else (the general path decides).
+    private static func foldedASCII(_ name: String) -> String? {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(name.utf8.count)
+        var previous = UInt8(ascii: " ")
+        for byte in name.utf8 {
+            guard byte > 0x20 && byte < 0x7F || byte == 0x20 && previous != 0x20 else { return nil }
+            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte)
+            previous = byte
+        }
+        guard previous != 0x20 else { return bytes.isEmpty ? "" : nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

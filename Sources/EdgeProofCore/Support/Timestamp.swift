@@ -6,7 +6,63 @@ public enum Timestamp {
     private static let withoutFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: .gmt)
 
     public static func string(from date: Date) -> String {
+        fixedFormatString(date) ?? formatterString(from: date)
+    }
+
+    /// The ISO 8601 formatter alone: the reference ``string(from:)`` agrees with.
+    static func formatterString(from date: Date) -> String {
         date.formatted(withFraction)
+    }
+
+    /// `yyyy-MM-ddTHH:mm:ss.SSSZ` written directly (the formatter costs more than verifying a
+    /// signature) for years 1970–9999; nil otherwise. Milliseconds are truncated, as the formatter does.
+    static func fixedFormatString(_ date: Date) -> String? {
+        // From the Date's own value (seconds since 2001) the way the formatter reads it: whole
+        // seconds, then the truncated milliseconds of the remainder.
+        let sinceReference = date.timeIntervalSinceReferenceDate
+        guard sinceReference >= -978_307_200, sinceReference < 252_423_993_600 else { return nil }
+        let wholeSeconds = sinceReference.rounded(.down)
+        let seconds = Int(wholeSeconds) + 978_307_200
+        let milliseconds = min(999, Int((sinceReference - wholeSeconds) * 1000))
+        let days = seconds / 86_400
+        let millisecondOfDay = seconds % 86_400 * 1000 + milliseconds
+        let (year, month, day) = civilDate(daysSince1970: days)
+        var bytes = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int, at offset: Int, digits: Int) {
+            var value = value
+            for index in stride(from: offset + digits - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        put(year, at: 0, digits: 4)
+        bytes[4] = UInt8(ascii: "-")
+        put(month, at: 5, digits: 2)
+        bytes[7] = UInt8(ascii: "-")
+        put(day, at: 8, digits: 2)
+        bytes[10] = UInt8(ascii: "T")
+        put(millisecondOfDay / 3_600_000, at: 11, digits: 2)
+        bytes[13] = UInt8(ascii: ":")
+        put(millisecondOfDay / 60_000 % 60, at: 14, digits: 2)
+        bytes[16] = UInt8(ascii: ":")
+        put(millisecondOfDay / 1000 % 60, at: 17, digits: 2)
+        bytes[19] = UInt8(ascii: ".")
+        put(millisecondOfDay % 1000, at: 20, digits: 3)
+        bytes[23] = UInt8(ascii: "Z")
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    private static func civilDate(daysSince1970 days: Int) -> (year: Int, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// Accepts the format with or without fractional seconds; nil for anything else.
