@@ -17,12 +17,16 @@ extension Collector {
             agentName: agent, rejection: rejection, details: details)
         guard let payload = try? Self.encode(event) else { return }
         events.appendWithoutWaiting(payload)
+        // `accepted` comes once per stored envelope: routine, and every one is in the events file,
+        // so it goes at QoS 0 and holds nothing up; every other event is QoS 1.
         await publish(
-            MQTTMessage(topic: topics.events(component: "collector", id: configuration.id), payload: payload),
+            MQTTMessage(
+                topic: topics.events(component: "collector", id: configuration.id), payload: payload,
+                qos: kind == "accepted" ? .atMostOnce : .atLeastOnce),
             on: client)
     }
 
-    /// Publishes with QoS 1 and waits for the broker; a failure is logged and counted, never thrown.
+    /// Publishes (QoS 1: and waits for the broker); a failure is logged and counted, never thrown.
     func publish(_ message: MQTTMessage, on client: MQTTClient) async {
         do {
             try await client.publish(message)

@@ -31,8 +31,10 @@ public final class Collector: Service, Sendable {
     let storageProblem = Mutex<String?>(nil)
     let startedAt = Date()
 
-    /// At most this many messages are handled concurrently.
-    static let maximumConcurrentMessages = 64
+    /// At most this many messages are handled concurrently. Each holds its slot through the record's
+    /// fsync and the receipt's PUBACK, mostly waiting, so the bound is about memory (envelopes are
+    /// typically about 1 KiB), not cores.
+    static let maximumConcurrentMessages = 256
     /// How long shutdown waits for in-flight messages and the offline status.
     static let drainTimeout: Duration = .seconds(10)
 
