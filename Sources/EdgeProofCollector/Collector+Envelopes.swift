@@ -10,54 +10,102 @@ extension Collector {
     /// How many times (10 ms apart) a copy waits for its first copy's write to end.
     static let inProgressWaits = 300
 
-    /// Checks an envelope from `verified/{agent}/metrics` (see ``EnvelopeIntake``), appends the
-    /// record, and only after its batch's fsync sends the receipt.
-    func receiveEnvelope(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
-        let receivedAt = Date()
-        let accepted: EnvelopeIntake.Accepted
-        var verdict = intake.check(
-            message.payload, topic: message.topic, agent: agent, allowlist: currentAllowlist, receivedAt: receivedAt)
-        // A copy of an envelope whose first copy is being written right now waits for that write (a
-        // few milliseconds), so that it gets the answer of the outcome: stored already, or stored now.
-        var waits = 0
-        while case .inProgress = verdict, waits < Self.inProgressWaits {
-            waits += 1
-            try? await Task.sleep(for: .milliseconds(10))
-            verdict = intake.check(
-                message.payload, topic: message.topic, agent: agent, allowlist: currentAllowlist, receivedAt: receivedAt)
+    /// Envelopes taken from the queue at once by a worker: checked one after the other, their records
+    /// written with one fsync.
+    static let maximumBatch = 128
+    /// Answers (receipts, rejections, events) a worker has in flight before it waits for some.
+    static let maximumAnswersInFlight = 1024
+
+    /// Queues an envelope from `verified/{agent}/metrics`; true when the caller must start a worker.
+    func enqueueEnvelope(_ message: MQTTMessage, agent: String) -> Bool {
+        let item = EnvelopeStore.Item(payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date())
+        return envelopeQueue.withLock { queue in
+            queue.items.append(item)
+            guard queue.workers < Self.maximumEnvelopeWorkers else { return false }
+            queue.workers += 1
+            return true
         }
-        switch verdict {
-        case .accepted(let ready):
-            accepted = ready
+    }
+
+    /// Envelopes waiting for a worker.
+    var queuedEnvelopes: Int { envelopeQueue.withLock { $0.items.count } }
+
+    /// Takes batches from the queue until it is empty: checks them, stores the accepted ones (one
+    /// fsync per batch), and only then answers each (receipt, or the rejection), concurrently and
+    /// while the next batch is checked.
+    func runEnvelopeWorker(_ client: MQTTClient) async {
+        await withTaskGroup(of: Void.self) { answers in
+            var inFlight = 0
+            while true {
+                let batch = envelopeQueue.withLock { queue -> [EnvelopeStore.Item]? in
+                    guard !queue.items.isEmpty else {
+                        queue.workers -= 1
+                        return nil
+                    }
+                    let taken = Array(queue.items.prefix(Self.maximumBatch))
+                    queue.items.removeFirst(taken.count)
+                    return taken
+                }
+                guard let batch else { return }
+                let outcomes = await store.store(batch, allowlist: currentAllowlist)
+                if outcomes.contains(where: { if case .stored = $0 { true } else { false } }) {
+                    await storeSucceeded(client)
+                }
+                for (item, outcome) in zip(batch, outcomes) {
+                    if inFlight >= Self.maximumAnswersInFlight, await answers.next() != nil { inFlight -= 1 }
+                    inFlight += 1
+                    answers.addTask { await self.answer(outcome, for: item, client: client) }
+                }
+            }
+        }
+    }
+
+    /// Checks and stores one envelope, then answers it (a batch of one).
+    func receiveEnvelope(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
+        let item = EnvelopeStore.Item(payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date())
+        guard let outcome = await store.store([item], allowlist: currentAllowlist).first else { return }
+        if case .stored = outcome { await storeSucceeded(client) }
+        await answer(outcome, for: item, client: client)
+    }
+
+    /// Sends what an outcome calls for: the receipt only for a durable record.
+    private func answer(_ outcome: EnvelopeStore.Outcome, for item: EnvelopeStore.Item, client: MQTTClient) async {
+        switch outcome {
+        case .stored(let accepted, let storedAt):
+            await sendReceipt(accepted.envelope, agent: item.agent, storedAt: storedAt, client: client)
         case .rejected(let failure):
-            await reject(failure, agent: agent, correlationData: nil, client: client)
-            return
+            await reject(failure, agent: item.agent, correlationData: nil, client: client)
         case .storedAlready(let failure):
             // The agent resent an envelope this collector has: it missed the receipt. Nothing is
             // stored again; the answer tells the agent (only collectors may publish on its topics).
             count("duplicates")
-            await reject(failure, agent: agent, correlationData: nil, client: client)
-            return
+            await reject(failure, agent: item.agent, correlationData: nil, client: client)
         case .inProgress:
-            // The first copy's write is still not done (a stuck disk): its receipt answers both.
-            count("duplicates")
-            return
-        }
-
-        let envelope = accepted.envelope
-        do {
-            try await records.append(accepted.recordLine)
-        } catch {
+            await awaitFirstCopy(of: item, client: client)
+        case .notStored(let accepted, let error):
             // Not stored, so not used: the agent gets no receipt and resends the same envelope.
-            intake.notStored(accepted)
-            await storeFailed(envelope, agent: agent, problem: "records: \(error)", client: client)
+            await storeFailed(accepted.envelope, agent: item.agent, problem: "records: \(error)", client: client)
+        }
+    }
+
+    /// A copy of an envelope whose first copy is being written right now waits for that write (a
+    /// few milliseconds), so that it gets the answer of the outcome: stored already, or stored now.
+    private func awaitFirstCopy(of item: EnvelopeStore.Item, client: MQTTClient) async {
+        for _ in 0..<Self.inProgressWaits {
+            try? await Task.sleep(for: .milliseconds(10))
+            guard let outcome = await store.store([item], allowlist: currentAllowlist).first else { return }
+            if case .inProgress = outcome { continue }
+            if case .stored = outcome { await storeSucceeded(client) }
+            await answer(outcome, for: item, client: client)
             return
         }
-        intake.stored(accepted)
-        await storeSucceeded(client)
+        // The first copy's write is still not done (a stuck disk): its receipt answers both.
+        count("duplicates")
+    }
 
+    private func sendReceipt(_ envelope: SignedEnvelope, agent: String, storedAt: Date, client: MQTTClient) async {
         count("accepted")
-        let storedAt = Timestamp.string(from: Date())
+        let storedAt = Timestamp.string(from: storedAt)
         let receipt = Receipt(nonce: envelope.claims.nonce, collector: configuration.id, storedAt: storedAt)
         if let payload = try? Self.encode(receipt) {
             await publish(MQTTMessage(topic: topics.agentReceipts(agent), payload: payload), on: client)
@@ -92,7 +140,7 @@ extension Collector {
     }
 
     /// A durable write worked: ends a storage outage, if there was one, in the status and events.
-    private func storeSucceeded(_ client: MQTTClient) async {
+    func storeSucceeded(_ client: MQTTClient) async {
         guard let ended = storageProblem.withLock({ current in
             defer { current = nil }
             return current

@@ -19,9 +19,12 @@ public final class Collector: Service, Sendable {
     let topics: TopicTree
     let nonceAuthority: NonceAuthority
     let replayCache: ReplayCache
-    let intake: EnvelopeIntake
+    /// Checks and stores envelopes, a batch at a time.
+    let store: EnvelopeStore
     /// Accepted records, with group commit: a receipt waits for its batch's fsync.
     let records: GroupCommitLog
+    /// Envelopes received and not yet taken by a worker, and the number of workers.
+    let envelopeQueue = Mutex<EnvelopeQueue>(EnvelopeQueue())
     /// Trust events, written in order without holding anyone up.
     let events: GroupCommitLog
     let allowlistFile: AllowlistFile
@@ -37,6 +40,16 @@ public final class Collector: Service, Sendable {
     static let maximumConcurrentMessages = 256
     /// How long shutdown waits for in-flight messages and the offline status.
     static let drainTimeout: Duration = .seconds(10)
+
+    struct EnvelopeQueue {
+        var items: [EnvelopeStore.Item] = []
+        var workers = 0
+    }
+
+    /// Workers checking envelopes at once: one per core.
+    static let maximumEnvelopeWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Envelopes queued before the message loop stops taking more until the workers catch up.
+    static let maximumQueuedEnvelopes = 2048
 
     struct AllowlistState {
         var allowlist: Allowlist
@@ -91,9 +104,11 @@ public final class Collector: Service, Sendable {
             throw CollectorError("cannot start: \(error)")
         }
         replayCache = ReplayCache()
-        intake = EnvelopeIntake(
-            collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
-            maximumEnvelopeBytes: configuration.maximumEnvelopeBytes)
+        store = EnvelopeStore(
+            intake: EnvelopeIntake(
+                collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
+                maximumEnvelopeBytes: configuration.maximumEnvelopeBytes),
+            records: records)
         try rememberRecordedNonces()
     }
 
@@ -169,6 +184,20 @@ public final class Collector: Service, Sendable {
             var inFlight = 0
             for await message in client.messages.cancelOnGracefulShutdown() {
                 if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
+                if let (kind, agent) = topics.parse(message.topic), kind == .verifiedMetrics {
+                    if enqueueEnvelope(message, agent: agent) {
+                        inFlight += 1
+                        group.addTask {
+                            await self.runEnvelopeWorker(client)
+                            return true
+                        }
+                    }
+                    // Backpressure: the workers empty the queue before they end.
+                    while queuedEnvelopes >= Self.maximumQueuedEnvelopes, inFlight > 0, await group.next() != nil {
+                        inFlight -= 1
+                    }
+                    continue
+                }
                 inFlight += 1
                 group.addTask {
                     await self.handle(message, client: client)

@@ -45,6 +45,9 @@ public final class PipelineBenchmark: Sendable {
 
     public var envelopeCount: Int { envelopes.count }
 
+    /// The collector's batch size: its envelope workers take up to this many queued envelopes at once.
+    static let batchSize = 128
+
     /// Only the checks and the record encoding (``EnvelopeIntake/check(_:topic:agent:allowlist:receivedAt:)``)
     /// for every envelope, one after the other on this thread; no file. Envelopes checked per second.
     public func checkOnly() throws -> Double {
@@ -63,57 +66,45 @@ public final class PipelineBenchmark: Sendable {
         return Double(envelopes.count) / seconds(clock.now - start)
     }
 
-    /// Runs every envelope through the pipeline on `lanes` concurrent tasks (1: one core verifies,
-    /// while the writer thread fsyncs batches beside it), and returns envelopes stored per second.
+    /// Runs every envelope through the pipeline as the collector's envelope workers do, `lanes` of
+    /// them at once (1: one core verifies while the writer thread fsyncs beside it): batches of
+    /// ``batchSize`` envelopes through ``EnvelopeStore``, each batch's records durable before the lane
+    /// takes the next. Returns envelopes stored per second.
     public func round(lanes: Int) async throws -> Double {
-        let intake = EnvelopeIntake(
-            collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
-            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
-        let records = GroupCommitLog(
-            file: try RotatingJSONLinesFile(directory: work.appending(UUID().uuidString), prefix: "records"))
+        let store = EnvelopeStore(
+            intake: EnvelopeIntake(
+                collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
+                maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize),
+            records: GroupCommitLog(
+                file: try RotatingJSONLinesFile(directory: work.appending(UUID().uuidString), prefix: "records")))
         let topic = TopicTree().verifiedMetrics(Self.agent)
         let (envelopes, allowlist) = (envelopes, allowlist)
         let lanes = max(1, lanes)
         let clock = ContinuousClock()
         let start = clock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let stored = try await withThrowingTaskGroup(of: Int.self) { group in
             for lane in 0..<lanes {
                 group.addTask {
-                    try await Self.process(
-                        envelopes, lane: lane, of: lanes, topic: topic, intake: intake, allowlist: allowlist, records: records)
+                    let mine = Array(stride(from: lane, to: envelopes.count, by: lanes))
+                    var stored = 0
+                    for batchStart in stride(from: 0, to: mine.count, by: Self.batchSize) {
+                        let items = mine[batchStart..<min(mine.count, batchStart + Self.batchSize)].map { index in
+                            EnvelopeStore.Item(payload: envelopes[index], topic: topic, agent: Self.agent, receivedAt: Date())
+                        }
+                        for outcome in await store.store(items, allowlist: allowlist) {
+                            guard case .stored = outcome else {
+                                throw DemoError("the pipeline did not store a benchmark envelope: \(outcome)")
+                            }
+                            stored += 1
+                        }
+                    }
+                    return stored
                 }
             }
-            try await group.waitForAll()
+            return try await group.reduce(0, +)
         }
-        let rate = Double(envelopes.count) / seconds(clock.now - start)
-        try records.close()
+        let rate = Double(stored) / seconds(clock.now - start)
+        try store.records.close()
         return rate
-    }
-
-    /// One lane: checks its share of the envelopes one after the other, keeping up to 256 records
-    /// awaiting their batch's fsync.
-    private static func process(
-        _ envelopes: [Data], lane: Int, of lanes: Int, topic: String, intake: EnvelopeIntake, allowlist: Allowlist,
-        records: GroupCommitLog
-    ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { pending in
-            var waiting = 0
-            for index in stride(from: lane, to: envelopes.count, by: lanes) {
-                if waiting >= 256 {
-                    try await pending.next()
-                    waiting -= 1
-                }
-                let verdict = intake.check(envelopes[index], topic: topic, agent: agent, allowlist: allowlist, receivedAt: Date())
-                guard case .accepted(let accepted) = verdict else {
-                    throw DemoError("the pipeline refused a benchmark envelope: \(verdict)")
-                }
-                waiting += 1
-                pending.addTask {
-                    try await records.append(accepted.recordLine)
-                    intake.stored(accepted)
-                }
-            }
-            try await pending.waitForAll()
-        }
     }
 }

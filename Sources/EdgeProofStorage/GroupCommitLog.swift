@@ -11,7 +11,7 @@ import Synchronization
 /// ``RotatingJSONLinesFile/append(lines:now:)``): no caller is told "stored" for a line that is not.
 public final class GroupCommitLog: Sendable {
     public let file: RotatingJSONLinesFile
-    /// At most this many lines go into one write and fsync.
+    /// At most this many lines go into one write and fsync (more only when one caller's lines are more).
     public let maximumBatch: Int
 
     private enum Waiter {
@@ -20,7 +20,8 @@ public final class GroupCommitLog: Sendable {
     }
 
     private struct State {
-        var pending: [(line: Data, waiter: Waiter)] = []
+        /// Each caller's lines stay together, so that they succeed or fail as one.
+        var pending: [(lines: [Data], waiter: Waiter)] = []
         var closed = false
         var finished = false
     }
@@ -49,10 +50,17 @@ public final class GroupCommitLog: Sendable {
 
     /// Appends `line` and returns once it is durable (or throws what the write or fsync said).
     public func append(_ line: Data) async throws(StorageError) {
+        try await append(lines: [line])
+    }
+
+    /// Appends `lines`, in order, and returns once all of them are durable; they go into one batch,
+    /// so they are written or cut back off together.
+    public func append(lines: [Data]) async throws(StorageError) {
+        guard !lines.isEmpty else { return }
         let failure: StorageError? = await withCheckedContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.closed else { return false }
-                state.pending.append((line, .durable(continuation)))
+                state.pending.append((lines, .durable(continuation)))
                 return true
             }
             if accepted {
@@ -69,7 +77,7 @@ public final class GroupCommitLog: Sendable {
     public func appendWithoutWaiting(_ line: Data) {
         let accepted = state.withLock { state -> Bool in
             guard !state.closed else { return false }
-            state.pending.append((line, .fireAndForget))
+            state.pending.append(([line], .fireAndForget))
             return true
         }
         if accepted { wakeUp.signal() }
@@ -93,8 +101,13 @@ public final class GroupCommitLog: Sendable {
         while true {
             wakeUp.wait()
             while true {
-                let (batch, done) = state.withLock { state -> ([(line: Data, waiter: Waiter)], Bool) in
-                    let count = min(state.pending.count, maximumBatch)
+                let (batch, done) = state.withLock { state -> ([(lines: [Data], waiter: Waiter)], Bool) in
+                    var count = 0
+                    var lines = 0
+                    while count < state.pending.count, count == 0 || lines + state.pending[count].lines.count <= maximumBatch {
+                        lines += state.pending[count].lines.count
+                        count += 1
+                    }
                     let batch = Array(state.pending.prefix(count))
                     state.pending.removeFirst(count)
                     return (batch, state.closed && state.pending.isEmpty)
@@ -109,11 +122,11 @@ public final class GroupCommitLog: Sendable {
         }
     }
 
-    private func write(_ batch: [(line: Data, waiter: Waiter)]) {
+    private func write(_ batch: [(lines: [Data], waiter: Waiter)]) {
         var failure: StorageError?
         writes.add(1, ordering: .relaxed)
         do {
-            try file.append(lines: batch.map(\.line))
+            try file.append(lines: batch.flatMap(\.lines))
         } catch {
             failure = error
         }

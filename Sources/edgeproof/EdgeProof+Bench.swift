@@ -61,7 +61,7 @@ extension EdgeProof.Bench {
                 for _ in 0..<rounds {
                     checkOnly = max(checkOnly, try pipeline.checkOnly())
                     best[0] = max(best[0], try await pipeline.round(lanes: 1))
-                    best[1] = max(best[1], try await pipeline.round(lanes: cores * 4))
+                    best[1] = max(best[1], try await pipeline.round(lanes: cores))
                     let rates = try measureInterleaved(count, rounds: 1, phases: [
                         { index in
                             let envelope = parsed[index % parsed.count]

@@ -1,0 +1,78 @@
+import EdgeProofCore
+import EdgeProofStorage
+import Foundation
+
+/// Checks envelopes and stores the accepted ones, a batch at a time: every envelope of the batch
+/// through ``EnvelopeIntake``, then the records of the accepted ones in one group-committed append
+/// (one write, one fsync), then their nonces committed, or released if the write failed. The
+/// collector runs its envelopes through this, and `edgeproof bench verify` measures it.
+public struct EnvelopeStore: Sendable {
+    public let intake: EnvelopeIntake
+    public let records: GroupCommitLog
+
+    public init(intake: EnvelopeIntake, records: GroupCommitLog) {
+        self.intake = intake
+        self.records = records
+    }
+
+    /// One envelope as received.
+    public struct Item: Sendable {
+        public let payload: Data
+        public let topic: String
+        public let agent: String
+        public let receivedAt: Date
+
+        public init(payload: Data, topic: String, agent: String, receivedAt: Date) {
+            self.payload = payload
+            self.topic = topic
+            self.agent = agent
+            self.receivedAt = receivedAt
+        }
+    }
+
+    public enum Outcome: Sendable {
+        /// Durable: send the receipt.
+        case stored(EnvelopeIntake.Accepted, at: Date)
+        case rejected(ValidationFailure)
+        /// This very envelope was stored before: answer with the failure (it carries `stored_at`).
+        case storedAlready(ValidationFailure)
+        /// This very envelope is being stored by someone else right now.
+        case inProgress
+        /// Passed every check but its record could not be written; its nonce is free again.
+        case notStored(EnvelopeIntake.Accepted, StorageError)
+    }
+
+    /// The outcome of every item, in order.
+    public func store(_ items: [Item], allowlist: Allowlist) async -> [Outcome] {
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(items.count)
+        var accepted: [(index: Int, envelope: EnvelopeIntake.Accepted)] = []
+        for item in items {
+            switch intake.check(
+                item.payload, topic: item.topic, agent: item.agent, allowlist: allowlist, receivedAt: item.receivedAt)
+            {
+            case .accepted(let envelope):
+                accepted.append((outcomes.count, envelope))
+                outcomes.append(.inProgress)  // replaced below
+            case .rejected(let failure): outcomes.append(.rejected(failure))
+            case .storedAlready(let failure): outcomes.append(.storedAlready(failure))
+            case .inProgress: outcomes.append(.inProgress)
+            }
+        }
+        guard !accepted.isEmpty else { return outcomes }
+        do {
+            try await records.append(lines: accepted.map(\.envelope.recordLine))
+            let storedAt = Date()
+            for (index, envelope) in accepted {
+                intake.stored(envelope, at: storedAt)
+                outcomes[index] = .stored(envelope, at: storedAt)
+            }
+        } catch {
+            for (index, envelope) in accepted {
+                intake.notStored(envelope)
+                outcomes[index] = .notStored(envelope, error)
+            }
+        }
+        return outcomes
+    }
+}
