@@ -16,15 +16,12 @@ public struct ScaleBenchmark: Sendable {
     public var senders: Int
     public var envelopes: Int
     public var cachedNonces: Int
-    /// Envelopes verified and stored at once (the collector handles up to 64 concurrently).
-    public var concurrency: Int
 
-    public init(agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000, concurrency: Int = 64) {
+    public init(agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000) {
         self.agents = agents
         self.senders = max(1, min(senders, agents))
         self.envelopes = envelopes
         self.cachedNonces = cachedNonces
-        self.concurrency = max(1, concurrency)
     }
 
     public struct Point: Sendable, Codable {
@@ -96,29 +93,38 @@ public struct ScaleBenchmark: Sendable {
             prepared.append((name, topics.verifiedMetrics(name), try await SignedEnvelope.sign(claims, with: signer).serialized()))
         }
 
-        let intake = EnvelopeIntake(
-            collectorID: "collector-bench", nonceAuthority: authority, replayCache: cache,
-            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
-        let records = GroupCommitLog(
-            file: try RotatingJSONLinesFile(directory: work.appending("records"), prefix: "records"))
-        defer { try? records.close() }
+        let store = EnvelopeStore(
+            intake: EnvelopeIntake(
+                collectorID: "collector-bench", nonceAuthority: authority, replayCache: cache,
+                maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize),
+            records: GroupCommitLog(
+                file: try RotatingJSONLinesFile(directory: work.appending("records"), prefix: "records")))
+        defer { try? store.records.close() }
 
+        // As the collector's envelope workers: one per core, batches of up to 128.
+        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let batchSize = 128
+        let envelopes = prepared
         start = clock.now
-        let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
-            var accepted = 0
-            for (index, envelope) in prepared.enumerated() {
-                if index >= concurrency, let stored = try await group.next(), stored { accepted += 1 }
+        let accepted = await withTaskGroup(of: Int.self) { group in
+            for lane in 0..<lanes {
                 group.addTask {
-                    guard case .accepted(let ready) = intake.check(
-                        envelope.payload, topic: envelope.topic, agent: envelope.agent, allowlist: allowlist, receivedAt: Date())
-                    else { return false }
-                    try await records.append(ready.recordLine)
-                    intake.stored(ready)
-                    return true
+                    let mine = Array(Swift.stride(from: lane, to: envelopes.count, by: lanes))
+                    var stored = 0
+                    for batchStart in Swift.stride(from: 0, to: mine.count, by: batchSize) {
+                        let items = mine[batchStart..<min(mine.count, batchStart + batchSize)].map { index in
+                            EnvelopeStore.Item(
+                                payload: envelopes[index].payload, topic: envelopes[index].topic, agent: envelopes[index].agent,
+                                receivedAt: Date())
+                        }
+                        for outcome in await store.store(items, allowlist: allowlist) {
+                            if case .stored = outcome { stored += 1 }
+                        }
+                    }
+                    return stored
                 }
             }
-            for try await stored in group where stored { accepted += 1 }
-            return accepted
+            return await group.reduce(0, +)
         }
         let perSecond = Double(accepted) / seconds(clock.now - start)
         let memory = ResidentMemory.current()
