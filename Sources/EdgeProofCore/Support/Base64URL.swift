@@ -3,11 +3,33 @@ import Foundation
 /// Base64url without padding (RFC 7515 §2), strict on decode: any character outside the
 /// alphabet, padding, or an impossible length is rejected rather than skipped.
 public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// One pass straight into the base64url alphabet: the agent encodes every envelope's header, claims
+    /// and signature with it, and receivers every decoded value (the canonical check below).
     public static func encode(_ bytes: some DataProtocol) -> String {
-        var text = Data(bytes).base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.last == "=" { text.removeLast() }
-        return text
+        let input = [UInt8](bytes)
+        var output = [UInt8]()
+        output.reserveCapacity((input.count * 4 + 2) / 3)
+        let table = alphabet
+        var index = 0
+        while index + 3 <= input.count {
+            let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            output.append(table[Int(group >> 18)])
+            output.append(table[Int(group >> 12 & 0x3F)])
+            output.append(table[Int(group >> 6 & 0x3F)])
+            output.append(table[Int(group & 0x3F)])
+            index += 3
+        }
+        // The last one or two bytes: two or three characters, no padding.
+        if index < input.count {
+            let second = index + 1 < input.count ? UInt32(input[index + 1]) : 0
+            let group = UInt32(input[index]) << 16 | second << 8
+            output.append(table[Int(group >> 18)])
+            output.append(table[Int(group >> 12 & 0x3F)])
+            if index + 1 < input.count { output.append(table[Int(group >> 6 & 0x3F)]) }
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Returns nil when `text` is not canonical unpadded base64url.
