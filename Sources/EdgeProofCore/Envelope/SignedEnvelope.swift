@@ -124,14 +124,11 @@ public struct SignedEnvelope: Sendable {
     /// The MQTT payload: the flattened JSON serialization.
     public func serialized() -> Data {
         // Base64url strings need no JSON escaping, so plain concatenation is exact and cheap.
-        var text = #"{"protected":""#
-        text += protected
-        text += #"","payload":""#
-        text += payload
-        text += #"","signature":""#
-        text += signature
-        text += #""}"#
-        return Data(text.utf8)
+        let parts = [#"{"protected":""#, protected, #"","payload":""#, payload, #"","signature":""#, signature, #""}"#]
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.utf8.count })
+        for part in parts { bytes.append(contentsOf: part.utf8) }
+        return Data(bytes)
     }
 
     /// Verifies the signature with `key`, over the exact received bytes.

@@ -8,12 +8,16 @@ public enum Base64URL {
     /// One pass straight into the base64url alphabet: the agent encodes every envelope's header, claims
     /// and signature with it, and receivers every decoded value (the canonical check below).
     public static func encode(_ bytes: some DataProtocol) -> String {
-        let input = [UInt8](bytes)
+        bytes.withContiguousStorageIfAvailable { encode(contiguous: $0) } ?? encode(contiguous: [UInt8](bytes))
+    }
+
+    private static func encode<Bytes: RandomAccessCollection<UInt8>>(contiguous input: Bytes) -> String
+    where Bytes.Index == Int {
         var output = [UInt8]()
         output.reserveCapacity((input.count * 4 + 2) / 3)
         let table = alphabet
-        var index = 0
-        while index + 3 <= input.count {
+        var index = input.startIndex
+        while index + 3 <= input.endIndex {
             let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
             output.append(table[Int(group >> 18)])
             output.append(table[Int(group >> 12 & 0x3F)])
@@ -22,12 +26,12 @@ public enum Base64URL {
             index += 3
         }
         // The last one or two bytes: two or three characters, no padding.
-        if index < input.count {
-            let second = index + 1 < input.count ? UInt32(input[index + 1]) : 0
+        if index < input.endIndex {
+            let second = index + 1 < input.endIndex ? UInt32(input[index + 1]) : 0
             let group = UInt32(input[index]) << 16 | second << 8
             output.append(table[Int(group >> 18)])
             output.append(table[Int(group >> 12 & 0x3F)])
-            if index + 1 < input.count { output.append(table[Int(group >> 6 & 0x3F)]) }
+            if index + 1 < input.endIndex { output.append(table[Int(group >> 6 & 0x3F)]) }
         }
         return String(decoding: output, as: UTF8.self)
     }
