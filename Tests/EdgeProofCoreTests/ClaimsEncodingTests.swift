@@ -21,13 +21,15 @@ struct ClaimsEncodingTests {
 
     private static func claims(
         region: GeographicRegion = GeographicRegion(region: "US", state: "California", city: "Santa Clara"),
-        geolocation: Geolocation? = nil, service: ServiceInfo = ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "agent-001"),
+        geolocation: Geolocation? = nil,
+        service: ServiceInfo = ServiceInfo(name: "edgeproof-agent", version: "1.0.0", instanceID: "agent-001"),
         samples: [MetricSample]
     ) -> EnvelopeClaims {
         EnvelopeClaims(
             agentName: "agent-001", publicKeyHash: PublicKeyHash(subjectPublicKeyInfo: [9, 9]),
             nonce: "AQAAAZNk8x2y3Jw5cQ-8_pVzJ7R0o9xq1vX0b7T6y0nJ8hZ2", timestamp: "2026-11-21T10:00:00.123Z",
-            geographicRegion: region, geolocation: geolocation, metrics: MetricsBatch(service: service, samples: samples))
+            geographicRegion: region, geolocation: geolocation,
+            metrics: MetricsBatch(service: service, samples: samples))
     }
 
     /// Signs `claims` and checks the payload and protected header against `JSONEncoder`.
@@ -61,13 +63,15 @@ struct ClaimsEncodingTests {
         let sample = MetricSample(timestamp: "t", metricType: "system", values: ["a": 1])
         try await expectEncoderBytes(
             Self.claims(
-                geolocation: Geolocation(latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise"),
+                geolocation: Geolocation(
+                    latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise"),
                 samples: [sample]))
         try await expectEncoderBytes(
             Self.claims(
                 region: GeographicRegion(region: "US"), geolocation: Geolocation(latitude: 0, longitude: -0.0),
                 samples: []))
-        try await expectEncoderBytes(Self.claims(region: GeographicRegion(region: "US", state: "Texas"), samples: [sample, sample]))
+        try await expectEncoderBytes(
+            Self.claims(region: GeographicRegion(region: "US", state: "Texas"), samples: [sample, sample]))
     }
 
     @Test("numbers: integers, fractions, exponents, extremes")
@@ -80,12 +84,14 @@ struct ClaimsEncodingTests {
         ]
         var values: [String: JSONValue] = [:]
         for (index, number) in numbers.enumerated() { values[String(format: "n%02d", index)] = .number(number) }
-        try await expectEncoderBytes(Self.claims(samples: [MetricSample(timestamp: "t", metricType: "x", values: values)]))
+        try await expectEncoderBytes(
+            Self.claims(samples: [MetricSample(timestamp: "t", metricType: "x", values: values)]))
     }
 
     @Test("strings that need escapes, non-ASCII text, keys in byte order, nested application values")
     func stringsAndNesting() async throws {
-        let awkward = "quote \" backslash \\ slash / tab \t newline \n cr \r bs \u{08} ff \u{0C} nul \u{00} us \u{1F} del \u{7F} é ß 東京 🚀 \u{2028}"
+        let awkward = "quote \" backslash \\ slash / tab \t newline \n cr \r bs \u{08} ff \u{0C} nul \u{00} "
+            + "us \u{1F} del \u{7F} é ß 東京 🚀 \u{2028}"
         let values: [String: JSONValue] = [
             "B": 1, "a": 2, "a10": 3, "a9": 4, "_": 5, "é": 6, "Z": 7, "": 8, "aa": 9, awkward: .string(awkward),
             "nested": ["list": [1, "two", true, false, nil, ["deep": [[], [:]]]], "empty": [:]],
@@ -117,7 +123,9 @@ struct ClaimsEncodingTests {
             }
         }
         var values: [String: JSONValue] = [:]
-        for _ in 0..<10 { values[randomString()] = Bool.random(using: &generator) ? .number(randomNumber()) : .string(randomString()) }
+        for _ in 0..<10 {
+            values[randomString()] = Bool.random(using: &generator) ? .number(randomNumber()) : .string(randomString())
+        }
         try await expectEncoderBytes(
             Self.claims(
                 region: GeographicRegion(region: randomString(), state: randomString(), city: randomString()),
@@ -129,7 +137,8 @@ struct ClaimsEncodingTests {
     @Test("a number JSON cannot carry fails signing, as with JSONEncoder")
     func refusesNonFiniteNumbers() async throws {
         for number in [Double.nan, .infinity, -.infinity] {
-            let claims = Self.claims(samples: [MetricSample(timestamp: "t", metricType: "x", values: ["bad": .number(number)])])
+            let sample = MetricSample(timestamp: "t", metricType: "x", values: ["bad": .number(number)])
+            let claims = Self.claims(samples: [sample])
             await #expect(throws: EncodingError.self) {
                 _ = try await SignedEnvelope.sign(claims, with: FixedSigner(algorithm: .es256))
             }
