@@ -77,7 +77,8 @@ public final class Agent: Service {
             await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { loops in
                     loops.addTask { await self.sampleLoop() }
-                    loops.addTask { await self.sendLoop(client) }
+                    // On the TPM's own thread: each signature is then a call, not two thread handoffs.
+                    loops.addTask(executorPreference: self.signer.taskExecutor) { await self.sendLoop(client) }
                 }
             }
             await self.spoolCollected()
@@ -94,7 +95,9 @@ public final class Agent: Service {
             group.addTask { await self.dispatch(client) }
             let outcome: AgentOutcome
             do {
-                outcome = try await self.sendOnce(client)
+                outcome = try await withTaskExecutorPreference(self.signer.taskExecutor) {
+                    try await self.sendOnce(client)
+                }
             } catch {
                 await self.endSession(client)
                 throw error

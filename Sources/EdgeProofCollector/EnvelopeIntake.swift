@@ -76,7 +76,13 @@ public struct EnvelopeIntake: Sendable {
 
         let record = StoredRecord(
             envelope: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
-        return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(record.jsonLine())))
+        do {
+            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(try record.jsonLine())))
+        } catch {
+            // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
+            replayCache.release(nonce.id)
+            return .rejected(ValidationFailure(.malformedEnvelope, "cannot encode the record: \(error)").about(envelope))
+        }
     }
 
     /// The accepted envelope's record is durable: its nonce is used for good.

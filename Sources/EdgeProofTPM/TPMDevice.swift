@@ -14,6 +14,11 @@ public actor TPMDevice {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
+    /// The device's queue as a task executor. A task that calls the device again and again (the agent's
+    /// send loop) runs there with `withTaskExecutorPreference(device.taskExecutor)`; each call is then
+    /// made on the same thread, without handing off to the device's queue and back.
+    public nonisolated var taskExecutor: any TaskExecutor { executor }
+
     /// Connects, e.g. `swtpm:host=127.0.0.1,port=2321` or `device:/dev/tpmrm0`.
     public init(tcti: String) throws(TPMError) {
         self.tcti = tcti

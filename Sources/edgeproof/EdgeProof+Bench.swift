@@ -116,33 +116,78 @@ extension EdgeProof.Bench {
 
     struct Agent: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Signatures per second through EdgeProofTPM for both key types, and envelopes signed per second.",
-            discussion: "Needs a TPM: start one with tpm/start-swtpm.sh and pass its --tcti.")
+            abstract: "Envelopes signed per second through EdgeProofTPM against bare Esys_Sign; the agent's memory.",
+            discussion: """
+                For each key type (ECC P-256, RSA-2048) on the same persistent key: Esys_Sign in a loop on one \
+                thread (bare), whole envelopes as the agent signs them (on the TPM's executor, as its send loop), \
+                and TPMSigner signatures from the cooperative pool (two thread handoffs each), in interleaved \
+                rounds; rates are medians over the rounds, and agent_sign_ratio is the median over the rounds of \
+                the ES256 envelope rate over the bare rate of the same round. Then the real agent (this \
+                executable's agent command) against a TLS broker, collector and passthrough gateway: its VmRSS \
+                idle and while sending continuously. Without --tcti it starts a swtpm of its own.
+                """)
 
-        @Option(help: "TCTI of the TPM to use, e.g. swtpm:host=127.0.0.1,port=2321.") var tcti: String
-        @Option(help: "Persistent handle for the ECC key.") var eccHandle = "0x81010020"
-        @Option(help: "Persistent handle for the RSA key.") var rsaHandle = "0x81010021"
-        @Option(help: "Signatures per algorithm.") var count = 1000
+        @Option(help: "TCTI of the TPM to use, e.g. device:/dev/tpmrm0; default: a swtpm of its own.")
+        var tcti: String?
+        @Option(help: "Persistent handle for the ECC key (provisioned if empty; the agent signs with it).")
+        var eccHandle: PersistentHandle = PersistentHandle("0x81010020")!
+        @Option(help: "Persistent handle for the RSA key (provisioned if empty).")
+        var rsaHandle: PersistentHandle = PersistentHandle("0x81010021")!
+        @Option(help: "Signatures (envelopes) per path per round.") var count = 50
+        @Option(help: "Interleaved rounds of the three signing paths.") var rounds = 21
+        @Flag(help: "Watch the agent's memory briefly (1 s idle, 2 s sending) instead of 3 s and 8 s.")
+        var quick = false
+
+        func validate() throws {
+            guard count > 0, rounds > 0 else { throw ValidationError("--count and --rounds must be positive") }
+        }
 
         func run() async throws {
-            let device = try TPMDevice(tcti: tcti)
+            guard let executable = Bundle.main.executablePath else { throw CLIError("cannot find this executable") }
+            let result = try await AgentBenchmark(
+                tcti: tcti, eccHandle: eccHandle, rsaHandle: rsaHandle, count: count, rounds: rounds,
+                executable: executable, idleSeconds: quick ? 1 : 3, sendingSeconds: quick ? 2 : 8
+            ).run()
+
             var figures = [String: Double]()
             var rows = [[String]]()
-            for (algorithm, handleText) in [(TPMKeyAlgorithm.eccP256, eccHandle), (.rsa2048, rsaHandle)] {
-                guard let handle = PersistentHandle(handleText) else { throw CLIError("invalid handle \(handleText)") }
-                _ = try await device.provisionSigningKey(algorithm, at: handle)
-                let signer = try await TPMSigner(device: device, handle: handle)
-                let digest = SHA256.hash(data: Data("edgeproof benchmark".utf8))
-                let signRate = try await measureRateAsync(count) { _ in _ = try await signer.signature(forDigest: digest) }
-                let claims = BenchmarkClaims.make(keyHash: signer.publicKeyHash, nonce: "bench")
-                let envelopeRate = try await measureRateAsync(count) { _ in _ = try await SignedEnvelope.sign(claims, with: signer) }
-                let name = algorithm.signatureAlgorithm.rawValue.lowercased()
-                figures["tpm_sign_per_s_\(name)"] = signRate.rounded()
-                figures["tpm_envelope_per_s_\(name)"] = envelopeRate.rounded()
-                rows.append([algorithm.rawValue, format(signRate), format(envelopeRate)])
+            for rates in result.signing {
+                let name = rates.algorithm.signatureAlgorithm.rawValue.lowercased()
+                figures["bare_sign_per_s_\(name)"] = rates.bare.rounded()
+                figures["tpm_sign_per_s_\(name)"] = rates.signer.rounded()
+                figures["tpm_envelope_per_s_\(name)"] = rates.envelope.rounded()
+                figures[rates.algorithm == .eccP256 ? "agent_sign_ratio" : "agent_sign_ratio_\(name)"] =
+                    (rates.ratio * 1000).rounded() / 1000
+                rows.append([
+                    rates.algorithm.rawValue, format(rates.bare), format(rates.envelope),
+                    String(format: "%.3f", rates.ratio), format(rates.signer),
+                ])
             }
-            print("TPM signing through EdgeProofTPM (one ESAPI context), \(count) signatures per key type")
-            print(TextTable(header: ["KEY", "SIGNATURES/S", "ENVELOPES/S"], rows: rows).rendered)
+            let memory = result.memory
+            let megabytes = { (value: Double) in (value * 10).rounded() / 10 }
+            figures["agent_rss_idle_mb"] = megabytes(memory.idleMegabytes)
+            figures["agent_rss_sending_mb"] = megabytes(memory.sendingMegabytes)
+            figures["agent_rss_mb"] = megabytes(memory.peakMegabytes)
+            figures["agent_sending_accepted"] = Double(memory.sendingAccepted)
+            figures["count"] = Double(count)
+
+            let tpm = result.startedSoftwareTPM ? "a swtpm of its own (\(result.tcti))" : result.tcti
+            print("Agent signing on \(tpm): \(count) per path per round, medians of \(rounds) interleaved rounds")
+            let header = ["KEY", "BARE ESYS_SIGN/S", "ENVELOPES/S", "RATIO", "TPMSIGNER FROM POOL/S"]
+            print(TextTable(header: header, rows: rows).rendered)
+            print("")
+            print("Agent resident memory (VmRSS, real agent process, ECC key, passthrough gateway)")
+            print(
+                TextTable(
+                    header: ["STATE", "MAX RSS MB", "ENVELOPES ACCEPTED"],
+                    rows: [
+                        ["idle", String(format: "%.1f", memory.idleMegabytes), "\(memory.idleAccepted)"],
+                        [
+                            "sending", String(format: "%.1f", memory.sendingMegabytes),
+                            "\(memory.sendingAccepted) in \(String(format: "%.1f", memory.sendingDuration)) s",
+                        ],
+                    ]
+                ).rendered)
             print(try jsonLine(figures))
         }
     }

