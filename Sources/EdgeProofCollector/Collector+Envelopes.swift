@@ -36,27 +36,29 @@ extension Collector {
     func runEnvelopeWorker(_ client: MQTTClient) async {
         await withTaskGroup(of: Void.self) { answers in
             var inFlight = 0
-            while true {
-                let batch = envelopeQueue.withLock { queue -> [EnvelopeStore.Item]? in
-                    guard !queue.items.isEmpty else {
-                        queue.workers -= 1
-                        return nil
+            await store.run(
+                batches: {
+                    envelopeQueue.withLock { queue -> [EnvelopeStore.Item]? in
+                        guard !queue.items.isEmpty else {
+                            queue.workers -= 1
+                            return nil
+                        }
+                        let taken = Array(queue.items.prefix(Self.maximumBatch))
+                        queue.items.removeFirst(taken.count)
+                        return taken
                     }
-                    let taken = Array(queue.items.prefix(Self.maximumBatch))
-                    queue.items.removeFirst(taken.count)
-                    return taken
-                }
-                guard let batch else { return }
-                let outcomes = await store.store(batch, allowlist: currentAllowlist)
-                if outcomes.contains(where: { if case .stored = $0 { true } else { false } }) {
-                    await storeSucceeded(client)
-                }
-                for (item, outcome) in zip(batch, outcomes) {
-                    if inFlight >= Self.maximumAnswersInFlight, await answers.next() != nil { inFlight -= 1 }
-                    inFlight += 1
-                    answers.addTask { await self.answer(outcome, for: item, client: client) }
-                }
-            }
+                },
+                allowlist: { currentAllowlist },
+                answer: { batch, outcomes in
+                    if outcomes.contains(where: { if case .stored = $0 { true } else { false } }) {
+                        await storeSucceeded(client)
+                    }
+                    for (item, outcome) in zip(batch, outcomes) {
+                        if inFlight >= Self.maximumAnswersInFlight, await answers.next() != nil { inFlight -= 1 }
+                        inFlight += 1
+                        answers.addTask { await self.answer(outcome, for: item, client: client) }
+                    }
+                })
         }
     }
 

@@ -42,8 +42,15 @@ public struct EnvelopeStore: Sendable {
         case notStored(EnvelopeIntake.Accepted, StorageError)
     }
 
-    /// The outcome of every item, in order.
-    public func store(_ items: [Item], allowlist: Allowlist) async -> [Outcome] {
+    /// A checked batch whose accepted records are not written yet.
+    public struct CheckedBatch: Sendable {
+        public let items: [Item]
+        fileprivate var outcomes: [Outcome]
+        fileprivate let accepted: [(index: Int, envelope: EnvelopeIntake.Accepted)]
+    }
+
+    /// Every item through ``EnvelopeIntake``; the accepted ones have their nonce claimed.
+    public func check(_ items: [Item], allowlist: Allowlist) -> CheckedBatch {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(items.count)
         var accepted: [(index: Int, envelope: EnvelopeIntake.Accepted)] = []
@@ -53,26 +60,53 @@ public struct EnvelopeStore: Sendable {
             {
             case .accepted(let envelope):
                 accepted.append((outcomes.count, envelope))
-                outcomes.append(.inProgress)  // replaced below
+                outcomes.append(.inProgress)  // until written
             case .rejected(let failure): outcomes.append(.rejected(failure))
             case .storedAlready(let failure): outcomes.append(.storedAlready(failure))
             case .inProgress: outcomes.append(.inProgress)
             }
         }
-        guard !accepted.isEmpty else { return outcomes }
+        return CheckedBatch(items: items, outcomes: outcomes, accepted: accepted)
+    }
+
+    /// Writes the batch's accepted records with one append (one fsync), then commits their nonces, or
+    /// releases them if the write failed. The outcome of every item, in order.
+    public func commit(_ batch: CheckedBatch) async -> [Outcome] {
+        var outcomes = batch.outcomes
+        guard !batch.accepted.isEmpty else { return outcomes }
         do {
-            try await records.append(lines: accepted.map(\.envelope.recordLine))
+            try await records.append(lines: batch.accepted.map(\.envelope.recordLine))
             let storedAt = Date()
-            for (index, envelope) in accepted {
+            for (index, envelope) in batch.accepted {
                 intake.stored(envelope, at: storedAt)
                 outcomes[index] = .stored(envelope, at: storedAt)
             }
         } catch {
-            for (index, envelope) in accepted {
+            for (index, envelope) in batch.accepted {
                 intake.notStored(envelope)
                 outcomes[index] = .notStored(envelope, error)
             }
         }
         return outcomes
+    }
+
+    /// ``check(_:allowlist:)`` then ``commit(_:)``.
+    public func store(_ items: [Item], allowlist: Allowlist) async -> [Outcome] {
+        await commit(check(items, allowlist: allowlist))
+    }
+
+    /// Stores batches from `next` until it returns nil, checking each batch while the previous one's
+    /// records are being written, and hands every batch's outcomes to `answer` once they are durable.
+    /// One lane of this keeps one core verifying while the writer thread fsyncs.
+    public func run(
+        batches next: () -> [Item]?, allowlist: () -> Allowlist,
+        answer: ([Item], [Outcome]) async -> Void
+    ) async {
+        var current = next().map { check($0, allowlist: allowlist()) }
+        while let batch = current {
+            async let outcomes = commit(batch)
+            current = next().map { check($0, allowlist: allowlist()) }
+            await answer(batch.items, await outcomes)
+        }
     }
 }

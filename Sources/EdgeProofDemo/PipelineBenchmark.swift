@@ -68,8 +68,8 @@ public final class PipelineBenchmark: Sendable {
 
     /// Runs every envelope through the pipeline as the collector's envelope workers do, `lanes` of
     /// them at once (1: one core verifies while the writer thread fsyncs beside it): batches of
-    /// ``batchSize`` envelopes through ``EnvelopeStore``, each batch's records durable before the lane
-    /// takes the next. Returns envelopes stored per second.
+    /// ``batchSize`` envelopes through ``EnvelopeStore/run(batches:allowlist:answer:)``, each batch
+    /// checked while the previous one is written. Returns envelopes stored per second.
     public func round(lanes: Int) async throws -> Double {
         let store = EnvelopeStore(
             intake: EnvelopeIntake(
@@ -86,18 +86,24 @@ public final class PipelineBenchmark: Sendable {
             for lane in 0..<lanes {
                 group.addTask {
                     let mine = Array(stride(from: lane, to: envelopes.count, by: lanes))
+                    var next = 0
                     var stored = 0
-                    for batchStart in stride(from: 0, to: mine.count, by: Self.batchSize) {
-                        let items = mine[batchStart..<min(mine.count, batchStart + Self.batchSize)].map { index in
-                            EnvelopeStore.Item(payload: envelopes[index], topic: topic, agent: Self.agent, receivedAt: Date())
-                        }
-                        for outcome in await store.store(items, allowlist: allowlist) {
-                            guard case .stored = outcome else {
-                                throw DemoError("the pipeline did not store a benchmark envelope: \(outcome)")
+                    var refused: EnvelopeStore.Outcome?
+                    await store.run(
+                        batches: {
+                            guard next < mine.count else { return nil }
+                            defer { next += Self.batchSize }
+                            return mine[next..<min(mine.count, next + Self.batchSize)].map { index in
+                                EnvelopeStore.Item(payload: envelopes[index], topic: topic, agent: Self.agent, receivedAt: Date())
                             }
-                            stored += 1
-                        }
-                    }
+                        },
+                        allowlist: { allowlist },
+                        answer: { _, outcomes in
+                            for outcome in outcomes {
+                                if case .stored = outcome { stored += 1 } else { refused = outcome }
+                            }
+                        })
+                    if let refused { throw DemoError("the pipeline did not store a benchmark envelope: \(refused)") }
                     return stored
                 }
             }

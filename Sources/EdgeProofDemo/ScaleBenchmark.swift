@@ -110,17 +110,22 @@ public struct ScaleBenchmark: Sendable {
             for lane in 0..<lanes {
                 group.addTask {
                     let mine = Array(Swift.stride(from: lane, to: envelopes.count, by: lanes))
+                    var next = 0
                     var stored = 0
-                    for batchStart in Swift.stride(from: 0, to: mine.count, by: batchSize) {
-                        let items = mine[batchStart..<min(mine.count, batchStart + batchSize)].map { index in
-                            EnvelopeStore.Item(
-                                payload: envelopes[index].payload, topic: envelopes[index].topic, agent: envelopes[index].agent,
-                                receivedAt: Date())
-                        }
-                        for outcome in await store.store(items, allowlist: allowlist) {
-                            if case .stored = outcome { stored += 1 }
-                        }
-                    }
+                    await store.run(
+                        batches: {
+                            guard next < mine.count else { return nil }
+                            defer { next += batchSize }
+                            return mine[next..<min(mine.count, next + batchSize)].map { index in
+                                EnvelopeStore.Item(
+                                    payload: envelopes[index].payload, topic: envelopes[index].topic,
+                                    agent: envelopes[index].agent, receivedAt: Date())
+                            }
+                        },
+                        allowlist: { allowlist },
+                        answer: { _, outcomes in
+                            for outcome in outcomes { if case .stored = outcome { stored += 1 } }
+                        })
                     return stored
                 }
             }
