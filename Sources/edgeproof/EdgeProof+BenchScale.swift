@@ -15,7 +15,7 @@ extension EdgeProof.Bench {
 
         @Option(help: "Allowlist sizes to measure, comma-separated.") var agents = "10,1000,100000"
         @Option(help: "Agents that send the measured envelopes.") var senders = 100
-        @Option(help: "Envelopes per point.") var envelopes = 4000
+        @Option(help: "Envelopes per point.") var envelopes = 20_000
         @Option(help: "Unexpired nonces in the replay cache (e.g. 1,000 envelopes/s for a 300 s nonce lifetime).")
         var cachedNonces = 300_000
         @Option(help: .hidden) var point: Int?
