@@ -31,6 +31,7 @@ extension Collector {
                 storedAt: Timestamp.date(from: use.receivedAt) ?? now)
         }
         replayCache.remember(uses, now: now)
+        FreedMemory.release()
         if read.unreadableLines > 0 {
             logger.warning("records lines that do not parse were skipped", metadata: ["lines": "\(read.unreadableLines)"])
         }

@@ -82,6 +82,7 @@ public struct ScaleBenchmark: Sendable {
         }
         cache.remember(remembered, now: now)
         remembered = []
+        FreedMemory.release()  // as the collector does after rebuilding its cache
 
         // Envelopes signed before the clock starts, round robin over the senders.
         var prepared: [(agent: String, topic: String, payload: Data)] = []
