@@ -97,7 +97,7 @@ public final class MosquittoBroker: Sendable {
                 return  // the next restart() renders and loads the new ACL anyway
             }
             let before = Self.count(of: "Reloading config.", in: stderrFile)
-            _ = Self.send(SIGHUP, to: running.processIdentifier)
+            _ = ChildProcess.send(SIGHUP, to: running.processIdentifier)
             let deadline = ContinuousClock.now + Self.startTimeout
             while Self.count(of: "Reloading config.", in: stderrFile) == before {
                 guard ContinuousClock.now < deadline else {
@@ -118,11 +118,11 @@ public final class MosquittoBroker: Sendable {
             current = nil
             guard running.isRunning else { return }
             let pid = running.processIdentifier
-            _ = Self.send(SIGTERM, to: pid)
-            if Self.waitForExit(running, timeout: Self.stopTimeout) { return }
+            _ = ChildProcess.send(SIGTERM, to: pid)
+            if ChildProcess.waitForExit(running, timeout: Self.stopTimeout) { return }
             FileHandle.standardError.write(Data("MosquittoBroker: pid \(pid) ignored SIGTERM; sending SIGKILL\n".utf8))
-            _ = Self.send(SIGKILL, to: pid)
-            _ = Self.waitForExit(running, timeout: .seconds(5))
+            _ = ChildProcess.send(SIGKILL, to: pid)
+            _ = ChildProcess.waitForExit(running, timeout: .seconds(5))
         }
     }
 
@@ -133,8 +133,8 @@ public final class MosquittoBroker: Sendable {
             guard let running = current else { return }
             current = nil
             guard running.isRunning else { return }
-            _ = Self.send(SIGKILL, to: running.processIdentifier)
-            _ = Self.waitForExit(running, timeout: .seconds(5))
+            _ = ChildProcess.send(SIGKILL, to: running.processIdentifier)
+            _ = ChildProcess.waitForExit(running, timeout: .seconds(5))
         }
     }
 
@@ -168,8 +168,8 @@ public final class MosquittoBroker: Sendable {
 
     /// The last lines of mosquitto.log and of the current run's stderr, for failure messages.
     public func diagnostics(lines: Int = 30) -> String {
-        "mosquitto.log (last \(lines) lines):\n\(Self.tail(of: logFile, lines: lines))\n"
-            + "stderr of the last run:\n\(Self.tail(of: stderrFile, lines: lines))"
+        "mosquitto.log (last \(lines) lines):\n\(ChildProcess.tail(of: logFile, lines: lines))\n"
+            + "stderr of the last run:\n\(ChildProcess.tail(of: stderrFile, lines: lines))"
     }
 
     // MARK: - Internals
@@ -229,8 +229,8 @@ public final class MosquittoBroker: Sendable {
                     return
                 }
                 if ContinuousClock.now >= deadline {
-                    _ = Self.send(SIGKILL, to: child.processIdentifier)
-                    _ = Self.waitForExit(child, timeout: .seconds(5))
+                    _ = ChildProcess.send(SIGKILL, to: child.processIdentifier)
+                    _ = ChildProcess.waitForExit(child, timeout: .seconds(5))
                     throw TestFixtureError(
                         "mosquitto did not accept connections on 127.0.0.1:\(port) within \(Self.startTimeout)\n"
                             + diagnostics())
@@ -238,25 +238,6 @@ public final class MosquittoBroker: Sendable {
                 usleep(20_000)
             }
         }
-    }
-
-    private static func send(_ signal: Int32, to pid: Int32) -> Bool {
-        guard pid > 0 else { return false }
-        #if canImport(Glibc)
-        return Glibc.kill(pid, signal) == 0
-        #else
-        return Darwin.kill(pid, signal) == 0
-        #endif
-    }
-
-    /// Polls until `process` has exited (Foundation reaps it); false on timeout.
-    private static func waitForExit(_ process: Process, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(20_000)
-        }
-        return true
     }
 
     /// Whether a TCP connection to 127.0.0.1:`port` is accepted.
@@ -287,11 +268,5 @@ public final class MosquittoBroker: Sendable {
     private static func count(of needle: String, in file: URL) -> Int {
         guard let data = try? Data(contentsOf: file) else { return 0 }
         return String(decoding: data, as: UTF8.self).components(separatedBy: needle).count - 1
-    }
-
-    private static func tail(of file: URL, lines: Int) -> String {
-        guard let data = try? Data(contentsOf: file) else { return "(no \(file.lastPathComponent))" }
-        let text = String(decoding: data, as: UTF8.self)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 }

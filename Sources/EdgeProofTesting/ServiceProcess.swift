@@ -91,8 +91,8 @@ public final class ServiceProcess: Sendable {
                 state.lastExit = Self.describeExit(running)
                 return
             }
-            _ = Self.send(SIGKILL, to: running.processIdentifier)
-            _ = Self.waitForExit(running, timeout: .seconds(10))
+            _ = ChildProcess.send(SIGKILL, to: running.processIdentifier)
+            _ = ChildProcess.waitForExit(running, timeout: .seconds(10))
             state.lastExit = Self.describeExit(running)
         }
     }
@@ -109,15 +109,15 @@ public final class ServiceProcess: Sendable {
                 return true
             }
             let pid = running.processIdentifier
-            _ = Self.send(SIGTERM, to: pid)
-            if Self.waitForExit(running, timeout: timeout) {
+            _ = ChildProcess.send(SIGTERM, to: pid)
+            if ChildProcess.waitForExit(running, timeout: timeout) {
                 state.lastExit = Self.describeExit(running)
                 return true
             }
             let message = "ServiceProcess \(name): pid \(pid) ignored SIGTERM; sending SIGKILL\n"
             FileHandle.standardError.write(Data(message.utf8))
-            _ = Self.send(SIGKILL, to: pid)
-            _ = Self.waitForExit(running, timeout: .seconds(10))
+            _ = ChildProcess.send(SIGKILL, to: pid)
+            _ = ChildProcess.waitForExit(running, timeout: .seconds(10))
             state.lastExit = Self.describeExit(running)
             return false
         }
@@ -143,7 +143,7 @@ public final class ServiceProcess: Sendable {
         }
         let status = running ? "running" : "not running (last run: \(lastExit ?? "unknown"))"
         return "\(name): \(runs) runs, \(status); \(logFile.lastPathComponent) (last \(lines) lines):\n"
-            + Self.tail(of: logFile, lines: lines)
+            + ChildProcess.tail(of: logFile, lines: lines)
     }
 
     // MARK: - Internals
@@ -189,30 +189,5 @@ public final class ServiceProcess: Sendable {
         case .uncaughtSignal: return "signal \(process.terminationStatus)"
         @unknown default: return "status \(process.terminationStatus)"
         }
-    }
-
-    private static func send(_ signal: Int32, to pid: Int32) -> Bool {
-        guard pid > 0 else { return false }
-        #if canImport(Glibc)
-        return Glibc.kill(pid, signal) == 0
-        #else
-        return Darwin.kill(pid, signal) == 0
-        #endif
-    }
-
-    /// Polls until `process` has exited (Foundation reaps it); false on timeout.
-    private static func waitForExit(_ process: Process, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(10_000)
-        }
-        return true
-    }
-
-    private static func tail(of file: URL, lines: Int) -> String {
-        guard let data = try? Data(contentsOf: file) else { return "(no \(file.lastPathComponent))" }
-        let text = String(decoding: data, as: UTF8.self)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 }
