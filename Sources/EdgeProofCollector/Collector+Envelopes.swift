@@ -12,7 +12,7 @@ extension Collector {
 
     /// Envelopes taken from the queue at once by a worker: checked one after the other, their records
     /// written with one fsync.
-    static let maximumBatch = 128
+    public static let maximumBatch = 128
     /// Answers (receipts, rejections, events) a worker has in flight before it waits for some.
     static let maximumAnswersInFlight = 1024
 
@@ -60,14 +60,6 @@ extension Collector {
                     }
                 })
         }
-    }
-
-    /// Checks and stores one envelope, then answers it (a batch of one).
-    func receiveEnvelope(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
-        let item = EnvelopeStore.Item(payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date())
-        guard let outcome = await store.store([item], allowlist: currentAllowlist).first else { return }
-        if case .stored = outcome { await storeSucceeded(client) }
-        await answer(outcome, for: item, client: client)
     }
 
     /// Sends what an outcome calls for: the receipt only for a durable record.

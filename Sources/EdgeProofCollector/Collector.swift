@@ -184,7 +184,15 @@ public final class Collector: Service, Sendable {
             var inFlight = 0
             for await message in client.messages.cancelOnGracefulShutdown() {
                 if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
-                if let (kind, agent) = topics.parse(message.topic), kind == .verifiedMetrics {
+                guard let (kind, agent) = topics.parse(message.topic) else {
+                    count("ignored.invalid_topic")
+                    logger.warning(
+                        "ignoring a message on a topic without a valid agent",
+                        metadata: ["topic": "\(message.topic.prefix(200))"])
+                    continue
+                }
+                switch kind {
+                case .verifiedMetrics:
                     if enqueueEnvelope(message, agent: agent) {
                         inFlight += 1
                         group.addTask {
@@ -196,12 +204,15 @@ public final class Collector: Service, Sendable {
                     while queuedEnvelopes >= Self.maximumQueuedEnvelopes, inFlight > 0, await group.next() != nil {
                         inFlight -= 1
                     }
-                    continue
-                }
-                inFlight += 1
-                group.addTask {
-                    await self.handle(message, client: client)
-                    return true
+                case .verifiedNonceRequest:
+                    inFlight += 1
+                    group.addTask {
+                        await self.answerNonceRequest(message, agent: agent, client: client)
+                        return true
+                    }
+                default:
+                    count("ignored.unexpected_topic")
+                    logger.warning("ignoring a message on an unexpected topic", metadata: ["topic": "\(message.topic)"])
                 }
             }
             guard inFlight > 0 else { return }
@@ -223,25 +234,6 @@ public final class Collector: Service, Sendable {
                     return
                 }
             }
-        }
-    }
-
-    /// Dispatches one message by its topic. Never throws: every problem is answered, logged or counted.
-    func handle(_ message: MQTTMessage, client: MQTTClient) async {
-        guard let parsed = topics.parse(message.topic) else {
-            count("ignored.invalid_topic")
-            logger.warning("ignoring a message on a topic without a valid agent", metadata: ["topic": "\(message.topic.prefix(200))"])
-            return
-        }
-        let (kind, agent) = parsed
-        switch kind {
-        case .verifiedMetrics:
-            await receiveEnvelope(message, agent: agent, client: client)
-        case .verifiedNonceRequest:
-            await answerNonceRequest(message, agent: agent, client: client)
-        default:
-            count("ignored.unexpected_topic")
-            logger.warning("ignoring a message on an unexpected topic", metadata: ["topic": "\(message.topic)"])
         }
     }
 

@@ -57,7 +57,8 @@ public struct EnvelopeIntake: Sendable {
             return .rejected(error.about(parsed))
         }
 
-        let expiry = ["expires_at": JSONValue.string(Timestamp.string(from: nonce.expiresAt))]
+        // Formatted only for a refusal: most envelopes are claimed.
+        var expiry: [String: JSONValue] { ["expires_at": .string(Timestamp.string(from: nonce.expiresAt))] }
         switch replayCache.claim(nonce, fingerprint: EnvelopeFingerprint(signature: envelope.signature), now: receivedAt) {
         case .claimed:
             break

@@ -45,15 +45,17 @@ public final class PipelineBenchmark: Sendable {
 
     public var envelopeCount: Int { envelopes.count }
 
-    /// The collector's batch size: its envelope workers take up to this many queued envelopes at once.
-    static let batchSize = 128
+    /// The collector's checks with an empty replay cache, so that the same envelopes are new again.
+    private func freshIntake() -> EnvelopeIntake {
+        EnvelopeIntake(
+            collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
+            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
+    }
 
     /// Only the checks and the record encoding (``EnvelopeIntake/check(_:topic:agent:allowlist:receivedAt:)``)
     /// for every envelope, one after the other on this thread; no file. Envelopes checked per second.
     public func checkOnly() throws -> Double {
-        let intake = EnvelopeIntake(
-            collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
-            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
+        let intake = freshIntake()
         let topic = TopicTree().verifiedMetrics(Self.agent)
         let clock = ContinuousClock()
         let start = clock.now
@@ -68,47 +70,20 @@ public final class PipelineBenchmark: Sendable {
 
     /// Runs every envelope through the pipeline as the collector's envelope workers do, `lanes` of
     /// them at once (1: one core verifies while the writer thread fsyncs beside it): batches of
-    /// ``batchSize`` envelopes through ``EnvelopeStore/run(batches:allowlist:answer:)``, each batch
+    /// ``Collector/maximumBatch`` envelopes through ``EnvelopeStore/run(batches:allowlist:answer:)``, each batch
     /// checked while the previous one is written. Returns envelopes stored per second.
     public func round(lanes: Int) async throws -> Double {
         let store = EnvelopeStore(
-            intake: EnvelopeIntake(
-                collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
-                maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize),
+            intake: freshIntake(),
             records: GroupCommitLog(
                 file: try RotatingJSONLinesFile(directory: work.appending(UUID().uuidString), prefix: "records")))
         let topic = TopicTree().verifiedMetrics(Self.agent)
-        let (envelopes, allowlist) = (envelopes, allowlist)
-        let lanes = max(1, lanes)
         let clock = ContinuousClock()
         let start = clock.now
-        let stored = try await withThrowingTaskGroup(of: Int.self) { group in
-            for lane in 0..<lanes {
-                group.addTask {
-                    let mine = Array(stride(from: lane, to: envelopes.count, by: lanes))
-                    var next = 0
-                    var stored = 0
-                    var refused: EnvelopeStore.Outcome?
-                    await store.run(
-                        batches: {
-                            guard next < mine.count else { return nil }
-                            defer { next += Self.batchSize }
-                            return mine[next..<min(mine.count, next + Self.batchSize)].map { index in
-                                EnvelopeStore.Item(payload: envelopes[index], topic: topic, agent: Self.agent, receivedAt: Date())
-                            }
-                        },
-                        allowlist: { allowlist },
-                        answer: { _, outcomes in
-                            for outcome in outcomes {
-                                if case .stored = outcome { stored += 1 } else { refused = outcome }
-                            }
-                        })
-                    if let refused { throw DemoError("the pipeline did not store a benchmark envelope: \(refused)") }
-                    return stored
-                }
-            }
-            return try await group.reduce(0, +)
-        }
+        // Items made inside the timed part, as the collector makes one per message.
+        let items = envelopes.map { EnvelopeStore.Item(payload: $0, topic: topic, agent: Self.agent, receivedAt: Date()) }
+        let (stored, refused) = await store.storeInLanes(items, lanes: lanes, allowlist: allowlist)
+        if let refused { throw DemoError("the pipeline did not store a benchmark envelope: \(refused)") }
         let rate = Double(stored) / seconds(clock.now - start)
         try store.records.close()
         return rate

@@ -102,36 +102,12 @@ public struct ScaleBenchmark: Sendable {
                 file: try RotatingJSONLinesFile(directory: work.appending("records"), prefix: "records")))
         defer { try? store.records.close() }
 
-        // As the collector's envelope workers: one per core, batches of up to 128.
-        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let batchSize = 128
-        let envelopes = prepared
+        // As the collector's envelope workers: one per core.
         start = clock.now
-        let accepted = await withTaskGroup(of: Int.self) { group in
-            for lane in 0..<lanes {
-                group.addTask {
-                    let mine = Array(Swift.stride(from: lane, to: envelopes.count, by: lanes))
-                    var next = 0
-                    var stored = 0
-                    await store.run(
-                        batches: {
-                            guard next < mine.count else { return nil }
-                            defer { next += batchSize }
-                            return mine[next..<min(mine.count, next + batchSize)].map { index in
-                                EnvelopeStore.Item(
-                                    payload: envelopes[index].payload, topic: envelopes[index].topic,
-                                    agent: envelopes[index].agent, receivedAt: Date())
-                            }
-                        },
-                        allowlist: { allowlist },
-                        answer: { _, outcomes in
-                            for outcome in outcomes { if case .stored = outcome { stored += 1 } }
-                        })
-                    return stored
-                }
-            }
-            return await group.reduce(0, +)
-        }
+        let items = prepared.map { EnvelopeStore.Item(payload: $0.payload, topic: $0.topic, agent: $0.agent, receivedAt: Date()) }
+        let accepted = await store.storeInLanes(
+            items, lanes: ProcessInfo.processInfo.activeProcessorCount, allowlist: allowlist
+        ).stored
         let perSecond = Double(accepted) / seconds(clock.now - start)
         let memory = ResidentMemory.current()
         return Point(
