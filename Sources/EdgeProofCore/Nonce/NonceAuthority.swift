@@ -39,7 +39,7 @@ public struct NonceAuthority: Sendable {
         withUnsafeBytes(of: expiryMillis.bigEndian) { token.append(contentsOf: $0) }
         token.append(contentsOf: keyHash.bytes.prefix(8))
         token.append(contentsOf: randomBytes)
-        token.append(contentsOf: Self.mac(token, keyHash: keyHash, key: keyring.current).prefix(Self.macLength))
+        token.append(contentsOf: Self.mac(token[...], keyHash: keyHash, key: keyring.current).prefix(Self.macLength))
         return IssuedNonce(
             token: Base64URL.encode(token), expiresAt: Date(timeIntervalSince1970: Double(expiryMillis) / 1000))
     }
@@ -49,9 +49,7 @@ public struct NonceAuthority: Sendable {
     public func validate(_ token: String, for keyHash: PublicKeyHash, now: Date = Date()) throws(ValidationFailure)
         -> ValidNonce
     {
-        guard token.utf8.count <= 128, let bytes = Base64URL.decode(token).map(Array.init),
-            bytes.count == Self.tokenLength, bytes[0] == Self.version
-        else {
+        guard let bytes = Self.tokenBytes(token), bytes[0] == Self.version else {
             throw ValidationFailure(.nonceInvalid, "nonce is not a token this collector issues")
         }
         guard let key = keyring.key(withID: bytes[1]) else {
@@ -78,18 +76,25 @@ public struct NonceAuthority: Sendable {
     /// The expiry a token carries, read without checking its MAC: for consistency checks by parties that
     /// do not hold the nonce key (the gateway), never for deciding validity.
     public static func claimedExpiry(of token: String) -> Date? {
-        guard token.utf8.count <= 128, let bytes = Base64URL.decode(token).map(Array.init),
-            bytes.count == tokenLength, bytes[0] == version
-        else { return nil }
+        guard let bytes = tokenBytes(token), bytes[0] == version else { return nil }
         let expiryMillis = bytes[2..<10].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         return Date(timeIntervalSince1970: Double(expiryMillis) / 1000)
     }
 
-    private static func mac(_ authenticated: some Sequence<UInt8>, keyHash: PublicKeyHash, key: NonceKey) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: key.secret)
-        hmac.update(data: Array(authenticated))
-        hmac.update(data: keyHash.bytes)
-        return Array(hmac.finalize())
+    /// The token's bytes, decoded straight from the string's UTF-8; nil unless it is base64url of
+    /// exactly ``tokenLength`` bytes.
+    private static func tokenBytes(_ token: String) -> [UInt8]? {
+        guard token.utf8.count <= 128 else { return nil }
+        var token = token
+        guard let bytes = token.withUTF8({ Base64URL.decodeBytes($0) }), bytes.count == tokenLength else { return nil }
+        return bytes
+    }
+
+    private static func mac(_ authenticated: ArraySlice<UInt8>, keyHash: PublicKeyHash, key: NonceKey) -> [UInt8] {
+        var hmac = key.keyedMAC
+        authenticated.withUnsafeBytes { hmac.update(data: $0) }
+        keyHash.bytes.withUnsafeBytes { hmac.update(data: $0) }
+        return hmac.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// The MAC is truncated, so swift-crypto's full-length comparison does not apply; compare

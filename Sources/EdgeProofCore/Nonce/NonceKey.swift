@@ -6,6 +6,9 @@ import Foundation
 public struct NonceKey: Sendable {
     public let id: UInt8
     let secret: SymmetricKey
+    /// HMAC already keyed with `secret`: keying costs as much as the MAC of a whole token, and every
+    /// envelope's nonce is checked.
+    let keyedMAC: HMAC<SHA256>
 
     public static let minimumSecretLength = 32
 
@@ -16,6 +19,7 @@ public struct NonceKey: Sendable {
         }
         self.id = id
         self.secret = key
+        self.keyedMAC = HMAC(key: key)
     }
 
     /// A fresh random key.
