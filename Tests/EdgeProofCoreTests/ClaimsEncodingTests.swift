@@ -104,6 +104,20 @@ struct ClaimsEncodingTests {
                 samples: [MetricSample(timestamp: "t", metricType: "application", values: values)]))
     }
 
+    @Test("a character that needs an escape, at every position of a long string (the scan takes 16 bytes at a time)")
+    func escapesAtEveryPosition() async throws {
+        let plain = Array(repeating: "aZ09-_~é", count: 6).joined()  // 54 bytes, none escaped
+        for special in ["\"", "\\", "\u{00}", "\u{1F}", "\n", "\u{7F}"] {
+            for position in 0...plain.count {
+                var text = plain
+                text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: position))
+                try await expectEncoderBytes(
+                    Self.claims(service: ServiceInfo(name: text, version: "1", instanceID: String(text.prefix(17))), samples: []),
+                    "\(special.debugDescription) at \(position)")
+            }
+        }
+    }
+
     @Test("random strings and numbers", arguments: 0..<20)
     func randomClaims(seed: Int) async throws {
         var generator = SystemRandomNumberGenerator()

@@ -30,16 +30,21 @@ extension StoredRecord {
             try writer.write(geolocation)
         }
         writer.key("kid")
-        writer.string(kid.hex)
+        writer.hexString(kid.bytes)
         writer.key("metrics")
         try writer.write(metrics)
-        for (name, value) in [
-            ("nonce", nonce), ("payload", payload), ("protected", protected), ("received_at", receivedAt),
-            ("signature", signature), ("topic", topic),
-        ] {
-            writer.key(name)
-            writer.string(value)
-        }
+        writer.key("nonce")
+        writer.string(nonce)
+        writer.key("payload")
+        writer.string(payload)
+        writer.key("protected")
+        writer.string(protected)
+        writer.key("received_at")
+        writer.string(receivedAt)
+        writer.key("signature")
+        writer.string(signature)
+        writer.key("topic")
+        writer.string(topic)
         writer.closeObject()
     }
 }

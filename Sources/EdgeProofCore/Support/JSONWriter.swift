@@ -46,8 +46,21 @@ struct JSONWriter {
         needsComma = true
     }
 
-    /// An object member's key; its value follows.
-    mutating func key(_ name: String) {
+    /// An object member's key of a fixed structure; its value follows. Our own plain names (no
+    /// character JSON escapes), copied as they are.
+    mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { utf8 in
+            assert(!Self.needsEscape(utf8), "a fixed key needs no escapes")
+            bytes.append(contentsOf: utf8)
+        }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
+    /// A free-form object's key; its value follows.
+    mutating func key(dynamic name: String) {
         separate()
         writeString(name)
         bytes.append(UInt8(ascii: ":"))
@@ -57,6 +70,18 @@ struct JSONWriter {
     mutating func string(_ value: String) {
         separate()
         writeString(value)
+        needsComma = true
+    }
+
+    /// `bytes` as a string of lowercase hex digits.
+    mutating func hexString(_ value: some Collection<UInt8>) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value {
+            bytes.append(Self.hexDigits[Int(byte >> 4)])
+            bytes.append(Self.hexDigits[Int(byte & 0x0F)])
+        }
+        bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
 
@@ -109,7 +134,7 @@ struct JSONWriter {
         guard depth < Self.maximumDepth else { throw Refusal() }
         openObject()
         for (name, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            key(name)
+            key(dynamic: name)
             try write(value, depth: depth + 1)
         }
         closeObject()
@@ -121,15 +146,34 @@ struct JSONWriter {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// Whether `utf8` holds a byte JSON must escape (a control character, `"` or a backslash). Sixteen
+    /// bytes at a time: the record's long base64url strings are most of what the collector writes.
+    static func needsEscape(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        if let base = UnsafeRawPointer(utf8.baseAddress) {
+            let quote = SIMD16<UInt8>(repeating: UInt8(ascii: "\"")), backslash = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
+            let space = SIMD16<UInt8>(repeating: 0x20)
+            while index + 16 <= utf8.count {
+                let chunk = base.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+                if any((chunk .< space) .| (chunk .== quote) .| (chunk .== backslash)) { return true }
+                index += 16
+            }
+        }
+        while index < utf8.count {
+            let byte = utf8[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return true }
+            index += 1
+        }
+        return false
+    }
+
     private mutating func writeString(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings need no escape at all: copy them in one go, scanning the contiguous UTF-8
         // (String.UTF8View's own iteration costs more than the scan).
         var text = text
         let plain = text.withUTF8 { utf8 in
-            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                return false
-            }
+            guard !Self.needsEscape(utf8) else { return false }
             bytes.append(contentsOf: utf8)
             return true
         }
