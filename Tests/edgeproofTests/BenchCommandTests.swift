@@ -19,4 +19,20 @@ struct BenchCommandTests {
             #expect(value > 0, "\(key)")
         }
     }
+
+    @Test("bench verify stores every envelope through the collector's pipeline and ends with one JSON object of its figures")
+    func verifyBenchPrintsFigures() throws {
+        let result = try ProcessRunner.run(
+            PackagePaths.edgeproofExecutable, ["bench", "verify", "--count", "40", "--rounds", "1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lastLine = try #require(result.output.split(separator: "\n").last)
+        let figures = try JSONDecoder().decode([String: Double].self, from: Data(lastLine.utf8))
+        for algorithm in ["es256", "rs256"] {
+            for key in ["verify_per_s_", "verify_per_s_\(algorithm)_all_cores", "bare_verify_per_s_", "verify_ratio_"] {
+                let name = key.hasSuffix("_") ? key + algorithm : key
+                let value = try #require(figures[name], "no \(name) in \(lastLine)")
+                #expect(value > 0, "\(name)")
+            }
+        }
+    }
 }
