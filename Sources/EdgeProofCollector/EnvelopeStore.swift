@@ -1,6 +1,7 @@
 import EdgeProofCore
 import EdgeProofStorage
 import Foundation
+import Synchronization
 
 /// Checks envelopes and stores the accepted ones, a batch at a time: every envelope of the batch
 /// through ``EnvelopeIntake``, then the records of the accepted ones in one group-committed append
@@ -95,18 +96,54 @@ public struct EnvelopeStore: Sendable {
         await commit(check(items, allowlist: allowlist))
     }
 
-    /// Stores batches from `next` until it returns nil, checking each batch while the previous one's
-    /// records are being written, and hands every batch's outcomes to `answer` once they are durable.
-    /// One lane of this keeps one core verifying while the writer thread fsyncs.
+    /// Batches of one worker that may be checked but not yet durable at once. More than one: when a
+    /// batch is checked faster than the disk syncs (RS256 on this machine: 128 envelopes in about 3 ms
+    /// against a 4 ms fsync), the next batches join the following group commit instead of waiting.
+    public static let maximumUnwrittenBatches = 4
+
+    /// Stores batches from `next` until it returns nil, checking each batch while earlier ones are
+    /// being written (up to ``maximumUnwrittenBatches`` of them), and hands every batch's outcomes to
+    /// `answer` once they are durable, as soon as it can between checks. One lane of this keeps one
+    /// core verifying while the writer thread fsyncs.
     public func run(
         batches next: () -> [Item]?, allowlist: () -> Allowlist,
         answer: ([Item], [Outcome]) async -> Void
     ) async {
-        var current = next().map { check($0, allowlist: allowlist()) }
-        while let batch = current {
-            async let outcomes = commit(batch)
-            current = next().map { check($0, allowlist: allowlist()) }
-            await answer(batch.items, await outcomes)
+        // Written batches wait here for `answer`, which is not Sendable and so runs on this task.
+        let durable = DurableBatches()
+        func answerDurable() async {
+            for batch in durable.takeAll() { await answer(batch.items, batch.outcomes) }
+        }
+        await withTaskGroup(of: Void.self) { writes in
+            var unwritten = 0
+            while let items = next() {
+                let batch = check(items, allowlist: allowlist())
+                writes.addTask {
+                    let outcomes = await commit(batch)
+                    durable.append(batch.items, outcomes)
+                }
+                unwritten += 1
+                if unwritten >= Self.maximumUnwrittenBatches, await writes.next() != nil { unwritten -= 1 }
+                await answerDurable()
+            }
+            while await writes.next() != nil { await answerDurable() }
+        }
+        await answerDurable()
+    }
+}
+
+/// Batches whose records are durable, handed from the tasks that wrote them to the one that answers.
+private final class DurableBatches: Sendable {
+    private let batches = Mutex<[(items: [EnvelopeStore.Item], outcomes: [EnvelopeStore.Outcome])]>([])
+
+    func append(_ items: [EnvelopeStore.Item], _ outcomes: [EnvelopeStore.Outcome]) {
+        batches.withLock { $0.append((items, outcomes)) }
+    }
+
+    func takeAll() -> [(items: [EnvelopeStore.Item], outcomes: [EnvelopeStore.Outcome])] {
+        batches.withLock { batches in
+            defer { batches.removeAll() }
+            return batches
         }
     }
 }
