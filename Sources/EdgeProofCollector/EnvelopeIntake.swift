@@ -75,10 +75,10 @@ public struct EnvelopeIntake: Sendable {
             return .rejected(ValidationFailure(.nonceReplayed, "nonce was already used", details: expiry).about(envelope))
         }
 
-        let record = StoredRecord(
-            envelope: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
         do {
-            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(try record.jsonLine())))
+            let line = try StoredRecord.jsonLine(
+                for: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
+            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(line)))
         } catch {
             // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
             replayCache.release(nonce.id)

@@ -42,4 +42,58 @@ struct StoredRecordLineTests {
         #expect(try JSONDecoder().decode(StoredRecord.self, from: Data(line)) == record)
         #expect(String(decoding: line, as: UTF8.self) == String(decoding: try encoder.encode(record), as: UTF8.self))
     }
+
+    private static let topic = "edgeproof/v1/verified/agent-001/metrics"
+
+    /// An envelope around `claimsJSON` as another implementation might sign it (the signature is not
+    /// checked here).
+    private static func envelope(claimsJSON: String, header: String) throws -> SignedEnvelope {
+        try SignedEnvelope(
+            parsing: Fixtures.envelopeJSON(
+                protected: Base64URL.encode(Data(header.utf8)), payload: Base64URL.encode(Data(claimsJSON.utf8)),
+                signature: Base64URL.encode(Data(repeating: 7, count: 64))))
+    }
+
+    private static func claimsJSON(metrics: String, hash: PublicKeyHash) -> String {
+        #"{"v":1,"nonce":"n-1","agent_name":"agent-001","tpm_public_key_hash":"\#(hash.hex)","#
+            + #""timestamp":"2026-11-21T10:00:00Z","geographic_region":{"region":"US","state":"California"},"#
+            + #""metrics":\#(metrics)}"#
+    }
+
+    @Test("the collector's line of one of our envelopes is byte for byte the re-encoded record")
+    func collectorLineOfOurEnvelopeEqualsTheEncodedRecord() async throws {
+        for algorithm in SignatureAlgorithm.allCases {
+            let signer = try SoftwareTestSigner.make(algorithm)
+            let signed = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash, samples: 3), with: signer)
+            let envelope = try SignedEnvelope(parsing: Data(try signed.serialized()))
+            let record = StoredRecord(envelope: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")
+            let line = try StoredRecord.jsonLine(for: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")
+            #expect(line == (try record.jsonLine()))
+        }
+    }
+
+    @Test("metrics signed in another member order and spacing are stored as signed, on one line")
+    func keepsTheSignedMetricsText() throws {
+        let hash = PublicKeyHash(subjectPublicKeyInfo: [1, 2, 3])
+        let header = #"{"alg":"ES256","kid":"\#(hash.hex)","typ":"edgeproof+jws"}"#
+        let metrics = #"{"service":{"version":"1.0.0","name":"other agent","instance_id":"agent-001"}, "samples":[]}"#
+        let envelope = try Self.envelope(claimsJSON: Self.claimsJSON(metrics: metrics, hash: hash), header: header)
+        let line = try StoredRecord.jsonLine(for: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(#""metrics":\#(metrics),"nonce""#))
+        #expect(!line.contains(UInt8(ascii: "\n")))
+        #expect(try JSONDecoder().decode(StoredRecord.self, from: Data(line)).metrics == envelope.claims.metrics)
+    }
+
+    @Test("pretty-printed signed metrics are re-encoded, so a newline never splits a record")
+    func reencodesMetricsThatWouldSplitTheLine() throws {
+        let hash = PublicKeyHash(subjectPublicKeyInfo: [1, 2, 3])
+        let header = #"{"alg":"ES256","kid":"\#(hash.hex)","typ":"edgeproof+jws"}"#
+        let metrics = "{\n  \"samples\": [],\n\t\"service\": {\"instance_id\": \"agent-001\", \"name\": \"a\", \"version\": \"1\"}\r\n}"
+        let envelope = try Self.envelope(claimsJSON: Self.claimsJSON(metrics: metrics, hash: hash), header: header)
+        let line = try StoredRecord.jsonLine(for: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")
+        #expect(!line.contains(where: { $0 < 0x20 }))
+        let record = StoredRecord(envelope: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")
+        #expect(line == (try record.jsonLine()))
+    }
 }

@@ -3,6 +3,12 @@
 /// a wrong type, a duplicate key, …), which sends the envelope to `JSONDecoder` for its answer.
 extension EnvelopeClaims {
     init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+        var metricsRange: Range<Int>?
+        try self.init(reading: &reader, metricsRange: &metricsRange)
+    }
+
+    /// Also gives where the `metrics` value's bytes are, so that a record can carry them as signed.
+    init(reading reader: inout JSONReader, metricsRange: inout Range<Int>?) throws(JSONReader.Unsupported) {
         var version: Int?
         var agentName: String?
         var publicKeyHash: PublicKeyHash?
@@ -36,7 +42,9 @@ extension EnvelopeClaims {
                 if try !reader.readNullIfPresent() { geolocation = try Geolocation(reading: &reader) }
             } else if key == "metrics" {
                 try members.first(7)
-                metrics = try MetricsBatch(reading: &reader)
+                (metrics, metricsRange) = try reader.readKeepingRange { reader throws(JSONReader.Unsupported) in
+                    try MetricsBatch(reading: &reader)
+                }
             } else {
                 try members.skip(key, in: &reader)
             }

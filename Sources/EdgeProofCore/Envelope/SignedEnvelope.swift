@@ -14,6 +14,9 @@ public struct SignedEnvelope: Sendable {
     public let claims: EnvelopeClaims
     /// The decoded signature bytes.
     public let signatureBytes: [UInt8]
+    /// The `metrics` value exactly as the agent signed it, when the envelope was read in one pass
+    /// (nil after the full path): a record carries these bytes rather than re-encoding the metrics.
+    let signedMetricsJSON: ArraySlice<UInt8>?
 
     /// Envelopes above this size are refused before any parsing.
     public static let defaultMaximumSize = 256 * 1024
@@ -101,8 +104,9 @@ public struct SignedEnvelope: Sendable {
 
     private init(
         protected: String, payload: String, signature: String? = nil, signatureBytes: [UInt8], header: JWSHeader,
-        claims: EnvelopeClaims
+        claims: EnvelopeClaims, signedMetricsJSON: ArraySlice<UInt8>? = nil
     ) {
+        self.signedMetricsJSON = signedMetricsJSON
         self.protected = protected
         self.payload = payload
         self.signature = signature ?? Base64URL.encode(signatureBytes)
@@ -123,13 +127,17 @@ public struct SignedEnvelope: Sendable {
         guard let header = readHeader(&protectedText),
             let payloadBytes = payloadText.withUTF8({ Base64URL.decodeBytes($0) }),
             let signatureBytes = signatureText.withUTF8({ Base64URL.decodeBytes($0) }), !signatureBytes.isEmpty,
-            let claims = payloadBytes.withUnsafeBufferPointer({ bytes in
-                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try EnvelopeClaims(reading: &reader) }
+            let (claims, metricsRange) = payloadBytes.withUnsafeBufferPointer({ bytes in
+                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in
+                    var metricsRange: Range<Int>?
+                    let claims = try EnvelopeClaims(reading: &reader, metricsRange: &metricsRange)
+                    return (claims, metricsRange)
+                }
             })
         else { return nil }
         return SignedEnvelope(
             protected: protectedText, payload: payloadText, signature: signatureText, signatureBytes: signatureBytes,
-            header: header, claims: claims)
+            header: header, claims: claims, signedMetricsJSON: metricsRange.map { payloadBytes[$0] })
     }
 
     /// Builds and signs an envelope for `claims`; the header's `alg` and `kid` come from the signer.

@@ -55,6 +55,17 @@ struct JSONReader {
 
     // MARK: Structure
 
+    /// Reads one value with `body` and returns, beside what `body` made of it, where the value's bytes
+    /// are: from its first byte to its last, without the whitespace around it.
+    mutating func readKeepingRange<T>(
+        _ body: (inout JSONReader) throws(Unsupported) -> T
+    ) throws(Unsupported) -> (value: T, range: Range<Int>) {
+        skipWhitespace()
+        let start = index
+        let value = try body(&self)
+        return (value, start..<index)
+    }
+
     /// Reads an object, calling `member` with each key; `member` must read or skip the value.
     mutating func readObject(_ member: (inout JSONReader, Key) throws(Unsupported) -> Void) throws(Unsupported) {
         try enter(UInt8(ascii: "{"))

@@ -85,6 +85,13 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// A value that is JSON already (checked by whoever read it), copied as it is.
+    mutating func rawValue(_ json: ArraySlice<UInt8>) {
+        separate()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
     mutating func integer(_ value: Int) {
         separate()
         bytes.append(contentsOf: value.description.utf8)
