@@ -11,7 +11,10 @@ public struct EnvelopeFingerprint: Sendable, Hashable {
 
     /// The fingerprint of an envelope with this base64url `signature`.
     public init(signature: String) {
-        let digest = SHA256.hash(data: Array(signature.utf8))
+        var hasher = SHA256()
+        var signature = signature
+        signature.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        let digest = hasher.finalize()
         var high: UInt64 = 0
         var low: UInt64 = 0
         for (index, byte) in digest.prefix(16).enumerated() {
