@@ -182,4 +182,11 @@ struct AllowlistTests {
             #expect(direct.publicKey(forAgent: "agent-001")?.hash == written.publicKeyHash)
         }
     }
+    @Test("a file without agents, or with agents null, is an empty allowlist")
+    func decodesMissingAgents() throws {
+        for json in [#"{"version": 1}"#, #"{"version": 1, "agents": null}"#, #"{"agents": []}"#] {
+            let document = try JSONDecoder().decode(AllowlistDocument.self, from: Data(json.utf8))
+            #expect(document.agents.isEmpty, "\(json)")
+        }
+    }
 }
