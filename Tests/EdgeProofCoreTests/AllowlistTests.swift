@@ -152,9 +152,11 @@ struct AllowlistTests {
     @Test("a key's PEM is the one swift-crypto writes, for ECC and RSA keys")
     func writesPEMAsSwiftCrypto() throws {
         let p256 = P256.Signing.PrivateKey().publicKey
-        #expect(try AgentPublicKey(derRepresentation: p256.derRepresentation).pemRepresentation == p256.pemRepresentation)
+        let ours = try AgentPublicKey(derRepresentation: p256.derRepresentation)
+        #expect(ours.pemRepresentation == p256.pemRepresentation)
         let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048).publicKey
-        #expect(try AgentPublicKey(derRepresentation: rsa.derRepresentation).pemRepresentation == rsa.pemRepresentation)
+        let oursRSA = try AgentPublicKey(derRepresentation: rsa.derRepresentation)
+        #expect(oursRSA.pemRepresentation == rsa.pemRepresentation)
     }
 
     @Test("public_key text loads and saves back exactly as written, in the key's own form or another")
@@ -165,17 +167,18 @@ struct AllowlistTests {
             own, own + "\n", own.replacingOccurrences(of: "\n", with: "\r\n"),
             own.replacingOccurrences(of: "\n", with: "\n\n"),
         ]
+        let hash = PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation)
         for text in texts {
             let written = AllowlistEntry(
-                name: "agent-001", publicKey: text, publicKeyHash: PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation),
-                createdAt: created, allowedPlaces: places)
+                name: "agent-001", publicKey: text, publicKeyHash: hash, createdAt: created, allowedPlaces: places)
             let json = try JSONEncoder().encode(AllowlistDocument(agents: [written]))
             let allowlist = try Allowlist(try JSONDecoder().decode(AllowlistDocument.self, from: json))
             #expect(allowlist.entries == [written])
             #expect(allowlist.entries.first?.publicKey == text)
             #expect(allowlist.publicKey(forAgent: "agent-001")?.hash == written.publicKeyHash)
             let again = try JSONEncoder().encode(allowlist.document)
-            #expect(try JSONDecoder().decode(AllowlistDocument.self, from: again) == AllowlistDocument(agents: [written]))
+            let decodedAgain = try JSONDecoder().decode(AllowlistDocument.self, from: again)
+            #expect(decodedAgain == AllowlistDocument(agents: [written]))
             // Not parsed through the file, the same entry is validated and kept alike.
             let direct = try Allowlist(AllowlistDocument(agents: [written]))
             #expect(direct.entries.first?.publicKey == text)

@@ -107,7 +107,8 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     // Equal entries have equal text, whether or not it is kept.
     public static func == (lhs: AllowlistEntry, rhs: AllowlistEntry) -> Bool {
         lhs.name == rhs.name && lhs.publicKeyHash == rhs.publicKeyHash && lhs.status == rhs.status
-            && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces && lhs.publicKey == rhs.publicKey
+            && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces
+            && lhs.publicKey == rhs.publicKey
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -73,7 +73,8 @@ public final class ReplayCache: Sendable {
         /// nil while the record is being written.
         var storedAt: Date? {
             get {
-                storedAtBits == Self.pending ? nil : Date(timeIntervalSinceReferenceDate: Double(bitPattern: storedAtBits))
+                guard storedAtBits != Self.pending else { return nil }
+                return Date(timeIntervalSinceReferenceDate: Double(bitPattern: storedAtBits))
             }
             set { storedAtBits = Self.bits(newValue) }
         }
