@@ -2,6 +2,7 @@ import Crypto
 import EdgeProofCore
 import Foundation
 import Testing
+import _CryptoExtras
 
 @Suite("Allowlist")
 struct AllowlistTests {
@@ -147,5 +148,48 @@ struct AllowlistTests {
         }
         let decoded = try Allowlist(try JSONDecoder().decode(AllowlistDocument.self, from: Data(json.utf8)))
         #expect(decoded.entries == allowlist.entries)
+    }
+    @Test("a key's PEM is the one swift-crypto writes, for ECC and RSA keys")
+    func writesPEMAsSwiftCrypto() throws {
+        let p256 = P256.Signing.PrivateKey().publicKey
+        let ours = try AgentPublicKey(derRepresentation: p256.derRepresentation)
+        #expect(ours.pemRepresentation == p256.pemRepresentation)
+        let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048).publicKey
+        let oursRSA = try AgentPublicKey(derRepresentation: rsa.derRepresentation)
+        #expect(oursRSA.pemRepresentation == rsa.pemRepresentation)
+    }
+
+    @Test("public_key text loads and saves back exactly as written, in the key's own form or another")
+    func keepsPublicKeyText() throws {
+        let key = P256.Signing.PrivateKey().publicKey
+        let own = key.pemRepresentation
+        let texts = [
+            own, own + "\n", own.replacingOccurrences(of: "\n", with: "\r\n"),
+            own.replacingOccurrences(of: "\n", with: "\n\n"),
+        ]
+        let hash = PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation)
+        for text in texts {
+            let written = AllowlistEntry(
+                name: "agent-001", publicKey: text, publicKeyHash: hash, createdAt: created, allowedPlaces: places)
+            let json = try JSONEncoder().encode(AllowlistDocument(agents: [written]))
+            let allowlist = try Allowlist(try JSONDecoder().decode(AllowlistDocument.self, from: json))
+            #expect(allowlist.entries == [written])
+            #expect(allowlist.entries.first?.publicKey == text)
+            #expect(allowlist.publicKey(forAgent: "agent-001")?.hash == written.publicKeyHash)
+            let again = try JSONEncoder().encode(allowlist.document)
+            let decodedAgain = try JSONDecoder().decode(AllowlistDocument.self, from: again)
+            #expect(decodedAgain == AllowlistDocument(agents: [written]))
+            // Not parsed through the file, the same entry is validated and kept alike.
+            let direct = try Allowlist(AllowlistDocument(agents: [written]))
+            #expect(direct.entries.first?.publicKey == text)
+            #expect(direct.publicKey(forAgent: "agent-001")?.hash == written.publicKeyHash)
+        }
+    }
+    @Test("a file without agents, or with agents null, is an empty allowlist")
+    func decodesMissingAgents() throws {
+        for json in [#"{"version": 1}"#, #"{"version": 1, "agents": null}"#, #"{"agents": []}"#] {
+            let document = try JSONDecoder().decode(AllowlistDocument.self, from: Data(json.utf8))
+            #expect(document.agents.isEmpty, "\(json)")
+        }
     }
 }

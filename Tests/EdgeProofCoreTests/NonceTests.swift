@@ -131,6 +131,24 @@ struct NonceTests {
         #expect(cache.contains(valid.id))
     }
 
+    @Test(
+        "the time a nonce's envelope was stored comes back exactly",
+        arguments: [0, -0.0, -1.5, 817_000_000.123_456_7, Date.distantPast.timeIntervalSinceReferenceDate, .infinity])
+    func keepsStoredAtExactly(secondsSince2001: Double) throws {
+        let authority = try authority()
+        let cache = ReplayCache()
+        let valid = try authority.validate(authority.issue(for: agentKey).token, for: agentKey)
+        let fingerprint = EnvelopeFingerprint(signature: "s")
+        let storedAt = Date(timeIntervalSinceReferenceDate: secondsSince2001)
+        #expect(cache.claim(valid, fingerprint: fingerprint) == .claimed)
+        cache.commit(valid.id, storedAt: storedAt)
+        let claim = cache.claim(valid, fingerprint: fingerprint)
+        #expect(claim == .alreadyStored(at: storedAt))
+        if case .alreadyStored(let at) = claim {
+            #expect(at.timeIntervalSinceReferenceDate.bitPattern == secondsSince2001.bitPattern)
+        }
+    }
+
     @Test("of many concurrent claims of one nonce, exactly one wins")
     func claimIsAtomic() async throws {
         let authority = try authority()

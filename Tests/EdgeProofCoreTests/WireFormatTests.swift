@@ -1,3 +1,4 @@
+import Crypto
 import EdgeProofCore
 import Foundation
 import Testing
@@ -64,6 +65,20 @@ struct WireFormatTests {
         #expect(hash.hex == upper.lowercased())
         #expect(PublicKeyHash(hex: String(repeating: "g", count: 64)) == nil)
         #expect(PublicKeyHash(hex: "abcd") == nil)
+    }
+
+    @Test("a key hash holds the SHA-256 of the SubjectPublicKeyInfo, byte for byte, in bytes and hex")
+    func keyHashBytes() throws {
+        let der = P256.Signing.PrivateKey().publicKey.derRepresentation
+        let digest = Array(SHA256.hash(data: der))
+        let hash = PublicKeyHash(subjectPublicKeyInfo: der)
+        #expect(hash.bytes == digest)
+        #expect(hash.hex == digest.map { String(format: "%02x", $0) }.joined())
+        #expect(PublicKeyHash(hex: hash.hex) == hash)
+        #expect(PublicKeyHash(hex: hash.hex.uppercased()) == hash)
+        let json = try JSONEncoder().encode([hash])
+        #expect(try JSONDecoder().decode([PublicKeyHash].self, from: json) == [hash])
+        #expect(Set([hash, PublicKeyHash(subjectPublicKeyInfo: der)]).count == 1)
     }
 
     @Test("timestamps carry milliseconds in UTC and parse back")

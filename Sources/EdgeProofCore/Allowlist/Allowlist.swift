@@ -1,8 +1,7 @@
 /// A validated allowlist, indexed by agent name and by key hash, with every public key parsed
-/// once at load.
+/// once at load (and held by its entry).
 public struct Allowlist: Sendable {
     public private(set) var document: AllowlistDocument
-    private var keys: [String: AgentPublicKey]
     private var indexByName: [String: Int]
     private var indexByHash: [PublicKeyHash: Int]
 
@@ -15,15 +14,18 @@ public struct Allowlist: Sendable {
         for place in document.policy?.globalPlaces ?? [] {
             if let problem = place.validationProblem { throw AllowlistError("policy: \(problem)") }
         }
-        self.document = document
-        self.keys = [:]
-        self.indexByName = [:]
-        self.indexByHash = [:]
-        keys.reserveCapacity(document.agents.count)
+        var document = document
+        var indexByName = [String: Int]()
+        var indexByHash = [PublicKeyHash: Int]()
         indexByName.reserveCapacity(document.agents.count)
         indexByHash.reserveCapacity(document.agents.count)
-        for (index, entry) in document.agents.enumerated() {
+        for index in document.agents.indices {
+            let entry = document.agents[index]
             let key = try Self.validate(entry, at: index)
+            if entry.key.parsed == nil {
+                // Only then, so that a decoded document (parsed already) is not copied.
+                document.agents[index].setParsedKey(key)
+            }
             guard indexByName[entry.name] == nil else {
                 throw AllowlistError("agents[\(index)] (\(entry.name)): the name appears more than once")
             }
@@ -31,15 +33,16 @@ public struct Allowlist: Sendable {
                 throw AllowlistError(
                     "agents[\(index)] (\(entry.name)): the public key is already used by \(document.agents[other].name)")
             }
-            keys[entry.name] = key
             indexByName[entry.name] = index
             indexByHash[key.hash] = index
         }
+        self.document = document
+        self.indexByName = indexByName
+        self.indexByHash = indexByHash
     }
 
     public init() {
         self.document = AllowlistDocument()
-        self.keys = [:]
         self.indexByName = [:]
         self.indexByHash = [:]
     }
@@ -57,7 +60,7 @@ public struct Allowlist: Sendable {
     }
 
     public func publicKey(forAgent name: String) -> AgentPublicKey? {
-        keys[name]
+        indexByName[name].map { Self.key(of: document.agents[$0]) }
     }
 
     /// Adds a validated entry; fails on a duplicate name or key.
@@ -86,7 +89,7 @@ public struct Allowlist: Sendable {
     public func verifyAgent(named name: String, keyHash: PublicKeyHash) throws(ValidationFailure)
         -> (entry: AllowlistEntry, key: AgentPublicKey)
     {
-        guard let index = indexByName[name], let key = keys[name] else {
+        guard let index = indexByName[name] else {
             throw ValidationFailure(
                 .agentNotFound, "agent \(name) is not on the allowlist", details: ["agent_name": .string(name)])
         }
@@ -95,6 +98,7 @@ public struct Allowlist: Sendable {
             throw ValidationFailure(
                 .agentRevoked, "agent \(name) is revoked", details: ["agent_name": .string(name)])
         }
+        let key = Self.key(of: entry)
         guard key.hash == keyHash else {
             throw ValidationFailure(
                 .publicKeyHashMismatch, "tpm_public_key_hash does not match the allowlisted key of agent \(name)",
@@ -111,7 +115,7 @@ public struct Allowlist: Sendable {
         }
         let key: AgentPublicKey
         do {
-            key = try AgentPublicKey(pemRepresentation: entry.publicKey)
+            key = try entry.key.parsed ?? AgentPublicKey(pemRepresentation: entry.publicKey)
         } catch {
             throw AllowlistError("\(label): public_key is unusable: \(error)")
         }
@@ -125,6 +129,12 @@ public struct Allowlist: Sendable {
         for place in entry.allowedPlaces {
             if let problem = place.validationProblem { throw AllowlistError("\(label): \(problem)") }
         }
+        return key
+    }
+
+    /// The entry's parsed key: ``init(_:)`` parses every entry it keeps.
+    private static func key(of entry: AllowlistEntry) -> AgentPublicKey {
+        guard let key = entry.key.parsed else { fatalError("allowlist entry \(entry.name) was kept unparsed") }
         return key
     }
 }

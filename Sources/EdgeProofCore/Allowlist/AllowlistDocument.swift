@@ -14,6 +14,17 @@ public struct AllowlistDocument: Sendable, Hashable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         version = try container.decodeIfPresent(Int.self, forKey: .version) ?? 1
         policy = try container.decodeIfPresent(GeographicPolicy.self, forKey: .policy)
-        agents = try container.decodeIfPresent([AllowlistEntry].self, forKey: .agents) ?? []
+        agents = []
+        guard container.contains(.agents), try !container.decodeNil(forKey: .agents) else { return }
+        var list = try container.nestedUnkeyedContainer(forKey: .agents)
+        if let count = list.count { agents.reserveCapacity(count) }
+        // Agents mostly share a few sets of places (a site, a region): each set is held once, and
+        // the decoded copy is freed before the next entry is read.
+        var places = Set<[AllowedPlace]>()
+        while !list.isAtEnd {
+            var entry = try list.decode(AllowlistEntry.self)
+            entry.allowedPlaces = places.insert(entry.allowedPlaces).memberAfterInsert
+            agents.append(entry)
+        }
     }
 }

@@ -2,12 +2,17 @@
 public struct AllowlistEntry: Sendable, Hashable, Codable {
     public var name: String
     /// PEM SubjectPublicKeyInfo of the agent's TPM signing key.
-    public var publicKey: String
+    public var publicKey: String {
+        get { key.text }
+        set { key = .text(newValue) }
+    }
     public var publicKeyHash: PublicKeyHash
     public var status: AgentStatus
     /// ISO 8601 UTC.
     public var createdAt: String
     public var allowedPlaces: [AllowedPlace]
+    /// `public_key` as text or parsed; an ``Allowlist`` holds only parsed entries.
+    private(set) var key: Key
 
     enum CodingKeys: String, CodingKey {
         case name
@@ -23,7 +28,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         createdAt: String, allowedPlaces: [AllowedPlace]
     ) {
         self.name = name
-        self.publicKey = publicKey
+        self.key = .text(publicKey)
         self.publicKeyHash = publicKeyHash
         self.status = status
         self.createdAt = createdAt
@@ -32,9 +37,87 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
 
     /// An entry for `key`, with the hash computed from the key itself.
     public init(name: String, key: AgentPublicKey, createdAt: String, allowedPlaces: [AllowedPlace]) {
-        self.init(
-            name: name, publicKey: key.pemRepresentation, publicKeyHash: key.hash, status: .active,
-            createdAt: createdAt, allowedPlaces: allowedPlaces)
+        self.name = name
+        self.key = .parsed(key)
+        self.publicKeyHash = key.hash
+        self.status = .active
+        self.createdAt = createdAt
+        self.allowedPlaces = allowedPlaces
+    }
+
+    /// Holds `parsed`, the key parsed from this entry's text.
+    mutating func setParsedKey(_ parsed: AgentPublicKey) {
+        key = Key(parsed, text: key.text)
+    }
+
+    /// `public_key`. Parsed, the text is dropped when it is exactly the key's own PEM (as `allowlist
+    /// add` writes it), since the key gives it back: the text is some 220 bytes per agent that only
+    /// saving the file needs. Any other text (other line breaks, a trailing newline) is kept as given.
+    enum Key: Sendable {
+        case text(String)
+        case parsed(AgentPublicKey)
+        case parsedKeepingText(AgentPublicKey, String)
+
+        init(_ parsed: AgentPublicKey, text: String) {
+            self = parsed.pemRepresentation == text ? .parsed(parsed) : .parsedKeepingText(parsed, text)
+        }
+
+        var parsed: AgentPublicKey? {
+            switch self {
+            case .parsed(let parsed), .parsedKeepingText(let parsed, _): parsed
+            case .text: nil
+            }
+        }
+
+        var text: String {
+            switch self {
+            case .text(let text), .parsedKeepingText(_, let text): text
+            case .parsed(let parsed): parsed.pemRepresentation
+            }
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        let text = try container.decode(String.self, forKey: .publicKey)
+        // Parsed here, while the text is at hand, so that the text of one entry is freed before the
+        // next is read; a key that does not parse stays text for the allowlist to report.
+        if let parsing = try? AgentPublicKey.parsing(pemRepresentation: text) {
+            key = parsing.isOwnPEM ? .parsed(parsing.key) : .parsedKeepingText(parsing.key, text)
+        } else {
+            key = .text(text)
+        }
+        publicKeyHash = try container.decode(PublicKeyHash.self, forKey: .publicKeyHash)
+        status = try container.decode(AgentStatus.self, forKey: .status)
+        createdAt = try container.decode(String.self, forKey: .createdAt)
+        allowedPlaces = try container.decode([AllowedPlace].self, forKey: .allowedPlaces)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(publicKey, forKey: .publicKey)
+        try container.encode(publicKeyHash, forKey: .publicKeyHash)
+        try container.encode(status, forKey: .status)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(allowedPlaces, forKey: .allowedPlaces)
+    }
+
+    // Equal entries have equal text, whether or not it is kept.
+    public static func == (lhs: AllowlistEntry, rhs: AllowlistEntry) -> Bool {
+        lhs.name == rhs.name && lhs.publicKeyHash == rhs.publicKeyHash && lhs.status == rhs.status
+            && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces
+            && lhs.publicKey == rhs.publicKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(publicKey)
+        hasher.combine(publicKeyHash)
+        hasher.combine(status)
+        hasher.combine(createdAt)
+        hasher.combine(allowedPlaces)
     }
 }
 

@@ -8,6 +8,13 @@ public struct AgentPublicKey: Sendable {
     private enum Storage: Sendable {
         case p256(P256.Signing.PublicKey)
         case rsa(_RSA.Signing.PublicKey)
+
+        var derRepresentation: Data {
+            switch self {
+            case .p256(let key): key.derRepresentation
+            case .rsa(let key): key.derRepresentation
+            }
+        }
     }
 
     private let storage: Storage
@@ -16,10 +23,23 @@ public struct AgentPublicKey: Sendable {
 
     /// Parses a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) block.
     public init(pemRepresentation pem: String) throws(KeyError) {
+        self.init(storage: try Self.storage(pemRepresentation: pem))
+    }
+
+    /// As ``init(pemRepresentation:)``, also telling whether `pem` is exactly the key's own
+    /// ``pemRepresentation``: from the one DER serialization that the hash needs anyway, since
+    /// serializing costs more than the rest of the comparison.
+    static func parsing(pemRepresentation pem: String) throws(KeyError) -> (key: AgentPublicKey, isOwnPEM: Bool) {
+        let storage = try Self.storage(pemRepresentation: pem)
+        let der = storage.derRepresentation
+        return (AgentPublicKey(storage: storage, der: der), Self.pem(der: der) == pem)
+    }
+
+    private static func storage(pemRepresentation pem: String) throws(KeyError) -> Storage {
         if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
-            self.init(storage: .p256(key))
+            return .p256(key)
         } else if let key = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
-            self.init(storage: .rsa(key))
+            return .rsa(key)
         } else if let weak = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: pem) {
             // swift-crypto refuses short RSA keys without saying why; name the size instead.
             throw KeyError.weakRSAKey(bits: weak.keySizeInBits)
@@ -60,11 +80,12 @@ public struct AgentPublicKey: Sendable {
     }
 
     private init(storage: Storage) {
+        self.init(storage: storage, der: storage.derRepresentation)
+    }
+
+    private init(storage: Storage, der: Data) {
         self.storage = storage
-        switch storage {
-        case .p256(let key): self.hash = PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation)
-        case .rsa(let key): self.hash = PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation)
-        }
+        self.hash = PublicKeyHash(subjectPublicKeyInfo: der)
     }
 
     /// The only JWS algorithm this key verifies.
@@ -76,17 +97,26 @@ public struct AgentPublicKey: Sendable {
     }
 
     public var pemRepresentation: String {
-        switch storage {
-        case .p256(let key): key.pemRepresentation
-        case .rsa(let key): key.pemRepresentation
-        }
+        Self.pem(der: derRepresentation)
     }
 
     public var derRepresentation: Data {
-        switch storage {
-        case .p256(let key): key.derRepresentation
-        case .rsa(let key): key.derRepresentation
+        storage.derRepresentation
+    }
+
+    /// The PEM `PUBLIC KEY` block of `der` exactly as swift-crypto writes it (base64 in lines of 64
+    /// characters, no final newline), so that ``parsing(pemRepresentation:)`` compares with the text
+    /// ``pemRepresentation`` gives.
+    static func pem(der: Data) -> String {
+        let base64 = Array(der.base64EncodedString().utf8)
+        var text = Array("-----BEGIN PUBLIC KEY-----".utf8)
+        text.reserveCapacity(base64.count + base64.count / 64 + 52)
+        for start in stride(from: 0, to: base64.count, by: 64) {
+            text.append(UInt8(ascii: "\n"))
+            text.append(contentsOf: base64[start..<min(start + 64, base64.count)])
         }
+        text.append(contentsOf: "\n-----END PUBLIC KEY-----".utf8)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A readable name of the key type ("ECC P-256", "RSA-2048").

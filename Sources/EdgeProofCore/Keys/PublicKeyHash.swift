@@ -4,51 +4,88 @@ import Foundation
 /// `tpm_public_key_hash`: lowercase hex SHA-256 of the key's DER SubjectPublicKeyInfo, the same
 /// value as `openssl pkey -pubin -outform DER | sha256sum`. Also the JWS `kid`.
 public struct PublicKeyHash: Sendable, Hashable, Codable, CustomStringConvertible {
+    // The digest as four big-endian words, inline: a hash is a field of every allowlist entry and
+    // key and a dictionary key, and a heap array per copy cost 80 bytes each.
+    private let word0: UInt64
+    private let word1: UInt64
+    private let word2: UInt64
+    private let word3: UInt64
+
     /// The 32 digest bytes.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] {
+        withUnsafeBytes(of: (word0.bigEndian, word1.bigEndian, word2.bigEndian, word3.bigEndian)) { Array($0) }
+    }
 
     public init(subjectPublicKeyInfo der: some DataProtocol) {
-        self.bytes = Array(SHA256.hash(data: Data(der)))
+        let digest = SHA256.hash(data: Data(der))
+        self = digest.withUnsafeBytes { Self(digest: $0) }
+    }
+
+    /// The 32 bytes of a SHA-256 digest, read as four big-endian words.
+    private init(digest: UnsafeRawBufferPointer) {
+        precondition(digest.count == 32, "a SHA-256 digest is 32 bytes")
+        func word(_ index: Int) -> UInt64 {
+            UInt64(bigEndian: digest.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
+        }
+        self.init(word0: word(0), word1: word(1), word2: word(2), word3: word(3))
+    }
+
+    private init(word0: UInt64, word1: UInt64, word2: UInt64, word3: UInt64) {
+        self.word0 = word0
+        self.word1 = word1
+        self.word2 = word2
+        self.word3 = word3
     }
 
     /// Parses 64 hex digits (either case); nil for anything else.
     public init?(hex: some StringProtocol) {
         guard hex.utf8.count == 64,
-            let bytes = hex.utf8.withContiguousStorageIfAvailable({ Self.bytes(hex: $0) })
-                ?? Array(hex.utf8).withUnsafeBufferPointer({ Self.bytes(hex: $0) })
+            let hash = hex.utf8.withContiguousStorageIfAvailable({ Self(hexDigits: $0) })
+                ?? Array(hex.utf8).withUnsafeBufferPointer({ Self(hexDigits: $0) })
         else { return nil }
-        self.bytes = bytes
+        self = hash
     }
 
-    /// The 32 bytes of 64 hex digits; nil if any is not a hex digit.
-    private static func bytes(hex utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    /// The hash written as the 64 hex digits in `utf8`; nil if any is not a hex digit.
+    private init?(hexDigits utf8: UnsafeBufferPointer<UInt8>) {
         var valid = true
-        let bytes = [UInt8](unsafeUninitializedCapacity: 32) { bytes, initialized in
-            nibbles.withUnsafeBufferPointer { nibbles in
-                for index in 0..<32 {
-                    let high = nibbles[Int(utf8[2 * index])], low = nibbles[Int(utf8[2 * index + 1])]
-                    if (high | low) & 0xF0 != 0 { valid = false }
-                    bytes[index] = high << 4 | low & 0x0F
+        func word(_ index: Int) -> UInt64 {
+            Self.nibbles.withUnsafeBufferPointer { nibbles in
+                var word: UInt64 = 0
+                for digit in utf8[16 * index..<16 * (index + 1)] {
+                    let nibble = nibbles[Int(digit)]
+                    if nibble & 0xF0 != 0 { valid = false }
+                    word = word << 4 | UInt64(nibble & 0x0F)
                 }
+                return word
             }
-            initialized = 32
         }
-        return valid ? bytes : nil
+        let hash = Self(word0: word(0), word1: word(1), word2: word(2), word3: word(3))
+        guard valid else { return nil }
+        self = hash
     }
 
     /// The value of each hex digit, 0xFF for every other byte.
     private static let nibbles: [UInt8] = (0...255).map { nibble(UInt8($0)) ?? 0xFF }
 
     public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+        String(unsafeUninitializedCapacity: 64) { out in
+            Self.hexDigits.withUnsafeBufferPointer { digits in
+                func put(_ word: UInt64, at offset: Int) {
+                    for index in 0..<16 {
+                        out[offset + index] = digits[Int(truncatingIfNeeded: word >> UInt64(60 - 4 * index)) & 0x0F]
+                    }
+                }
+                put(word0, at: 0)
+                put(word1, at: 16)
+                put(word2, at: 32)
+                put(word3, at: 48)
+            }
+            return 64
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     public var description: String { hex }
 
