@@ -8,7 +8,7 @@ extension JSONWriter {
         key("alg")
         string(header.algorithm.rawValue)
         key("kid")
-        hexString(header.keyID.bytes)
+        header.keyID.withUnsafeBytes { hexString($0) }
         key("typ")
         string(header.type)
         closeObject()
@@ -31,7 +31,7 @@ extension JSONWriter {
         key("timestamp")
         string(claims.timestamp)
         key("tpm_public_key_hash")
-        hexString(claims.publicKeyHash.bytes)
+        claims.publicKeyHash.withUnsafeBytes { hexString($0) }
         key("v")
         integer(claims.version)
         closeObject()

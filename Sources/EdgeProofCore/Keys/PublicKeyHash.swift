@@ -13,7 +13,12 @@ public struct PublicKeyHash: Sendable, Hashable, Codable, CustomStringConvertibl
 
     /// The 32 digest bytes.
     public var bytes: [UInt8] {
-        withUnsafeBytes(of: (word0.bigEndian, word1.bigEndian, word2.bigEndian, word3.bigEndian)) { Array($0) }
+        withUnsafeBytes { Array($0) }
+    }
+
+    /// Calls `body` with the 32 digest bytes, without making an array of them.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try Swift.withUnsafeBytes(of: (word0.bigEndian, word1.bigEndian, word2.bigEndian, word3.bigEndian), body)
     }
 
     public init(subjectPublicKeyInfo der: some DataProtocol) {

@@ -53,7 +53,7 @@ extension StoredRecord {
             try writer.write(geolocation)
         }
         writer.key("kid")
-        writer.hexString(record.kid.bytes)
+        record.kid.withUnsafeBytes { writer.hexString($0) }
         writer.key("metrics")
         if let signedMetricsJSON {
             writer.rawValue(signedMetricsJSON)

@@ -56,7 +56,7 @@ public struct NonceAuthority: Sendable {
             throw ValidationFailure(
                 .nonceInvalid, "nonce was made with unknown key id \(bytes[1])", details: ["key_id": .number(Double(bytes[1]))])
         }
-        guard bytes[10..<18].elementsEqual(keyHash.bytes.prefix(8)) else {
+        guard keyHash.withUnsafeBytes({ bytes[10..<18].elementsEqual($0.prefix(8)) }) else {
             throw ValidationFailure(.nonceAgentMismatch, "nonce was issued to a different key than the envelope's")
         }
         let expected = Self.mac(bytes[..<Self.authenticatedLength], keyHash: keyHash, key: key)
@@ -93,7 +93,7 @@ public struct NonceAuthority: Sendable {
     private static func mac(_ authenticated: ArraySlice<UInt8>, keyHash: PublicKeyHash, key: NonceKey) -> [UInt8] {
         var hmac = key.keyedMAC
         authenticated.withUnsafeBytes { hmac.update(data: $0) }
-        keyHash.bytes.withUnsafeBytes { hmac.update(data: $0) }
+        keyHash.withUnsafeBytes { hmac.update(data: $0) }
         return hmac.finalize().withUnsafeBytes { Array($0) }
     }
 
