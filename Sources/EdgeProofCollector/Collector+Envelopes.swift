@@ -141,9 +141,7 @@ extension Collector {
             let envelope = item.envelope
             let storedAt = Timestamp.string(from: item.storedAt)
             let receipt = Receipt(nonce: envelope.claims.nonce, collector: configuration.id, storedAt: storedAt)
-            if let payload = try? Self.encode(receipt) {
-                receipts.append(MQTTMessage(topic: topics.agentReceipts(item.agent), payload: payload))
-            }
+            receipts.append(MQTTMessage(topic: topics.agentReceipts(item.agent), payload: receipt.jsonData()))
             events.append(
                 event(
                     kind: "accepted", agent: item.agent,
@@ -196,7 +194,7 @@ extension Collector {
         logger.notice(
             "rejected", metadata: ["agent": "\(agent)", "reason": "\(failure.reason.code)", "error": "\(failure.message)"])
         let rejection = Rejection(failure, rejectedBy: .collector, at: Date())
-        if let payload = try? Self.encode(rejection) {
+        if let payload = try? rejection.jsonData() {
             var properties = MQTTProperties()
             properties.correlationData = correlationData
             await publish(

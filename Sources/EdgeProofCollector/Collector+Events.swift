@@ -28,7 +28,7 @@ extension Collector {
     func emit(_ events: [TrustEvent], client: MQTTClient) async {
         let topic = topics.events(component: "collector", id: configuration.id)
         let messages = events.compactMap { event -> MQTTMessage? in
-            guard let payload = try? Self.encode(event) else { return nil }
+            guard let payload = try? event.jsonData() else { return nil }
             // `accepted` comes once per stored envelope: routine, and every one is in the events file,
             // so it goes at QoS 0 and holds nothing up; every other event is QoS 1.
             return MQTTMessage(
