@@ -218,15 +218,21 @@ struct TwoHopTransport {
         try await subscriber.subscribe(topics.allVerifiedMetrics)
         try await forwarder.subscribe(topics.allAgentMetrics)
 
+        // The forwarder republishes what is waiting as one batch, bounded like the gateway: the bare
+        // transport at its best with this client library.
         let forwarding = Task {
-            await withTaskGroup(of: Void.self) { group in
+            await withTaskGroup(of: Int.self) { group in
                 var inFlight = 0
-                for await message in forwarder.messages {
-                    guard let (_, agent) = topics.parse(message.topic) else { continue }
-                    if inFlight >= 64, await group.next() != nil { inFlight -= 1 }
-                    inFlight += 1
+                for await batch in forwarder.messages.batches {
+                    let outgoing = batch.compactMap { message -> MQTTMessage? in
+                        guard let (_, agent) = topics.parse(message.topic) else { return nil }
+                        return MQTTMessage(topic: topics.verifiedMetrics(agent), payload: message.payload)
+                    }
+                    while inFlight >= 512, let published = await group.next() { inFlight -= published }
+                    inFlight += outgoing.count
                     group.addTask {
-                        try? await forwarder.publish(MQTTMessage(topic: topics.verifiedMetrics(agent), payload: message.payload))
+                        _ = try? await forwarder.publish(contentsOf: outgoing)
+                        return outgoing.count
                     }
                 }
             }
@@ -240,9 +246,9 @@ struct TwoHopTransport {
         let start = clock.now
         async let received: Int = {
             var seen = 0
-            for await _ in subscriber.messages {
-                seen += 1
-                if seen == total { break }
+            for await batch in subscriber.messages.batches {
+                seen += batch.count
+                if seen >= total { break }
             }
             return seen
         }()
