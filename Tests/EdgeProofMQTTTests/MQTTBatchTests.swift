@@ -97,6 +97,35 @@ struct MQTTBatchTests {
         await collector.shutdown()
     }
 
+    @Test("one-by-one iteration leaves what it did not take to the next iterator")
+    func leavesTheRestToTheNextIterator() async throws {
+        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        defer { broker.close() }
+        let collector = try await broker.connectedClient("collector-1")
+        try await collector.subscribe("\(prefix)/verified/+/metrics")
+        let gateway = try await broker.connectedClient("gateway")
+        _ = try await gateway.publish(
+            contentsOf: (0..<3).map {
+                MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\($0)".utf8))
+            })
+        try await Task.sleep(for: .milliseconds(300))
+
+        var first: [Data] = []
+        for await message in collector.messages {
+            first.append(message.payload)
+            break
+        }
+        var rest: [Data] = []
+        for await message in collector.messages {
+            rest.append(message.payload)
+            if rest.count == 2 { break }
+        }
+        #expect(first == [Data("0".utf8)])
+        #expect(rest == [Data("1".utf8), Data("2".utf8)])
+        await gateway.shutdown()
+        await collector.shutdown()
+    }
+
     @Test("batches end after shutdown, once what arrived before was taken")
     func batchesEndAfterShutdown() async throws {
         let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
