@@ -16,14 +16,15 @@ extension Collector {
     /// Answers (receipts, rejections, events) a worker has in flight before it waits for some.
     static let maximumAnswersInFlight = 1024
 
-    /// Queues an envelope from `verified/{agent}/metrics`; true when the caller must start a worker.
-    func enqueueEnvelope(_ message: MQTTMessage, agent: String) -> Bool {
-        let item = EnvelopeStore.Item(payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date())
-        return envelopeQueue.withLock { queue in
-            queue.items.append(item)
-            guard queue.workers < Self.maximumEnvelopeWorkers else { return false }
-            queue.workers += 1
-            return true
+    /// Queues envelopes from `verified/{agent}/metrics`; returns how many workers the caller must start:
+    /// one per batch waiting, up to ``maximumEnvelopeWorkers`` running.
+    func enqueueEnvelopes(_ items: [EnvelopeStore.Item]) -> Int {
+        envelopeQueue.withLock { queue in
+            queue.items.append(contentsOf: items)
+            let batches = (queue.items.count + Self.maximumBatch - 1) / Self.maximumBatch
+            let start = max(0, min(Self.maximumEnvelopeWorkers - queue.workers, batches))
+            queue.workers += start
+            return start
         }
     }
 
@@ -32,9 +33,10 @@ extension Collector {
 
     /// Takes batches from the queue until it is empty: checks them, stores the accepted ones (one
     /// fsync per batch), and only then answers each (receipt, or the rejection), concurrently and
-    /// while the next batch is checked.
+    /// while the next batch is checked. The receipts of a batch go out together, with one wait for
+    /// their acknowledgements.
     func runEnvelopeWorker(_ client: MQTTClient) async {
-        await withTaskGroup(of: Void.self) { answers in
+        await withTaskGroup(of: Int.self) { answers in
             var inFlight = 0
             await store.run(
                 batches: {
@@ -53,10 +55,29 @@ extension Collector {
                     if outcomes.contains(where: { if case .stored = $0 { true } else { false } }) {
                         await storeSucceeded(client)
                     }
+                    var stored: [Stored] = []
                     for (item, outcome) in zip(batch, outcomes) {
-                        if inFlight >= Self.maximumAnswersInFlight, await answers.next() != nil { inFlight -= 1 }
+                        if case .stored(let accepted, let storedAt) = outcome {
+                            stored.append(Stored(envelope: accepted.envelope, agent: item.agent, storedAt: storedAt))
+                            continue
+                        }
+                        while inFlight >= Self.maximumAnswersInFlight, let answered = await answers.next() {
+                            inFlight -= answered
+                        }
                         inFlight += 1
-                        answers.addTask { await self.answer(outcome, for: item, client: client) }
+                        answers.addTask {
+                            await self.answer(outcome, for: item, client: client)
+                            return 1
+                        }
+                    }
+                    guard !stored.isEmpty else { return }
+                    while inFlight >= Self.maximumAnswersInFlight, let answered = await answers.next() {
+                        inFlight -= answered
+                    }
+                    inFlight += stored.count
+                    answers.addTask { [stored] in
+                        await self.sendReceipts(stored, client: client)
+                        return stored.count
                     }
                 })
         }
@@ -97,20 +118,41 @@ extension Collector {
         count("duplicates")
     }
 
+    /// An envelope whose record is durable: it gets a receipt.
+    struct Stored: Sendable {
+        var envelope: SignedEnvelope
+        var agent: String
+        var storedAt: Date
+    }
+
     private func sendReceipt(_ envelope: SignedEnvelope, agent: String, storedAt: Date, client: MQTTClient) async {
-        count("accepted")
-        let storedAt = Timestamp.string(from: storedAt)
-        let receipt = Receipt(nonce: envelope.claims.nonce, collector: configuration.id, storedAt: storedAt)
-        if let payload = try? Self.encode(receipt) {
-            await publish(MQTTMessage(topic: topics.agentReceipts(agent), payload: payload), on: client)
+        await sendReceipts([Stored(envelope: envelope, agent: agent, storedAt: storedAt)], client: client)
+    }
+
+    /// Receipts for envelopes whose records are durable, published together; then their `accepted`
+    /// events, to the events file and (QoS 0) the events topic.
+    private func sendReceipts(_ stored: [Stored], client: MQTTClient) async {
+        counters.increment("accepted", by: stored.count)
+        var receipts: [MQTTMessage] = []
+        var events: [TrustEvent] = []
+        receipts.reserveCapacity(stored.count)
+        events.reserveCapacity(stored.count)
+        for item in stored {
+            let envelope = item.envelope
+            let storedAt = Timestamp.string(from: item.storedAt)
+            let receipt = Receipt(nonce: envelope.claims.nonce, collector: configuration.id, storedAt: storedAt)
+            receipts.append(MQTTMessage(topic: topics.agentReceipts(item.agent), payload: receipt.jsonData()))
+            events.append(
+                event(
+                    kind: "accepted", agent: item.agent,
+                    details: [
+                        "nonce": .string(envelope.claims.nonce), "kid": .string(envelope.header.keyID.hex),
+                        "samples": .number(Double(envelope.claims.metrics.samples.count)),
+                        "stored_at": .string(storedAt),
+                    ]))
         }
-        await emit(
-            kind: "accepted", agent: agent,
-            details: [
-                "nonce": .string(envelope.claims.nonce), "kid": .string(envelope.header.keyID.hex),
-                "samples": .number(Double(envelope.claims.metrics.samples.count)), "stored_at": .string(storedAt),
-            ],
-            client: client)
+        await publish(receipts, on: client)
+        await emit(events, client: client)
     }
 
     /// A durable write failed: no receipt (the agent retries), an error in the log, an event.
@@ -152,7 +194,7 @@ extension Collector {
         logger.notice(
             "rejected", metadata: ["agent": "\(agent)", "reason": "\(failure.reason.code)", "error": "\(failure.message)"])
         let rejection = Rejection(failure, rejectedBy: .collector, at: Date())
-        if let payload = try? Self.encode(rejection) {
+        if let payload = try? rejection.jsonData() {
             var properties = MQTTProperties()
             properties.correlationData = correlationData
             await publish(

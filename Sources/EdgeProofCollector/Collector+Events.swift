@@ -12,27 +12,51 @@ extension Collector {
         kind: String, agent: String? = nil, rejection: Rejection? = nil, details: [String: JSONValue] = [:],
         client: MQTTClient
     ) async {
-        let event = TrustEvent(
+        await emit([event(kind: kind, agent: agent, rejection: rejection, details: details)], client: client)
+    }
+
+    func event(
+        kind: String, agent: String? = nil, rejection: Rejection? = nil, details: [String: JSONValue] = [:]
+    ) -> TrustEvent {
+        TrustEvent(
             timestamp: Timestamp.string(from: Date()), component: "collector", id: configuration.id, kind: kind,
             agentName: agent, rejection: rejection, details: details)
-        guard let payload = try? Self.encode(event) else { return }
-        events.appendWithoutWaiting(payload)
-        // `accepted` comes once per stored envelope: routine, and every one is in the events file,
-        // so it goes at QoS 0 and holds nothing up; every other event is QoS 1.
-        await publish(
-            MQTTMessage(
-                topic: topics.events(component: "collector", id: configuration.id), payload: payload,
-                qos: kind == "accepted" ? .atMostOnce : .atLeastOnce),
-            on: client)
+    }
+
+    /// Appends trust events to the events file (one hand-over to its writer) and publishes them on
+    /// `events/collector/{id}`, together.
+    func emit(_ events: [TrustEvent], client: MQTTClient) async {
+        let topic = topics.events(component: "collector", id: configuration.id)
+        let messages = events.compactMap { event -> MQTTMessage? in
+            guard let payload = try? event.jsonData() else { return nil }
+            // `accepted` comes once per stored envelope: routine, and every one is in the events file,
+            // so it goes at QoS 0 and holds nothing up; every other event is QoS 1.
+            return MQTTMessage(
+                topic: topic, payload: payload, qos: event.kind == "accepted" ? .atMostOnce : .atLeastOnce)
+        }
+        self.events.appendWithoutWaiting(lines: messages.map(\.payload))
+        await publish(messages, on: client)
     }
 
     /// Publishes (QoS 1: and waits for the broker); a failure is logged and counted, never thrown.
     func publish(_ message: MQTTMessage, on client: MQTTClient) async {
+        await publish([message], on: client)
+    }
+
+    /// Publishes the messages together (QoS 1: and waits for the broker); failures are logged and
+    /// counted, never thrown.
+    func publish(_ messages: [MQTTMessage], on client: MQTTClient) async {
+        guard !messages.isEmpty else { return }
+        let failures: [(any Error)?]
         do {
-            try await client.publish(message)
+            failures = try await client.publish(contentsOf: messages)
         } catch {
+            failures = Array(repeating: error, count: messages.count)
+        }
+        for (message, failure) in zip(messages, failures) {
+            guard let failure else { continue }
             count("publish_failed")
-            logger.warning("publish failed", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            logger.warning("publish failed", metadata: ["topic": "\(message.topic)", "error": "\(failure)"])
         }
     }
 

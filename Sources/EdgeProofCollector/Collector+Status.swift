@@ -62,8 +62,8 @@ extension Collector {
 final class StatusCounters: Sendable {
     private let values = Mutex<[String: Int]>([:])
 
-    func increment(_ name: String) {
-        values.withLock { $0[name, default: 0] += 1 }
+    func increment(_ name: String, by amount: Int = 1) {
+        values.withLock { $0[name, default: 0] += amount }
     }
 
     var snapshot: [String: Int] { values.withLock { $0 } }

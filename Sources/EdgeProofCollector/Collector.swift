@@ -177,42 +177,51 @@ public final class Collector: Service, Sendable {
         allowlistState.withLock { $0.allowlist }
     }
 
-    /// Takes messages until graceful shutdown, handling up to ``maximumConcurrentMessages`` at once,
-    /// then waits (bounded) for those in flight.
+    /// Takes messages until graceful shutdown, a batch of everything that arrived at a time (one
+    /// wake-up per batch, not per message), handling up to ``maximumConcurrentMessages`` at once, then
+    /// waits (bounded) for those in flight.
     private func handleMessages(_ client: MQTTClient) async {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0
-            for await message in client.messages.cancelOnGracefulShutdown() {
-                if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
-                guard let (kind, agent) = topics.parse(message.topic) else {
-                    count("ignored.invalid_topic")
-                    logger.warning(
-                        "ignoring a message on a topic without a valid agent",
-                        metadata: ["topic": "\(message.topic.prefix(200))"])
-                    continue
-                }
-                switch kind {
-                case .verifiedMetrics:
-                    if enqueueEnvelope(message, agent: agent) {
+            for await batch in client.messages.batches.cancelOnGracefulShutdown() {
+                var envelopes: [EnvelopeStore.Item] = []
+                for message in batch {
+                    guard let (kind, agent) = topics.parse(message.topic) else {
+                        count("ignored.invalid_topic")
+                        logger.warning(
+                            "ignoring a message on a topic without a valid agent",
+                            metadata: ["topic": "\(message.topic.prefix(200))"])
+                        continue
+                    }
+                    switch kind {
+                    case .verifiedMetrics:
+                        envelopes.append(
+                            EnvelopeStore.Item(
+                                payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date()))
+                    case .verifiedNonceRequest:
+                        if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
                         inFlight += 1
                         group.addTask {
-                            await self.runEnvelopeWorker(client)
+                            await self.answerNonceRequest(message, agent: agent, client: client)
                             return true
                         }
+                    default:
+                        count("ignored.unexpected_topic")
+                        logger.warning(
+                            "ignoring a message on an unexpected topic", metadata: ["topic": "\(message.topic)"])
                     }
-                    // Backpressure: the workers empty the queue before they end.
-                    while queuedEnvelopes >= Self.maximumQueuedEnvelopes, inFlight > 0, await group.next() != nil {
-                        inFlight -= 1
-                    }
-                case .verifiedNonceRequest:
+                }
+                guard !envelopes.isEmpty else { continue }
+                for _ in 0..<enqueueEnvelopes(envelopes) {
                     inFlight += 1
                     group.addTask {
-                        await self.answerNonceRequest(message, agent: agent, client: client)
+                        await self.runEnvelopeWorker(client)
                         return true
                     }
-                default:
-                    count("ignored.unexpected_topic")
-                    logger.warning("ignoring a message on an unexpected topic", metadata: ["topic": "\(message.topic)"])
+                }
+                // Backpressure: the workers empty the queue before they end.
+                while queuedEnvelopes >= Self.maximumQueuedEnvelopes, inFlight > 0, await group.next() != nil {
+                    inFlight -= 1
                 }
             }
             guard inFlight > 0 else { return }

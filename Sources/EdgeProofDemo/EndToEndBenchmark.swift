@@ -218,15 +218,21 @@ struct TwoHopTransport {
         try await subscriber.subscribe(topics.allVerifiedMetrics)
         try await forwarder.subscribe(topics.allAgentMetrics)
 
+        // The forwarder republishes what is waiting as one batch, bounded like the gateway: the bare
+        // transport at its best with this client library.
         let forwarding = Task {
-            await withTaskGroup(of: Void.self) { group in
+            await withTaskGroup(of: Int.self) { group in
                 var inFlight = 0
-                for await message in forwarder.messages {
-                    guard let (_, agent) = topics.parse(message.topic) else { continue }
-                    if inFlight >= 64, await group.next() != nil { inFlight -= 1 }
-                    inFlight += 1
+                for await batch in forwarder.messages.batches {
+                    let outgoing = batch.compactMap { message -> MQTTMessage? in
+                        guard let (_, agent) = topics.parse(message.topic) else { return nil }
+                        return MQTTMessage(topic: topics.verifiedMetrics(agent), payload: message.payload)
+                    }
+                    while inFlight >= 512, let published = await group.next() { inFlight -= published }
+                    inFlight += outgoing.count
                     group.addTask {
-                        try? await forwarder.publish(MQTTMessage(topic: topics.verifiedMetrics(agent), payload: message.payload))
+                        _ = try? await forwarder.publish(contentsOf: outgoing)
+                        return outgoing.count
                     }
                 }
             }
@@ -240,9 +246,9 @@ struct TwoHopTransport {
         let start = clock.now
         async let received: Int = {
             var seen = 0
-            for await _ in subscriber.messages {
-                seen += 1
-                if seen == total { break }
+            for await batch in subscriber.messages.batches {
+                seen += batch.count
+                if seen >= total { break }
             }
             return seen
         }()
@@ -285,7 +291,7 @@ actor LoadGenerator {
         let messages = client.messages
         Task {
             for await message in messages {
-                if let receipt = try? JSONDecoder().decode(Receipt.self, from: message.payload) {
+                if let receipt = Receipt(parsing: message.payload) {
                     board.arrived(receipt.nonce)
                 } else if let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload),
                     let nonce = rejection.details["nonce"]?.stringValue
@@ -314,48 +320,53 @@ actor LoadGenerator {
 
     /// Publishes `envelopes`, at most `inFlight` awaiting their receipts, and returns each one's time
     /// from publish to receipt.
-    func send(_ envelopes: [(nonce: String, payload: Data)], inFlight: Int) async throws -> [Duration] {
+    nonisolated func send(_ envelopes: [(nonce: String, payload: Data)], inFlight: Int) async throws -> [Duration] {
         let topic = topics.agentMetrics(name)
         let (client, receipts) = (client, receipts)
-        return try await withThrowingTaskGroup(of: Duration.self) { group in
-            var latencies: [Duration] = []
-            for (index, envelope) in envelopes.enumerated() {
-                if index >= inFlight, let latency = try await group.next() { latencies.append(latency) }
-                group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
+        return try await receipts.watching {
+            try await withThrowingTaskGroup(of: Duration.self) { group in
+                var latencies: [Duration] = []
+                for (index, envelope) in envelopes.enumerated() {
+                    if index >= inFlight, let latency = try await group.next() { latencies.append(latency) }
+                    group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
+                }
+                for try await latency in group { latencies.append(latency) }
+                return latencies
             }
-            for try await latency in group { latencies.append(latency) }
-            return latencies
         }
     }
 
     /// Publishes `envelopes` one every `interval` (the first after `offset`), whatever is still
     /// awaiting a receipt, and returns each one's time from publish to receipt.
-    func send(_ envelopes: [(nonce: String, payload: Data)], every interval: Duration, after offset: Duration) async throws
-        -> [Duration]
-    {
+    nonisolated func send(
+        _ envelopes: [(nonce: String, payload: Data)], every interval: Duration, after offset: Duration
+    ) async throws -> [Duration] {
         let topic = topics.agentMetrics(name)
         let (client, receipts) = (client, receipts)
         let clock = ContinuousClock()
         let start = clock.now + offset
-        return try await withThrowingTaskGroup(of: Duration.self) { group in
-            for (index, envelope) in envelopes.enumerated() {
-                try await clock.sleep(until: start + interval * Double(index))
-                group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
+        return try await receipts.watching {
+            try await withThrowingTaskGroup(of: Duration.self) { group in
+                for (index, envelope) in envelopes.enumerated() {
+                    try await clock.sleep(until: start + interval * Double(index))
+                    group.addTask { try await Self.deliver(envelope, on: topic, client: client, receipts: receipts) }
+                }
+                var latencies: [Duration] = []
+                for try await latency in group { latencies.append(latency) }
+                return latencies
             }
-            var latencies: [Duration] = []
-            for try await latency in group { latencies.append(latency) }
-            return latencies
         }
     }
 
+    /// One envelope: publish, then wait for its receipt. The load generator shares the machine with
+    /// the path it measures, so it keeps to one task and two waits per envelope.
     private static func deliver(
         _ envelope: (nonce: String, payload: Data), on topic: String, client: MQTTClient, receipts: ReceiptBoard
     ) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        let waiting = receipts.expect(envelope.nonce)
         try await client.publish(MQTTMessage(topic: topic, payload: envelope.payload))
-        try await waiting.value
+        try await receipts.wait(for: envelope.nonce, deadline: start + ReceiptBoard.timeout)
         return clock.now - start
     }
 
@@ -366,37 +377,74 @@ actor LoadGenerator {
 
 /// Matches receipts (and rejections) to the envelopes waiting for them, by nonce.
 final class ReceiptBoard: Sendable {
-    private let state = Mutex<(waiting: [String: CheckedContinuation<Void, any Error>], early: [String: String?])>(([:], [:]))
+    private struct Waiting {
+        var continuation: CheckedContinuation<Void, any Error>
+        var deadline: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var waiting: [String: Waiting] = [:]
+        /// Outcomes that arrived before their envelope waited for them: nil for a receipt, else the reason.
+        var early: [String: String?] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// How long an envelope waits for its receipt.
+    static let timeout: Duration = .seconds(30)
 
     struct Refused: Error, CustomStringConvertible {
         let description: String
     }
 
-    /// A task that finishes when the receipt for `nonce` arrives (or fails on a rejection, or after 30 s).
-    func expect(_ nonce: String) -> Task<Void, any Error> {
-        Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await withCheckedThrowingContinuation { continuation in
-                        let early = self.state.withLock { state -> String?? in
-                            if let outcome = state.early.removeValue(forKey: nonce) { return .some(outcome) }
-                            state.waiting[nonce] = continuation
-                            return .none
-                        }
-                        switch early {
-                        case .none: break
-                        case .some(nil): continuation.resume()
-                        case .some(.some(let reason)): continuation.resume(throwing: Refused(description: "rejected: \(reason)"))
-                        }
-                    }
+    /// Returns when the receipt for `nonce` arrives; throws on a rejection, on cancellation, or when
+    /// ``watching(_:)`` finds `deadline` passed.
+    func wait(for nonce: String, deadline: ContinuousClock.Instant) async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let early = state.withLock { state -> String?? in
+                    if let outcome = state.early.removeValue(forKey: nonce) { return .some(outcome) }
+                    state.waiting[nonce] = Waiting(continuation: continuation, deadline: deadline)
+                    return .none
                 }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(30))
-                    throw Refused(description: "no receipt within 30 s")
+                switch early {
+                case .none: break
+                case .some(nil): continuation.resume()
+                case .some(.some(let reason)):
+                    continuation.resume(throwing: Refused(description: "rejected: \(reason)"))
                 }
-                try await group.next()
-                group.cancelAll()
             }
+        } onCancel: {
+            state.withLock { $0.waiting.removeValue(forKey: nonce) }?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Runs `body` while failing, once a second, the envelopes whose receipt is overdue: one timer for
+    /// all of them instead of one per envelope.
+    func watching<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    self.failOverdue(now: .now)
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    private func failOverdue(now: ContinuousClock.Instant) {
+        let overdue = state.withLock { state -> [Waiting] in
+            let nonces = state.waiting.filter { $0.value.deadline <= now }.keys
+            return nonces.compactMap { state.waiting.removeValue(forKey: $0) }
+        }
+        for waiting in overdue {
+            waiting.continuation.resume(throwing: Refused(description: "no receipt within \(Self.timeout)"))
         }
     }
 
@@ -409,15 +457,15 @@ final class ReceiptBoard: Sendable {
     }
 
     private func settle(_ nonce: String, reason: String?) {
-        let waiter = state.withLock { state in
-            let waiter = state.waiting.removeValue(forKey: nonce)
-            if waiter == nil { state.early[nonce] = .some(reason) }
-            return waiter
+        let waiting = state.withLock { state in
+            let waiting = state.waiting.removeValue(forKey: nonce)
+            if waiting == nil { state.early[nonce] = .some(reason) }
+            return waiting
         }
         if let reason {
-            waiter?.resume(throwing: Refused(description: "rejected: \(reason)"))
+            waiting?.continuation.resume(throwing: Refused(description: "rejected: \(reason)"))
         } else {
-            waiter?.resume()
+            waiting?.continuation.resume()
         }
     }
 }

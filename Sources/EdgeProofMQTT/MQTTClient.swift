@@ -11,11 +11,12 @@ import Synchronization
 /// - `publish` of a QoS 1 message returns once the broker acknowledged it, and throws with the
 ///   broker's reason code when it refused (e.g. 135, not authorized). At most
 ///   ``MQTTConfiguration/maximumPendingPublishes`` are outstanding; further publishers wait.
+/// - ``publish(contentsOf:)`` publishes many messages with one wait for all their acknowledgements.
 /// - Every received message arrives on ``messages``, except responses to ``request(_:timeout:)``.
 public final class MQTTClient: Sendable {
     public let configuration: MQTTConfiguration
-    /// Every message received on this client's subscriptions. Single consumer.
-    public let messages: AsyncStream<MQTTMessage>
+    /// Every message received on this client's subscriptions, one by one or in batches. Single consumer.
+    public var messages: MQTTMessages { MQTTMessages(inbox: session.inbox) }
     private let session: MQTTSession
     private let mosquitto: MosquittoClient
     private let started = Atomic<Bool>(false)
@@ -23,11 +24,9 @@ public final class MQTTClient: Sendable {
     public init(configuration: MQTTConfiguration, logger: Logger = Logger(label: "edgeproof.mqtt")) throws(MQTTError) {
         guard !configuration.clientID.isEmpty else { throw MQTTError.invalidArgument("an MQTT client id is required") }
         self.configuration = configuration
-        let (messages, inbound) = AsyncStream.makeStream(of: MQTTMessage.self)
-        self.messages = messages
         let endpoint = "\(configuration.host):\(configuration.port)"
         let clientID = configuration.clientID
-        session = MQTTSession(maximumPendingPublishes: configuration.maximumPendingPublishes, inbound: inbound) { change in
+        session = MQTTSession(maximumPendingPublishes: configuration.maximumPendingPublishes) { change in
             switch change {
             case .connected(let sessionPresent):
                 logger.info("connected", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "session_present": "\(sessionPresent)"])
@@ -80,33 +79,99 @@ public final class MQTTClient: Sendable {
     /// Publishes `message`. QoS 1: returns after the broker's PUBACK, waiting for a connection and
     /// for room under the outgoing bound first. QoS 0: returns once queued; fails when disconnected.
     public func publish(_ message: MQTTMessage) async throws {
-        guard TopicFilter.isValidTopicName(message.topic) else {
-            throw MQTTError.invalidArgument("cannot publish to \"\(message.topic)\": not a valid topic name")
+        try Self.checkTopic(message.topic)
+        let outcome =
+            message.qos == .atMostOnce
+            ? publishAtMostOnce([message])[0] : try await publishAtLeastOnce(count: 1, { _ in message })[0]
+        if let outcome { throw outcome }
+    }
+
+    /// Publishes every message as ``publish(_:)`` would, but together: QoS 0 messages are queued at
+    /// once, QoS 1 messages are handed to libmosquitto in one go and their acknowledgements awaited in
+    /// one wait, so the caller is resumed once for the batch instead of once per message. Returns, by
+    /// position, nil for a message published (QoS 1: acknowledged) and the error for one that was not
+    /// (invalid topic, refused by the broker, not taken by libmosquitto). Throws only when the wait
+    /// itself ends (cancellation, ``MQTTError/shutDown``); QoS 1 messages handed over by then can still
+    /// reach the broker.
+    public func publish(contentsOf messages: [MQTTMessage]) async throws -> [MQTTError?] {
+        var results = [MQTTError?](repeating: nil, count: messages.count)
+        var atMostOnce: [Int] = []
+        var atLeastOnce: [Int] = []
+        for (index, message) in messages.enumerated() {
+            do throws(MQTTError) {
+                try Self.checkTopic(message.topic)
+                if message.qos == .atMostOnce { atMostOnce.append(index) } else { atLeastOnce.append(index) }
+            } catch {
+                results[index] = error
+            }
         }
-        if message.qos == .atMostOnce {
-            _ = try session.state.withLock { _ throws(MQTTError) in try mosquitto.publish(message) }
-            return
+        if !atMostOnce.isEmpty {
+            for (index, outcome) in zip(atMostOnce, publishAtMostOnce(atMostOnce.map { messages[$0] })) {
+                results[index] = outcome
+            }
         }
-        try await session.acquireSlot()
-        let handedOver = Atomic<Bool>(false)
-        do {
-            while true {
-                try await session.waitUntilConnected()
-                do {
-                    try await session.publishAndWait { [mosquitto] () throws(MQTTError) -> Int32 in
-                        let messageID = try mosquitto.publish(message)
-                        handedOver.store(true, ordering: .sequentiallyConsistent)
-                        return messageID
-                    }
-                    return
-                } catch is MQTTSession.NotConnected {
-                    continue  // the connection dropped after the wait: wait again
+        if !atLeastOnce.isEmpty {
+            let outcomes = try await publishAtLeastOnce(count: atLeastOnce.count) { [atLeastOnce] in
+                messages[atLeastOnce[$0]]
+            }
+            for (index, outcome) in zip(atLeastOnce, outcomes) { results[index] = outcome }
+        }
+        return results
+    }
+
+    /// QoS 0 messages with valid topics: queued with libmosquitto under the session lock (so not while a
+    /// disconnect is being recorded); each fails when disconnected.
+    private func publishAtMostOnce(_ messages: [MQTTMessage]) -> [MQTTError?] {
+        session.state.withLock { _ in
+            messages.map { message -> MQTTError? in
+                do throws(MQTTError) {
+                    _ = try mosquitto.publish(message)
+                    return nil
+                } catch {
+                    return error
                 }
             }
-        } catch {
-            // A message libmosquitto took keeps its slot until the broker answers.
-            if !handedOver.load(ordering: .sequentiallyConsistent) { session.releaseSlot() }
-            throw error
+        }
+    }
+
+    /// QoS 1 messages with valid topics, `count` of them (`message(index)`), handed over in chunks of at
+    /// most the outgoing bound, each chunk once there is room for all of it and the client is connected.
+    private func publishAtLeastOnce(
+        count: Int, _ message: @escaping @Sendable (Int) -> MQTTMessage
+    ) async throws -> [MQTTError?] {
+        var results = [MQTTError?](repeating: nil, count: count)
+        let chunkSize = session.maximumPendingPublishes
+        for start in stride(from: 0, to: count, by: chunkSize) {
+            let chunk = start..<min(count, start + chunkSize)
+            try await session.acquireSlots(chunk.count)
+            let handedOver = Atomic<Bool>(false)
+            do {
+                while true {
+                    try await session.waitUntilConnected()
+                    do {
+                        let outcomes = try await session.publishAndWait(
+                            count: chunk.count, handedOver: { handedOver.store(true, ordering: .relaxed) }
+                        ) { [mosquitto] index throws(MQTTError) -> Int32 in
+                            try mosquitto.publish(message(chunk.lowerBound + index))
+                        }
+                        results.replaceSubrange(chunk, with: outcomes)
+                        break
+                    } catch is MQTTSession.NotConnected {
+                        continue  // the connection dropped after the wait: wait again
+                    }
+                }
+            } catch {
+                // Messages libmosquitto took keep their slots until the broker answers.
+                if !handedOver.load(ordering: .relaxed) { session.releaseSlots(chunk.count) }
+                throw error
+            }
+        }
+        return results
+    }
+
+    private static func checkTopic(_ topic: String) throws(MQTTError) {
+        guard TopicFilter.isValidTopicName(topic) else {
+            throw MQTTError.invalidArgument("cannot publish to \"\(topic)\": not a valid topic name")
         }
     }
 

@@ -10,14 +10,33 @@ final class MQTTSession: MosquittoEvents {
         case done(CheckedContinuation<Void, any Error>)
         case message(CheckedContinuation<MQTTMessage, any Error>)
         case granted(CheckedContinuation<[Int32], any Error>)
+        case published(CheckedContinuation<[MQTTError?], any Error>)
 
         func fail(_ error: any Error) {
             switch self {
             case .done(let continuation): continuation.resume(throwing: error)
             case .message(let continuation): continuation.resume(throwing: error)
             case .granted(let continuation): continuation.resume(throwing: error)
+            case .published(let continuation): continuation.resume(throwing: error)
             }
         }
+
+        /// Resumes a waiter for slots.
+        func resume() {
+            if case .done(let continuation) = self { continuation.resume() }
+        }
+    }
+
+    /// A QoS 1 message handed to libmosquitto: the publish waiting for it, and its place there.
+    struct PendingPublish {
+        var waiter: Int
+        var index: Int
+    }
+
+    /// The messages of one publish still awaiting their PUBACKs, and the outcomes so far.
+    struct PublishBatch {
+        var remaining: Int
+        var results: [MQTTError?]
     }
 
     /// A request's response: awaited, or arrived before the requester started waiting.
@@ -39,12 +58,16 @@ final class MQTTSession: MosquittoEvents {
         var cancelled: Set<Int> = []
         var nextID = 0
         var connectionWaiters: [Int] = []
-        /// QoS 1 publishes awaiting PUBACK: message id → waiter id (nil once the caller gave up; the
-        /// slot is still held until the broker answers).
-        var publishes: [Int32: Int?] = [:]
+        /// QoS 1 messages awaiting PUBACK, by message id. A caller that gave up leaves them here: each
+        /// holds its slot until the broker answers.
+        var publishes: [Int32: PendingPublish] = [:]
+        /// Publishes awaiting PUBACKs, by waiter id.
+        var publishBatches: [Int: PublishBatch] = [:]
         /// QoS 1 messages handed to libmosquitto and not yet acknowledged, plus reserved slots.
         var outstanding = 0
-        var slotQueue: [Int] = []
+        let maximumOutstanding: Int
+        /// Publishers waiting for slots, oldest first: waiter id and slots wanted.
+        var slotQueue: [(id: Int, count: Int)] = []
         var subscribes: [Int32: Int] = [:]
         /// Every subscription made, renewed on each connection.
         var subscriptions: [String: MQTTQoS] = [:]
@@ -72,19 +95,29 @@ final class MQTTSession: MosquittoEvents {
             renewing = []
         }
 
-        /// Frees one slot of the outgoing bound, handing it straight to the oldest waiting publisher.
-        mutating func releaseSlot() -> Waiter? {
-            while !slotQueue.isEmpty {
-                if let waiter = waiters.removeValue(forKey: slotQueue.removeFirst()) { return waiter }
+        /// Frees `count` slots of the outgoing bound and hands the room to the waiting publishers, oldest
+        /// first; returns those to resume.
+        mutating func releaseSlots(_ count: Int) -> [Waiter] {
+            outstanding -= count
+            var granted: [Waiter] = []
+            while let head = slotQueue.first {
+                guard let waiter = waiters[head.id] else {
+                    slotQueue.removeFirst()  // cancelled while waiting
+                    continue
+                }
+                guard outstanding == 0 || outstanding + head.count <= maximumOutstanding else { break }
+                slotQueue.removeFirst()
+                waiters[head.id] = nil
+                outstanding += head.count
+                granted.append(waiter)
             }
-            outstanding -= 1
-            return nil
+            return granted
         }
     }
 
-    let state = Mutex(State())
+    let state: Mutex<State>
     let maximumPendingPublishes: Int
-    private let inbound: AsyncStream<MQTTMessage>.Continuation
+    let inbox = MQTTInbox()
     private let onConnectionChange: @Sendable (ConnectionChange) -> Void
 
     enum ConnectionChange: Sendable {
@@ -93,12 +126,9 @@ final class MQTTSession: MosquittoEvents {
         case lost(MQTTError)
     }
 
-    init(
-        maximumPendingPublishes: Int, inbound: AsyncStream<MQTTMessage>.Continuation,
-        onConnectionChange: @escaping @Sendable (ConnectionChange) -> Void
-    ) {
+    init(maximumPendingPublishes: Int, onConnectionChange: @escaping @Sendable (ConnectionChange) -> Void) {
         self.maximumPendingPublishes = max(1, maximumPendingPublishes)
-        self.inbound = inbound
+        self.state = Mutex(State(maximumOutstanding: self.maximumPendingPublishes))
         self.onConnectionChange = onConnectionChange
     }
 
@@ -142,46 +172,65 @@ final class MQTTSession: MosquittoEvents {
         }
     }
 
-    /// Waits for room under the outgoing bound and takes it.
-    func acquireSlot() async throws {
-        try await suspend(Waiter.done) { [maximumPendingPublishes] state, id, continuation in
-            if state.outstanding < maximumPendingPublishes {
-                state.outstanding += 1
+    /// Waits for room for `count` messages (at most ``maximumPendingPublishes``) under the outgoing
+    /// bound and takes it. First come, first served.
+    func acquireSlots(_ count: Int) async throws {
+        try await suspend(Waiter.done) { state, id, continuation in
+            if state.slotQueue.isEmpty, state.outstanding + count <= state.maximumOutstanding {
+                state.outstanding += count
                 continuation.resume()
             } else {
                 state.waiters[id] = .done(continuation)
-                state.slotQueue.append(id)
+                state.slotQueue.append((id, count))
             }
         }
     }
 
-    func releaseSlot() {
-        state.withLock { $0.releaseSlot() }.map { if case .done(let next) = $0 { next.resume() } }
+    func releaseSlots(_ count: Int) {
+        state.withLock { $0.releaseSlots(count) }.forEach { $0.resume() }
     }
 
     /// Raised inside ``publishAndWait(_:)`` when the connection is not up: the caller waits for it and
     /// tries again.
     struct NotConnected: Error {}
 
-    /// Hands a QoS 1 message to libmosquitto (`send`, under the lock so its PUBACK cannot overtake
-    /// the registration) and waits for the broker's acknowledgement.
+    /// Hands `count` QoS 1 messages to libmosquitto (`send` with each index, under the lock so that no
+    /// PUBACK can overtake its registration), then waits for the broker's acknowledgement of every
+    /// one. Returns by index nil for acknowledged messages and the error for refused ones and those
+    /// libmosquitto did not take (their slots are released here). `handedOver` runs, under the lock,
+    /// once the messages are libmosquitto's: from then on the slots are released by the PUBACKs, even
+    /// if the wait is cancelled.
     ///
     /// Only while connected: libmosquitto 2.0 resends an unacknowledged message after a reconnect only
     /// if it was queued before the reconnect began; one queued while a reconnect is under way waits
     /// for a PUBACK that never comes. Disconnects are recorded under the same lock, so a message
     /// handed over here is always queued before the next reconnect.
-    func publishAndWait(_ send: @escaping () throws(MQTTError) -> Int32) async throws {
-        try await suspend(Waiter.done) { state, id, continuation in
+    func publishAndWait(
+        count: Int, handedOver: @escaping () -> Void, _ send: @escaping (Int) throws(MQTTError) -> Int32
+    ) async throws -> [MQTTError?] {
+        try await suspend(Waiter.published) { state, id, continuation in
             guard state.connected else {
                 continuation.resume(throwing: NotConnected())
                 return
             }
-            do {
-                let messageID = try send()
-                state.publishes[messageID] = id
-                state.waiters[id] = .done(continuation)
-            } catch {
-                continuation.resume(throwing: error)
+            handedOver()
+            var batch = PublishBatch(remaining: 0, results: Array(repeating: nil, count: count))
+            for index in 0..<count {
+                do throws(MQTTError) {
+                    let messageID = try send(index)
+                    state.publishes[messageID] = PendingPublish(waiter: id, index: index)
+                    batch.remaining += 1
+                } catch {
+                    batch.results[index] = error
+                }
+            }
+            // Resumed under the lock: resuming only schedules the tasks.
+            state.releaseSlots(count - batch.remaining).forEach { $0.resume() }
+            if batch.remaining == 0 {
+                continuation.resume(returning: batch.results)
+            } else {
+                state.publishBatches[id] = batch
+                state.waiters[id] = .published(continuation)
             }
         }
     }
@@ -278,17 +327,23 @@ final class MQTTSession: MosquittoEvents {
     }
 
     func didPublish(messageID: Int32, reasonCode: Int32) {
-        let (waiter, nextSlot) = state.withLock { state -> (Waiter?, Waiter?) in
+        let (completed, granted) = state.withLock { state -> ((Waiter, [MQTTError?])?, [Waiter]) in
             // QoS 0 publishes are reported too; they hold no slot and have no entry.
-            guard let entry = state.publishes.removeValue(forKey: messageID) else { return (nil, nil) }
-            return (entry.flatMap { state.waiters.removeValue(forKey: $0) }, state.releaseSlot())
+            guard let entry = state.publishes.removeValue(forKey: messageID) else { return (nil, []) }
+            let granted = state.releaseSlots(1)
+            if reasonCode >= 0x80 {
+                let refusal = MQTTError.refused("publish", reasonCode: reasonCode)
+                state.publishBatches[entry.waiter]?.results[entry.index] = refusal
+            }
+            state.publishBatches[entry.waiter]?.remaining -= 1
+            guard let batch = state.publishBatches[entry.waiter], batch.remaining == 0 else { return (nil, granted) }
+            state.publishBatches[entry.waiter] = nil
+            // No waiter: the caller gave up.
+            return (state.waiters.removeValue(forKey: entry.waiter).map { ($0, batch.results) }, granted)
         }
-        if case .done(let next) = nextSlot { next.resume() }
-        guard case .done(let continuation) = waiter else { return }
-        if reasonCode >= 0x80 {
-            continuation.resume(throwing: MQTTError.refused("publish", reasonCode: reasonCode))
-        } else {
-            continuation.resume()
+        granted.forEach { $0.resume() }
+        if let (waiter, results) = completed, case .published(let continuation) = waiter {
+            continuation.resume(returning: results)
         }
     }
 
@@ -334,7 +389,7 @@ final class MQTTSession: MosquittoEvents {
         case .drop:
             break
         case .deliver:
-            inbound.yield(message)
+            inbox.append(message)
         }
     }
 
@@ -348,6 +403,6 @@ final class MQTTSession: MosquittoEvents {
             return Array(state.waiters.values)
         }
         waiters.forEach { $0.fail(MQTTError.shutDown) }
-        inbound.finish()
+        inbox.finish()
     }
 }

@@ -214,7 +214,7 @@ final class MosquittoClient {
 
     /// Queues a publish and returns its message id. MOSQ_ERR_NO_CONN for QoS 1 means the socket has just
     /// closed: libmosquitto keeps the message and sends it again after the next reconnect, so it is not a
-    /// failure (callers only publish while connected; see ``MQTTSession/publishAndWait(_:)``).
+    /// failure (callers only publish while connected; see ``MQTTSession/publishAndWait(count:handedOver:_:)``).
     func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
         var properties = try Self.makeProperties(message.properties)
         defer { mosquitto_property_free_all(&properties) }

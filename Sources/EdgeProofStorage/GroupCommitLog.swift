@@ -75,9 +75,15 @@ public final class GroupCommitLog: Sendable {
     /// Appends `line` without waiting for it (trust events: their order matters, their fsync does
     /// not hold anything up). Dropped once the log is closed.
     public func appendWithoutWaiting(_ line: Data) {
+        appendWithoutWaiting(lines: [line])
+    }
+
+    /// Appends `lines`, in order, without waiting for them; one hand-over to the writer thread.
+    public func appendWithoutWaiting(lines: [Data]) {
+        guard !lines.isEmpty else { return }
         let accepted = state.withLock { state -> Bool in
             guard !state.closed else { return false }
-            state.pending.append(([line], .fireAndForget))
+            state.pending.append((lines, .fireAndForget))
             return true
         }
         if accepted { wakeUp.signal() }
