@@ -21,11 +21,19 @@ public struct EnvelopeIntake: Sendable {
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
     }
 
-    /// An envelope that passed every check, with its nonce claimed and its record line ready.
-    public struct Accepted: Sendable {
+    /// An envelope that passed every check, with its nonce claimed and its record line ready. A class:
+    /// it travels through batches, outcomes and answers, and copying an envelope's many fields each
+    /// time cost more than a reference.
+    public final class Accepted: Sendable {
         public let envelope: SignedEnvelope
         public let nonce: ValidNonce
         public let recordLine: Data
+
+        init(envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data) {
+            self.envelope = envelope
+            self.nonce = nonce
+            self.recordLine = recordLine
+        }
     }
 
     public enum Verdict: Sendable {
@@ -41,12 +49,14 @@ public struct EnvelopeIntake: Sendable {
 
     /// Checks `payload`, received on `topic` (the verified topic of `agent`), against `allowlist`.
     public func check(_ payload: Data, topic: String, agent: String, allowlist: Allowlist, receivedAt: Date) -> Verdict {
-        var parsed: SignedEnvelope?
         let envelope: SignedEnvelope
-        let nonce: ValidNonce
         do throws(ValidationFailure) {
             envelope = try SignedEnvelope(parsing: payload, maximumSize: maximumEnvelopeBytes)
-            parsed = envelope
+        } catch {
+            return .rejected(error)
+        }
+        let nonce: ValidNonce
+        do throws(ValidationFailure) {
             try envelope.checkTopic(agent: agent)
             let (entry, key) = try allowlist.verifyAgent(
                 named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash)
@@ -54,7 +64,7 @@ public struct EnvelopeIntake: Sendable {
             nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
             try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
         } catch {
-            return .rejected(error.about(parsed))
+            return .rejected(error.about(envelope))
         }
 
         // Formatted only for a refusal: most envelopes are claimed.
