@@ -58,7 +58,7 @@ extension Collector {
                     var stored: [Stored] = []
                     for (item, outcome) in zip(batch, outcomes) {
                         if case .stored(let accepted, let storedAt) = outcome {
-                            stored.append(Stored(envelope: accepted.envelope, agent: item.agent, storedAt: storedAt))
+                            stored.append(Stored(accepted: accepted, agent: item.agent, storedAt: storedAt))
                             continue
                         }
                         while inFlight >= Self.maximumAnswersInFlight, let answered = await answers.next() {
@@ -87,7 +87,7 @@ extension Collector {
     private func answer(_ outcome: EnvelopeStore.Outcome, for item: EnvelopeStore.Item, client: MQTTClient) async {
         switch outcome {
         case .stored(let accepted, let storedAt):
-            await sendReceipt(accepted.envelope, agent: item.agent, storedAt: storedAt, client: client)
+            await sendReceipts([Stored(accepted: accepted, agent: item.agent, storedAt: storedAt)], client: client)
         case .rejected(let failure):
             await reject(failure, agent: item.agent, correlationData: nil, client: client)
         case .storedAlready(let failure):
@@ -99,7 +99,7 @@ extension Collector {
             await awaitFirstCopy(of: item, client: client)
         case .notStored(let accepted, let error):
             // Not stored, so not used: the agent gets no receipt and resends the same envelope.
-            await storeFailed(accepted.envelope, agent: item.agent, problem: "records: \(error)", client: client)
+            await storeFailed(nonce: accepted.nonceToken, agent: item.agent, problem: "records: \(error)", client: client)
         }
     }
 
@@ -120,13 +120,9 @@ extension Collector {
 
     /// An envelope whose record is durable: it gets a receipt.
     struct Stored: Sendable {
-        var envelope: SignedEnvelope
+        var accepted: EnvelopeIntake.Accepted
         var agent: String
         var storedAt: Date
-    }
-
-    private func sendReceipt(_ envelope: SignedEnvelope, agent: String, storedAt: Date, client: MQTTClient) async {
-        await sendReceipts([Stored(envelope: envelope, agent: agent, storedAt: storedAt)], client: client)
     }
 
     /// Receipts for envelopes whose records are durable, published together; then their `accepted`
@@ -138,16 +134,16 @@ extension Collector {
         receipts.reserveCapacity(stored.count)
         events.reserveCapacity(stored.count)
         for item in stored {
-            let envelope = item.envelope
+            let accepted = item.accepted
             let storedAt = Timestamp.string(from: item.storedAt)
-            let receipt = Receipt(nonce: envelope.claims.nonce, collector: configuration.id, storedAt: storedAt)
+            let receipt = Receipt(nonce: accepted.nonceToken, collector: configuration.id, storedAt: storedAt)
             receipts.append(MQTTMessage(topic: topics.agentReceipts(item.agent), payload: receipt.jsonData()))
             events.append(
                 event(
                     kind: "accepted", agent: item.agent,
                     details: [
-                        "nonce": .string(envelope.claims.nonce), "kid": .string(envelope.header.keyID.hex),
-                        "samples": .number(Double(envelope.claims.metrics.samples.count)),
+                        "nonce": .string(accepted.nonceToken), "kid": .string(accepted.keyID.hex),
+                        "samples": .number(Double(accepted.sampleCount)),
                         "stored_at": .string(storedAt),
                     ]))
         }
@@ -156,7 +152,7 @@ extension Collector {
     }
 
     /// A durable write failed: no receipt (the agent retries), an error in the log, an event.
-    private func storeFailed(_ envelope: SignedEnvelope, agent: String, problem: String, client: MQTTClient) async {
+    private func storeFailed(nonce: String, agent: String, problem: String, client: MQTTClient) async {
         count("store_failed")
         let first = storageProblem.withLock { current in
             defer { current = problem }
@@ -169,10 +165,10 @@ extension Collector {
         }
         logger.error(
             "cannot store an accepted envelope; no receipt sent",
-            metadata: ["agent": "\(agent)", "nonce": "\(envelope.claims.nonce)", "error": "\(problem)"])
+            metadata: ["agent": "\(agent)", "nonce": "\(nonce)", "error": "\(problem)"])
         await emit(
             kind: "store_failed", agent: agent,
-            details: ["nonce": .string(envelope.claims.nonce), "error": .string(problem)], client: client)
+            details: ["nonce": .string(nonce), "error": .string(problem)], client: client)
     }
 
     /// A durable write worked: ends a storage outage, if there was one, in the status and events.

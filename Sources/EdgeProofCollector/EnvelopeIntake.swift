@@ -21,16 +21,22 @@ public struct EnvelopeIntake: Sendable {
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
     }
 
-    /// An envelope that passed every check, with its nonce claimed and its record line ready. A class:
-    /// it travels through batches, outcomes and answers, and copying an envelope's many fields each
-    /// time cost more than a reference.
+    /// An envelope that passed every check, with its nonce claimed and its record line ready; of the
+    /// envelope itself only what its answer needs. A class, and no envelope in it: it waits in batches
+    /// for the disk, and keeping every parsed envelope alive that long (and copying it into outcomes)
+    /// cost more than the answer's few fields.
     public final class Accepted: Sendable {
-        public let envelope: SignedEnvelope
+        /// The nonce as the agent sent it: receipts and events name the envelope by it.
+        public let nonceToken: String
+        public let keyID: PublicKeyHash
+        public let sampleCount: Int
         public let nonce: ValidNonce
         public let recordLine: Data
 
         init(envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data) {
-            self.envelope = envelope
+            self.nonceToken = envelope.claims.nonce
+            self.keyID = envelope.header.keyID
+            self.sampleCount = envelope.claims.metrics.samples.count
             self.nonce = nonce
             self.recordLine = recordLine
         }
