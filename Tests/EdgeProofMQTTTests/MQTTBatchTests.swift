@@ -69,11 +69,7 @@ struct MQTTBatchTests {
         let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
         let inbox = Inbox(collector)
         try await collector.subscribe("\(prefix)/verified/+/metrics")
-        var configuration = broker.configuration("gateway", clientID: "gateway")
-        configuration.maximumPendingPublishes = 5
-        let gateway = try MQTTClient(configuration: configuration, logger: quietLogger)
-        gateway.start()
-        try await gateway.waitUntilConnected(timeout: .seconds(10))
+        let gateway = try await broker.connectedClient("gateway", clientID: "gateway") { $0.maximumPendingPublishes = 5 }
 
         broker.stop()
         #expect(try await eventually { !gateway.isConnected })

@@ -16,9 +16,13 @@ extension MosquittoBroker {
             reconnectDelay: 0.05...0.5)
     }
 
-    /// A started, connected client.
-    func connectedClient(_ identity: String, clientID: String? = nil) async throws -> MQTTClient {
-        let client = try MQTTClient(configuration: configuration(identity, clientID: clientID), logger: quietLogger)
+    /// A started, connected client; `adjust` changes its configuration first.
+    func connectedClient(
+        _ identity: String, clientID: String? = nil, adjust: (inout MQTTConfiguration) -> Void = { _ in }
+    ) async throws -> MQTTClient {
+        var configuration = configuration(identity, clientID: clientID)
+        adjust(&configuration)
+        let client = try MQTTClient(configuration: configuration, logger: quietLogger)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         return client
