@@ -180,7 +180,7 @@ public final class Agent: Service {
         let status = ComponentStatus(
             component: "agent", id: configuration.name, state: state, since: Timestamp.string(from: since),
             version: configuration.service.version, counters: state == .offline ? counters : nil)
-        return (try? Self.encoder.encode(status)) ?? Data()
+        return (try? WireJSON.encode(status)) ?? Data()
     }
 
     /// Routes receipts and rejections to the envelope waiting for them, until the client shuts down.
@@ -438,7 +438,7 @@ public final class Agent: Service {
 
     /// Asks for a nonce; the answer is a nonce response or a rejection with the same correlation data.
     func fetchNonce(_ client: MQTTClient) async throws -> NonceReply {
-        let payload = try Self.encoder.encode(
+        let payload = try WireJSON.encode(
             NonceRequest(agentName: configuration.name, publicKeyHash: signer.publicKeyHash))
         let request = MQTTMessage(
             topic: topics.agentNonceRequest(configuration.name), payload: payload, qos: .atLeastOnce,
@@ -543,12 +543,6 @@ public final class Agent: Service {
 
     private func seconds(_ value: Double) -> Duration {
         .milliseconds(Int64((value * 1000).rounded()))
-    }
-
-    private static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 }
 

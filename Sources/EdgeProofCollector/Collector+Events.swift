@@ -67,8 +67,6 @@ extension Collector {
 
     /// Compact JSON with sorted keys, slashes unescaped.
     static func encode(_ value: some Encodable) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        try WireJSON.encode(value)
     }
 }

@@ -288,9 +288,7 @@ public final class Gateway: Service {
     }
 
     static func encode(_ value: some Encodable) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // The wire types encode plain strings, numbers and containers only.
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+        (try? WireJSON.encode(value)) ?? Data("{}".utf8)
     }
 }

@@ -294,10 +294,8 @@ public actor EnvelopeSpool {
     }
 
     private static func encode(_ entry: Entry) throws(StorageError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return try encoder.encode(entry)
+            return try WireJSON.encode(entry)
         } catch {
             throw StorageError("cannot encode spool entry \(entry.sequence): \(error)")
         }

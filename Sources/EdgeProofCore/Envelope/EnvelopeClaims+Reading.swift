@@ -2,11 +2,6 @@
 /// `Decodable` conformances give, or ``JSONReader/Unsupported`` for anything else (a missing field,
 /// a wrong type, a duplicate key, …), which sends the envelope to `JSONDecoder` for its answer.
 extension EnvelopeClaims {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
-        var metricsRange: Range<Int>?
-        try self.init(reading: &reader, metricsRange: &metricsRange)
-    }
-
     /// Also gives where the `metrics` value's bytes are, so that a record can carry them as signed.
     init(reading reader: inout JSONReader, metricsRange: inout Range<Int>?) throws(JSONReader.Unsupported) {
         var version: Int?

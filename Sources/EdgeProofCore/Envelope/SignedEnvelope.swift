@@ -33,6 +33,10 @@ public struct SignedEnvelope: Sendable {
 
     /// SHA-256 of ``signingInput``, hashed from the received strings in place.
     var signingInputDigest: SHA256.Digest {
+        Self.signingInputDigest(protected: protected, payload: payload)
+    }
+
+    private static func signingInputDigest(protected: String, payload: String) -> SHA256.Digest {
         var hasher = SHA256()
         var (protected, payload) = (protected, payload)
         protected.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
@@ -150,12 +154,8 @@ public struct SignedEnvelope: Sendable {
         headerJSON.write(header)
         let protected = Base64URL.encode(headerJSON.bytes)
         let payload = Base64URL.encode(try claimsJSON(claims))
-        var input = [UInt8]()
-        input.reserveCapacity(protected.utf8.count + 1 + payload.utf8.count)
-        input.append(contentsOf: protected.utf8)
-        input.append(UInt8(ascii: "."))
-        input.append(contentsOf: payload.utf8)
-        let signature = try await signer.signature(forDigest: SHA256.hash(data: input))
+        let signature = try await signer.signature(
+            forDigest: signingInputDigest(protected: protected, payload: payload))
         return SignedEnvelope(
             protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
     }
@@ -180,9 +180,7 @@ public struct SignedEnvelope: Sendable {
             try writer.write(claims)
             return writer.bytes
         } catch {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Array(try encoder.encode(claims))
+            return Array(try WireJSON.encode(claims))
         }
     }
 

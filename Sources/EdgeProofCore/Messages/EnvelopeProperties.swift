@@ -32,9 +32,7 @@ public struct WorkloadGeoID: Sendable, Hashable, Codable {
     }
 
     public var headerValue: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return (try? WireJSON.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

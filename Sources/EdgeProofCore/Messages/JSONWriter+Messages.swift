@@ -78,9 +78,7 @@ extension TrustEvent {
             return Data(writer.bytes)
         } catch {
             // The encoder's own answer: its error, as before.
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return try encoder.encode(self)
+            return try WireJSON.encode(self)
         }
     }
 }
@@ -94,9 +92,7 @@ extension Rejection {
             try writer.write(self, depth: 1)
             return Data(writer.bytes)
         } catch {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return try encoder.encode(self)
+            return try WireJSON.encode(self)
         }
     }
 }

@@ -27,9 +27,7 @@ extension StoredRecord {
             return writer.bytes
         } catch {
             // What the writer refuses, JSONEncoder decides (and names the problem).
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Array(try encoder.encode(self))
+            return Array(try WireJSON.encode(self))
         }
     }
 

@@ -5,8 +5,7 @@ import Foundation
 /// new nonces use the current key, older keys stay accepted until their nonces have expired.
 public struct NonceKey: Sendable {
     public let id: UInt8
-    let secret: SymmetricKey
-    /// HMAC already keyed with `secret`: keying costs as much as the MAC of a whole token, and every
+    /// HMAC already keyed with the secret: keying costs as much as the MAC of a whole token, and every
     /// envelope's nonce is checked.
     let keyedMAC: HMAC<SHA256>
 
@@ -18,7 +17,6 @@ public struct NonceKey: Sendable {
             throw NonceKeyError("nonce key \(id) has \(key.bitCount / 8) bytes; at least \(Self.minimumSecretLength) are required")
         }
         self.id = id
-        self.secret = key
         self.keyedMAC = HMAC(key: key)
     }
 

@@ -73,6 +73,12 @@ public final class ReplayCache: Sendable {
             self.storedAtBits = Self.bits(storedAt)
         }
 
+        /// Whether the nonce still counts as used at `now`: unexpired, or its record still being
+        /// written (a write that fails releases it; one that succeeds gives it a time).
+        func isLive(at now: Date) -> Bool {
+            expiresAt > now || storedAt == nil
+        }
+
         /// nil while the record is being written.
         var storedAt: Date? {
             get {
@@ -106,7 +112,7 @@ public final class ReplayCache: Sendable {
     /// reservation are one step under one lock: of two concurrent submissions, one gets ``Claim/claimed``.
     public func claim(_ nonce: ValidNonce, fingerprint: EnvelopeFingerprint, now: Date = Date()) -> Claim {
         state.withLock { state in
-            if let use = state.uses[nonce.id], use.expiresAt > now || use.storedAt == nil {
+            if let use = state.uses[nonce.id], use.isLive(at: now) {
                 guard use.fingerprint == fingerprint else { return .replayed }
                 return use.storedAt.map { .alreadyStored(at: $0) } ?? .inProgress
             }
@@ -142,7 +148,7 @@ public final class ReplayCache: Sendable {
     /// Whether `id` is used (stored or being stored) and not yet expired.
     public func contains(_ id: NonceID, now: Date = Date()) -> Bool {
         state.withLock { state in
-            state.uses[id].map { $0.expiresAt > now || $0.storedAt == nil } ?? false
+            state.uses[id]?.isLive(at: now) ?? false
         }
     }
 
@@ -157,7 +163,7 @@ public final class ReplayCache: Sendable {
     }
 
     private func prune(_ state: inout State, now: Date) {
-        state.uses = state.uses.filter { $0.value.expiresAt > now || $0.value.storedAt == nil }
+        state.uses = state.uses.filter { $0.value.isLive(at: now) }
         state.claimsSincePrune = 0
     }
 }

@@ -433,10 +433,6 @@ extension JSONReader {
             known |= bit
         }
 
-        func contains(_ field: Int) -> Bool {
-            known & (1 << field) != 0
-        }
-
         /// A member the type does not know: `JSONDecoder` ignores it, so its value is only read.
         mutating func skip(_ key: Key, in reader: inout JSONReader) throws(Unsupported) {
             let name = key.string

@@ -71,7 +71,6 @@ public enum Timestamp {
     /// real calendar date) are read directly, to the same `Date` the formatter gives; everything else
     /// goes to the formatter, which decides as before.
     public static func date(from text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
         if let date = fixedFormatDate(text) { return date }
         return formatterDate(from: text)
     }
