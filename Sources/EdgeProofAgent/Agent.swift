@@ -390,6 +390,7 @@ public final class Agent: Service {
                     metadata: ["nonce": "\(signed.nonce)", "sequence": "\(entry.sequence)"])
                 return .pending
             case .stored(let receipts)?:
+                guard let first = receipts.first else { return .pending }
                 try await spool.remove(nonce: signed.nonce)
                 count("accepted")
                 logger.info(
@@ -398,7 +399,6 @@ public final class Agent: Service {
                         "collectors": "\(receipts.map(\.collector).joined(separator: ","))", "nonce": "\(signed.nonce)",
                         "samples": "\(entry.batch.metrics.samples.count)",
                     ])
-                guard let first = receipts.first else { return .pending }
                 return .accepted(first)
             case .rejected(let rejection)?:
                 count("rejected")

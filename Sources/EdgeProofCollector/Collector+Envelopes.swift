@@ -38,6 +38,13 @@ extension Collector {
     func runEnvelopeWorker(_ client: MQTTClient) async {
         await withTaskGroup(of: Int.self) { answers in
             var inFlight = 0
+            /// Waits until `count` more answers fit under ``maximumAnswersInFlight`` and takes their room.
+            func makeRoom(for count: Int) async {
+                while inFlight > 0, inFlight + count > Self.maximumAnswersInFlight, let answered = await answers.next() {
+                    inFlight -= answered
+                }
+                inFlight += count
+            }
             await store.run(
                 batches: {
                     envelopeQueue.withLock { queue -> [EnvelopeStore.Item]? in
@@ -61,20 +68,14 @@ extension Collector {
                             stored.append(Stored(accepted: accepted, agent: item.agent, storedAt: storedAt))
                             continue
                         }
-                        while inFlight >= Self.maximumAnswersInFlight, let answered = await answers.next() {
-                            inFlight -= answered
-                        }
-                        inFlight += 1
+                        await makeRoom(for: 1)
                         answers.addTask {
                             await self.answer(outcome, for: item, client: client)
                             return 1
                         }
                     }
                     guard !stored.isEmpty else { return }
-                    while inFlight >= Self.maximumAnswersInFlight, let answered = await answers.next() {
-                        inFlight -= answered
-                    }
-                    inFlight += stored.count
+                    await makeRoom(for: stored.count)
                     answers.addTask { [stored] in
                         await self.sendReceipts(stored, client: client)
                         return stored.count
@@ -107,7 +108,8 @@ extension Collector {
     /// few milliseconds), so that it gets the answer of the outcome: stored already, or stored now.
     private func awaitFirstCopy(of item: EnvelopeStore.Item, client: MQTTClient) async {
         for _ in 0..<Self.inProgressWaits {
-            try? await Task.sleep(for: .milliseconds(10))
+            // Cancelled (shutdown): the first copy's receipt answers both.
+            guard (try? await Task.sleep(for: .milliseconds(10))) != nil else { return }
             guard let outcome = await store.store([item], allowlist: currentAllowlist).first else { return }
             if case .inProgress = outcome { continue }
             if case .stored = outcome { await storeSucceeded(client) }

@@ -34,9 +34,9 @@ public final class Collector: Service, Sendable {
     let storageProblem = Mutex<String?>(nil)
     let startedAt = Date()
 
-    /// At most this many messages are handled concurrently. Each holds its slot through the record's
-    /// fsync and the receipt's PUBACK, mostly waiting, so the bound is about memory (envelopes are
-    /// typically about 1 KiB), not cores.
+    /// At most this many nonce requests (besides the envelope workers, one per core) are handled at
+    /// once; each holds its slot until its response's PUBACK, mostly waiting, so the bound is about
+    /// memory, not cores. Envelopes wait in the queue, bounded by ``maximumQueuedEnvelopes``.
     static let maximumConcurrentMessages = 256
     /// How long shutdown waits for in-flight messages and the offline status.
     static let drainTimeout: Duration = .seconds(10)

@@ -13,6 +13,9 @@ public final class GroupCommitLog: Sendable {
     public let file: RotatingJSONLinesFile
     /// At most this many lines go into one write and fsync (more only when one caller's lines are more).
     public let maximumBatch: Int
+    /// At most this many lines appended without waiting may wait for the writer; more are dropped
+    /// and reported through `onFailure`.
+    public let maximumUnwaitedLines: Int
 
     private enum Waiter {
         case durable(CheckedContinuation<StorageError?, Never>)
@@ -22,6 +25,8 @@ public final class GroupCommitLog: Sendable {
     private struct State {
         /// Each caller's lines stay together, so that they succeed or fail as one.
         var pending: [(lines: [Data], waiter: Waiter)] = []
+        /// Lines of `pending` that nobody waits for.
+        var unwaitedLines = 0
         var closed = false
         var finished = false
     }
@@ -35,13 +40,15 @@ public final class GroupCommitLog: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let onFailure: @Sendable (StorageError) -> Void
 
-    /// Starts the writer thread. `onFailure` hears of failed batches with fire-and-forget lines
-    /// (callers of ``append(_:)`` get their error directly).
+    /// Starts the writer thread. `onFailure` hears of failed batches with fire-and-forget lines and of
+    /// such lines dropped over ``maximumUnwaitedLines`` (callers of ``append(_:)`` get their error directly).
     public init(
-        file: RotatingJSONLinesFile, maximumBatch: Int = 512, onFailure: @escaping @Sendable (StorageError) -> Void = { _ in }
+        file: RotatingJSONLinesFile, maximumBatch: Int = 512, maximumUnwaitedLines: Int = 65_536,
+        onFailure: @escaping @Sendable (StorageError) -> Void = { _ in }
     ) {
         self.file = file
         self.maximumBatch = max(1, maximumBatch)
+        self.maximumUnwaitedLines = max(1, maximumUnwaitedLines)
         self.onFailure = onFailure
         let thread = Thread { [self] in writeLoop() }
         thread.name = "edgeproof.group-commit.\(file.prefix)"
@@ -81,12 +88,19 @@ public final class GroupCommitLog: Sendable {
     /// Appends `lines`, in order, without waiting for them; one hand-over to the writer thread.
     public func appendWithoutWaiting(lines: [Data]) {
         guard !lines.isEmpty else { return }
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
+        let outcome = state.withLock { state -> (accepted: Bool, backlogFull: Bool) in
+            guard !state.closed else { return (false, false) }
+            guard state.unwaitedLines + lines.count <= maximumUnwaitedLines else { return (false, true) }
             state.pending.append((lines, .fireAndForget))
-            return true
+            state.unwaitedLines += lines.count
+            return (true, false)
         }
-        if accepted { wakeUp.signal() }
+        if outcome.accepted { wakeUp.signal() }
+        if outcome.backlogFull {
+            // A stuck disk must not grow memory without bound; the loss is reported, not silent.
+            onFailure(
+                StorageError("\(file.prefix) log: \(maximumUnwaitedLines) unwritten lines already; dropped \(lines.count)"))
+        }
     }
 
     /// Writes what is pending, stops the writer thread and finalizes the file. Later appends fail.
@@ -116,6 +130,9 @@ public final class GroupCommitLog: Sendable {
                     }
                     let batch = Array(state.pending.prefix(count))
                     state.pending.removeFirst(count)
+                    for entry in batch {
+                        if case .fireAndForget = entry.waiter { state.unwaitedLines -= entry.lines.count }
+                    }
                     return (batch, state.closed && state.pending.isEmpty)
                 }
                 if !batch.isEmpty { write(batch) }

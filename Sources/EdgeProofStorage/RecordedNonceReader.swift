@@ -32,19 +32,11 @@ public enum RecordedNonceReader {
     public static func read(directory: URL, prefix: String = "records", modifiedSince since: Date)
         throws(StorageError) -> (uses: [Use], unreadableLines: Int)
     {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw StorageError("cannot list \(directory.path): \(error.localizedDescription)")
-        }
         var uses = [Use]()
         var unreadable = 0
         let decoder = JSONDecoder()
-        for name in names where name.hasPrefix(prefix + "-") && (name.hasSuffix(".jsonl") || name.hasSuffix(".jsonl.open")) {
-            let url = directory.appendingPathComponent(name)
-            let modified = (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
-            guard let modified, modified >= since else { continue }
+        for (url, _) in try RotatingJSONLinesFile.files(in: directory, prefix: prefix) {
+            guard let modified = RotatingJSONLinesFile.modificationDate(of: url), modified >= since else { continue }
             let data: Data
             do {
                 data = try Data(contentsOf: url)

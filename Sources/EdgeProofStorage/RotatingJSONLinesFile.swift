@@ -275,31 +275,30 @@ public final class RotatingJSONLinesFile: Sendable {
             let closed = try? Self.files(in: directory, prefix: prefix)
                 .filter({ $0.url.lastPathComponent.hasSuffix(Self.closedSuffix) })
         else { return }
+        let tooMany = limits.retainFiles > 0 ? max(0, closed.count - limits.retainFiles) : 0
+        let cutoff = limits.retainAge > 0 ? now.addingTimeInterval(-Double(limits.retainAge)) : nil
+        let recent = now.addingTimeInterval(-Double(limits.keepRecent))
         var doomed = [URL]()
-        if limits.retainFiles > 0, closed.count > limits.retainFiles {
-            doomed += closed.prefix(closed.count - limits.retainFiles).map { $0.url }
-        }
-        if limits.retainAge > 0 {
-            let cutoff = now.addingTimeInterval(-Double(limits.retainAge))
-            for file in closed where !doomed.contains(file.url) {
-                let modified = (try? file.url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
-                if let modified, modified < cutoff { doomed.append(file.url) }
-            }
-        }
-        if limits.keepRecent > 0 {
-            let recent = now.addingTimeInterval(-Double(limits.keepRecent))
-            doomed.removeAll { url in
-                let modified = (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
-                return modified.map { $0 >= recent } ?? true
-            }
+        for (index, file) in closed.enumerated() {
+            let modified = Self.modificationDate(of: file.url)
+            let expired = cutoff.map { cutoff in modified.map { $0 < cutoff } ?? false } ?? false
+            guard index < tooMany || expired else { continue }
+            // Files changed within `keepRecent` stay whatever the limits say (an unknown date too).
+            if limits.keepRecent > 0, modified.map({ $0 >= recent }) ?? true { continue }
+            doomed.append(file.url)
         }
         guard !doomed.isEmpty else { return }
         for url in doomed { unlink(url.path) }
         try? DurableFile.syncDirectory(directory)
     }
 
+    /// When `url` was last changed; nil if that cannot be read.
+    static func modificationDate(of url: URL) -> Date? {
+        (try? url.resourceValues(forKeys: [.contentModificationDateKey]))?.contentModificationDate
+    }
+
     /// This log's files (open and closed) in `directory`, by sequence number.
-    private static func files(in directory: URL, prefix: String) throws(StorageError) -> [(url: URL, sequence: Int)] {
+    static func files(in directory: URL, prefix: String) throws(StorageError) -> [(url: URL, sequence: Int)] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
