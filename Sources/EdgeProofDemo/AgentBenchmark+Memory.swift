@@ -169,7 +169,7 @@ private struct AgentRun {
             var peak = 0.0
             let watchEnd = clock.now + .milliseconds(Int64(seconds * 1000))
             repeat {
-                guard let pid = agent.pid, let megabytes = Self.residentMegabytes(pid) else {
+                guard let pid = agent.pid, let megabytes = ResidentMemory.of(pid: pid)?.current else {
                     throw DemoError("the \(label) agent stopped\n\(agent.diagnostics())")
                 }
                 peak = max(peak, megabytes)
@@ -181,7 +181,7 @@ private struct AgentRun {
             let accepted = statuses.latest("agent/\(AgentBenchmark.agentName)")?.counters?["accepted"] ?? 0
             return Observation(
                 peakMegabytes: peak, accepted: accepted,
-                duration: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+                duration: EdgeProofDemo.seconds(duration))
         } catch {
             throw DemoError("\(error)\n\(agent.diagnostics())")
         }
@@ -198,17 +198,5 @@ private struct AgentRun {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw DemoError("the agent had no envelope accepted within 60 s")
-    }
-
-    /// VmRSS of `pid` in MiB, nil when the process is gone.
-    static func residentMegabytes(_ pid: Int32) -> Double? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            // "VmRSS:\t   12345 kB"
-            let fields = line.split(whereSeparator: \.isWhitespace)
-            guard fields.count >= 2, let kilobytes = Double(fields[1]) else { return nil }
-            return kilobytes / 1024
-        }
-        return nil
     }
 }

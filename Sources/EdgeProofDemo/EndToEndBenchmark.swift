@@ -478,7 +478,8 @@ extension Sequence {
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
+/// A duration in seconds, for rates.
+public func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 

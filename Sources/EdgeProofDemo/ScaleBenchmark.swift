@@ -120,16 +120,16 @@ public struct ScaleBenchmark: Sendable {
 /// This process's resident memory (VmRSS) and its peak (VmHWM) in MiB, from /proc/self/status.
 public enum ResidentMemory {
     public static func current() -> (current: Double, peak: Double) {
-        of(statusFile: "/proc/self/status")
+        of(statusFile: "/proc/self/status") ?? (0, 0)
     }
 
-    /// Of process `pid`; zeros when it is gone.
-    public static func of(pid: Int32) -> (current: Double, peak: Double) {
+    /// Of process `pid`; nil when it is gone.
+    public static func of(pid: Int32) -> (current: Double, peak: Double)? {
         of(statusFile: "/proc/\(pid)/status")
     }
 
-    private static func of(statusFile: String) -> (current: Double, peak: Double) {
-        guard let text = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return (0, 0) }
+    private static func of(statusFile: String) -> (current: Double, peak: Double)? {
+        guard let text = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return nil }
         func kilobytes(_ field: String) -> Double {
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return 0 }
             return Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0

@@ -27,6 +27,11 @@ public struct MQTTMessages: AsyncSequence, Sendable {
         AsyncIterator(inbox: inbox)
     }
 
+    /// Messages received and not taken yet: how far the consumer is behind.
+    public var waiting: Int {
+        inbox.waiting
+    }
+
     /// The same messages, in order, as batches of everything that is waiting (never empty).
     public var batches: Batches {
         Batches(inbox: inbox)
@@ -82,6 +87,10 @@ final class MQTTInbox: Sendable {
     }
 
     private let state = Mutex(State())
+
+    var waiting: Int {
+        state.withLock { $0.messages.count - $0.head }
+    }
 
     /// Adds a message and wakes the consumer if it waits. Dropped once finished.
     func append(_ message: MQTTMessage) {

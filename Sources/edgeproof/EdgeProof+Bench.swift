@@ -63,7 +63,8 @@ extension EdgeProof.Bench {
                     checkOnly = max(checkOnly, try pipeline.checkOnly())
                     best[0] = max(best[0], try await pipeline.round(lanes: 1))
                     best[1] = max(best[1], try await pipeline.round(lanes: cores))
-                    let rates = try measureInterleaved(count, rounds: 1, phases: [
+                    // Interleaved with the pipeline rounds, so that load from elsewhere falls on all alike.
+                    let phases: [(Int) throws -> Void] = [
                         { index in
                             let envelope = parsed[index % parsed.count]
                             let digest = digests[index % digests.count]
@@ -77,7 +78,8 @@ extension EdgeProof.Bench {
                         },
                         { index in _ = try SignedEnvelope(parsing: envelopes[index % envelopes.count]) },
                         { index in try parsed[index % parsed.count].verifySignature(with: key) },
-                    ])
+                    ]
+                    let rates = try phases.map { try measureRate(count, $0) }
                     for (offset, rate) in rates.enumerated() { best[2 + offset] = max(best[2 + offset], rate) }
                 }
                 let (pipelineRate, allCoresRate, bareRate, envelopeRate, parseRate, verifyRate) =
@@ -322,32 +324,6 @@ private func measureRate(_ count: Int, _ body: (Int) throws -> Void) throws -> D
     let start = clock.now
     for index in 0..<count { try body(index) }
     return Double(count) / seconds(clock.now - start)
-}
-
-/// Runs each phase `count` times in total, split into `rounds` interleaved rounds (phase 1, 2, …, then
-/// again), and returns each phase's best round rate, so that load from elsewhere is shared out fairly.
-private func measureInterleaved(_ count: Int, rounds: Int, phases: [(Int) throws -> Void]) throws -> [Double] {
-    var best = [Double](repeating: 0, count: phases.count)
-    let perRound = count / rounds
-    for round in 0..<rounds {
-        let size = round == rounds - 1 ? count - perRound * (rounds - 1) : perRound
-        for (phase, body) in phases.enumerated() {
-            let rate = try measureRate(size) { index in try body(round * perRound + index) }
-            best[phase] = max(best[phase], rate)
-        }
-    }
-    return best
-}
-
-private func measureRateAsync(_ count: Int, _ body: (Int) async throws -> Void) async throws -> Double {
-    let clock = ContinuousClock()
-    let start = clock.now
-    for index in 0..<count { try await body(index) }
-    return Double(count) / seconds(clock.now - start)
-}
-
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func format(_ rate: Double) -> String {

@@ -48,25 +48,30 @@ struct MQTTResilienceTests {
         await collector.shutdown()
     }
 
-    @Test("publishes beyond the outgoing bound wait, and all arrive once the broker is back")
-    func boundsOutgoingQueue() async throws {
+    @Test(
+        "publishes beyond the outgoing bound wait, and all arrive once the broker is back (one by one; one batch)",
+        arguments: [false, true])
+    func boundsOutgoingQueue(asOneBatch: Bool) async throws {
         let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
         let inbox = Inbox(collector)
         try await collector.subscribe("\(prefix)/verified/+/metrics")
         let gateway = try await broker.connectedClient("gateway", clientID: "gateway") { $0.maximumPendingPublishes = 5 }
+        let messages = (0..<20).map {
+            MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\($0)".utf8))
+        }
 
         broker.stop()
         #expect(try await eventually { !gateway.isConnected })
         let publishing = Task {
+            if asOneBatch {
+                let results = try await gateway.publish(contentsOf: messages)
+                #expect(results.count == 20 && results.allSatisfy { $0 == nil })
+                return
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<20 {
-                    group.addTask {
-                        try await gateway.publish(
-                            MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
-                    }
-                }
+                for message in messages { group.addTask { try await gateway.publish(message) } }
                 try await group.waitForAll()
             }
         }
