@@ -107,7 +107,8 @@ public final class Collector: Service, Sendable {
         store = EnvelopeStore(
             intake: EnvelopeIntake(
                 collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
-                maximumEnvelopeBytes: configuration.maximumEnvelopeBytes),
+                maximumEnvelopeBytes: configuration.maximumEnvelopeBytes,
+                maximumClockSkew: .seconds(configuration.maximumClockSkewSeconds)),
             records: records)
         try rememberRecordedNonces()
     }

@@ -30,6 +30,7 @@ import Logging
 ///   fsync: true                   # true: a record is fsynced before its receipt is sent
 /// events_directory: …             # default <records.directory>/events
 /// max_envelope_bytes: 262144      # 262144
+/// max_clock_skew_s: 300           # 300; a signed timestamp must lie in its nonce's validity window ± this
 /// log_level: info                 # trace | debug | info | notice | warning | error | critical
 /// ```
 ///
@@ -74,6 +75,7 @@ extension CollectorConfiguration {
             throw CollectorError("nonce_lifetime_s must be between 1 and 86400, got \(nonceLifetimeSeconds)")
         }
         guard maximumEnvelopeBytes > 0 else { throw CollectorError("max_envelope_bytes must be positive") }
+        guard maximumClockSkewSeconds >= 0 else { throw CollectorError("max_clock_skew_s must not be negative") }
         guard !records.directory.isEmpty else { throw CollectorError("records.directory must not be empty") }
         guard records.maximumFileBytes > 0 else { throw CollectorError("records.max_file_bytes must be positive") }
         guard records.maximumFileAgeSeconds > 0 else { throw CollectorError("records.max_file_age_s must be positive") }
@@ -91,6 +93,7 @@ extension CollectorConfiguration {
         case records
         case eventsDirectory = "events_directory"
         case maximumEnvelopeBytes = "max_envelope_bytes"
+        case maximumClockSkewSeconds = "max_clock_skew_s"
         case logLevel = "log_level"
     }
 
@@ -110,6 +113,8 @@ extension CollectorConfiguration {
             eventsDirectory: try container.decodeIfPresent(String.self, forKey: .eventsDirectory),
             maximumEnvelopeBytes: try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
                 ?? defaults.maximumEnvelopeBytes,
+            maximumClockSkewSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
+                ?? defaults.maximumClockSkewSeconds,
             logLevel: try container.decodeIfPresent(Logger.Level.self, forKey: .logLevel) ?? defaults.logLevel)
     }
 }

@@ -56,6 +56,8 @@ public struct CollectorConfiguration: Sendable, Decodable {
     /// nil: `<records.directory>/events`.
     public var eventsDirectory: String?
     public var maximumEnvelopeBytes: Int
+    /// How far a signed timestamp may lie outside its nonce's validity window, both ways.
+    public var maximumClockSkewSeconds: Int
     public var logLevel: Logger.Level
 
     public init(
@@ -69,6 +71,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         records: Records = Records(),
         eventsDirectory: String? = nil,
         maximumEnvelopeBytes: Int = 262_144,
+        maximumClockSkewSeconds: Int = 300,
         logLevel: Logger.Level = .info
     ) {
         self.id = id
@@ -80,6 +83,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         self.records = records
         self.eventsDirectory = eventsDirectory
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
+        self.maximumClockSkewSeconds = maximumClockSkewSeconds
         self.logLevel = logLevel
     }
 

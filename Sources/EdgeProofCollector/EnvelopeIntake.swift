@@ -2,8 +2,8 @@ import EdgeProofCore
 import Foundation
 
 /// The collector's verification of one envelope, apart from MQTT and files: size and form, topic,
-/// allowlist and key hash, signature, nonce, geography, single use, in the prototype's order; for an
-/// accepted envelope, its record line. Synchronous and thread-safe: the collector runs it from many
+/// allowlist and key hash, signature, nonce, signing time within the nonce's window, geography, single
+/// use, in the prototype's order; for an accepted envelope, its record line. Synchronous and thread-safe: the collector runs it from many
 /// tasks at once, and `edgeproof bench verify` measures exactly this code.
 ///
 /// An accepted envelope holds its nonce claimed in the replay cache: the caller writes the record,
@@ -13,12 +13,18 @@ public struct EnvelopeIntake: Sendable {
     public let nonceAuthority: NonceAuthority
     public let replayCache: ReplayCache
     public let maximumEnvelopeBytes: Int
+    /// How far a signed timestamp may lie outside its nonce's validity window.
+    public let maximumClockSkew: Duration
 
-    public init(collectorID: String, nonceAuthority: NonceAuthority, replayCache: ReplayCache, maximumEnvelopeBytes: Int) {
+    public init(
+        collectorID: String, nonceAuthority: NonceAuthority, replayCache: ReplayCache, maximumEnvelopeBytes: Int,
+        maximumClockSkew: Duration = .seconds(300)
+    ) {
         self.collectorID = collectorID
         self.nonceAuthority = nonceAuthority
         self.replayCache = replayCache
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
+        self.maximumClockSkew = maximumClockSkew
     }
 
     /// An envelope that passed every check, with its nonce claimed and its record line ready; of the
@@ -68,6 +74,7 @@ public struct EnvelopeIntake: Sendable {
                 named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash)
             try envelope.verifySignature(with: key)
             nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
+            try envelope.checkTimestamp(within: nonce, lifetime: nonceAuthority.lifetime, skew: maximumClockSkew)
             try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
         } catch {
             return .rejected(error.about(envelope))

@@ -85,6 +85,11 @@ struct CollectorEnvelopeTests {
         try await session.forward(try await signer.envelope(nonce: forged).serialized())
         cases.append(Case(reason: "nonce_invalid", validationType: .nonceValidation, topicAgent: "agent-001"))
 
+        // timestamp_skew: a valid nonce, but signed "in 2099": the collector checks the time itself.
+        let future = Date(timeIntervalSince1970: 4_070_908_800)
+        try await session.forward(try await signer.envelope(nonce: try await session.nonce().nonce, signedAt: future).serialized())
+        cases.append(Case(reason: "timestamp_skew", validationType: .timestampProximity, topicAgent: "agent-001"))
+
         // location_not_allowed: signed from Berlin.
         let berlin = GeographicRegion(region: "EU", state: "Germany", city: "Berlin")
         try await session.forward(try await signer.envelope(nonce: try await session.nonce().nonce, region: berlin).serialized())

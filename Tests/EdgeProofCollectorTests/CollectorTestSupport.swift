@@ -45,10 +45,10 @@ struct SoftwareSigner: EnvelopeSigner {
     }
 
     /// A signed envelope from `agent` with `nonce`, located at `region`.
-    func envelope(agent: String = "agent-001", nonce: String, region: GeographicRegion = santaClara) async throws
-        -> SignedEnvelope
-    {
-        let stamp = Timestamp.string(from: Date())
+    func envelope(
+        agent: String = "agent-001", nonce: String, region: GeographicRegion = santaClara, signedAt: Date = Date()
+    ) async throws -> SignedEnvelope {
+        let stamp = Timestamp.string(from: signedAt)
         let claims = EnvelopeClaims(
             agentName: agent, publicKeyHash: publicKeyHash, nonce: nonce, timestamp: stamp, geographicRegion: region,
             geolocation: Geolocation(latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS"),

@@ -255,6 +255,23 @@ struct AttackTests {
             "case 14b: the answer went to the requester's own response topic")
         #expect(honest.client.unmatchedResponses == victimUnmatched, "case 14b: nothing was reflected to agent-001")
 
+        // 16. Honestly signed with a valid nonce, but dated 2001 or 2099: the collector checks the time
+        // itself (zero trust: in passthrough no gateway looked at it).
+        for year in [2001, 2099] {
+            let dated = Date(timeIntervalSince1970: year == 2001 ? 978_307_200 : 4_070_908_800)
+            let stale = try await SignedEnvelope.sign(
+                attackClaims(
+                    agent: "agent-001", keyHash: signer.publicKeyHash, nonce: try await honest.nonce().nonce,
+                    timestamp: dated),
+                with: signer)
+            let outcome = try await honest.send(stale.serialized(), nonce: stale.claims.nonce)
+            #expect(
+                outcome.summary == "collector/timestamp_proximity/timestamp_skew",
+                "case 16 (timestamp in \(year)): \(outcome)")
+            try ledger.check("case 16 (\(year))")
+        }
+        try await honestStillAccepted("case 16")
+
         // 12. A revoked agent: its nonce was fetched before the revocation.
         let nonceBeforeRevocation = try await other.nonce().nonce
         try revoke("agent-002", in: system)

@@ -26,6 +26,33 @@ extension SignedEnvelope {
         }
     }
 
+    /// The signing time must lie inside the validity window of the envelope's nonce, widened by `skew`
+    /// both ways. A nonce the collector issued proves when signing became possible (its expiry minus
+    /// `lifetime`) and when it stopped (its expiry), so this holds without trusting any clock but the
+    /// collector's own, and without trusting the gateway to have checked the time.
+    public func checkTimestamp(within nonce: ValidNonce, lifetime: Duration, skew: Duration) throws(ValidationFailure) {
+        guard let signed = Timestamp.date(from: claims.timestamp) else {
+            throw ValidationFailure(.malformedEnvelope, "timestamp is not an ISO 8601 UTC time")
+        }
+        let allowed = Double(skew.components.seconds)
+        let issuedAt = nonce.expiresAt.addingTimeInterval(-Double(lifetime.components.seconds))
+        let earliest = issuedAt.addingTimeInterval(-allowed)
+        let latest = nonce.expiresAt.addingTimeInterval(allowed)
+        guard signed >= earliest, signed <= latest else {
+            let sentence =
+                signed < earliest
+                ? "timestamp is \(Int(issuedAt.timeIntervalSince(signed).rounded())) s before its nonce was issued"
+                : "timestamp is \(Int(signed.timeIntervalSince(nonce.expiresAt).rounded())) s after its nonce expired"
+            throw ValidationFailure(
+                .timestampSkew, "\(sentence) (allowed skew \(Int(allowed)) s)",
+                details: [
+                    "timestamp": .string(claims.timestamp), "allowed_skew_s": .number(allowed),
+                    "not_before": .string(Timestamp.string(from: earliest)),
+                    "not_after": .string(Timestamp.string(from: latest)),
+                ])
+        }
+    }
+
     /// User properties are copies of signed claims: those present must agree with them. Missing ones
     /// are fine (MQTT 3.1.1 hops drop properties); unparsable ones are not.
     public func checkProperties(_ properties: [(name: String, value: String)]) throws(ValidationFailure) {
