@@ -72,17 +72,19 @@ struct MQTTRefusalTests {
         #expect(otherFailures.isEmpty, "\(otherFailures.prefix(3))")
         #expect(singleResults.count == singles.count && singleResults.allSatisfy { $0 == nil }, "\(singleResults)")
 
-        // Exactly once at the subscriber: all others, no duplicates, not the forbidden one.
+        // At the subscriber: every other message, not the forbidden one. Not exactly once: mosquitto 2.0.11
+        // drops the connection without sending the PUBACKs of messages it already delivered, so libmosquitto
+        // resends them after reconnecting (QoS 1 is at least once; receivers deduplicate, the collector by
+        // nonce). Measured here: 47 to 188 of 339 duplicated. Each publish call still completes exactly once.
         let expected = batchSize - 1 + singles.count
         _ = try await inbox.waitFor(expected, timeout: .seconds(15))
-        try await Task.sleep(for: .milliseconds(500))  // room for late duplicates
+        try await Task.sleep(for: .milliseconds(500))
         let payloads = inbox.messages.map { String(decoding: $0.payload, as: UTF8.self) }
         var counts: [String: Int] = [:]
         for payload in payloads { counts[payload, default: 0] += 1 }
         let wanted = Set((0..<batchSize).filter { $0 != forbiddenIndex }.map { "b\($0)" } + (0..<singles.count).map { "s\($0)" })
         #expect(Set(counts.keys) == wanted, "missing: \(wanted.subtracting(counts.keys).sorted().prefix(5))")
-        #expect(counts.values.allSatisfy { $0 == 1 }, "duplicated: \(counts.filter { $0.value > 1 }.keys.sorted().prefix(5))")
-        #expect(payloads.count == expected)
+        print("MQTTRefusalTests \(scenario.identity): \(payloads.count - expected) of \(expected) delivered twice or more")
         #expect(client.outstandingPublishes == 0)
 
         // The broker did close the connection, and the client came back and keeps working.
