@@ -92,6 +92,28 @@ public final class SoftwareTPM: Sendable {
         return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true)
     }
 
+    /// Makes an ECC P-256 signing key the way EdgeProof did before it set noDA (and as plain tpm2-tools
+    /// make it): fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign, under a primary without noDA,
+    /// persisted at `handle`. For tests of what happens to such keys.
+    public func createKeyWithoutNoDA(at handle: String = "0x81010010") throws {
+        let steps: [[String]] = [
+            ["tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc", "-c", "primary.ctx"],
+            ["tpm2_create", "-Q", "-C", "primary.ctx", "-G", "ecc:ecdsa-sha256", "-a",
+                "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign", "-u", "key.pub", "-r", "key.priv"],
+            ["tpm2_flushcontext", "-t"],
+            ["tpm2_load", "-Q", "-C", "primary.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx"],
+            ["tpm2_evictcontrol", "-Q", "-C", "o", "-c", "key.ctx", handle],
+            ["tpm2_flushcontext", "-t"],
+        ]
+        for step in steps {
+            let result = try ProcessRunner.run(
+                step[0], Array(step.dropFirst()), environment: toolsEnvironment, currentDirectory: directory.url)
+            guard result.status == 0 else {
+                throw TestFixtureError("\(step.joined(separator: " ")) exited \(result.status): \(result.standardError)")
+            }
+        }
+    }
+
     /// Stops swtpm with tpm/stop-swtpm.sh (TPM2_Shutdown first, then SIGTERM) and removes its state. Safe to call more than once. If swtpm
     /// would not stop, the directory stays so that its swtpm.pid still names the process.
     public func stop() {
