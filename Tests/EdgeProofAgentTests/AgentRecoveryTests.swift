@@ -54,10 +54,39 @@ import Testing
         #expect(agent.problems.isEmpty)
     }
 
+    /// A monitor that records the agent's retained status messages.
+    private final class Statuses: Sendable {
+        let list = Mutex<[ComponentStatus]>([])
+        func withLock<T>(_ body: ([ComponentStatus]) -> T) -> T { list.withLock { body($0) } }
+    }
+
+    private func statusMonitor(_ rig: Rig) async throws -> (MQTTClient, Statuses, Task<Void, Never>) {
+        try rig.broker.addClients(["monitor-1"])
+        let monitor = try MQTTClient(
+            configuration: MQTTConfiguration(
+                host: "127.0.0.1", port: Int(rig.broker.port), clientID: "monitor-1", caFile: rig.broker.caFile,
+                certificateFile: rig.broker.certificate(for: "monitor-1"), keyFile: rig.broker.key(for: "monitor-1")),
+            logger: testLogger)
+        monitor.start()
+        try await monitor.waitUntilConnected(timeout: .seconds(10))
+        try await monitor.subscribe(TopicTree().status(component: "agent", id: "agent-001"))
+        let statuses = Statuses()
+        let messages = monitor.messages
+        let reader = Task {
+            for await message in messages {
+                if let status = try? JSONDecoder().decode(ComponentStatus.self, from: message.payload) {
+                    statuses.list.withLock { $0.append(status) }
+                }
+            }
+        }
+        return (monitor, statuses, reader)
+    }
+
     @Test func agentResumesSigningAfterTheTPMWasAway() async throws {
         let rig = try await Rig.start()
         defer { rig.close() }
         let cloud = try await FakeCloud(broker: rig.broker, publicKey: rig.publicKey)
+        let (monitor, statuses, reader) = try await statusMonitor(rig)
         let agent = try Agent(
             configuration: rig.configuration(sampleInterval: 0.2, receiptTimeout: 5), signer: rig.signer,
             logger: testLogger)
@@ -73,6 +102,12 @@ import Testing
         #expect(problem.contains("batches are spooled"), "\(problem)")
         // Sampling and spooling go on meanwhile.
         #expect(await eventually(.seconds(15)) { await agent.spooledCount() >= 3 })
+        // The retained status says so too.
+        #expect(
+            await eventually(.seconds(10)) {
+                statuses.withLock { $0.last.map { $0.state == .degraded && $0.problem?.contains("unavailable") == true } }
+                    ?? false
+            }, "\(statuses.withLock { $0 })")
         try await Task.sleep(for: .seconds(3))
 
         try rig.tpm.restart()
@@ -81,11 +116,16 @@ import Testing
             await eventually(.seconds(40)) { sampleTimes(cloud).contains { $0 > backSince } },
             "no envelope signed after the TPM came back; problems: \(agent.problems)")
         #expect(await eventually(.seconds(10)) { agent.problems["tpm"] == nil }, "\(agent.problems)")
+        #expect(
+            await eventually(.seconds(10)) { statuses.withLock { $0.last?.state == .online } },
+            "\(statuses.withLock { $0 })")
         // What was sampled while the TPM was away arrives too.
         #expect(await eventually(.seconds(30)) { sampleTimes(cloud).contains { $0 > awaySince && $0 < backSince } })
         run.cancel()
         _ = await run.result
         await cloud.shutdown()
+        await monitor.shutdown()
+        reader.cancel()
 
         #expect((agent.counters["tpm_failures"] ?? 0) >= 1)
         #expect(cloud.problems.withLock { $0 }.isEmpty, "\(cloud.problems.withLock { $0 })")
