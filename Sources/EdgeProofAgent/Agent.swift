@@ -507,7 +507,9 @@ public final class Agent: Service {
                 }
                 if rejection.reasonCode == RejectionReason.payloadTooLarge.code, entry.batch.metrics.samples.count > 1 {
                     // A receiver with a lower limit than max_envelope_bytes: smaller batches still arrive.
-                    log(rejection, context: "splitting the batch in two; set max_envelope_bytes to the receivers' limit")
+                    log(
+                        rejection,
+                        context: "splitting the batch in two; set max_envelope_bytes to the receivers' limit")
                     let samples = entry.batch.metrics.samples
                     let half = samples.count / 2
                     try await split(entry, into: [Array(samples[..<half]), Array(samples[half...])])
@@ -586,7 +588,9 @@ public final class Agent: Service {
         let signed = EnvelopeSpool.SignedForm(
             envelope: String(decoding: envelope.serialized(), as: UTF8.self), nonce: nonce.nonce,
             nonceExpiresAt: nonce.expiresAt)
-        guard let updated = try await spool.replaceEnvelope(sequence: entry.sequence, with: signed) else { return .gone }
+        guard let updated = try await spool.replaceEnvelope(sequence: entry.sequence, with: signed) else {
+            return .gone
+        }
         return .signed(updated)
     }
 
@@ -606,7 +610,8 @@ public final class Agent: Service {
                 metadata: ["sequence": "\(entry.sequence)", "samples": "\(unfit.count)"])
         }
         guard !batches.isEmpty else {
-            try await unsendable(entry, "none of its samples fits in an envelope of \(budget.maximumEnvelopeBytes) bytes")
+            let limit = budget.maximumEnvelopeBytes
+            try await unsendable(entry, "none of its samples fits in an envelope of \(limit) bytes")
             return true
         }
         try await split(entry, into: batches)
@@ -670,13 +675,20 @@ public final class Agent: Service {
     private func recordTPMFailure(_ error: TPMError) -> String {
         count("tpm_failures")
         let kind =
-            error.isLockout
-            ? "the TPM is in dictionary-attack lockout" : error.isUnavailable ? "the TPM is unavailable" : "TPM signing failed"
+            if error.isLockout {
+                "the TPM is in dictionary-attack lockout"
+            } else if error.isUnavailable {
+                "the TPM is unavailable"
+            } else {
+                "TPM signing failed"
+            }
         let problem = "\(kind); batches are spooled and signed once it works again: \(error)"
         let pause = min(max(error.retryAfter ?? .seconds(5), .milliseconds(250)), Self.maximumTPMPause)
         let isNew = tpmOutage.withLock { outage in
             let isNew = outage?.kind != kind
-            outage = TPMOutage(retryAt: ContinuousClock.now + pause, kind: kind, problem: isNew ? problem : outage?.problem ?? problem)
+            // The first report of a kind stays: the status changes with the trouble, not with each retry.
+            let shown = isNew ? problem : outage?.problem ?? problem
+            outage = TPMOutage(retryAt: ContinuousClock.now + pause, kind: kind, problem: shown)
             return isNew
         }
         if isNew {
@@ -723,7 +735,8 @@ public final class Agent: Service {
             case .success(let values):
                 samples.append(MetricSample(timestamp: now, metricType: "application", values: values))
                 if let old = health.clear("application_metrics_file") {
-                    logger.notice("application_metrics_file is readable again", metadata: ["file": "\(path)", "was": "\(old)"])
+                    logger.notice(
+                        "application_metrics_file is readable again", metadata: ["file": "\(path)", "was": "\(old)"])
                 }
             case .failure(let problem):
                 let text = "\(problem.description); the application sample is left out until it is fixed"
@@ -736,7 +749,8 @@ public final class Agent: Service {
         var refusals: [String] = []
         for sample in samples {
             guard let bytes = EnvelopeBudget.sampleBytes(sample) else {
-                refusals.append("a \(sample.metricType) sample holds a value JSON cannot carry (not finite, or nested too deep)")
+                refusals.append(
+                    "a \(sample.metricType) sample holds a value JSON cannot carry (not finite, or nested too deep)")
                 continue
             }
             guard budget.fits(sampleOf: bytes) else {

@@ -146,7 +146,8 @@ public actor TPMDevice {
         persistentObjects = [:]
         context = nil
         let attempts = (outage?.attempts ?? 0) + 1
-        let delay = min(Self.reconnectBackoff.lowerBound * (1 << min(attempts - 1, 10)), Self.reconnectBackoff.upperBound)
+        let doubled = Self.reconnectBackoff.lowerBound * (1 << min(attempts - 1, 10))
+        let delay = min(doubled, Self.reconnectBackoff.upperBound)
         outage = (attempts, ContinuousClock.now + delay, cause)
     }
 

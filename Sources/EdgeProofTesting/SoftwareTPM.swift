@@ -109,13 +109,15 @@ public final class SoftwareTPM: Sendable {
             let result = try ProcessRunner.run(
                 step[0], Array(step.dropFirst()), environment: toolsEnvironment, currentDirectory: directory.url)
             guard result.status == 0 else {
-                throw TestFixtureError("\(step.joined(separator: " ")) exited \(result.status): \(result.standardError)")
+                let command = step.joined(separator: " ")
+                throw TestFixtureError("\(command) exited \(result.status): \(result.standardError)")
             }
         }
     }
 
-    /// Stops swtpm with tpm/stop-swtpm.sh (TPM2_Shutdown first, then SIGTERM) and removes its state. Safe to call more than once. If swtpm
-    /// would not stop, the directory stays so that its swtpm.pid still names the process.
+    /// Stops swtpm with tpm/stop-swtpm.sh (TPM2_Shutdown first, then SIGTERM) and removes its state. Safe to
+    /// call more than once. If swtpm would not stop, the directory stays so that its swtpm.pid still names
+    /// the process.
     public func stop() {
         let result = try? ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [directory.path])
         guard let result, result.status == 0 else {

@@ -105,8 +105,10 @@ import Testing
         // The retained status says so too.
         #expect(
             await eventually(.seconds(10)) {
-                statuses.withLock { $0.last.map { $0.state == .degraded && $0.problem?.contains("unavailable") == true } }
-                    ?? false
+                statuses.withLock { list in
+                    guard let last = list.last else { return false }
+                    return last.state == .degraded && last.problem?.contains("unavailable") == true
+                }
             }, "\(statuses.withLock { $0 })")
         try await Task.sleep(for: .seconds(3))
 
@@ -224,7 +226,8 @@ import Testing
                 timestamp: Timestamp.string(from: start.addingTimeInterval(Double(index) * 0.01)), metricType: "system",
                 values: metrics.sample())
         }
-        let late = MetricSample(timestamp: Timestamp.string(from: Date()), metricType: "system", values: metrics.sample())
+        let late = MetricSample(
+            timestamp: Timestamp.string(from: Date()), metricType: "system", values: metrics.sample())
         do {
             let spool = try EnvelopeSpool(directory: URL(fileURLWithPath: configuration.spool.directory))
             for batch in [samples, [late]] {
@@ -284,7 +287,8 @@ import Testing
         // Under the envelope size as a file, but the sample with its frame is not.
         try document(bytes: SignedEnvelope.defaultMaximumSize - 100).write(to: file)
         try await sendsSystemOnly("file just under the limit")
-        #expect(agent.problems["samples"]?.contains("cannot fit in an envelope of at most") == true, "\(agent.problems)")
+        #expect(
+            agent.problems["samples"]?.contains("cannot fit in an envelope of at most") == true, "\(agent.problems)")
         #expect(agent.counters["samples_refused"] == 1)
         #expect(agent.problems["application_metrics_file"] == nil)
 

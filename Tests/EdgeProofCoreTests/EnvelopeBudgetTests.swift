@@ -10,7 +10,9 @@ import Testing
     private let geolocation = Geolocation(
         latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise")
 
-    private func budget(_ signer: SoftwareTestSigner, limit: Int = SignedEnvelope.defaultMaximumSize) -> EnvelopeBudget {
+    private func budget(_ signer: SoftwareTestSigner, limit: Int = SignedEnvelope.defaultMaximumSize)
+        -> EnvelopeBudget
+    {
         EnvelopeBudget(
             maximumEnvelopeBytes: limit, agentName: "agent-001", publicKeyHash: signer.publicKeyHash,
             geographicRegion: Fixtures.santaClara, geolocation: geolocation, service: service)

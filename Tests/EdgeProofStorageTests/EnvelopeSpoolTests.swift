@@ -115,7 +115,8 @@ import Testing
             let spool = try EnvelopeSpool(directory: directory.url)
             let big = try #require(try await spool.enqueue(spoolTests.batch("big")))
             try await spool.enqueue(spoolTests.batch("after"))
-            let parts = try await spool.split(sequence: big.sequence, into: [spoolTests.batch("part1"), spoolTests.batch("part2")])
+            let parts = try await spool.split(
+                sequence: big.sequence, into: [spoolTests.batch("part1"), spoolTests.batch("part2")])
             #expect(parts.map(spoolTests.label) == ["part1", "part2"])
             #expect(parts.allSatisfy { $0.sequence > big.sequence && $0.signed == nil && $0.sendCount == 0 })
             #expect(await spool.pending().map(spoolTests.label) == ["after", "part1", "part2"])
