@@ -152,7 +152,7 @@ extension TPMError {
     /// The connection to the TPM broke, and the ESAPI context with it: a TCTI or resource-manager failure
     /// (swtpm or tpm2-abrmd gone, /dev/tpmrm0 I/O error), or ESAPI refusing every call after one
     /// (TSS2_ESYS_RC_BAD_SEQUENCE, "Function called in the wrong order"). Only a new context helps.
-    var isConnectionLost: Bool {
+    public var isConnectionLost: Bool {
         guard let code, code != TSS2_RC_SUCCESS else { return false }
         // tss2_common.h: the layer in bits 16-23 (TSS2_RC_LAYER(n), a macro Swift does not import), then
         // the TSS2_BASE_RC_* codes.

@@ -54,6 +54,46 @@ import Testing
         #expect(agent.problems.isEmpty)
     }
 
+    @Test func agentServiceStartedWhileItsTPMIsDownWaitsAndSendsOnceItIsBack() async throws {
+        let rig = try await Rig.start()
+        defer { rig.close() }
+        let cloud = try await FakeCloud(broker: rig.broker, publicKey: rig.publicKey)
+        defer { Task { await cloud.shutdown() } }
+        let config = rig.work.appending("agent.yaml")
+        try Data(
+            """
+            name: agent-001
+            broker:
+              host: 127.0.0.1
+              port: \(rig.broker.port)
+              ca_file: \(rig.broker.caFile)
+              cert_file: \(rig.broker.certificate(for: "agent-001"))
+              key_file: \(rig.broker.key(for: "agent-001"))
+            tpm:
+              tcti: \(rig.tpm.tcti)
+            location: US/California/Santa Clara
+            sample_interval_s: 0.5
+            spool:
+              directory: \(rig.work.appending("spool").path)
+            nonce_timeout_s: 5
+            receipt_timeout_s: 5
+            """.utf8
+        ).write(to: config)
+
+        rig.tpm.kill()
+        let agent = try ServiceProcess.start(
+            "agent", arguments: ["agent", "--config", config.path], logDirectory: rig.work.appending("logs"))
+        defer { _ = agent.stop() }
+        let waiting = await eventually(.seconds(20)) { agent.diagnostics().contains("the TPM is unavailable") }
+        #expect(waiting, "the agent says it waits for the TPM: \(agent.diagnostics())")
+        #expect(agent.isRunning, "the agent does not give up while the TPM is away: \(agent.diagnostics())")
+        #expect(cloud.envelopes.isEmpty)
+
+        try rig.tpm.restart()
+        let sent = await eventually(.seconds(30)) { !cloud.envelopes.isEmpty }
+        #expect(sent, "the agent signs and sends once the TPM is back: \(agent.diagnostics())")
+    }
+
     /// A monitor that records the agent's retained status messages.
     private final class Statuses: Sendable {
         let list = Mutex<[ComponentStatus]>([])
