@@ -106,16 +106,15 @@ public struct SoakBenchmark: Sendable {
 
         // The load's identities and keys: the agent's in a swtpm of its own, or software keys.
         let tpm: SoftwareTPM?
+        if case .agent = load { tpm = try SoftwareTPM.start() } else { tpm = nil }
+        defer { tpm?.stop() }
         let handle = try PersistentHandle(0x8101_0030)
         var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
-        switch load {
-        case .agent:
-            tpm = try SoftwareTPM.start()
-            let key = try await TPMDevice(tcti: tpm?.tcti ?? "").provisionSigningKey(.eccP256, at: handle)
+        if let tpm {
+            let key = try await TPMDevice(tcti: tpm.tcti).provisionSigningKey(.eccP256, at: handle)
             try allowlist.add(
                 AllowlistEntry(name: Self.agentName, key: key.publicKey, createdAt: now, allowedPlaces: places))
-        case .softwareKeys(let senders, _):
-            tpm = nil
+        } else if case .softwareKeys(let senders, _) = load {
             for index in 0..<max(1, senders) {
                 let name = String(format: "load-%03d", index)
                 let signer = try SoftwareBenchmarkSigner(.es256)
@@ -124,7 +123,6 @@ public struct SoakBenchmark: Sendable {
                     AllowlistEntry(name: name, key: try signer.publicKey, createdAt: now, allowedPlaces: places))
             }
         }
-        defer { tpm?.stop() }
 
         let broker = try MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor"] + allowlist.entries.map(\.name),
