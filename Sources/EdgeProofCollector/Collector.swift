@@ -181,9 +181,18 @@ public final class Collector: Service, Sendable {
     /// Takes messages until graceful shutdown, a batch of everything that arrived at a time (one
     /// wake-up per batch, not per message), handling up to ``maximumConcurrentMessages`` at once, then
     /// waits (bounded) for those in flight.
+    ///
+    /// A task group keeps every child that finished until `next()` takes it (a few KB each), so every
+    /// child, nonce answer and envelope worker alike, counts in `inFlight` until taken, and a new one
+    /// first takes a finished one once ``maximumConcurrentMessages`` are held. Envelope workers that
+    /// were started without this (one per envelope at a steady rate) held ~6 KB per stored envelope.
     private func handleMessages(_ client: MQTTClient) async {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0
+            /// Takes a finished child (waiting for one if need be) while ``maximumConcurrentMessages`` are held.
+            func makeRoom() async {
+                if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
+            }
             for await batch in client.messages.batches.cancelOnGracefulShutdown() {
                 var envelopes: [EnvelopeStore.Item] = []
                 for message in batch {
@@ -200,7 +209,7 @@ public final class Collector: Service, Sendable {
                             EnvelopeStore.Item(
                                 payload: message.payload, topic: message.topic, agent: agent, receivedAt: Date()))
                     case .verifiedNonceRequest:
-                        if inFlight >= Self.maximumConcurrentMessages, await group.next() != nil { inFlight -= 1 }
+                        await makeRoom()
                         inFlight += 1
                         group.addTask {
                             await self.answerNonceRequest(message, agent: agent, client: client)
@@ -214,6 +223,7 @@ public final class Collector: Service, Sendable {
                 }
                 guard !envelopes.isEmpty else { continue }
                 for _ in 0..<enqueueEnvelopes(envelopes) {
+                    await makeRoom()
                     inFlight += 1
                     group.addTask {
                         await self.runEnvelopeWorker(client)

@@ -358,6 +358,33 @@ actor LoadGenerator {
         }
     }
 
+    /// Sends until `deadline` with `lanes` envelopes under way at once, each made as an agent makes it
+    /// (a fresh nonce from the collectors, sign, publish, wait for the receipt) and started when
+    /// `pacer` allows. Returns how many were receipted.
+    nonisolated func sendSteadily(
+        lanes: Int, pacer: Pacer, until deadline: ContinuousClock.Instant
+    ) async throws -> Int {
+        let topic = topics.agentMetrics(name)
+        let (client, receipts, signer, name, topics) = (client, receipts, signer, name, topics)
+        return try await receipts.watching {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<max(1, lanes) {
+                    group.addTask {
+                        var receipted = 0
+                        while try await pacer.wait(before: deadline) {
+                            let envelope = try await BenchmarkClaims.signedEnvelope(
+                                agent: name, client: client, signer: signer, topics: topics)
+                            _ = try await Self.deliver(envelope, on: topic, client: client, receipts: receipts)
+                            receipted += 1
+                        }
+                        return receipted
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+    }
+
     /// One envelope: publish, then wait for its receipt. The load generator shares the machine with
     /// the path it measures, so it keeps to one task and two waits per envelope.
     private static func deliver(
@@ -372,6 +399,30 @@ actor LoadGenerator {
 
     func shutdown() async {
         await client.shutdown()
+    }
+}
+
+/// Hands out start times `1 / rate` apart to any number of senders; one that is behind starts at once.
+final class Pacer: Sendable {
+    private let interval: Duration
+    private let nextStart: Mutex<ContinuousClock.Instant>
+
+    init(rate: Double) {
+        interval = .seconds(1 / max(rate, 0.001))
+        nextStart = Mutex(ContinuousClock.now)
+    }
+
+    /// Waits for the next start time and takes it; false when that is not before `deadline`.
+    func wait(before deadline: ContinuousClock.Instant) async throws -> Bool {
+        let now = ContinuousClock.now
+        let start = nextStart.withLock { next in
+            let start = max(next, now)
+            next = start + interval
+            return start
+        }
+        guard start < deadline else { return false }
+        if start > now { try await Task.sleep(until: start, clock: .continuous) }
+        return true
     }
 }
 
