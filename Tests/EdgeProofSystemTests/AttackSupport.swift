@@ -54,13 +54,15 @@ final class Link: Sendable {
     private let inbox = Inbox()
     private let reader: Task<Void, Never>
 
-    init(_ identity: String, system: SystemFixture, listenAs agent: String? = nil) async throws {
+    /// `cleanStart: false` keeps the broker session across reconnects, as agents do, so answers published
+    /// while the link was down still arrive.
+    init(_ identity: String, system: SystemFixture, listenAs agent: String? = nil, cleanStart: Bool = true) async throws {
         self.identity = identity
         client = try MQTTClient(
             configuration: MQTTConfiguration(
                 port: Int(system.broker.port), clientID: identity, caFile: system.broker.caFile,
                 certificateFile: system.broker.certificate(for: identity), keyFile: system.broker.key(for: identity),
-                cleanStart: true),
+                cleanStart: cleanStart),
             logger: system.logger)
         let messages = client.messages
         let inbox = inbox
