@@ -1,6 +1,8 @@
 # Translates the ACL template broker/acl into the configuration of mosquitto's dynamic security plugin
 # (run by broker/run-broker.sh): one client and one role per identity in EP_IDENTITIES ("name:role ..."),
-# @PREFIX@ replaced by EP_PREFIX. Fails on any line it does not understand rather than drop a rule.
+# @PREFIX@ replaced by EP_PREFIX. With EP_OUTPUT=commands, the same as createRole/createClient commands
+# for the plugin's control topic instead (broker/add-clients.sh). Fails on any line it does not
+# understand rather than drop a rule.
 function fail(message) { print "run-broker.sh: " FILENAME ":" FNR ": " message > "/dev/stderr"; failed = 1; exit 1 }
 function add(list, access, topic) { n = ++count[list]; acc[list, n] = access; top[list, n] = topic }
 function emit(acltype, topic, allow,    key) {
@@ -26,6 +28,14 @@ function rule(access, topic, name) {
         emit("subscribePattern", topic, 1); emit("subscribePattern", "$share/+/" topic, 1)
     }
 }
+# The ACL entries of identity `name` in role `r`: denies first (they also win by priority), then the
+# role's grants, then the patterns.
+function role_acls(name, r,    j) {
+    acls = 0; delete seen
+    for (j = 1; j <= count[r]; j++) if (acc[r, j] == "deny") rule("deny", top[r, j], name)
+    for (j = 1; j <= count[r]; j++) if (acc[r, j] != "deny") rule(acc[r, j], top[r, j], name)
+    for (j = 1; j <= count["pattern"]; j++) rule(acc["pattern", j], top["pattern", j], name)
+}
 /^#@role / { role = $2; next }
 /^#@end/ { role = ""; next }
 /^#/ || /^[ \t]*$/ { next }
@@ -40,9 +50,22 @@ function rule(access, topic, name) {
 }
 END {
     if (failed) exit 1
+    n = split(ENVIRON["EP_IDENTITIES"], identities, " ")
+    if (ENVIRON["EP_OUTPUT"] == "commands") {
+        # For a running broker: one createRole and one createClient command per identity.
+        printf "{\"commands\": ["
+        for (i = 1; i <= n; i++) {
+            split(identities[i], parts, ":")
+            printf "%s\n  {\"command\": \"createRole\", \"rolename\": \"%s\", \"acls\": [", (i > 1 ? "," : ""), parts[1]
+            role_acls(parts[1], parts[2])
+            printf "\n  ]},\n  {\"command\": \"createClient\", \"username\": \"%s\", \"textname\": \"%s\", \"roles\": [{\"rolename\": \"%s\"}]}", \
+                parts[1], parts[2], parts[1]
+        }
+        print "\n]}"
+        exit 0
+    }
     print "{"
     print "  \"defaultACLAccess\": {\"publishClientSend\": false, \"publishClientReceive\": false, \"subscribe\": false, \"unsubscribe\": true},"
-    n = split(ENVIRON["EP_IDENTITIES"], identities, " ")
     printf "  \"clients\": ["
     for (i = 1; i <= n; i++) {
         split(identities[i], parts, ":")
@@ -53,13 +76,8 @@ END {
     printf "  \"roles\": ["
     for (i = 1; i <= n; i++) {
         split(identities[i], parts, ":")
-        name = parts[1]; r = parts[2]
-        printf "%s\n    {\"rolename\": \"%s\", \"acls\": [", (i > 1 ? "," : ""), name
-        acls = 0; delete seen
-        # Denies first (they also win by priority), then the role's grants, then the patterns.
-        for (j = 1; j <= count[r]; j++) if (acc[r, j] == "deny") rule("deny", top[r, j], name)
-        for (j = 1; j <= count[r]; j++) if (acc[r, j] != "deny") rule(acc[r, j], top[r, j], name)
-        for (j = 1; j <= count["pattern"]; j++) rule(acc["pattern", j], top["pattern", j], name)
+        printf "%s\n    {\"rolename\": \"%s\", \"acls\": [", (i > 1 ? "," : ""), parts[1]
+        role_acls(parts[1], parts[2])
         printf "\n    ]}"
     }
     print "\n  ]"

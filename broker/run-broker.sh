@@ -61,6 +61,12 @@ else
     run_user=$(id -un 2>/dev/null || echo nobody) # without root, mosquitto ignores this setting
 fi
 
+# broker-admin may change the access rules of the running broker through the dynamic security
+# plugin's control topic (broker/add-clients.sh). Made here when the CA key is at hand.
+if [[ ! -f $dir/broker-admin.crt && -f $dir/ca.key ]]; then
+    "$script_dir/gen-certs.sh" "$dir" broker-admin >/dev/null
+fi
+
 # The client identities in DIR, by role; each becomes a client of the dynamic security plugin.
 name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
 gateways=() collectors=() bridges=() monitors=() agents=() identities=()
@@ -82,6 +88,7 @@ for crt in "$dir"/*.crt; do
         continue
     fi
     case $cn in
+    broker-admin) role=admin ;;
     gateway*) gateways+=("$cn") role=gateway ;;
     collector*) collectors+=("$cn") role=collector ;;
     bridge*) bridges+=("$cn") role=bridge ;;

@@ -83,13 +83,18 @@ public final class MosquittoBroker: Sendable {
         try launch()
     }
 
-    /// Makes certificates for more clients and restarts a running broker (same port and directory) so
-    /// that it knows them: the dynamic security plugin reads its clients and roles only at start (SIGHUP
-    /// does not reload it). Connected clients reconnect; persistent sessions and queued messages survive.
+    /// Makes certificates for more clients and, while the broker runs, adds them to it without a restart
+    /// (broker/add-clients.sh: the dynamic security plugin's control topic, as broker-admin).
     public func addClients(_ names: [String]) throws {
-        try Self.generateCertificates(names, in: directory)
-        guard isRunning else { return }  // the next restart() renders and loads them anyway
-        try restart()
+        guard isRunning else {
+            try Self.generateCertificates(names, in: directory)  // the next restart() renders and loads them
+            return
+        }
+        let result = try ProcessRunner.run(
+            PackagePaths.script("broker/add-clients.sh"), [directory.path, "\(port)"] + names)
+        guard result.status == 0 else {
+            throw TestFixtureError("broker/add-clients.sh \(names) exited \(result.status): \(result.standardError)")
+        }
     }
 
     // MARK: - Stopping

@@ -209,6 +209,32 @@ struct MQTTClientTests {
     }
 }
 
+@Suite("Clients added to a running broker")
+struct AddedClientTests {
+    @Test("an agent added while the broker runs may use its own topics at once, and no others; the broker keeps running")
+    func agentAddedWithoutRestartGetsItsOwnRightsOnly() async throws {
+        let broker = try MosquittoBroker.start(clients: ["agent-001", "collector-1"])
+        defer { broker.close() }
+        let pidBefore = broker.pid
+        try broker.addClients(["agent-077"])
+        #expect(broker.pid == pidBefore, "no restart")
+
+        let newcomer = try await broker.connectedClient("agent-077")
+        try await newcomer.publish(MQTTMessage(topic: "\(prefix)/agents/agent-077/metrics", payload: Data("{}".utf8)))
+        #expect(try await newcomer.subscribe("\(prefix)/agents/agent-077/receipts") == 1)
+        let write = await #expect(throws: MQTTError.self) {
+            try await newcomer.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/metrics", payload: Data("{}".utf8)))
+        }
+        #expect(write?.reasonCode == 135)
+        try await newcomer.waitUntilConnected(timeout: .seconds(10))
+        let join = await #expect(throws: MQTTError.self) {
+            try await newcomer.subscribe("$share/collectors/\(prefix)/verified/+/nonce/request")
+        }
+        #expect(join?.reasonCode == 135)
+        await newcomer.shutdown()
+    }
+}
+
 @Suite("Broker ACL for monitors")
 struct MonitorACLTests {
     @Test("a monitor reads status and events but cannot publish anywhere or read agent traffic")
