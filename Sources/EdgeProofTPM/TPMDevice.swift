@@ -112,6 +112,8 @@ public actor TPMDevice {
 
     /// Runs `body` on the current context, opening one first if the connection broke earlier. When the
     /// connection breaks during `body`, the context is dropped and `body` runs once more on a new one.
+    // Not inlined: inlined into `sign`, the 6.3.1 optimizer fails its ownership verification (release builds).
+    @inline(never)
     private func withContext<T>(_ body: (ESYSContext) throws(TPMError) -> T) throws(TPMError) -> T {
         var retried = false
         while true {
