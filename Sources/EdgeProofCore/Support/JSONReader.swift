@@ -351,8 +351,10 @@ struct JSONReader {
         var object: [String: JSONValue] = [:]
         try readObject { reader, key throws(JSONRefusal) in
             let name = key.string
-            guard object[name] == nil else { throw JSONRefusal.duplicate(name) }
-            object[name] = try reader.readValue()
+            // One hash lookup: the value is read first, and the name refused if it was there already.
+            guard object.updateValue(try reader.readValue(), forKey: name) == nil else {
+                throw JSONRefusal.duplicate(name)
+            }
         }
         return object
     }
