@@ -172,9 +172,12 @@ struct StrictReadingCorpus {
         add(
             .claims, "tpm_public_key_hash.uppercase", replacingString(claims, name: "tpm_public_key_hash", with: upper),
             .refusedByContract)
-        add(
-            .header, "kid.mixed_case",
-            replacingString(header, name: "kid", with: String(keyHash.prefix(63)) + upper.suffix(1)), .either)
+        // One letter digit in uppercase (a hash of only decimal digits would have none; 10^64 in 16^64).
+        if let letter = keyHash.firstIndex(where: { ("a"..."f").contains($0) }) {
+            var mixed = keyHash
+            mixed.replaceSubrange(letter...letter, with: keyHash[letter...letter].uppercased())
+            add(.header, "kid.mixed_case", replacingString(header, name: "kid", with: mixed), .refusedByContract)
+        }
         // Names that differ in bytes but are canonically equivalent Unicode ("é" and "e" + U+0301).
         add(
             .claims, "values.canonically_equivalent_names",

@@ -15,28 +15,41 @@
 /// - nesting at most ``JSONNesting/maximumDepth`` levels.
 /// Every refusal is a ``JSONRefusal`` that says what was wrong and in which member.
 struct JSONReader {
-    /// An object member's name: its raw bytes, or the unescaped text when it was written with escapes.
+    /// An object member's name, as its bytes: the input's own, or for a name written with escapes its
+    /// unescaped UTF-8, kept by the reader (plain bytes: reading a name costs no reference counting).
     struct Key {
         let bytes: UnsafeBufferPointer<UInt8>
-        let unescaped: String?
 
         static func == (key: Key, literal: StaticString) -> Bool {
-            if let unescaped = key.unescaped {
-                let expected = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-                return unescaped.utf8.elementsEqual(expected)
-            }
             guard key.bytes.count == literal.utf8CodeUnitCount else { return false }
             let expected = literal.utf8Start
             for index in 0..<key.bytes.count where key.bytes[index] != expected[index] { return false }
             return true
         }
 
-        var string: String { unescaped ?? String(decoding: bytes, as: UTF8.self) }
+        var string: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    /// Unescaped member names, alive as long as the reader: its keys point into them.
+    private final class UnescapedNames {
+        var buffers: [UnsafeMutableBufferPointer<UInt8>] = []
+
+        func keep(_ name: String) -> UnsafeBufferPointer<UInt8> {
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: name.utf8.count)
+            _ = buffer.initialize(from: name.utf8)
+            buffers.append(buffer)
+            return UnsafeBufferPointer(buffer)
+        }
+
+        deinit {
+            for buffer in buffers { buffer.deallocate() }
+        }
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    private var unescapedNames: UnescapedNames?
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -426,7 +439,7 @@ struct JSONReader {
             guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let key = Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<index]), unescaped: nil)
+                let key = Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 index += 1
                 if needsValidation, String(validating: key.bytes, as: UTF8.self) == nil {
                     throw JSONRefusal("invalid UTF-8 in a member name", at: start)
@@ -436,7 +449,9 @@ struct JSONReader {
             if byte == UInt8(ascii: "\\") {
                 // Rare: the name is compared, and checked for duplicates, as its unescaped text.
                 let name = try readEscapedString(from: start)
-                return Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<start]), unescaped: name)
+                let names = unescapedNames ?? UnescapedNames()
+                unescapedNames = names
+                return Key(bytes: names.keep(name))
             }
             guard byte >= 0x20 else { throw JSONRefusal("a raw control character in a member name", at: index) }
             if byte >= 0x80 { needsValidation = true }
