@@ -111,13 +111,8 @@ struct JSONReader {
             } catch {
                 throw error.isAboutObject ? error.outsideMember() : error.inMember(key.string)
             }
-            if try consumeIfNext(UInt8(ascii: ",")) {
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                    throw JSONRefusal("trailing comma", at: index)
-                }
-                continue
-            }
+            // A '}' where the next name should be is a trailing comma: readKey says so.
+            if try consumeIfNext(UInt8(ascii: ",")) { continue }
             try expect(UInt8(ascii: "}"), orSay: "expected ',' or '}'")
             depth -= 1
             return
@@ -133,19 +128,20 @@ struct JSONReader {
         }
         var count = 0
         while true {
+            let start = index
             do {
                 try element(&self)
             } catch {
+                // Checked only on failure, to keep the common path short: ']' after a comma.
+                index = start
+                skipWhitespace()
+                if count > 0, index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                    throw JSONRefusal("trailing comma", at: index)
+                }
                 throw error.inElement(count)
             }
             count += 1
-            if try consumeIfNext(UInt8(ascii: ",")) {
-                skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                    throw JSONRefusal("trailing comma", at: index)
-                }
-                continue
-            }
+            if try consumeIfNext(UInt8(ascii: ",")) { continue }
             try expect(UInt8(ascii: "]"), orSay: "expected ',' or ']'")
             depth -= 1
             return
@@ -431,7 +427,14 @@ struct JSONReader {
     }
 
     private mutating func readKey() throws(JSONRefusal) -> Key {
-        try expect(UInt8(ascii: "\""), orSay: "expected a member name")
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+            // Names are read after '{' and after ',': the empty object is taken before, so '}' here
+            // follows a comma.
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { throw JSONRefusal("trailing comma", at: index) }
+            throw unexpected("expected a member name")
+        }
+        index += 1
         let start = index
         var needsValidation = false
         while true {
