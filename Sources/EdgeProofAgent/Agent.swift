@@ -246,13 +246,13 @@ public final class Agent: Service {
             guard let (kind, agent) = topics.parse(message.topic), agent == configuration.name else { continue }
             switch kind {
             case .agentReceipts:
-                guard let receipt = try? JSONDecoder().decode(Receipt.self, from: message.payload) else {
+                guard let receipt = try? Receipt(strictJSON: message.payload) else {
                     logger.warning("ignoring a malformed receipt", metadata: ["topic": "\(message.topic)"])
                     continue
                 }
                 await take(receipt)
             case .agentRejections:
-                guard let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload) else {
+                guard let rejection = try? Rejection(strictJSON: message.payload) else {
                     logger.warning("ignoring a malformed rejection", metadata: ["topic": "\(message.topic)"])
                     continue
                 }
@@ -546,11 +546,11 @@ public final class Agent: Service {
             properties: MQTTProperties(responseTopic: topics.agentNonceResponse(configuration.name)))
         let reply = try await client.request(request, timeout: seconds(configuration.nonceTimeout))
         if reply.topic == topics.agentRejections(configuration.name) {
-            return .rejected(try JSONDecoder().decode(Rejection.self, from: reply.payload))
+            return .rejected(try Rejection(strictJSON: reply.payload))
         }
         let response: NonceResponse
         do {
-            response = try JSONDecoder().decode(NonceResponse.self, from: reply.payload)
+            response = try NonceResponse(strictJSON: reply.payload)
         } catch {
             throw AgentError("malformed nonce response: \(error)")
         }

@@ -10,14 +10,14 @@ extension Collector {
     /// Answers a request from `verified/{agent}/nonce/request` with a nonce bound to the allowlisted
     /// key of `{agent}`. The answer goes only to that agent's own response topic, never to the
     /// request's Response Topic (no reflection), with the request's Correlation Data and a message
-    /// expiry of the nonce lifetime. A request above ``NonceRequest/maximumSize`` or for an unknown or
-    /// revoked agent is answered with a rejection on the agent's rejections topic, with the same
-    /// correlation data.
+    /// expiry of the nonce lifetime. A request above ``NonceRequest/maximumSize``, not strict JSON, or
+    /// for an unknown or revoked agent is answered with a rejection on the agent's rejections topic,
+    /// with the same correlation data.
     func answerNonceRequest(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
         let correlation = message.properties.correlationData
         let issued: IssuedNonce
         do throws(ValidationFailure) {
-            if let failure = NonceRequest.checkSize(message.payload.count) { throw failure }
+            if let failure = NonceRequest.check(message.payload) { throw failure }
             let allowlist = currentAllowlist
             guard let entry = allowlist.entry(named: agent) else {
                 throw ValidationFailure(

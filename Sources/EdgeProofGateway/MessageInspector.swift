@@ -55,15 +55,15 @@ struct MessageInspector: Sendable {
             topic: topic, payload: message.payload, qos: .atLeastOnce, retain: false, properties: message.properties)
     }
 
-    /// Enforce, nonce request: the agent must be on the allowlist and active. Forwarded with its
-    /// Response Topic and Correlation Data only; user properties are dropped.
+    /// Enforce, nonce request: empty or strict JSON, and the agent on the allowlist and active.
+    /// Forwarded with its Response Topic and Correlation Data only; user properties are dropped.
     private func inspectNonceRequest(_ message: MQTTMessage, agent: String, allowlist: Allowlist, now: Date) -> Verdict
     {
         let correlation = message.properties.correlationData
         func reject(_ failure: ValidationFailure) -> Verdict {
             .reject(Rejection(failure, rejectedBy: .gateway, at: now), agent: agent, correlationData: correlation)
         }
-        if let failure = NonceRequest.checkSize(message.payload.count) { return reject(failure) }
+        if let failure = NonceRequest.check(message.payload) { return reject(failure) }
         guard let entry = allowlist.entry(named: agent) else {
             return reject(
                 ValidationFailure(

@@ -1,8 +1,9 @@
 import EdgeProofCore
 import Foundation
 
-/// Re-verifies a collector's records file offline: every line must be a ``StoredRecord`` whose
-/// envelope verifies with the allowlisted key of its agent.
+/// Re-verifies a collector's records file offline: every line must be a ``StoredRecord`` (read by the
+/// strict reader) whose envelope the collector's own reading accepts and that verifies with the
+/// allowlisted key of its agent.
 public struct RecordFileVerifier: Sendable {
     public let allowlist: Allowlist
 
@@ -28,27 +29,25 @@ public struct RecordFileVerifier: Sendable {
         } catch {
             throw StorageError("cannot read \(url.path)")
         }
-        let decoder = JSONDecoder()
         var records = 0
         var verified = 0
         var failures: [(Int, String)] = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.isEmpty {
             records += 1
-            // A stored record is as shallow as its claims; deeper lines are not records (and can trap
-            // Foundation's decoder, see JSONNesting).
-            guard !JSONNesting.exceeds(in: line) else {
-                failures.append((index + 1, "not a stored record: nested deeper than \(JSONNesting.maximumDepth) levels"))
+            // The line, then the envelope in it, through the same strict reader as the collector's.
+            let record: StoredRecord
+            do {
+                record = try StoredRecord(strictJSON: line)
+            } catch {
+                failures.append((index + 1, "not a stored record: \(error.description(in: "the record"))"))
                 continue
             }
             do {
-                let record = try decoder.decode(StoredRecord.self, from: Data(line))
                 try record.verify(with: allowlist)
                 verified += 1
-            } catch let failure as ValidationFailure {
-                failures.append((index + 1, failure.description))
             } catch {
-                failures.append((index + 1, "not a stored record: \(DecodingProblem.describe(error))"))
+                failures.append((index + 1, error.description))
             }
         }
         return Report(file: url.path, records: records, verified: verified, failures: failures)

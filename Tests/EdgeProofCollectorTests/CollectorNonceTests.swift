@@ -66,8 +66,17 @@ struct CollectorNonceTests {
         #expect(rejection.validationType == .requestValidation)
         #expect(message.properties.correlationData == correlation)
         #expect(!session.agentInbox.messages.contains { $0.topic == topics.agentNonceResponse("agent-001") })
+        // A request that is not strict JSON is refused, saying why.
+        let ambiguous = try await session.requestNonce(payload: Data(#"{"agent_name":"agent-001","agent_name":"x"}"#.utf8))
+        let malformed = try #require(try await session.rejection(for: "agent-001", reason: "malformed_envelope"))
+        #expect(malformed.0.error.contains(#"duplicate member "agent_name" in nonce request"#))
+        #expect(malformed.1.properties.correlationData == ambiguous)
         // A request at the bound is still answered with a nonce.
-        let small = try await session.requestNonce(payload: Data(repeating: 0xFF, count: NonceRequest.maximumSize))
+        let prefix = #"{"agent_name":"agent-001","padding":""#
+        let padding = String(repeating: "x", count: NonceRequest.maximumSize - prefix.utf8.count - 2)
+        let atBound = Data((prefix + padding + #""}"#).utf8)
+        #expect(atBound.count == NonceRequest.maximumSize)
+        let small = try await session.requestNonce(payload: atBound)
         let answer = try await session.agentInbox.first {
             $0.topic == topics.agentNonceResponse("agent-001") && $0.properties.correlationData == small
         }

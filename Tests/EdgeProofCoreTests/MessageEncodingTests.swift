@@ -88,8 +88,38 @@ struct ReceiptParsingTests {
         for payload in payloads.map({ Data($0.utf8) }) {
             #expect(Receipt(parsing: payload) == (try JSONDecoder().decode(Receipt.self, from: payload)))
         }
-        for junk in [#"{"nonce":"n"}"#, "[]", "", #"{"collector":"c","nonce":1,"status":"s","stored_at":"s"}"#] {
+        for junk in [
+            #"{"nonce":"n"}"#, "[]", "", #"{"collector":"c","nonce":1,"status":"s","stored_at":"s"}"#,
+            #"{"collector":"c","nonce":"n","nonce":"m","status":"accepted","stored_at":"s"}"#,
+            #"{"collector":"c","nonce":"n","status":"accepted","stored_at":"s",}"#,
+            #"{"collector":"c","nonce":"n","status":"accepted","stored_at":"s","n\u006fnce":"m"}"#,
+        ] {
             #expect(Receipt(parsing: Data(junk.utf8)) == nil, "\(junk)")
         }
+    }
+
+    @Test("rejections and nonce responses the agent acts on are read strictly")
+    func readsAgentAnswersStrictly() throws {
+        let rejection = Rejection(
+            ValidationFailure(.nonceReplayed, "used", details: ["stored_at": "t", "n": [1, 2.5, ["x": nil]]]),
+            rejectedBy: .collector, at: Date())
+        let payload = try rejection.jsonData()
+        #expect(try Rejection(strictJSON: payload) == rejection)
+        #expect(try Rejection(strictJSON: payload) == JSONDecoder().decode(Rejection.self, from: payload))
+        let text = String(decoding: payload, as: UTF8.self)
+        for bad in [
+            text.replacingOccurrences(of: #""rejected_by":"collector""#, with: #""rejected_by":"collector","rejected_by":"gateway""#),
+            text.replacingOccurrences(of: #""reason":"nonce_replayed""#, with: #""reason":"nonce_replayed","reason":"x""#),
+            String(text.dropLast()) + ",}",
+        ] {
+            #expect(throws: JSONRefusal.self) { try Rejection(strictJSON: Array(bad.utf8)) }
+        }
+        let response = NonceResponse(nonce: "n", expiresAt: "2026-11-21T10:00:00.123Z")
+        #expect(try NonceResponse(strictJSON: try WireJSON.encode(response)) == response)
+        #expect(throws: JSONRefusal.self) { try NonceResponse(strictJSON: Array(#"{"nonce":"n","expires_at":"t","nonce":"m"}"#.utf8)) }
+        #expect(NonceRequest.check(Data()) == nil)
+        #expect(NonceRequest.check(try WireJSON.encode(NonceRequest(agentName: "a"))) == nil)
+        #expect(NonceRequest.check(Data(#"{"agent_name":"a","agent_name":"b"}"#.utf8))?.reason == .malformedEnvelope)
+        #expect(NonceRequest.check(Data(#"{"#.utf8))?.reason == .malformedEnvelope)
     }
 }

@@ -151,11 +151,12 @@ struct SignedEnvelopeTests {
         "malformed envelopes get malformed_envelope with a specific message",
         arguments: [
             ("not json", "flattened JSON"),
-            (#"{"protected":"e30","payload":"e30"}"#, "missing field signature"),
+            (#"{"protected":"e30","payload":"e30"}"#, #"missing member "signature""#),
             (#"{"protected":"e30=","payload":"e30","signature":"AA"}"#, "protected header is not base64url"),
             (#"{"protected":"e30","payload":"e30","signature":"AA"}"#, "no alg"),
             (#"[1,2,3]"#, "flattened JSON"),
-            (#"{"protected":1,"payload":"e30","signature":"AA"}"#, "wrong type"),
+            (#"{"protected":1,"payload":"e30","signature":"AA"}"#, "expected a string, found '1' in the envelope.protected"),
+            (#"{"protected":"e30","payload":"e30","signature":"AA","header":{"kid":"x"}}"#, "in the envelope.header"),
         ])
     func rejectsMalformedEnvelope(input: String, expectedText: String) {
         do {

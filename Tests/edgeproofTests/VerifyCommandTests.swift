@@ -71,6 +71,50 @@ struct VerifyCommandTests {
     }
 }
 
+extension VerifyCommandTests {
+    @Test("reports honestly signed records of ambiguous envelopes as failures, with the reason")
+    func failsAmbiguousRecords() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let signer = Signer()
+        var allowlist = Allowlist()
+        try allowlist.add(
+            AllowlistEntry(
+                name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.key.publicKey.derRepresentation),
+                createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
+        let allowlistPath = directory.appending("allowlist.yaml").path
+        try AllowlistFile(path: allowlistPath).save(allowlist)
+
+        // The record a collector that kept the first of two names would have stored: the agent's
+        // TPM signed claims with geographic_region twice (US first, Berlin last).
+        var ambiguous = try await record(signer, nonce: "n-dup")
+        let claims = String(decoding: Base64URL.decode(ambiguous.payload) ?? Data(), as: UTF8.self)
+        let doubled = String(claims.dropLast()) + #","geographic_region":{"region":"EU","state":"Germany","city":"Berlin"}}"#
+        ambiguous.payload = Base64URL.encode(Array(doubled.utf8))
+        let digest = SHA256.hash(data: Array((ambiguous.protected + "." + ambiguous.payload).utf8))
+        ambiguous.signature = Base64URL.encode(try await signer.signature(forDigest: digest))
+        let good = try await record(signer, nonce: "n-good")
+        let encoder = JSONEncoder()
+        let lines = [
+            String(decoding: try encoder.encode(good), as: UTF8.self),
+            String(decoding: try encoder.encode(ambiguous), as: UTF8.self),
+            // The record line itself with a second kid, and with its kid in uppercase.
+            String(String(decoding: try encoder.encode(good), as: UTF8.self).dropLast()) + #","kid":"\#(String(repeating: "cd", count: 32))"}"#,
+            String(decoding: try encoder.encode(good), as: UTF8.self)
+                .replacingOccurrences(of: signer.publicKeyHash.hex, with: signer.publicKeyHash.hex.uppercased()),
+        ]
+        let file = directory.appending("records-ambiguous.jsonl")
+        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: file)
+
+        let run = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, file.path])
+        #expect(run.status == 1)
+        #expect(run.output.contains("records-ambiguous.jsonl: 1/4 records verified"), "\(run.output)")
+        #expect(run.output.contains(#"line 2: malformed_envelope: duplicate member "geographic_region" in claims"#), "\(run.output)")
+        #expect(run.output.contains(#"line 3: not a stored record: duplicate member "kid" in the record"#), "\(run.output)")
+        #expect(run.output.contains("line 4: not a stored record"), "\(run.output)")
+    }
+}
+
 extension Sequence {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var results = [T]()

@@ -59,8 +59,14 @@ extension SignedEnvelope {
         for (name, value) in properties {
             switch name {
             case EnvelopeProperty.workloadGeoID:
-                guard !JSONNesting.exceeds(in: value.utf8), let geo = WorkloadGeoID(parsing: value) else {
-                    throw ValidationFailure(.headerMismatch, "Workload-Geo-ID is not valid JSON of the expected shape", details: ["property": .string(name)])
+                let geo: WorkloadGeoID
+                do {
+                    geo = try WorkloadGeoID(strictJSON: value)
+                } catch {
+                    throw ValidationFailure(
+                        .headerMismatch,
+                        "Workload-Geo-ID is not strict JSON of the expected shape: \(error.description(in: name))",
+                        details: ["property": .string(name)])
                 }
                 // The quality is a copy of the signed geolocation's, when both say one.
                 let qualityAgrees =

@@ -1,9 +1,9 @@
-/// The claims read straight from their JSON bytes with ``JSONReader``: the same values their
-/// `Decodable` conformances give, or ``JSONReader/Unsupported`` for anything else (a missing field,
-/// a wrong type, a duplicate key, …), which sends the envelope to `JSONDecoder` for its answer.
+/// The claims read straight from their JSON bytes with the strict ``JSONReader``, the only reader of
+/// signed claims: every object refuses a duplicate name (after unescaping), a missing required
+/// member, a value of the wrong type; members the contract does not name are read strictly and ignored.
 extension EnvelopeClaims {
     /// Also gives where the `metrics` value's bytes are, so that a record can carry them as signed.
-    init(reading reader: inout JSONReader, metricsRange: inout Range<Int>?) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader, metricsRange: inout Range<Int>?) throws(JSONRefusal) {
         var version: Int?
         var agentName: String?
         var publicKeyHash: PublicKeyHash?
@@ -13,40 +13,44 @@ extension EnvelopeClaims {
         var geolocation: Geolocation?
         var metrics: MetricsBatch?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "v" {
-                try members.first(0)
+                try members.first(0, key)
                 version = try reader.readInt()
             } else if key == "agent_name" {
-                try members.first(1)
+                try members.first(1, key)
                 agentName = try reader.readString()
             } else if key == "tpm_public_key_hash" {
-                try members.first(2)
+                try members.first(2, key)
                 publicKeyHash = try PublicKeyHash(reading: &reader)
             } else if key == "nonce" {
-                try members.first(3)
+                try members.first(3, key)
                 nonce = try reader.readString()
             } else if key == "timestamp" {
-                try members.first(4)
+                try members.first(4, key)
                 timestamp = try reader.readString()
             } else if key == "geographic_region" {
-                try members.first(5)
+                try members.first(5, key)
                 geographicRegion = try GeographicRegion(reading: &reader)
             } else if key == "geolocation" {
-                try members.first(6)
+                try members.first(6, key)
                 if try !reader.readNullIfPresent() { geolocation = try Geolocation(reading: &reader) }
             } else if key == "metrics" {
-                try members.first(7)
-                (metrics, metricsRange) = try reader.readKeepingRange { reader throws(JSONReader.Unsupported) in
+                try members.first(7, key)
+                (metrics, metricsRange) = try reader.readKeepingRange { reader throws(JSONRefusal) in
                     try MetricsBatch(reading: &reader)
                 }
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let version, let agentName, let publicKeyHash, let nonce, let timestamp, let geographicRegion,
-            let metrics
-        else { throw JSONReader.Unsupported() }
+        guard let version else { throw JSONRefusal.missing("v") }
+        guard let agentName else { throw JSONRefusal.missing("agent_name") }
+        guard let publicKeyHash else { throw JSONRefusal.missing("tpm_public_key_hash") }
+        guard let nonce else { throw JSONRefusal.missing("nonce") }
+        guard let timestamp else { throw JSONRefusal.missing("timestamp") }
+        guard let geographicRegion else { throw JSONRefusal.missing("geographic_region") }
+        guard let metrics else { throw JSONRefusal.missing("metrics") }
         self.version = version
         self.agentName = agentName
         self.publicKeyHash = publicKeyHash
@@ -59,84 +63,89 @@ extension EnvelopeClaims {
 }
 
 extension PublicKeyHash {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
-        guard let hash = PublicKeyHash(hex: try reader.readString()) else { throw JSONReader.Unsupported() }
+    /// Only the canonical form, 64 lowercase hex digits: any other spelling of the same hash is refused,
+    /// never normalised, so that every reader and every stored record sees the same bytes.
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
+        guard let hash = PublicKeyHash(canonicalHex: try reader.readString()) else {
+            throw JSONRefusal("a public key hash that is not 64 lowercase hex digits")
+        }
         self = hash
     }
 }
 
 extension GeographicRegion {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var region: String?
         var state: String?
         var city: String?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "region" {
-                try members.first(0)
+                try members.first(0, key)
                 region = try reader.readString()
             } else if key == "state" {
-                try members.first(1)
+                try members.first(1, key)
                 if try !reader.readNullIfPresent() { state = try reader.readString() }
             } else if key == "city" {
-                try members.first(2)
+                try members.first(2, key)
                 if try !reader.readNullIfPresent() { city = try reader.readString() }
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let region else { throw JSONReader.Unsupported() }
+        guard let region else { throw JSONRefusal.missing("region") }
         self.init(region: region, state: state, city: city)
     }
 }
 
 extension Geolocation {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var latitude: Double?
         var longitude: Double?
         var accuracyMeters: Double?
         var quality: String?
         var type: String?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "latitude" {
-                try members.first(0)
+                try members.first(0, key)
                 latitude = try reader.readDouble()
             } else if key == "longitude" {
-                try members.first(1)
+                try members.first(1, key)
                 longitude = try reader.readDouble()
             } else if key == "accuracy_m" {
-                try members.first(2)
+                try members.first(2, key)
                 if try !reader.readNullIfPresent() { accuracyMeters = try reader.readDouble() }
             } else if key == "quality" {
-                try members.first(3)
+                try members.first(3, key)
                 if try !reader.readNullIfPresent() { quality = try reader.readString() }
             } else if key == "type" {
-                try members.first(4)
+                try members.first(4, key)
                 if try !reader.readNullIfPresent() { type = try reader.readString() }
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let latitude, let longitude else { throw JSONReader.Unsupported() }
+        guard let latitude else { throw JSONRefusal.missing("latitude") }
+        guard let longitude else { throw JSONRefusal.missing("longitude") }
         self.init(
             latitude: latitude, longitude: longitude, accuracyMeters: accuracyMeters, quality: quality, type: type)
     }
 }
 
 extension MetricsBatch {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var service: ServiceInfo?
         var samples: [MetricSample]?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "service" {
-                try members.first(0)
+                try members.first(0, key)
                 service = try ServiceInfo(reading: &reader)
             } else if key == "samples" {
-                try members.first(1)
+                try members.first(1, key)
                 var list: [MetricSample] = []
-                try reader.readArray { reader throws(JSONReader.Unsupported) in
+                try reader.readArray { reader throws(JSONRefusal) in
                     list.append(try MetricSample(reading: &reader))
                 }
                 samples = list
@@ -144,58 +153,62 @@ extension MetricsBatch {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let service, let samples else { throw JSONReader.Unsupported() }
+        guard let service else { throw JSONRefusal.missing("service") }
+        guard let samples else { throw JSONRefusal.missing("samples") }
         self.init(service: service, samples: samples)
     }
 }
 
 extension ServiceInfo {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var name: String?
         var version: String?
         var instanceID: String?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "name" {
-                try members.first(0)
+                try members.first(0, key)
                 name = try reader.readString()
             } else if key == "version" {
-                try members.first(1)
+                try members.first(1, key)
                 version = try reader.readString()
             } else if key == "instance_id" {
-                try members.first(2)
+                try members.first(2, key)
                 instanceID = try reader.readString()
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let name, let version, let instanceID else { throw JSONReader.Unsupported() }
+        guard let name else { throw JSONRefusal.missing("name") }
+        guard let version else { throw JSONRefusal.missing("version") }
+        guard let instanceID else { throw JSONRefusal.missing("instance_id") }
         self.init(name: name, version: version, instanceID: instanceID)
     }
 }
 
 extension MetricSample {
-    init(reading reader: inout JSONReader) throws(JSONReader.Unsupported) {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var timestamp: String?
         var metricType: String?
         var values: [String: JSONValue]?
         var members = JSONReader.Members()
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
+        try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "timestamp" {
-                try members.first(0)
+                try members.first(0, key)
                 timestamp = try reader.readString()
             } else if key == "metric_type" {
-                try members.first(1)
+                try members.first(1, key)
                 metricType = try reader.readString()
             } else if key == "values" {
-                try members.first(2)
-                guard case .object(let object) = try reader.readValue() else { throw JSONReader.Unsupported() }
-                values = object
+                try members.first(2, key)
+                values = try reader.readObjectValue()
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let timestamp, let metricType, let values else { throw JSONReader.Unsupported() }
+        guard let timestamp else { throw JSONRefusal.missing("timestamp") }
+        guard let metricType else { throw JSONRefusal.missing("metric_type") }
+        guard let values else { throw JSONRefusal.missing("values") }
         self.init(timestamp: timestamp, metricType: metricType, values: values)
     }
 }

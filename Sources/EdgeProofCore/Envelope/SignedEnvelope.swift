@@ -47,63 +47,21 @@ public struct SignedEnvelope: Sendable {
 
     /// Parses and structurally validates an envelope. Every failure is a `request_validation`,
     /// `signature_verification` (`unsupported_alg`, `header_mismatch`) failure with a specific reason.
+    ///
+    /// Envelope, protected header and claims are each read by the strict ``JSONReader`` alone (RFC 8259
+    /// and I-JSON: no duplicate names, no trailing commas, …): what it refuses is refused with its words,
+    /// what it takes means the same to any strict reader. Nothing is left to a more lenient parser.
     public init(parsing bytes: some DataProtocol, maximumSize: Int = defaultMaximumSize) throws(ValidationFailure) {
         guard bytes.count <= maximumSize else {
             throw ValidationFailure(
                 .payloadTooLarge, "envelope of \(bytes.count) bytes exceeds the limit of \(maximumSize) bytes",
                 details: ["size": .number(Double(bytes.count)), "limit": .number(Double(maximumSize))])
         }
-        // The common case, a well-formed envelope, is read in one pass over the bytes. Whatever that
-        // reader does not take goes the full way below, which accepts or refuses it and says why.
-        let read =
-            bytes.withContiguousStorageIfAvailable { Self.read($0) }
-            ?? Array(bytes).withUnsafeBufferPointer { Self.read($0) }
-        if let read {
-            try Self.checkClaims(read.claims, header: read.header)
-            self = read
-        } else {
-            self = try Self.decodeInFull(Data(bytes))
+        func run(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<SignedEnvelope, ValidationFailure> {
+            Result { () throws(ValidationFailure) in try Self.read(buffer) }
         }
-    }
-
-    /// The full path: `JSONDecoder` and every check in order, each failure with its own reason and
-    /// message. ``read(_:)`` is the shortcut that must agree with it.
-    static func decodeInFull(_ data: Data) throws(ValidationFailure) -> SignedEnvelope {
-        guard !JSONNesting.exceeds(in: data) else {
-            throw ValidationFailure(
-                .malformedEnvelope, "envelope nests deeper than \(JSONNesting.maximumDepth) levels")
-        }
-        let outer: FlattenedJWS
-        do {
-            outer = try JSONDecoder().decode(FlattenedJWS.self, from: data)
-        } catch {
-            throw ValidationFailure(.malformedEnvelope, "not a JWS in flattened JSON form: \(DecodingProblem.describe(error))")
-        }
-        guard let headerBytes = Base64URL.decode(outer.protected) else {
-            throw ValidationFailure(.malformedEnvelope, "protected header is not base64url")
-        }
-        guard let payloadBytes = Base64URL.decode(outer.payload) else {
-            throw ValidationFailure(.malformedEnvelope, "payload is not base64url")
-        }
-        guard !JSONNesting.exceeds(in: headerBytes), !JSONNesting.exceeds(in: payloadBytes) else {
-            throw ValidationFailure(
-                .malformedEnvelope, "protected header or claims nest deeper than \(JSONNesting.maximumDepth) levels")
-        }
-        // The header first: an envelope with alg "none" and no signature is an unsupported alg.
-        let header = try Self.decodeHeader(headerBytes)
-        guard let signatureBytes = Base64URL.decode(outer.signature), !signatureBytes.isEmpty else {
-            throw ValidationFailure(.malformedEnvelope, "signature is missing or not base64url")
-        }
-        let claims: EnvelopeClaims
-        do {
-            claims = try JSONDecoder().decode(EnvelopeClaims.self, from: payloadBytes)
-        } catch {
-            throw ValidationFailure(.malformedEnvelope, "claims: \(DecodingProblem.describe(error))")
-        }
-        try Self.checkClaims(claims, header: header)
-        return SignedEnvelope(
-            protected: outer.protected, payload: outer.payload, signature: outer.signature,
-            signatureBytes: Array(signatureBytes), header: header, claims: claims)
+        let result = bytes.withContiguousStorageIfAvailable(run) ?? Array(bytes).withUnsafeBufferPointer(run)
+        self = try result.get()
     }
 
     private init(
@@ -119,28 +77,38 @@ public struct SignedEnvelope: Sendable {
         self.signatureBytes = signatureBytes
     }
 
-    /// The fast path of ``init(parsing:maximumSize:)``: an envelope that the full path would take
-    /// with the same header and claims up to ``checkClaims(_:header:)``, or nil to leave the bytes to it.
-    static func read(_ bytes: UnsafeBufferPointer<UInt8>) -> SignedEnvelope? {
-        guard
-            let (protected, payload, signature) = JSONReader.read(bytes, { reader throws(JSONReader.Unsupported) in
+    /// The one reading of an envelope, in the contract's order: the JWS, the header (an envelope with
+    /// alg "none" and no signature is an unsupported alg), the signature, the claims and their checks.
+    static func read(_ bytes: UnsafeBufferPointer<UInt8>) throws(ValidationFailure) -> SignedEnvelope {
+        var (protected, payload, signature): (String, String, String)
+        do {
+            (protected, payload, signature) = try JSONReader.read(bytes) { reader throws(JSONRefusal) in
                 try FlattenedJWS.reading(&reader)
-            })
-        else { return nil }
-        var (protectedText, payloadText, signatureText) = (protected, payload, signature)
-        guard let header = readHeader(&protectedText),
-            let payloadBytes = payloadText.withUTF8({ Base64URL.decodeBytes($0) }),
-            let signatureBytes = signatureText.withUTF8({ Base64URL.decodeBytes($0) }), !signatureBytes.isEmpty,
-            let (claims, metricsRange) = payloadBytes.withUnsafeBufferPointer({ bytes in
-                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in
-                    var metricsRange: Range<Int>?
-                    let claims = try EnvelopeClaims(reading: &reader, metricsRange: &metricsRange)
-                    return (claims, metricsRange)
-                }
-            })
-        else { return nil }
+            }
+        } catch {
+            throw ValidationFailure(
+                .malformedEnvelope, "not a JWS in flattened JSON form: \(error.description(in: "the envelope"))")
+        }
+        let header = try readHeader(&protected)
+        guard let signatureBytes = signature.withUTF8({ Base64URL.decodeBytes($0) }), !signatureBytes.isEmpty else {
+            throw ValidationFailure(.malformedEnvelope, "signature is missing or not base64url")
+        }
+        guard let payloadBytes = payload.withUTF8({ Base64URL.decodeBytes($0) }) else {
+            throw ValidationFailure(.malformedEnvelope, "payload is not base64url")
+        }
+        let (claims, metricsRange): (EnvelopeClaims, Range<Int>?)
+        do {
+            (claims, metricsRange) = try JSONReader.read(payloadBytes) { reader throws(JSONRefusal) in
+                var metricsRange: Range<Int>?
+                let claims = try EnvelopeClaims(reading: &reader, metricsRange: &metricsRange)
+                return (claims, metricsRange)
+            }
+        } catch {
+            throw ValidationFailure(.malformedEnvelope, error.description(in: "claims"))
+        }
+        try checkClaims(claims, header: header)
         return SignedEnvelope(
-            protected: protectedText, payload: payloadText, signature: signatureText, signatureBytes: signatureBytes,
+            protected: protected, payload: payload, signature: signature, signatureBytes: signatureBytes,
             header: header, claims: claims, signedMetricsJSON: metricsRange.map { payloadBytes[$0] })
     }
 
@@ -160,14 +128,14 @@ public struct SignedEnvelope: Sendable {
             protected: protected, payload: payload, signatureBytes: signature, header: header, claims: claims)
     }
 
-    /// The header of `protected` through the fast reader, from ``ProtectedHeaderCache`` when seen before.
-    private static func readHeader(_ protected: inout String) -> JWSHeader? {
+    /// The header of `protected`, from ``ProtectedHeaderCache`` when seen before (an agent sends the same
+    /// header with every envelope): only headers that passed every check are kept.
+    private static func readHeader(_ protected: inout String) throws(ValidationFailure) -> JWSHeader {
         if let header = ProtectedHeaderCache.shared.header(for: protected) { return header }
-        guard let bytes = protected.withUTF8({ Base64URL.decodeBytes($0) }),
-            let header = bytes.withUnsafeBufferPointer({ bytes in
-                JSONReader.read(bytes) { reader throws(JSONReader.Unsupported) in try JWSHeader(reading: &reader) }
-            })
-        else { return nil }
+        guard let bytes = protected.withUTF8({ Base64URL.decodeBytes($0) }) else {
+            throw ValidationFailure(.malformedEnvelope, "protected header is not base64url")
+        }
+        let header = try JWSHeader(checking: bytes)
         ProtectedHeaderCache.shared.insert(header, for: protected)
         return header
     }
@@ -211,30 +179,6 @@ public struct SignedEnvelope: Sendable {
         }
     }
 
-    private static func decodeHeader(_ bytes: Data) throws(ValidationFailure) -> JWSHeader {
-        guard let fields = try? JSONDecoder().decode([String: JSONValue].self, from: bytes) else {
-            throw ValidationFailure(.malformedEnvelope, "protected header is not a JSON object")
-        }
-        guard let alg = fields["alg"]?.stringValue else {
-            throw ValidationFailure(.malformedEnvelope, "protected header has no alg")
-        }
-        guard let algorithm = SignatureAlgorithm(rawValue: alg) else {
-            throw ValidationFailure(
-                .unsupportedAlgorithm, "alg \"\(alg.prefix(32))\" is not allowed; use ES256 or RS256",
-                details: ["alg": .string(String(alg.prefix(32)))])
-        }
-        guard fields["crit"] == nil else {
-            throw ValidationFailure(.malformedEnvelope, "protected header has crit parameters this receiver does not understand")
-        }
-        guard let kid = fields["kid"]?.stringValue, let keyID = PublicKeyHash(hex: kid) else {
-            throw ValidationFailure(.malformedEnvelope, "protected header kid must be the 64-hex-digit public key hash")
-        }
-        guard fields["typ"]?.stringValue == JWSHeader.envelopeType else {
-            throw ValidationFailure(.malformedEnvelope, "protected header typ must be \"\(JWSHeader.envelopeType)\"")
-        }
-        return JWSHeader(algorithm: algorithm, keyID: keyID)
-    }
-
     private static func checkClaims(_ claims: EnvelopeClaims, header: JWSHeader) throws(ValidationFailure) {
         guard claims.version == EnvelopeClaims.currentVersion else {
             throw ValidationFailure(.malformedEnvelope, "claims version \(claims.version) is not supported (expected 1)")
@@ -262,31 +206,32 @@ public struct SignedEnvelope: Sendable {
     }
 }
 
-private struct FlattenedJWS: Decodable {
-    var protected: String
-    var payload: String
-    var signature: String
-}
-
-extension FlattenedJWS {
-    /// Exactly the three members, each once; other members (which `JSONDecoder` would ignore) are
-    /// left to the full path.
-    static func reading(_ reader: inout JSONReader) throws(JSONReader.Unsupported) -> (String, String, String) {
+/// The outer JWS object: exactly the three members of the flattened serialization, each once. Any
+/// other member is refused: an unprotected `header` would let a JOSE library read a kid or alg that
+/// the signature does not cover.
+private enum FlattenedJWS {
+    static func reading(_ reader: inout JSONReader) throws(JSONRefusal) -> (String, String, String) {
         var protected: String?
         var payload: String?
         var signature: String?
-        try reader.readObject { reader, key throws(JSONReader.Unsupported) in
-            if key == "protected", protected == nil {
+        var members = JSONReader.Members()
+        try reader.readObject { reader, key throws(JSONRefusal) in
+            if key == "protected" {
+                try members.first(0, key)
                 protected = try reader.readString()
-            } else if key == "payload", payload == nil {
+            } else if key == "payload" {
+                try members.first(1, key)
                 payload = try reader.readString()
-            } else if key == "signature", signature == nil {
+            } else if key == "signature" {
+                try members.first(2, key)
                 signature = try reader.readString()
             } else {
-                throw JSONReader.Unsupported()
+                throw JSONRefusal("a member other than protected, payload and signature")
             }
         }
-        guard let protected, let payload, let signature else { throw JSONReader.Unsupported() }
+        guard let protected else { throw JSONRefusal.missing("protected") }
+        guard let payload else { throw JSONRefusal.missing("payload") }
+        guard let signature else { throw JSONRefusal.missing("signature") }
         return (protected, payload, signature)
     }
 }

@@ -42,20 +42,32 @@ public struct PublicKeyHash: Sendable, Hashable, Codable, CustomStringConvertibl
         self.word3 = word3
     }
 
-    /// Parses 64 hex digits (either case); nil for anything else.
+    /// Parses 64 hex digits in either case; nil for anything else. For what operators type (allowlist
+    /// entries, `--hash` options); what arrives on the wire must be canonical (``init(canonicalHex:)``).
     public init?(hex: some StringProtocol) {
+        self.init(hex: hex, digits: Self.nibbles)
+    }
+
+    /// Parses the canonical form only, exactly 64 lowercase hex digits, as `kid` and
+    /// `tpm_public_key_hash` must be written: another spelling of the same hash is refused, not
+    /// normalised, so that every reader of a signed envelope or a stored record sees the same bytes.
+    public init?(canonicalHex hex: some StringProtocol) {
+        self.init(hex: hex, digits: Self.lowercaseNibbles)
+    }
+
+    private init?(hex: some StringProtocol, digits: [UInt8]) {
         guard hex.utf8.count == 64,
-            let hash = hex.utf8.withContiguousStorageIfAvailable({ Self(hexDigits: $0) })
-                ?? Array(hex.utf8).withUnsafeBufferPointer({ Self(hexDigits: $0) })
+            let hash = hex.utf8.withContiguousStorageIfAvailable({ Self(hexDigits: $0, table: digits) })
+                ?? Array(hex.utf8).withUnsafeBufferPointer({ Self(hexDigits: $0, table: digits) })
         else { return nil }
         self = hash
     }
 
-    /// The hash written as the 64 hex digits in `utf8`; nil if any is not a hex digit.
-    private init?(hexDigits utf8: UnsafeBufferPointer<UInt8>) {
+    /// The hash written as the 64 hex digits in `utf8`; nil if any is not a digit of `table`.
+    private init?(hexDigits utf8: UnsafeBufferPointer<UInt8>, table: [UInt8]) {
         var valid = true
         func word(_ index: Int) -> UInt64 {
-            Self.nibbles.withUnsafeBufferPointer { nibbles in
+            table.withUnsafeBufferPointer { nibbles in
                 var word: UInt64 = 0
                 for digit in utf8[16 * index..<16 * (index + 1)] {
                     let nibble = nibbles[Int(digit)]
@@ -72,6 +84,10 @@ public struct PublicKeyHash: Sendable, Hashable, Codable, CustomStringConvertibl
 
     /// The value of each hex digit, 0xFF for every other byte.
     private static let nibbles: [UInt8] = (0...255).map { nibble(UInt8($0)) ?? 0xFF }
+    /// The same for lowercase digits only.
+    private static let lowercaseNibbles: [UInt8] = (0...255).map { byte in
+        (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(UInt8(byte)) ? 0xFF : nibble(UInt8(byte)) ?? 0xFF
+    }
 
     public var hex: String {
         String(unsafeUninitializedCapacity: 64) { out in

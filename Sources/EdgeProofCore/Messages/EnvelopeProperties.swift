@@ -67,7 +67,8 @@ public struct SignatureInput: Sendable, Hashable {
         #"keyid="\#(keyID.hex)", created=\#(created), expires=\#(expires), alg="\#(algorithm.rawValue)", nonce="\#(nonce)""#
     }
 
-    /// Parses the header form; nil when any member is missing or malformed.
+    /// Parses the header form; nil when any member is missing, malformed or given twice, the keyid not in
+    /// its canonical form (64 lowercase hex digits), or created/expires not plain decimal digits.
     public init?(parsing text: String) {
         guard text.utf8.count <= 512 else { return nil }
         var members: [String: String] = [:]
@@ -76,11 +77,15 @@ public struct SignatureInput: Sendable, Hashable {
             guard pair.count == 2 else { return nil }
             var value = pair[1]
             if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            members[pair[0]] = value
+            guard members.updateValue(value, forKey: pair[0]) == nil else { return nil }
         }
-        guard let keyID = members["keyid"].flatMap({ PublicKeyHash(hex: $0) }),
-            let created = members["created"].flatMap({ Int64($0) }),
-            let expires = members["expires"].flatMap({ Int64($0) }),
+        func seconds(_ text: String?) -> Int64? {
+            guard let text, !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            return Int64(text)
+        }
+        guard let keyID = members["keyid"].flatMap({ PublicKeyHash(canonicalHex: $0) }),
+            let created = seconds(members["created"]),
+            let expires = seconds(members["expires"]),
             let algorithm = members["alg"].flatMap({ SignatureAlgorithm(rawValue: $0) }),
             let nonce = members["nonce"]
         else { return nil }

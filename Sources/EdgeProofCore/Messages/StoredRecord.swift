@@ -39,13 +39,33 @@ public struct StoredRecord: Sendable, Hashable, Codable {
         self.signature = envelope.signature
     }
 
+    init(
+        receivedAt: String, collector: String, topic: String, agentName: String, kid: PublicKeyHash,
+        geographicRegion: GeographicRegion, geolocation: Geolocation?, nonce: String, metrics: MetricsBatch,
+        protected: String, payload: String, signature: String
+    ) {
+        self.receivedAt = receivedAt
+        self.collector = collector
+        self.topic = topic
+        self.agentName = agentName
+        self.kid = kid
+        self.geographicRegion = geographicRegion
+        self.geolocation = geolocation
+        self.nonce = nonce
+        self.metrics = metrics
+        self.protected = protected
+        self.payload = payload
+        self.signature = signature
+    }
+
     /// The envelope in its original wire form.
     public var envelopeJSON: String {
         #"{"protected":"\#(protected)","payload":"\#(payload)","signature":"\#(signature)"}"#
     }
 
     /// Re-verifies the stored envelope with the allowlisted key of its agent, and that the record's
-    /// own fields agree with the signed claims.
+    /// own fields agree with the signed claims. The envelope is read as the collector read it, by the
+    /// one strict reader: a record of an envelope it refuses (a duplicate name, …) fails here too.
     public func verify(with allowlist: Allowlist) throws(ValidationFailure) {
         let envelope = try SignedEnvelope(parsing: Array(envelopeJSON.utf8))
         guard let key = allowlist.publicKey(forAgent: envelope.claims.agentName) else {
@@ -53,7 +73,8 @@ public struct StoredRecord: Sendable, Hashable, Codable {
         }
         try envelope.verifySignature(with: key)
         guard envelope.claims.agentName == agentName, envelope.claims.nonce == nonce,
-            envelope.claims.geographicRegion == geographicRegion, envelope.header.keyID == kid
+            envelope.claims.geographicRegion == geographicRegion, envelope.header.keyID == kid,
+            envelope.claims.geolocation == geolocation, envelope.claims.metrics == metrics
         else {
             throw ValidationFailure(.headerMismatch, "record fields differ from the signed claims")
         }

@@ -27,6 +27,17 @@ public struct Rejection: Sendable, Hashable, Codable {
         self.timestamp = Timestamp.string(from: date)
     }
 
+    init(
+        error: String, rejectedBy: RejectingComponent, validationType: ValidationType, details: [String: JSONValue],
+        timestamp: String
+    ) {
+        self.error = error
+        self.rejectedBy = rejectedBy
+        self.validationType = validationType
+        self.details = details
+        self.timestamp = timestamp
+    }
+
     /// The specific reason code (`details.reason`).
     public var reasonCode: String? { details["reason"]?.stringValue }
 }

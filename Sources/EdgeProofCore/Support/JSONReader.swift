@@ -1,22 +1,22 @@
-/// A strict, allocation-light reader for the well-formed JSON that agents send, used by the
-/// envelope's fast path.
+/// The one strict reader for every JSON document that is signed or decides: envelopes, protected
+/// headers, claims, receipts, rejections, nonce requests and responses, the `Workload-Geo-ID`
+/// property and stored records. Whatever it refuses, nothing else reads: there is no fallback.
 ///
-/// It understands only a subset, and on anything else it gives up (``Unsupported``) rather than
-/// guess: the caller then runs `JSONDecoder`, which accepts or rejects with its own answer. So every
-/// value this reader returns must be exactly what `JSONDecoder` would give for the same bytes, and
-/// whatever it cannot promise that for it refuses:
-/// - a duplicate key (Foundation keeps the first), a key with an escape;
-/// - a raw control character, invalid UTF-8, a lone surrogate escape;
-/// - a number outside the JSON grammar, one that overflows or underflows a `Double`, a zero with an
-///   exponent, an integer
-///   with a fraction or exponent (for `Int` fields);
-/// - nesting deeper than ``JSONNesting/maximumDepth`` (counted as that pre-scan counts), a byte
-///   order mark, anything after the top-level value.
+/// It reads RFC 8259 exactly, with I-JSON (RFC 7493) on top, at every nesting level:
+/// - member names are compared after unescaping, and a name twice in one object is refused
+///   (`"a\u005fb"` is `"a_b"`), in typed objects (``Members``) and in open-ended values alike;
+/// - no trailing commas, no byte order mark, nothing but whitespace after the top-level value;
+/// - strings are valid UTF-8 without raw control characters; an escaped lone surrogate is refused;
+/// - numbers: the RFC's grammar, and only what a double carries exactly enough that every reader
+///   agrees: an integer literal beyond ±(2^53 − 1) is refused (I-JSON §2.2), as are a number that
+///   overflows a double, one that underflows to zero or to a subnormal, and a zero with an exponent
+///   (Foundation refuses those last ones, and stored records must stay readable by it). `Int` fields
+///   take integer literals only (no fraction, no exponent) within ±(2^53 − 1);
+/// - nesting at most ``JSONNesting/maximumDepth`` levels.
+/// Every refusal is a ``JSONRefusal`` that says what was wrong and in which member.
 struct JSONReader {
-    /// The input is outside what this reader promises to read exactly as `JSONDecoder` does.
-    struct Unsupported: Error {}
-
-    /// An object member's key, as its raw bytes (keys with escapes are refused).
+    /// An object member's name, as its bytes: the input's own, or for a name written with escapes its
+    /// unescaped UTF-8, kept by the reader (plain bytes: reading a name costs no reference counting).
     struct Key {
         let bytes: UnsafeBufferPointer<UInt8>
 
@@ -30,9 +30,26 @@ struct JSONReader {
         var string: String { String(decoding: bytes, as: UTF8.self) }
     }
 
+    /// Unescaped member names, alive as long as the reader: its keys point into them.
+    private final class UnescapedNames {
+        var buffers: [UnsafeMutableBufferPointer<UInt8>] = []
+
+        func keep(_ name: String) -> UnsafeBufferPointer<UInt8> {
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: name.utf8.count)
+            _ = buffer.initialize(from: name.utf8)
+            buffers.append(buffer)
+            return UnsafeBufferPointer(buffer)
+        }
+
+        deinit {
+            for buffer in buffers { buffer.deallocate() }
+        }
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    private var unescapedNames: UnescapedNames?
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -40,17 +57,29 @@ struct JSONReader {
 
     /// Reads one whole document with `body`, which must consume exactly its top-level value.
     static func read<T>(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (inout JSONReader) throws(Unsupported) -> T
-    ) -> T? {
-        var reader = JSONReader(bytes)
-        do {
-            let value = try body(&reader)
-            reader.skipWhitespace()
-            guard reader.index == bytes.count else { return nil }
-            return value
-        } catch {
-            return nil
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (inout JSONReader) throws(JSONRefusal) -> T
+    ) throws(JSONRefusal) -> T {
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            throw JSONRefusal("a byte order mark before the JSON text", at: 0)
         }
+        var reader = JSONReader(bytes)
+        let value = try body(&reader)
+        reader.skipWhitespace()
+        guard reader.index == bytes.count else {
+            throw JSONRefusal("bytes after the JSON value", at: reader.index)
+        }
+        return value
+    }
+
+    /// ``read(_:_:)`` over the bytes of `collection`, contiguous or not.
+    static func read<T>(
+        _ collection: some Collection<UInt8>, _ body: (inout JSONReader) throws(JSONRefusal) -> T
+    ) throws(JSONRefusal) -> T {
+        func run(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<T, JSONRefusal> {
+            Result { () throws(JSONRefusal) in try read(buffer, body) }
+        }
+        let result = collection.withContiguousStorageIfAvailable(run) ?? Array(collection).withUnsafeBufferPointer(run)
+        return try result.get()
     }
 
     // MARK: Structure
@@ -58,17 +87,18 @@ struct JSONReader {
     /// Reads one value with `body` and returns, beside what `body` made of it, where the value's bytes
     /// are: from its first byte to its last, without the whitespace around it.
     mutating func readKeepingRange<T>(
-        _ body: (inout JSONReader) throws(Unsupported) -> T
-    ) throws(Unsupported) -> (value: T, range: Range<Int>) {
+        _ body: (inout JSONReader) throws(JSONRefusal) -> T
+    ) throws(JSONRefusal) -> (value: T, range: Range<Int>) {
         skipWhitespace()
         let start = index
         let value = try body(&self)
         return (value, start..<index)
     }
 
-    /// Reads an object, calling `member` with each key; `member` must read or skip the value.
-    mutating func readObject(_ member: (inout JSONReader, Key) throws(Unsupported) -> Void) throws(Unsupported) {
-        try enter(UInt8(ascii: "{"))
+    /// Reads an object, calling `member` with each name; `member` must read or skip the value. A
+    /// refusal inside the value is reported as inside that member.
+    mutating func readObject(_ member: (inout JSONReader, Key) throws(JSONRefusal) -> Void) throws(JSONRefusal) {
+        try enter(UInt8(ascii: "{"), "expected an object")
         if try consumeIfNext(UInt8(ascii: "}")) {
             depth -= 1
             return
@@ -76,32 +106,50 @@ struct JSONReader {
         while true {
             let key = try readKey()
             try expect(UInt8(ascii: ":"))
-            try member(&self, key)
+            do {
+                try member(&self, key)
+            } catch {
+                throw error.isAboutObject ? error.outsideMember() : error.inMember(key.string)
+            }
+            // A '}' where the next name should be is a trailing comma: readKey says so.
             if try consumeIfNext(UInt8(ascii: ",")) { continue }
-            try expect(UInt8(ascii: "}"))
+            try expect(UInt8(ascii: "}"), orSay: "expected ',' or '}'")
             depth -= 1
             return
         }
     }
 
     /// Reads an array, calling `element` once per element; `element` must read the value.
-    mutating func readArray(_ element: (inout JSONReader) throws(Unsupported) -> Void) throws(Unsupported) {
-        try enter(UInt8(ascii: "["))
+    mutating func readArray(_ element: (inout JSONReader) throws(JSONRefusal) -> Void) throws(JSONRefusal) {
+        try enter(UInt8(ascii: "["), "expected an array")
         if try consumeIfNext(UInt8(ascii: "]")) {
             depth -= 1
             return
         }
+        var count = 0
         while true {
-            try element(&self)
+            let start = index
+            do {
+                try element(&self)
+            } catch {
+                // Checked only on failure, to keep the common path short: ']' after a comma.
+                index = start
+                skipWhitespace()
+                if count > 0, index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                    throw JSONRefusal("trailing comma", at: index)
+                }
+                throw error.inElement(count)
+            }
+            count += 1
             if try consumeIfNext(UInt8(ascii: ",")) { continue }
-            try expect(UInt8(ascii: "]"))
+            try expect(UInt8(ascii: "]"), orSay: "expected ',' or ']'")
             depth -= 1
             return
         }
     }
 
     /// Consumes `null` if it is next; leaves anything else unread.
-    mutating func readNullIfPresent() throws(Unsupported) -> Bool {
+    mutating func readNullIfPresent() throws(JSONRefusal) -> Bool {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "n") else { return false }
         try literal("null")
@@ -110,8 +158,8 @@ struct JSONReader {
 
     // MARK: Scalars
 
-    mutating func readString() throws(Unsupported) -> String {
-        try expect(UInt8(ascii: "\""))
+    mutating func readString() throws(JSONRefusal) -> String {
+        try expect(UInt8(ascii: "\""), orSay: "expected a string")
         let start = index
         var needsValidation = false
         while true {
@@ -122,29 +170,33 @@ struct JSONReader {
                 let content = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
                 guard needsValidation else { return String(decoding: content, as: UTF8.self) }
-                guard let text = String(validating: content, as: UTF8.self) else { throw Unsupported() }
+                guard let text = String(validating: content, as: UTF8.self) else {
+                    throw JSONRefusal("invalid UTF-8 in a string", at: start)
+                }
                 return text
             }
             if byte == UInt8(ascii: "\\") { return try readEscapedString(from: start) }
-            guard byte >= 0x20 else { throw Unsupported() }
+            guard byte >= 0x20 else { throw JSONRefusal("a raw control character in a string", at: index) }
             if byte >= 0x80 { needsValidation = true }
             index += 1
         }
-        throw Unsupported()
+        throw JSONRefusal("unterminated string", at: start - 1)
     }
 
     /// A string with escapes: decoded into a buffer, then validated as a whole.
-    private mutating func readEscapedString(from start: Int) throws(Unsupported) -> String {
+    private mutating func readEscapedString(from start: Int) throws(JSONRefusal) -> String {
         var decoded = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: decoded, as: UTF8.self) else { throw Unsupported() }
+                guard let text = String(validating: decoded, as: UTF8.self) else {
+                    throw JSONRefusal("invalid UTF-8 in a string", at: start)
+                }
                 return text
             case UInt8(ascii: "\\"):
-                guard index < bytes.count else { throw Unsupported() }
+                guard index < bytes.count else { break }
                 let escape = bytes[index]
                 index += 1
                 switch escape {
@@ -154,39 +206,43 @@ struct JSONReader {
                 case UInt8(ascii: "n"): decoded.append(0x0A)
                 case UInt8(ascii: "r"): decoded.append(0x0D)
                 case UInt8(ascii: "t"): decoded.append(0x09)
-                case UInt8(ascii: "u"): append(try readUnicodeEscape(), to: &decoded)
-                default: throw Unsupported()
+                case UInt8(ascii: "u"): UTF8.encode(try readUnicodeEscape()) { decoded.append($0) }
+                default: throw JSONRefusal("an invalid escape in a string", at: index - 2)
                 }
             case 0..<0x20:
-                throw Unsupported()
+                throw JSONRefusal("a raw control character in a string", at: index - 1)
             default:
                 decoded.append(byte)
             }
         }
-        throw Unsupported()
+        throw JSONRefusal("unterminated string", at: start - 1)
     }
 
     /// After `\u`: four hex digits, and for a high surrogate the `\uXXXX` low surrogate after it.
-    private mutating func readUnicodeEscape() throws(Unsupported) -> Unicode.Scalar {
+    private mutating func readUnicodeEscape() throws(JSONRefusal) -> Unicode.Scalar {
+        let escapeStart = index - 2
         let first = try readHex4()
         switch first {
         case 0xD800..<0xDC00:
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-            else { throw Unsupported() }
+            else { throw JSONRefusal("a lone surrogate escape in a string", at: escapeStart) }
             index += 2
             let second = try readHex4()
             guard (0xDC00..<0xE000).contains(second),
                 let scalar = Unicode.Scalar(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
-            else { throw Unsupported() }
+            else { throw JSONRefusal("a lone surrogate escape in a string", at: escapeStart) }
             return scalar
         default:
-            guard let scalar = Unicode.Scalar(first) else { throw Unsupported() }  // a lone low surrogate
+            // A lone low surrogate has no scalar.
+            guard let scalar = Unicode.Scalar(first) else {
+                throw JSONRefusal("a lone surrogate escape in a string", at: escapeStart)
+            }
             return scalar
         }
     }
 
-    private mutating func readHex4() throws(Unsupported) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw Unsupported() }
+    private mutating func readHex4() throws(JSONRefusal) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw JSONRefusal("an invalid \\u escape in a string", at: index - 2) }
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[index]
@@ -195,7 +251,7 @@ struct JSONReader {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw Unsupported()
+            default: throw JSONRefusal("an invalid \\u escape in a string", at: index)
             }
             value = value << 4 | UInt32(digit)
             index += 1
@@ -203,13 +259,12 @@ struct JSONReader {
         return value
     }
 
-    private func append(_ scalar: Unicode.Scalar, to decoded: inout [UInt8]) {
-        UTF8.encode(scalar) { decoded.append($0) }
-    }
+    /// The largest integer every I-JSON reader holds exactly, 2^53 − 1.
+    static let largestExactInteger = 9_007_199_254_740_991
 
-    /// A JSON number that fits a `Double` exactly as Foundation parses it (correctly rounded).
-    mutating func readDouble() throws(Unsupported) -> Double {
-        let number = try scanNumber()
+    /// A JSON number as a `Double`, correctly rounded; refused where readers could disagree (see the type).
+    mutating func readDouble() throws(JSONRefusal) -> Double {
+        let number = try scanNumber(expecting: "expected a number")
         let text = UnsafeBufferPointer(rebasing: bytes[number.range])
         var value: Double
         if !number.hasExponent, number.digits <= 15 {
@@ -229,45 +284,60 @@ struct JSONReader {
             value = Double(mantissa) / Self.powersOfTen[fractionDigits]
             if number.isNegative { value = -value }
         } else {
-            guard let parsed = Double(String(decoding: text, as: UTF8.self)) else { throw Unsupported() }
+            guard let parsed = Double(String(decoding: text, as: UTF8.self)) else {
+                throw JSONRefusal("a number a double cannot hold", at: number.range.lowerBound)
+            }
             value = parsed
+            if !number.hasFraction, !number.hasExponent, value.magnitude > Double(Self.largestExactInteger) {
+                throw JSONRefusal(
+                    "an integer beyond ±(2^53 − 1), which not every reader holds exactly", at: number.range.lowerBound)
+            }
         }
-        // Foundation refuses overflow, underflow to zero, and (oddly) some zeros with an exponent
-        // ("0e5", "-0.0e1"): zeros with an exponent and subnormals are left to it as well.
-        guard value.isFinite, value == 0 ? !number.hasNonZeroDigit && !number.hasExponent : value.isNormal else {
-            throw Unsupported()
+        guard value.isFinite else { throw JSONRefusal("a number that overflows a double", at: number.range.lowerBound) }
+        if value == 0 {
+            guard !number.hasNonZeroDigit else {
+                throw JSONRefusal("a number that underflows a double", at: number.range.lowerBound)
+            }
+            guard !number.hasExponent else {
+                throw JSONRefusal("a zero with an exponent", at: number.range.lowerBound)
+            }
+        } else if !value.isNormal {
+            throw JSONRefusal("a number that underflows a double", at: number.range.lowerBound)
         }
         return value
     }
 
-    /// A JSON integer (no fraction, no exponent) of at most 18 digits.
-    mutating func readInt() throws(Unsupported) -> Int {
-        let number = try scanNumber()
-        guard !number.hasFraction, !number.hasExponent, number.digits <= 18 else { throw Unsupported() }
+    /// An `Int` field: an integer literal (no fraction, no exponent) within ±(2^53 − 1).
+    mutating func readInt() throws(JSONRefusal) -> Int {
+        let number = try scanNumber(expecting: "expected an integer")
+        guard !number.hasFraction, !number.hasExponent else {
+            throw JSONRefusal("expected an integer without fraction or exponent", at: number.range.lowerBound)
+        }
+        guard number.digits <= 16 else {
+            throw JSONRefusal("an integer beyond ±(2^53 − 1)", at: number.range.lowerBound)
+        }
         var value = 0
         for byte in bytes[number.range] where byte != UInt8(ascii: "-") {
             value = value * 10 + Int(byte - UInt8(ascii: "0"))
         }
+        guard value <= Self.largestExactInteger else {
+            throw JSONRefusal("an integer beyond ±(2^53 − 1)", at: number.range.lowerBound)
+        }
         return number.isNegative ? -value : value
     }
 
-    /// Any JSON value, as ``JSONValue`` decodes it.
-    mutating func readValue() throws(Unsupported) -> JSONValue {
+    /// Any JSON value, for the open-ended parts of the contract; objects refuse duplicate names.
+    mutating func readValue() throws(JSONRefusal) -> JSONValue {
         skipWhitespace()
-        guard index < bytes.count else { throw Unsupported() }
+        guard index < bytes.count else { throw unexpected("expected a value") }
         switch bytes[index] {
         case UInt8(ascii: "\""):
             return .string(try readString())
         case UInt8(ascii: "{"):
-            var object: [String: JSONValue] = [:]
-            try readObject { reader, key throws(Unsupported) in
-                let value = try reader.readValue()
-                guard object.updateValue(value, forKey: key.string) == nil else { throw Unsupported() }
-            }
-            return .object(object)
+            return .object(try readObjectValue())
         case UInt8(ascii: "["):
             var array: [JSONValue] = []
-            try readArray { reader throws(Unsupported) in array.append(try reader.readValue()) }
+            try readArray { reader throws(JSONRefusal) in array.append(try reader.readValue()) }
             return .array(array)
         case UInt8(ascii: "t"):
             try literal("true")
@@ -278,9 +348,24 @@ struct JSONReader {
         case UInt8(ascii: "n"):
             try literal("null")
             return .null
-        default:
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return .number(try readDouble())
+        default:
+            throw unexpected("expected a value")
         }
+    }
+
+    /// An object of any values, names unique after unescaping.
+    mutating func readObjectValue() throws(JSONRefusal) -> [String: JSONValue] {
+        var object: [String: JSONValue] = [:]
+        try readObject { reader, key throws(JSONRefusal) in
+            let name = key.string
+            // One hash lookup: the value is read first, and the name refused if it was there already.
+            guard object.updateValue(try reader.readValue(), forKey: name) == nil else {
+                throw JSONRefusal.duplicate(name)
+            }
+        }
+        return object
     }
 
     // MARK: Lexing
@@ -296,7 +381,7 @@ struct JSONReader {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    private mutating func scanNumber() throws(Unsupported) -> Number {
+    private mutating func scanNumber(expecting: String) throws(JSONRefusal) -> Number {
         skipWhitespace()
         let start = index
         var number = Number(range: start..<start)
@@ -305,9 +390,13 @@ struct JSONReader {
             index += 1
         }
         let integerStart = index
+        guard index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") else {
+            throw index == start ? unexpected(expecting) : JSONRefusal("a number without digits", at: start)
+        }
         try scanDigits(into: &number)
-        // No leading zeros.
-        guard bytes[integerStart] != UInt8(ascii: "0") || index - integerStart == 1 else { throw Unsupported() }
+        guard bytes[integerStart] != UInt8(ascii: "0") || index - integerStart == 1 else {
+            throw JSONRefusal("a number with a leading zero", at: start)
+        }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             number.hasFraction = true
@@ -327,18 +416,25 @@ struct JSONReader {
     }
 
     /// One or more digits.
-    private mutating func scanDigits(into number: inout Number) throws(Unsupported) {
+    private mutating func scanDigits(into number: inout Number) throws(JSONRefusal) {
         let start = index
         while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
             if bytes[index] != UInt8(ascii: "0") { number.hasNonZeroDigit = true }
             index += 1
         }
-        guard index > start else { throw Unsupported() }
+        guard index > start else { throw JSONRefusal("a number with a missing digit", at: index) }
         number.digits += index - start
     }
 
-    private mutating func readKey() throws(Unsupported) -> Key {
-        try expect(UInt8(ascii: "\""))
+    private mutating func readKey() throws(JSONRefusal) -> Key {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+            // Names are read after '{' and after ',': the empty object is taken before, so '}' here
+            // follows a comma.
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { throw JSONRefusal("trailing comma", at: index) }
+            throw unexpected("expected a member name")
+        }
+        index += 1
         let start = index
         var needsValidation = false
         while true {
@@ -348,15 +444,23 @@ struct JSONReader {
             if byte == UInt8(ascii: "\"") {
                 let key = Key(bytes: UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 index += 1
-                // Keys name fields or metric values: refuse anything but valid UTF-8.
-                if needsValidation, String(validating: key.bytes, as: UTF8.self) == nil { throw Unsupported() }
+                if needsValidation, String(validating: key.bytes, as: UTF8.self) == nil {
+                    throw JSONRefusal("invalid UTF-8 in a member name", at: start)
+                }
                 return key
             }
-            guard byte >= 0x20, byte != UInt8(ascii: "\\") else { throw Unsupported() }
+            if byte == UInt8(ascii: "\\") {
+                // Rare: the name is compared, and checked for duplicates, as its unescaped text.
+                let name = try readEscapedString(from: start)
+                let names = unescapedNames ?? UnescapedNames()
+                unescapedNames = names
+                return Key(bytes: names.keep(name))
+            }
+            guard byte >= 0x20 else { throw JSONRefusal("a raw control character in a member name", at: index) }
             if byte >= 0x80 { needsValidation = true }
             index += 1
         }
-        throw Unsupported()
+        throw JSONRefusal("unterminated member name", at: start - 1)
     }
 
     /// Skips string bytes that need no attention (anything but `"`, `\\`, a control character or a
@@ -377,33 +481,46 @@ struct JSONReader {
         }
     }
 
-    private mutating func enter(_ open: UInt8) throws(Unsupported) {
-        try expect(open)
+    private mutating func enter(_ open: UInt8, _ what: StaticString) throws(JSONRefusal) {
+        try expect(open, orSay: what)
         depth += 1
-        guard depth <= JSONNesting.maximumDepth else { throw Unsupported() }
+        guard depth <= JSONNesting.maximumDepth else {
+            throw JSONRefusal("nesting deeper than \(JSONNesting.maximumDepth) levels", at: index - 1)
+        }
     }
 
-    private mutating func literal(_ word: StaticString) throws(Unsupported) {
+    private mutating func literal(_ word: StaticString) throws(JSONRefusal) {
         let count = word.utf8CodeUnitCount
         guard index + count <= bytes.count,
             UnsafeBufferPointer(rebasing: bytes[index..<index + count])
                 .elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: count))
-        else { throw Unsupported() }
+        else { throw unexpected("expected a value") }
         index += count
     }
 
-    private mutating func expect(_ byte: UInt8) throws(Unsupported) {
+    private mutating func expect(_ byte: UInt8, orSay problem: StaticString? = nil) throws(JSONRefusal) {
         skipWhitespace()
-        guard index < bytes.count, bytes[index] == byte else { throw Unsupported() }
+        guard index < bytes.count, bytes[index] == byte else {
+            throw unexpected(problem.map { "\($0)" } ?? "expected '\(Character(Unicode.Scalar(byte)))'")
+        }
         index += 1
     }
 
-    private mutating func consumeIfNext(_ byte: UInt8) throws(Unsupported) -> Bool {
+    private mutating func consumeIfNext(_ byte: UInt8) throws(JSONRefusal) -> Bool {
         skipWhitespace()
-        guard index < bytes.count else { throw Unsupported() }
+        guard index < bytes.count else { throw unexpected("unexpected end") }
         guard bytes[index] == byte else { return false }
         index += 1
         return true
+    }
+
+    /// `problem`, saying what stands at the current position instead.
+    private func unexpected(_ problem: String) -> JSONRefusal {
+        guard index < bytes.count else { return JSONRefusal("\(problem), found the end of the JSON text", at: index) }
+        let byte = bytes[index]
+        let found =
+            (0x21..<0x7F).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+        return JSONRefusal("\(problem), found \(found)", at: index)
     }
 
     private mutating func skipWhitespace() {
@@ -421,24 +538,38 @@ struct JSONReader {
 }
 
 extension JSONReader {
-    /// The keys seen in one object, to refuse duplicates: known fields by number, others by name.
+    /// The names seen in one typed object, to refuse duplicates: known fields by number, others by name.
     struct Members {
         private var known: UInt32 = 0
         private var others: [String] = []
 
-        /// Records known field number `field` (0–31); refuses it the second time.
-        mutating func first(_ field: Int) throws(Unsupported) {
+        /// Records known field number `field` (0–31), named `key`; refuses it the second time.
+        mutating func first(_ field: Int, _ key: Key) throws(JSONRefusal) {
             let bit: UInt32 = 1 << field
-            guard known & bit == 0 else { throw Unsupported() }
+            guard known & bit == 0 else { throw JSONRefusal.duplicate(key.string) }
             known |= bit
         }
 
-        /// A member the type does not know: `JSONDecoder` ignores it, so its value is only read.
-        mutating func skip(_ key: Key, in reader: inout JSONReader) throws(Unsupported) {
+        /// A member the type does not know: its value is read (strictly) and ignored.
+        mutating func skip(_ key: Key, in reader: inout JSONReader) throws(JSONRefusal) {
             let name = key.string
-            guard !others.contains(name) else { throw Unsupported() }
+            guard !others.contains(name) else { throw JSONRefusal.duplicate(name) }
             others.append(name)
             _ = try reader.readValue()
         }
+    }
+}
+
+extension JSONRefusal {
+    /// A member `name` seen twice in one object (I-JSON §2.3): a refusal about the object, not the member.
+    static func duplicate(_ name: String) -> JSONRefusal {
+        var refusal = JSONRefusal("duplicate member \"\(clipped(name))\"")
+        refusal.isAboutObject = true
+        return refusal
+    }
+
+    /// A member the type requires is absent.
+    static func missing(_ name: StaticString) -> JSONRefusal {
+        JSONRefusal("missing member \"\(name)\"")
     }
 }
