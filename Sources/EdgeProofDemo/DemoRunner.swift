@@ -11,8 +11,8 @@ import Logging
 import ServiceLifecycle
 
 /// `edgeproof demo`: the whole system on this machine. Starts a mosquitto with mutual TLS and the
-/// ACL, one swtpm per agent, a collector and a gateway, and runs the prototype's three scenarios
-/// in both gateway modes; then re-verifies what was stored. Every process it starts, it stops.
+/// ACL, one swtpm per agent, a collector and a gateway, and runs the prototype's three scenarios and
+/// the attacks of a compromised agent in both gateway modes; then re-verifies what was stored. Every process it starts, it stops.
 public struct DemoRunner: Sendable {
     public let workdir: URL
     private let say: @Sendable (String) -> Void
@@ -102,8 +102,9 @@ public struct DemoRunner: Sendable {
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")
-                for scenario in DemoScenario.all {
-                    outcomes.append(try await run(scenario, mode: mode, paths: paths, signer: signers[scenario.agent]))
+                for scenario in DemoScenario.all + DemoScenario.attacks {
+                    outcomes.append(
+                        try await run(scenario, mode: mode, paths: paths, broker: broker, signer: signers[scenario.agent]))
                 }
                 await gatewayGroup.triggerGracefulShutdown()
                 try await statuses.waitForOffline("gateway/gateway", after: since)
@@ -122,18 +123,27 @@ public struct DemoRunner: Sendable {
         return Report(outcomes: outcomes, recordsDirectory: paths.records, verification: verification)
     }
 
-    private func run(_ scenario: DemoScenario, mode: String, paths: DemoPaths, signer: TPMSigner?) async throws -> DemoOutcome {
+    private func run(
+        _ scenario: DemoScenario, mode: String, paths: DemoPaths, broker: MosquittoBroker, signer: TPMSigner?
+    ) async throws -> DemoOutcome {
         guard let signer else { throw DemoError("no TPM signer for \(scenario.agent)") }
-        var configuration = try AgentConfiguration.load(file: paths.config("\(scenario.agent).yaml").path, environment: [:])
-        configuration.spool.directory = paths.spool.appendingPathComponent("\(mode)/\(scenario.agent)").path
-        let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
-        let outcome = try await agent.runOnce()
+        let outcome: AgentOutcome
+        if let tamper = scenario.tamper {
+            let attacker = CompromisedAgent(agent: scenario.agent, signer: signer, broker: broker, logger: serviceLogger)
+            outcome = try await attacker.send(tamper, location: scenario.location)
+        } else {
+            var configuration = try AgentConfiguration.load(
+                file: paths.config("\(scenario.agent).yaml").path, environment: [:])
+            configuration.spool.directory = paths.spool.appendingPathComponent("\(mode)/\(scenario.agent)").path
+            let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
+            outcome = try await agent.runOnce()
+        }
         let expectedRejectedBy: RejectingComponent? =
             if case .rejected = scenario.expectation { mode == "enforce" ? .gateway : .collector } else { nil }
         switch outcome {
         case .accepted:
             return DemoOutcome(
-                scenario: scenario, mode: mode, expectedRejectedBy: nil, observed: "accepted", rejection: nil,
+                scenario: scenario, mode: mode, expectedRejectedBy: expectedRejectedBy, observed: "accepted", rejection: nil,
                 passed: scenario.expectation == .accepted)
         case .rejected(let rejection):
             let passed =

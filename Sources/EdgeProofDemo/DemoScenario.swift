@@ -1,8 +1,20 @@
 import EdgeProofCore
 
-/// One of the prototype's three scenarios: who the agent is, where it says it is, whether it is on
-/// the allowlist, and what must happen to its envelope.
+/// One of the prototype's three scenarios (who the agent is, where it says it is, whether it is on
+/// the allowlist, and what must happen to its envelope), or an attack by a compromised agent.
 public struct DemoScenario: Sendable {
+    /// A document a compromised agent crafts and has its TPM sign honestly: each must be refused.
+    public enum Tamper: Sendable, Hashable {
+        /// `geographic_region` twice: an allowed place first, Berlin last.
+        case duplicateMember
+        /// `{"k":1,}`: outside JSON's grammar, although some readers take it.
+        case trailingComma
+        /// `kid` and `tpm_public_key_hash` in uppercase hex, which no key lookup by kid finds.
+        case uppercaseKeyHash
+        /// A valid nonce, but dated 2099.
+        case timestampOutsideNonceWindow
+    }
+
     public enum Expectation: Sendable, Equatable, CustomStringConvertible {
         case accepted
         case rejected(RejectionReason)
@@ -20,6 +32,8 @@ public struct DemoScenario: Sendable {
     public var location: GeographicRegion
     public var allowlisted: Bool
     public var expectation: Expectation
+    /// Set for an attack: the agent's own software is bypassed and this document is sent instead.
+    public var tamper: Tamper? = nil
 
     public static let all: [DemoScenario] = [
         DemoScenario(
@@ -35,6 +49,18 @@ public struct DemoScenario: Sendable {
             location: GeographicRegion(region: "US", state: "Texas", city: "Austin"), allowlisted: false,
             expectation: .rejected(.agentNotFound)),
     ]
+
+    /// A compromised agent-001 (its certificate, its TPM) sends honestly signed but crafted envelopes.
+    public static let attacks: [DemoScenario] = [
+        (name: "duplicate member name", tamper: Tamper.duplicateMember, reason: RejectionReason.malformedEnvelope),
+        (name: "trailing comma", tamper: .trailingComma, reason: .malformedEnvelope),
+        (name: "uppercase key hash", tamper: .uppercaseKeyHash, reason: .headerMismatch),
+        (name: "timestamp outside the nonce's window", tamper: .timestampOutsideNonceWindow, reason: .timestampSkew),
+    ].map { attack in
+        DemoScenario(
+            name: attack.name, agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .rejected(attack.reason), tamper: attack.tamper)
+    }
 
     /// Every allowlisted agent may be in these places only (US places, as in the prototype's policy).
     public static let allowedPlaces = [
