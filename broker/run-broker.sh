@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs a mosquitto broker for EdgeProof in the foreground: mutual TLS on 127.0.0.1:PORT, state in DIR.
 #
-#   broker/run-broker.sh DIR PORT                 render DIR/mosquitto.conf and DIR/acl, then exec mosquitto
-#   broker/run-broker.sh --render-only DIR PORT   only render (then `kill -HUP <pid>` reloads the ACL)
+#   broker/run-broker.sh DIR PORT                 render DIR/mosquitto.conf and DIR/dynsec.json, then exec mosquitto
+#   broker/run-broker.sh --render-only DIR PORT   only render (a running broker needs a restart to use them)
 #
 # DIR holds the certificates made by broker/gen-certs.sh (ca.crt, server.crt, server.key and one
-# NAME.crt per client). The ACL's user blocks are generated from the client certificates present,
-# by CN: gateway* = gateway, collector* = collector, bridge* = bridge, monitor* = monitor (read-only);
-# agents need none (patterns).
+# NAME.crt per client). The access rules are those of broker/acl, written for every client certificate
+# present as a client and role of mosquitto's dynamic security plugin (which, unlike acl_file, refuses
+# a SUBSCRIBE the identity may not read), by CN: gateway* = gateway, collector* = collector,
+# bridge* = bridge, monitor* = monitor (read-only), anything else = agent. See broker/README.md.
 # The topic prefix is edgeproof/v1 unless EDGEPROOF_TOPIC_PREFIX says otherwise.
 #
 # mosquitto replaces this script's process (exec), so the caller's child pid is the broker's pid:
@@ -60,9 +61,9 @@ else
     run_user=$(id -un 2>/dev/null || echo nobody) # without root, mosquitto ignores this setting
 fi
 
-# The client identities in DIR, by role (agents are covered by the ACL patterns).
+# The client identities in DIR, by role; each becomes a client of the dynamic security plugin.
 name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
-gateways=() collectors=() bridges=() monitors=() agents=()
+gateways=() collectors=() bridges=() monitors=() agents=() identities=()
 shopt -s nullglob
 for crt in "$dir"/*.crt; do
     base=$(basename "$crt" .crt)
@@ -81,13 +82,27 @@ for crt in "$dir"/*.crt; do
         continue
     fi
     case $cn in
-    gateway*) gateways+=("$cn") ;;
-    collector*) collectors+=("$cn") ;;
-    bridge*) bridges+=("$cn") ;;
-    monitor*) monitors+=("$cn") ;;
-    *) agents+=("$cn") ;;
+    gateway*) gateways+=("$cn") role=gateway ;;
+    collector*) collectors+=("$cn") role=collector ;;
+    bridge*) bridges+=("$cn") role=bridge ;;
+    monitor*) monitors+=("$cn") role=monitor ;;
+    *) agents+=("$cn") role=agent ;;
     esac
+    identities+=("$cn:$role")
 done
+
+# The dynamic security plugin of the mosquitto package (Debian: /usr/lib/<triplet>/).
+dynsec_plugin=${EDGEPROOF_DYNSEC_PLUGIN:-}
+if [[ -z $dynsec_plugin ]]; then
+    for candidate in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so \
+        /usr/local/lib/mosquitto_dynamic_security.so; do
+        [[ -f $candidate ]] && { dynsec_plugin=$candidate; break; }
+    done
+fi
+if [[ -z $dynsec_plugin || ! -f $dynsec_plugin ]]; then
+    echo "error: mosquitto_dynamic_security.so not found (mosquitto >= 2.0 ships it; or set EDGEPROOF_DYNSEC_PLUGIN)" >&2
+    exit 1
+fi
 
 mkdir -p "$dir/data" "$dir/conf.d"
 chmod 700 "$dir/data" "$dir/conf.d"
@@ -97,7 +112,7 @@ chmod 700 "$dir/data" "$dir/conf.d"
 render() { # TEMPLATE OUTPUT
     local tmp
     tmp=$(mktemp "$2.XXXXXX")
-    EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix \
+    EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix EP_DYNSEC_PLUGIN=$dynsec_plugin \
         EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_BRIDGES="${bridges[*]}" EP_MONITORS="${monitors[*]}" \
         awk '
         function replace_all(text, from, to,    out, at) {
@@ -112,6 +127,7 @@ render() { # TEMPLATE OUTPUT
             line = replace_all(line, "@DIR@", ENVIRON["EP_DIR"])
             line = replace_all(line, "@PORT@", ENVIRON["EP_PORT"])
             line = replace_all(line, "@USER@", ENVIRON["EP_USER"])
+            line = replace_all(line, "@DYNSEC_PLUGIN@", ENVIRON["EP_DYNSEC_PLUGIN"])
             return replace_all(line, "@PREFIX@", ENVIRON["EP_PREFIX"])
         }
         BEGIN {
@@ -138,12 +154,28 @@ render() { # TEMPLATE OUTPUT
     mv "$tmp" "$2" # atomic: a reload never reads half a file
 }
 
+# The rules of broker/acl as the dynamic security plugin's configuration: one client and one role per
+# identity. A deny becomes a deny of the highest priority for publishing, receiving and subscribing; a
+# read grant allows receiving and subscribing to filters inside it (plain or $share/<any group>/); a
+# write grant allows publishing; the patterns (%u, %c = the CN) are written out for every identity.
+render_dynsec() { # TEMPLATE OUTPUT
+    local tmp
+    tmp=$(mktemp "$2.XXXXXX")
+    if ! EP_PREFIX=$prefix EP_IDENTITIES="${identities[*]}" awk -f "$script_dir/dynsec.awk" "$1" >"$tmp"; then
+        rm -f "$tmp"
+        exit 1
+    fi
+    chmod 600 "$tmp"
+    mv "$tmp" "$2"
+}
+
 render "$script_dir/mosquitto.conf" "$dir/mosquitto.conf"
-render "$script_dir/acl" "$dir/acl"
+render_dynsec "$script_dir/acl" "$dir/dynsec.json"
+rm -f "$dir/acl" # rendered by earlier versions; no longer read
 
 summary="prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; monitors: ${monitors[*]:-none}; agents: ${agents[*]:-none}"
 if $render_only; then
-    echo "rendered $dir/mosquitto.conf and $dir/acl ($summary)"
+    echo "rendered $dir/mosquitto.conf and $dir/dynsec.json ($summary)"
     exit 0
 fi
 

@@ -2,6 +2,12 @@
 # Stops the swtpm started by tpm/start-swtpm.sh for STATE_DIR. Quiet success if none is running.
 #
 #   tpm/stop-swtpm.sh STATE_DIR
+#
+# First an orderly TPM2_Shutdown(CLEAR) through tpm2_shutdown, as an operating system sends before power
+# off: swtpm 0.7 sends none itself, neither on SIGTERM nor on `swtpm_ioctl -s` (CMD_SHUTDOWN only ends
+# the TPM library), and the TPM counts every start after a shutdown without one as a possible attack on
+# the DA-protected objects used before it (TPM_PT_LOCKOUT_COUNTER + 1, lockout at 3 on swtpm). Then
+# SIGTERM to the pid in STATE_DIR/swtpm.pid.
 set -euo pipefail
 
 usage() {
@@ -27,7 +33,31 @@ swtpm_alive() {
     [[ $stat == "$pid (swtpm) "* && ${stat#*) } != Z* ]]
 }
 
+# The server port of this swtpm, from its own command line (--server type=tcp,port=N,...).
+server_port() {
+    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/^type=tcp,port=\([0-9]\{1,5\}\),.*/\1/p' | head -n 1
+}
+
+orderly_shutdown() {
+    local port
+    port=$(server_port)
+    if [[ -z $port ]]; then
+        echo "warning: cannot find the server port of swtpm (pid $pid); stopping it without TPM2_Shutdown" >&2
+        return 0
+    fi
+    if ! command -v tpm2_shutdown >/dev/null; then
+        echo "warning: tpm2_shutdown not found (apt-get install tpm2-tools); stopping swtpm without TPM2_Shutdown" >&2
+        return 0
+    fi
+    local output
+    if ! output=$(TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port" TSS2_LOG=all+none \
+        timeout 10 tpm2_shutdown --clear 2>&1); then
+        echo "warning: TPM2_Shutdown failed, stopping swtpm anyway: ${output:-timed out}" >&2
+    fi
+}
+
 if swtpm_alive; then
+    orderly_shutdown
     # TERM lets swtpm write its state; wait at most 10 s, then KILL that same pid.
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do

@@ -19,6 +19,13 @@ import Synchronization
 /// agent re-sign the batch with a fresh nonce. With `receipts_from`, an envelope stays in the spool
 /// until each named collector confirmed it; a resend reaches all of them, and one that stored it
 /// already answers `nonce_replayed` with `stored_at`, which counts as its receipt.
+///
+/// The agent never stops for good while it runs. Batches are cut to fit one envelope when they are
+/// made, and a sample that cannot fit is refused when it is taken; a batch that still cannot become a
+/// valid envelope is split or dropped, never retried forever ahead of the rest. While the TPM is
+/// unreachable or in dictionary-attack lockout, sampling and spooling go on and signing is retried
+/// with backoff. Whatever is wrong (TPM, application metrics file, refused samples) is logged when it
+/// starts and ends, and the retained status says `degraded` with the reasons meanwhile.
 public final class Agent: Service {
     public let configuration: AgentConfiguration
     private let signer: TPMSigner
@@ -27,14 +34,22 @@ public final class Agent: Service {
     private let spool: EnvelopeSpool
     private let board = ReplyBoard()
     private let sampler: Mutex<SystemMetrics>
-    private let collected = Mutex<[MetricSample]>([])
+    /// Samples not yet spooled as a batch.
+    private let builder: Mutex<BatchBuilder>
+    /// How much of the claims the samples of one envelope may take.
+    let budget: EnvelopeBudget
     private let counterValues = Counters()
+    private let health = AgentHealth()
+    /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
+    private let tpmOutage = Mutex<TPMOutage?>(nil)
     private let startedAt = Date()
 
     /// Re-signs per delivery attempt before the batch is left in the spool for later.
     static let maximumResigns = 3
     /// A nonce this close to its expiry is not used any more.
     static let nonceSafetyMargin: TimeInterval = 2
+    /// How long a TPM failure pauses signing at most (a lockout lasts longer; it is checked again after this).
+    static let maximumTPMPause: Duration = .seconds(60)
 
     /// Opens the spool. `signer` is the only key the agent signs with (a TPM key, see ``TPMSigner``).
     public init(configuration: AgentConfiguration, signer: TPMSigner, logger: Logger) throws {
@@ -44,6 +59,27 @@ public final class Agent: Service {
         self.logger = logger
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
         self.sampler = Mutex(SystemMetrics(diskPath: configuration.diskPath))
+        // An entry holds the batch and its signed envelope (base64 of it): a third of the spool at most, so
+        // that a full-size batch is never dropped on arrival.
+        let envelopeLimit = min(configuration.maxEnvelopeBytes, configuration.spool.maxBytes / 3)
+        budget = EnvelopeBudget(
+            maximumEnvelopeBytes: envelopeLimit, agentName: configuration.name, publicKeyHash: signer.publicKeyHash,
+            geographicRegion: configuration.location, geolocation: configuration.geolocation,
+            service: configuration.service)
+        builder = Mutex(BatchBuilder(room: budget.roomForSamples, ticksPerBatch: configuration.samplesPerEnvelope))
+        if envelopeLimit < configuration.maxEnvelopeBytes {
+            logger.warning(
+                "envelopes are limited to a third of spool.max_bytes",
+                metadata: ["limit": "\(envelopeLimit)", "max_envelope_bytes": "\(configuration.maxEnvelopeBytes)"])
+        }
+        if !signer.lockoutExempt {
+            logger.warning(
+                """
+                the TPM signing key has no noDA: after a few unclean shutdowns (power losses) the TPM locks it out \
+                (TPM_RC_LOCKOUT); replace it with `edgeproof tpm provision --replace` and update the allowlist
+                """,
+                metadata: ["handle": "\(signer.handle)"])
+        }
         let counters = counterValues
         do {
             spool = try EnvelopeSpool(
@@ -58,8 +94,14 @@ public final class Agent: Service {
     }
 
     /// Counters since this agent was made: published, accepted, rejected, rejected.<reason>,
-    /// resigned, spool_dropped, nonce_timeouts, receipt_timeouts.
+    /// resigned, spool_dropped, nonce_timeouts, receipt_timeouts, samples_refused, batches_split,
+    /// batches_unsendable, tpm_failures.
     public var counters: [String: Int] { counterValues.snapshot }
+
+    /// What keeps the agent from sending right now, by area ("tpm", "application_metrics_file",
+    /// "samples"), each with a sentence saying why; empty when all is well. The retained status carries
+    /// the same while degraded.
+    public var problems: [String: String] { health.problems }
 
     /// Batches in the spool.
     public func spooledCount() async -> Int { await spool.count }
@@ -109,9 +151,17 @@ public final class Agent: Service {
     }
 
     private func sendOnce(_ client: MQTTClient) async throws -> AgentOutcome {
-        let samples = takeSample()
-        guard let entry = try await spool.enqueue(batch(samples)) else {
-            throw AgentError("the spool is full (when_full: drop_newest) and refused the new batch")
+        // One tick: usually one batch, two when its samples do not fit in one envelope together.
+        let batches = budget.split(takeSample().map(\.sample)).batches
+        guard !batches.isEmpty else {
+            throw AgentError("no sample to send: \(health.summary ?? "every sample was refused")")
+        }
+        var entries: [EnvelopeSpool.Entry] = []
+        for samples in batches {
+            guard let entry = try await spool.enqueue(batch(samples)) else {
+                throw AgentError("the spool is full (when_full: drop_newest) and refused the new batch")
+            }
+            entries.append(entry)
         }
         do {
             try await client.waitUntilConnected(timeout: seconds(configuration.nonceTimeout))
@@ -119,19 +169,23 @@ public final class Agent: Service {
             logger.warning("broker unreachable; the batch stays in the spool", metadata: ["error": "\(error)"])
             return .pendingInSpool
         }
-        await publishStatus(.online, client)
-        for older in await spool.pending() where older.sequence != entry.sequence {
-            switch try await deliver(older, client) {
-            case .accepted, .rejected: continue
+        await publishStatus(client)
+        let newest = entries.map(\.sequence).max()
+        var last: AgentOutcome = .pendingInSpool
+        for entry in await spool.pending() {
+            let delivery = try await deliver(entry, client)
+            switch delivery {
+            case .accepted(let receipt): last = .accepted(receipt)
+            case .rejected(let rejection): last = .rejected(rejection)
+            case .requeued: last = .pendingInSpool
             case .nonceRefused(let rejection): return .rejected(rejection)
             case .pending: return .pendingInSpool
+            case .tpmFailed(let error):
+                throw AgentError("cannot sign: \(error); the batch stays in the spool")
             }
+            if entry.sequence == newest { break }
         }
-        switch try await deliver(entry, client) {
-        case .accepted(let receipt): return .accepted(receipt)
-        case .rejected(let rejection), .nonceRefused(let rejection): return .rejected(rejection)
-        case .pending: return .pendingInSpool
-        }
+        return last
     }
 
     // MARK: - Session
@@ -160,14 +214,16 @@ public final class Agent: Service {
     }
 
     private func endSession(_ client: MQTTClient) async {
-        if client.isConnected { await publishStatus(.offline, client) }
+        if client.isConnected { await publishStatus(client, offline: true) }
         await client.shutdown()
     }
 
-    private func publishStatus(_ state: ComponentStatus.State, _ client: MQTTClient) async {
+    /// Publishes the retained status: online, degraded with the current problems, or offline.
+    private func publishStatus(_ client: MQTTClient, offline: Bool = false) async {
+        let state: ComponentStatus.State = offline ? .offline : health.summary == nil ? .online : .degraded
         let message = MQTTMessage(
             topic: topics.status(component: "agent", id: configuration.name),
-            payload: statusPayload(state, since: state == .online ? Date() : startedAt), qos: .atLeastOnce,
+            payload: statusPayload(state, since: state == .offline ? startedAt : Date()), qos: .atLeastOnce,
             retain: true)
         do {
             try await withTimeout(.seconds(5)) { try await client.publish(message) }
@@ -179,7 +235,8 @@ public final class Agent: Service {
     private func statusPayload(_ state: ComponentStatus.State, since: Date) -> Data {
         let status = ComponentStatus(
             component: "agent", id: configuration.name, state: state, since: Timestamp.string(from: since),
-            version: configuration.service.version, counters: state == .offline ? counters : nil)
+            version: configuration.service.version, counters: state == .online ? nil : counters,
+            problem: state == .degraded ? health.summary : nil)
         return (try? WireJSON.encode(status)) ?? Data()
     }
 
@@ -245,25 +302,16 @@ public final class Agent: Service {
     private func sampleLoop() async {
         let interval = seconds(configuration.sampleInterval)
         while !Task.isCancelled {
-            let samples = takeSample()
-            let full = collected.withLock { collected -> [MetricSample]? in
-                collected.append(contentsOf: samples)
-                let ticks = Set(collected.map(\.timestamp)).count
-                guard ticks >= configuration.samplesPerEnvelope else { return nil }
-                defer { collected = [] }
-                return collected
-            }
-            if let full { await spoolBatch(full) }
+            let tick = takeSample()
+            let complete = builder.withLock { $0.add(tick) }
+            for samples in complete { await spoolBatch(samples) }
             try? await Task.sleep(for: interval)
         }
     }
 
     /// Spools what was sampled but not yet batched (at shutdown).
     private func spoolCollected() async {
-        let rest = collected.withLock { collected in
-            defer { collected = [] }
-            return collected
-        }
+        let rest = builder.withLock { $0.take() }
         if !rest.isEmpty { await spoolBatch(rest) }
     }
 
@@ -280,10 +328,15 @@ public final class Agent: Service {
     /// Sends spooled batches in order whenever connected; backs off after a batch stayed pending.
     private func sendLoop(_ client: MQTTClient) async {
         var wasConnected = false
+        var publishedHealth = -1
         var backoff: Double = 0
         while !Task.isCancelled {
             let connected = client.isConnected
-            if connected, !wasConnected { await publishStatus(.online, client) }
+            // The status follows the problems: republished on connection and whenever they change.
+            if connected, !wasConnected || publishedHealth != health.version {
+                publishedHealth = health.version
+                await publishStatus(client)
+            }
             wasConnected = connected
             var pause = 0.25
             if connected {
@@ -300,6 +353,11 @@ public final class Agent: Service {
                         if case .nonceRefused = delivery {
                             // Not on the allowlist (or revoked): try again at the next sample.
                             pause = max(configuration.sampleInterval, 1)
+                            break
+                        }
+                        if case .tpmFailed = delivery {
+                            // Until the TPM may be asked again; short slices keep the status current.
+                            pause = min(max(0.25, tpmPauseRemaining), 5)
                             break
                         }
                         backoff = 0
@@ -322,6 +380,11 @@ public final class Agent: Service {
         case nonceRefused(Rejection)
         /// No answer in time: the batch stays in the spool.
         case pending
+        /// The batch could not be one envelope: it was split into smaller batches at the end of the queue,
+        /// or dropped if nothing of it could ever be sent. The queue goes on with the next batch.
+        case requeued
+        /// The TPM could not sign (said why); the batch stays in the spool until it can.
+        case tpmFailed(String)
     }
 
     enum NonceReply {
@@ -333,8 +396,11 @@ public final class Agent: Service {
     func deliver(_ spooled: EnvelopeSpool.Entry, _ client: MQTTClient) async throws -> Delivery {
         var entry = spooled
         var resigns = 0
+        var freshlySigned = false
         while true {
             if entry.signed == nil || Self.isStale(entry.signed) {
+                if try await splitIfTooLarge(entry) { return .requeued }
+                if let problem = tpmPaused() { return .tpmFailed(problem) }
                 let reply: NonceReply
                 do {
                     reply = try await fetchNonce(client)
@@ -350,17 +416,42 @@ public final class Agent: Service {
                     log(rejection, context: "nonce request refused; the batch stays in the spool")
                     return .nonceRefused(rejection)
                 case .nonce(let nonce, let expiresAt):
-                    guard let signed = try await sign(entry, nonce: nonce, expiresAt: expiresAt) else {
+                    switch try await sign(entry, nonce: nonce, expiresAt: expiresAt) {
+                    case .signed(let signed):
+                        entry = signed
+                        freshlySigned = true
+                    case .gone:
                         return .pending  // left the spool meanwhile (a late receipt)
+                    case .tpmFailed(let problem):
+                        return .tpmFailed(problem)
+                    case .invalid(let problem):
+                        try await unsendable(entry, problem)
+                        return .requeued
                     }
-                    entry = signed
                 }
             }
-            guard let signed = entry.signed,
-                let envelope = try? SignedEnvelope(parsing: Data(signed.envelope.utf8)),
-                let expiresAt = signed.nonceExpiry
-            else {
-                logger.warning("spooled envelope unreadable; re-signing", metadata: ["sequence": "\(entry.sequence)"])
+            let envelope: SignedEnvelope
+            do throws(ValidationFailure) {
+                envelope = try SignedEnvelope(
+                    parsing: Data((entry.signed?.envelope ?? "").utf8), maximumSize: budget.maximumEnvelopeBytes)
+            } catch {
+                // Signing again cannot mend what was just signed; only an envelope read back from disk may
+                // be worth one more signature (a damaged file, or one signed by another version).
+                if freshlySigned {
+                    try await unsendable(entry, error)
+                    return .requeued
+                }
+                logger.warning(
+                    "spooled envelope unreadable; re-signing",
+                    metadata: ["sequence": "\(entry.sequence)", "error": "\(error)"])
+                entry.signed = nil
+                continue
+            }
+            guard let signed = entry.signed, let expiresAt = signed.nonceExpiry else {
+                if freshlySigned {
+                    try await unsendable(entry, "its nonce has no valid expiry")
+                    return .requeued
+                }
                 entry.signed = nil
                 continue
             }
@@ -414,6 +505,16 @@ public final class Agent: Service {
                     entry.signed = nil
                     continue
                 }
+                if rejection.reasonCode == RejectionReason.payloadTooLarge.code, entry.batch.metrics.samples.count > 1 {
+                    // A receiver with a lower limit than max_envelope_bytes: smaller batches still arrive.
+                    log(
+                        rejection,
+                        context: "splitting the batch in two; set max_envelope_bytes to the receivers' limit")
+                    let samples = entry.batch.metrics.samples
+                    let half = samples.count / 2
+                    try await split(entry, into: [Array(samples[..<half]), Array(samples[half...])])
+                    return .requeued
+                }
                 log(rejection, context: "definitive; the envelope leaves the spool")
                 try await spool.remove(nonce: signed.nonce)
                 return .rejected(rejection)
@@ -459,10 +560,17 @@ public final class Agent: Service {
         return .nonce(response, expiresAt: expiresAt)
     }
 
+    enum Signing {
+        case signed(EnvelopeSpool.Entry)
+        /// The entry left the spool meanwhile.
+        case gone
+        case tpmFailed(String)
+        /// No valid envelope can be made of this batch.
+        case invalid(String)
+    }
+
     /// Signs the entry's batch with `nonce` through the TPM and stores the envelope in the spool.
-    private func sign(_ entry: EnvelopeSpool.Entry, nonce: NonceResponse, expiresAt: Date) async throws
-        -> EnvelopeSpool.Entry?
-    {
+    private func sign(_ entry: EnvelopeSpool.Entry, nonce: NonceResponse, expiresAt: Date) async throws -> Signing {
         let claims = EnvelopeClaims(
             agentName: configuration.name, publicKeyHash: signer.publicKeyHash, nonce: nonce.nonce,
             timestamp: Timestamp.string(from: Date()), geographicRegion: entry.batch.geographicRegion,
@@ -470,13 +578,132 @@ public final class Agent: Service {
         let envelope: SignedEnvelope
         do {
             envelope = try await SignedEnvelope.sign(claims, with: signer)
+        } catch let error as TPMError {
+            return .tpmFailed(recordTPMFailure(error))
         } catch {
-            throw AgentError("TPM signing failed: \(error)")
+            // Not the TPM: the claims themselves cannot be written (a value JSON cannot carry).
+            return .invalid("its claims cannot be written as JSON: \(error)")
         }
+        tpmRecovered()
         let signed = EnvelopeSpool.SignedForm(
             envelope: String(decoding: envelope.serialized(), as: UTF8.self), nonce: nonce.nonce,
             nonceExpiresAt: nonce.expiresAt)
-        return try await spool.replaceEnvelope(sequence: entry.sequence, with: signed)
+        guard let updated = try await spool.replaceEnvelope(sequence: entry.sequence, with: signed) else {
+            return .gone
+        }
+        return .signed(updated)
+    }
+
+    // MARK: - Batches that cannot be one envelope
+
+    /// Splits a batch that does not fit in one envelope (spooled by an older version, or under a larger
+    /// `max_envelope_bytes`) into batches that do; samples that fit nowhere are left out. Returns whether
+    /// the entry was replaced.
+    private func splitIfTooLarge(_ entry: EnvelopeSpool.Entry) async throws -> Bool {
+        let samples = entry.batch.metrics.samples
+        let (batches, unfit) = budget.split(samples)
+        guard batches.count > 1 || !unfit.isEmpty else { return false }
+        if !unfit.isEmpty {
+            counterValues.increment("samples_refused", by: unfit.count)
+            logger.error(
+                "left out samples that cannot fit in an envelope of \(budget.maximumEnvelopeBytes) bytes",
+                metadata: ["sequence": "\(entry.sequence)", "samples": "\(unfit.count)"])
+        }
+        guard !batches.isEmpty else {
+            let limit = budget.maximumEnvelopeBytes
+            try await unsendable(entry, "none of its samples fits in an envelope of \(limit) bytes")
+            return true
+        }
+        try await split(entry, into: batches)
+        return true
+    }
+
+    private func split(_ entry: EnvelopeSpool.Entry, into parts: [[MetricSample]]) async throws {
+        let batches = parts.map { samples in
+            EnvelopeSpool.UnsignedBatch(
+                geographicRegion: entry.batch.geographicRegion, geolocation: entry.batch.geolocation,
+                metrics: MetricsBatch(service: entry.batch.metrics.service, samples: samples))
+        }
+        let added = try await spool.split(sequence: entry.sequence, into: batches)
+        count("batches_split")
+        logger.warning(
+            "batch too large for one envelope; split, the parts go to the end of the queue",
+            metadata: [
+                "sequence": "\(entry.sequence)", "samples": "\(entry.batch.metrics.samples.count)",
+                "parts": "\(added.map(\.sequence))", "max_envelope_bytes": "\(budget.maximumEnvelopeBytes)",
+            ])
+    }
+
+    /// Drops a batch of which no valid envelope can be made, saying why: retrying it would only hold up
+    /// every batch behind it.
+    private func unsendable(_ entry: EnvelopeSpool.Entry, _ problem: any CustomStringConvertible) async throws {
+        count("batches_unsendable")
+        logger.error(
+            "dropping a batch that cannot be made into a valid envelope",
+            metadata: [
+                "sequence": "\(entry.sequence)", "samples": "\(entry.batch.metrics.samples.count)",
+                "problem": "\(problem)",
+            ])
+        try await spool.discard(sequence: entry.sequence, reason: "unsendable")
+    }
+
+    // MARK: - TPM trouble
+
+    /// The TPM's current trouble and when to ask it again; nil while it signs.
+    private struct TPMOutage: Sendable {
+        var retryAt: ContinuousClock.Instant
+        var kind: String
+        var problem: String
+    }
+
+    /// The TPM's problem while signing is paused after a failure; nil when it may be asked.
+    private func tpmPaused() -> String? {
+        tpmOutage.withLock { outage in
+            guard let outage, ContinuousClock.now < outage.retryAt else { return nil }
+            return outage.problem
+        }
+    }
+
+    /// Seconds until the TPM may be asked again.
+    private var tpmPauseRemaining: Double {
+        let remaining = tpmOutage.withLock { $0.map { $0.retryAt - ContinuousClock.now } } ?? .zero
+        return Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
+    }
+
+    /// Notes a failed signature: pauses signing (the lockout's recovery time or the device's reconnect
+    /// backoff, at most a minute), logs when the kind of trouble changes, and marks the status degraded.
+    private func recordTPMFailure(_ error: TPMError) -> String {
+        count("tpm_failures")
+        let kind =
+            if error.isLockout {
+                "the TPM is in dictionary-attack lockout"
+            } else if error.isUnavailable {
+                "the TPM is unavailable"
+            } else {
+                "TPM signing failed"
+            }
+        let problem = "\(kind); batches are spooled and signed once it works again: \(error)"
+        let pause = min(max(error.retryAfter ?? .seconds(5), .milliseconds(250)), Self.maximumTPMPause)
+        let isNew = tpmOutage.withLock { outage in
+            let isNew = outage?.kind != kind
+            // The first report of a kind stays: the status changes with the trouble, not with each retry.
+            let shown = isNew ? problem : outage?.problem ?? problem
+            outage = TPMOutage(retryAt: ContinuousClock.now + pause, kind: kind, problem: shown)
+            return isNew
+        }
+        if isNew {
+            health.report("tpm", problem)
+            logger.error("\(kind); sampling and spooling go on", metadata: ["error": "\(error)"])
+        } else {
+            logger.debug("TPM still failing", metadata: ["error": "\(error)"])
+        }
+        return problem
+    }
+
+    private func tpmRecovered() {
+        guard tpmOutage.withLock({ $0.take() }) != nil else { return }
+        health.clear("tpm")
+        logger.notice("the TPM signs again; sending the spooled batches")
     }
 
     private func message(for envelope: SignedEnvelope, expiresAt: Date) -> MQTTMessage {
@@ -497,23 +724,86 @@ public final class Agent: Service {
     /// some, see `JSONNesting`), so they are left out of the sample.
     static let maximumApplicationMetricsDepth = JSONNesting.maximumDepth - 4
 
-    /// One tick: the system sample, plus the application sample when a metrics file is configured.
-    private func takeSample() -> [MetricSample] {
+    /// One tick: the system sample, plus the application sample when a metrics file is configured, each
+    /// with its JSON size. A sample that cannot fit in an envelope (or that JSON cannot carry) is refused
+    /// here, said and counted, rather than becoming a batch that can never be sent.
+    private func takeSample() -> [(sample: MetricSample, bytes: Int)] {
         let now = Timestamp.string(from: Date())
         var samples = [MetricSample(timestamp: now, metricType: "system", values: sampler.withLock { $0.sample() })]
         if let path = configuration.applicationMetricsFile {
-            if let data = FileManager.default.contents(atPath: path),
-                !JSONNesting.exceeds(Self.maximumApplicationMetricsDepth, in: data),
-                let values = try? JSONDecoder().decode([String: JSONValue].self, from: data)
-            {
+            switch readApplicationMetrics(path) {
+            case .success(let values):
                 samples.append(MetricSample(timestamp: now, metricType: "application", values: values))
-            } else {
-                logger.warning(
-                    "application_metrics_file is missing, not a JSON object, or nested deeper than \(Self.maximumApplicationMetricsDepth) levels",
-                    metadata: ["file": "\(path)"])
+                if let old = health.clear("application_metrics_file") {
+                    logger.notice(
+                        "application_metrics_file is readable again", metadata: ["file": "\(path)", "was": "\(old)"])
+                }
+            case .failure(let problem):
+                let text = "\(problem.description); the application sample is left out until it is fixed"
+                if health.report("application_metrics_file", text) {
+                    logger.error("application_metrics_file: \(text)", metadata: ["file": "\(path)"])
+                }
             }
         }
-        return samples
+        var accepted: [(sample: MetricSample, bytes: Int)] = []
+        var refusals: [String] = []
+        for sample in samples {
+            guard let bytes = EnvelopeBudget.sampleBytes(sample) else {
+                refusals.append(
+                    "a \(sample.metricType) sample holds a value JSON cannot carry (not finite, or nested too deep)")
+                continue
+            }
+            guard budget.fits(sampleOf: bytes) else {
+                refusals.append(
+                    "a \(sample.metricType) sample of \(bytes) bytes cannot fit in an envelope of at most"
+                        + " \(budget.maximumEnvelopeBytes) bytes (room for samples: \(budget.roomForSamples))")
+                continue
+            }
+            accepted.append((sample, bytes))
+        }
+        if refusals.isEmpty {
+            if health.clear("samples") != nil { logger.notice("samples fit in envelopes again") }
+        } else {
+            counterValues.increment("samples_refused", by: refusals.count)
+            let text = refusals.joined(separator: "; ") + "; refused (counted in samples_refused)"
+            if health.report("samples", text) { logger.error("sample refused: \(text)") }
+        }
+        return accepted
+    }
+
+    /// Why the application metrics file gave no sample.
+    struct ApplicationMetricsProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The application metrics file's members, or what is wrong with it: missing or unreadable, too large
+    /// for an envelope, not JSON, not an object, nested deeper than receivers accept.
+    func readApplicationMetrics(_ path: String) -> Result<[String: JSONValue], ApplicationMetricsProblem> {
+        func problem(_ text: String) -> Result<[String: JSONValue], ApplicationMetricsProblem> {
+            .failure(ApplicationMetricsProblem(description: text))
+        }
+        // The size first: a runaway file must not be read whole at every tick.
+        let limit = budget.maximumEnvelopeBytes
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
+            return problem("the file has \(size) bytes, more than fits in an envelope (max_envelope_bytes \(limit))")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            return problem("cannot read the file: \(error.localizedDescription)")
+        }
+        guard !JSONNesting.exceeds(Self.maximumApplicationMetricsDepth, in: data) else {
+            return problem("the JSON nests deeper than \(Self.maximumApplicationMetricsDepth) levels")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            return problem("not valid JSON: \(DecodingProblem.describe(error))")
+        }
+        guard case .object(let members) = value else { return problem("the JSON is not an object") }
+        return .success(members)
     }
 
     private func batch(_ samples: [MetricSample]) -> EnvelopeSpool.UnsignedBatch {
@@ -566,8 +856,8 @@ func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable (
 final class Counters: Sendable {
     private let values = Mutex<[String: Int]>([:])
 
-    func increment(_ name: String) {
-        values.withLock { $0[name, default: 0] += 1 }
+    func increment(_ name: String, by amount: Int = 1) {
+        values.withLock { $0[name, default: 0] += amount }
     }
 
     var snapshot: [String: Int] { values.withLock { $0 } }

@@ -28,6 +28,7 @@ import Foundation
 /// sample_interval_s: 10              # default 10
 /// samples_per_envelope: 1            # default 1
 /// application_metrics_file: …        # optional; a JSON object read at each sample (metric_type "application")
+/// max_envelope_bytes: 262144         # default 262144 (as gateway and collector); batches are cut to fit
 /// disk_path: /                       # default /; the file system the disk metrics describe
 /// spool:
 ///   directory: /var/lib/edgeproof/spool   # required
@@ -93,14 +94,27 @@ extension AgentConfiguration {
         if let geolocation, !geolocation.isPlausible {
             throw fail("geolocation is outside valid latitude/longitude ranges")
         }
-        guard sampleInterval > 0 else { throw fail("sample_interval_s must be positive") }
-        guard samplesPerEnvelope >= 1 else { throw fail("samples_per_envelope must be at least 1") }
-        guard nonceTimeout > 0, receiptTimeout > 0 else { throw fail("nonce_timeout_s and receipt_timeout_s must be positive") }
+        // Durations become Duration values: infinite or absurd ones would trap there or never end.
+        guard sampleInterval > 0, sampleInterval <= 86_400 else {
+            throw fail("sample_interval_s must be more than 0 and at most 86400 (a day), not \(sampleInterval)")
+        }
+        guard (1...100_000).contains(samplesPerEnvelope) else {
+            throw fail("samples_per_envelope must be 1–100000, not \(samplesPerEnvelope)")
+        }
+        for (key, value) in [("nonce_timeout_s", nonceTimeout), ("receipt_timeout_s", receiptTimeout)]
+        where !(value > 0 && value <= 3600) {
+            throw fail("\(key) must be more than 0 and at most 3600, not \(value)")
+        }
+        guard (4096...(64 * 1024 * 1024)).contains(maxEnvelopeBytes) else {
+            throw fail("max_envelope_bytes must be 4096–67108864, not \(maxEnvelopeBytes)")
+        }
         for collector in receiptsFrom where !AgentName.isValid(collector) {
             throw fail("receipts_from: \"\(collector)\" is not a valid collector id")
         }
         guard !spool.directory.isEmpty else { throw fail("spool.directory is required") }
-        guard spool.maxBytes > 0, spool.maxAge > 0 else { throw fail("spool.max_bytes and spool.max_age_s must be positive") }
+        guard spool.maxBytes > 0, spool.maxAge > 0, spool.maxAge <= 3_153_600_000 else {
+            throw fail("spool.max_bytes and spool.max_age_s must be positive (max_age_s at most 100 years)")
+        }
         guard Self.logLevels.contains(logLevel.lowercased()) else {
             throw fail("log_level \"\(logLevel)\" is not one of \(Self.logLevels.joined(separator: ", "))")
         }

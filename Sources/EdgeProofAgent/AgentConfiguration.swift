@@ -23,6 +23,9 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var samplesPerEnvelope: Int
     /// A JSON object file read at every sample; its members become an "application" sample.
     public var applicationMetricsFile: String?
+    /// The largest envelope the agent makes; batches are cut to fit. Keep it at or below the gateway's
+    /// and collectors' `max_envelope_bytes`, which refuse larger ones as `payload_too_large`.
+    public var maxEnvelopeBytes: Int
     /// The file system whose usage the disk metrics report.
     public var diskPath: String
     public var spool: SpoolSettings
@@ -119,6 +122,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case sampleInterval = "sample_interval_s"
         case samplesPerEnvelope = "samples_per_envelope"
         case applicationMetricsFile = "application_metrics_file"
+        case maxEnvelopeBytes = "max_envelope_bytes"
         case diskPath = "disk_path"
         case spool
         case nonceTimeout = "nonce_timeout_s"
@@ -152,6 +156,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         sampleInterval: Double = 10,
         samplesPerEnvelope: Int = 1,
         applicationMetricsFile: String? = nil,
+        maxEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
         diskPath: String = "/",
         spool: SpoolSettings = SpoolSettings(),
         nonceTimeout: Double = 10,
@@ -169,6 +174,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         self.sampleInterval = sampleInterval
         self.samplesPerEnvelope = samplesPerEnvelope
         self.applicationMetricsFile = applicationMetricsFile
+        self.maxEnvelopeBytes = maxEnvelopeBytes
         self.diskPath = diskPath
         self.spool = spool
         self.nonceTimeout = nonceTimeout
@@ -203,6 +209,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         sampleInterval = try container.decodeIfPresent(Double.self, forKey: .sampleInterval) ?? 10
         samplesPerEnvelope = try container.decodeIfPresent(Int.self, forKey: .samplesPerEnvelope) ?? 1
         applicationMetricsFile = try container.decodeIfPresent(String.self, forKey: .applicationMetricsFile)
+        maxEnvelopeBytes = try container.decodeIfPresent(Int.self, forKey: .maxEnvelopeBytes)
+            ?? SignedEnvelope.defaultMaximumSize
         diskPath = try container.decodeIfPresent(String.self, forKey: .diskPath) ?? "/"
         spool = try container.decode(SpoolSettings.self, forKey: .spool)
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10

@@ -39,11 +39,12 @@ import Logging
 /// `LOG_LEVEL` (log_level).
 ///
 /// `nonce_subscription`: with `shared`, the collectors form the share group `collectors` and one of
-/// them answers each request. mosquitto does not check SUBSCRIBE against the ACL, so any client can
-/// join that group, and a member without read rights silently swallows its share of the requests
-/// (agents retry, so this delays them). `all` is immune to that: every collector receives and answers
-/// every request, at the cost of N answers per request; the agent keeps the first and drops the rest
-/// as unmatched. Any answer works everywhere, because every collector accepts every collector's nonces.
+/// them answers each request. The broker in `broker/` refuses a SUBSCRIBE to that group from any
+/// identity that may not read `verified/` (mosquitto picks a group member before it checks read rights,
+/// so a member without them would swallow its share of the requests); a broker that grants every
+/// SUBSCRIBE (plain `acl_file`) needs `all`. With `all`, every collector receives and answers every
+/// request, at the cost of N answers per request; the agent keeps the first and drops the rest as
+/// unmatched. Any answer works everywhere, because every collector accepts every collector's nonces.
 extension CollectorConfiguration {
     /// Environment variable → dotted configuration key.
     public static let environmentOverrides: [String: String] = [

@@ -34,6 +34,8 @@ public final class MQTTClient: Sendable {
                 logger.warning("cannot connect; retrying", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
             case .lost(let error):
                 logger.warning("connection lost; reconnecting", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
+            case .subscriptionRefused(let error):
+                logger.error("subscription refused; dropped", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
             }
         }
         mosquitto = try MosquittoClient(configuration: configuration, events: session)
@@ -175,8 +177,10 @@ public final class MQTTClient: Sendable {
         }
     }
 
-    /// Subscribes and returns the QoS the broker granted. Made while disconnected, the subscription
-    /// is sent on connection. The broker may grant a filter its ACL forbids and then deliver nothing.
+    /// Subscribes and returns the QoS the broker granted; throws with the broker's reason code (135, not
+    /// authorized, for a filter outside the identity's read rights on the broker in `broker/`) when it
+    /// refuses, and the filter is not renewed. Made while disconnected, the subscription is sent on
+    /// connection; if the broker refuses it then, it is dropped and logged as an error.
     @discardableResult
     public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce) async throws -> Int32 {
         guard TopicFilter.isValid(filter) else { throw MQTTError.invalidArgument("\"\(filter)\" is not a valid topic filter") }

@@ -51,7 +51,8 @@ final class MQTTSession: MosquittoEvents {
         var connected = false
         /// CONNACK received; `connected` follows once the renewing SUBACKs are in.
         var transportUp = false
-        var renewing: Set<Int32> = []
+        /// The renewing SUBSCRIBEs of this connection: message id and filter.
+        var renewing: [Int32: String] = [:]
         var lastProblem: String?
         var waiters: [Int: Waiter] = [:]
         /// Ids cancelled before their waiter was stored.
@@ -68,7 +69,8 @@ final class MQTTSession: MosquittoEvents {
         let maximumOutstanding: Int
         /// Publishers waiting for slots, oldest first: waiter id and slots wanted.
         var slotQueue: [(id: Int, count: Int)] = []
-        var subscribes: [Int32: Int] = [:]
+        /// SUBSCRIBEs awaiting their SUBACK: message id, waiter id and filter.
+        var subscribes: [Int32: (waiter: Int, filter: String)] = [:]
         /// Every subscription made, renewed on each connection.
         var subscriptions: [String: MQTTQoS] = [:]
         var requests: [Data: ResponseSlot] = [:]
@@ -92,7 +94,7 @@ final class MQTTSession: MosquittoEvents {
         mutating func goDown() {
             connected = false
             transportUp = false
-            renewing = []
+            renewing = [:]
         }
 
         /// Frees `count` slots of the outgoing bound and hands the room to the waiting publishers, oldest
@@ -124,6 +126,8 @@ final class MQTTSession: MosquittoEvents {
         case connected(sessionPresent: Bool)
         case failed(MQTTError)
         case lost(MQTTError)
+        /// A subscription renewed on (re)connection was refused by the broker and is dropped.
+        case subscriptionRefused(MQTTError)
     }
 
     init(maximumPendingPublishes: Int, onConnectionChange: @escaping @Sendable (ConnectionChange) -> Void) {
@@ -246,7 +250,7 @@ final class MQTTSession: MosquittoEvents {
                 return
             }
             do {
-                state.subscribes[try send()] = id
+                state.subscribes[try send()] = (id, filter)
                 state.waiters[id] = .granted(continuation)
             } catch {
                 continuation.resume(throwing: error)
@@ -299,9 +303,9 @@ final class MQTTSession: MosquittoEvents {
         return renew
     }
 
-    func didRenewSubscriptions(messageIDs: [Int32]) {
+    func didRenewSubscriptions(_ renewed: [(messageID: Int32, filter: String)]) {
         let waiters = state.withLock { state -> [Waiter] in
-            state.renewing = Set(messageIDs)
+            state.renewing = Dictionary(renewed.map { ($0.messageID, $0.filter) }) { _, last in last }
             return state.renewing.isEmpty ? state.becomeReady() : []
         }
         for case .done(let waiter) in waiters { waiter.resume() }
@@ -347,13 +351,26 @@ final class MQTTSession: MosquittoEvents {
         }
     }
 
+    /// A SUBACK. A refused filter (reason >= 0x80, e.g. 135 not authorized) is dropped from the
+    /// subscriptions renewed on every connection: the caller of ``MQTTClient/subscribe(_:qos:)`` gets the
+    /// error, and a refused renewal is reported through ``ConnectionChange/subscriptionRefused(_:)``.
     func didSubscribe(messageID: Int32, grantedQoS: [Int32]) {
-        let (waiter, ready) = state.withLock { state -> (Waiter?, [Waiter]) in
-            if state.renewing.remove(messageID) != nil {
-                return (nil, state.renewing.isEmpty ? state.becomeReady() : [])
+        let code = grantedQoS.first ?? 0x80
+        let (waiter, ready, refusedRenewal) = state.withLock { state -> (Waiter?, [Waiter], MQTTError?) in
+            if let filter = state.renewing.removeValue(forKey: messageID) {
+                var refusal: MQTTError?
+                if code >= 0x80 {
+                    state.subscriptions[filter] = nil
+                    refusal = MQTTError.refused("subscribe to \(filter)", reasonCode: code)
+                    state.lastProblem = refusal?.description
+                }
+                return (nil, state.renewing.isEmpty ? state.becomeReady() : [], refusal)
             }
-            return (state.subscribes.removeValue(forKey: messageID).flatMap { state.waiters.removeValue(forKey: $0) }, [])
+            guard let pending = state.subscribes.removeValue(forKey: messageID) else { return (nil, [], nil) }
+            if code >= 0x80 { state.subscriptions[pending.filter] = nil }
+            return (state.waiters.removeValue(forKey: pending.waiter), [], nil)
         }
+        if let refusedRenewal { onConnectionChange(.subscriptionRefused(refusedRenewal)) }
         for case .done(let continuation) in ready { continuation.resume() }
         if case .granted(let continuation) = waiter { continuation.resume(returning: grantedQoS) }
     }

@@ -7,8 +7,8 @@ import Synchronization
 protocol MosquittoEvents: AnyObject, Sendable {
     /// Returns the subscriptions to renew: all of them, on every connection.
     func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)]
-    /// The message ids of the renewing SUBSCRIBEs just sent (their SUBACKs arrive through didSubscribe).
-    func didRenewSubscriptions(messageIDs: [Int32])
+    /// The renewing SUBSCRIBEs just sent, by message id (their SUBACKs arrive through didSubscribe).
+    func didRenewSubscriptions(_ renewed: [(messageID: Int32, filter: String)])
     func didDisconnect(reasonCode: Int32)
     func didFailToConnect(_ error: MQTTError)
     func didPublish(messageID: Int32, reasonCode: Int32)
@@ -75,15 +75,15 @@ final class MosquittoClient {
             if reasonCode == 0 { client.connectedSinceAttempt.store(true, ordering: .sequentiallyConsistent) }
             let renew = client.events.didConnect(reasonCode: reasonCode, sessionPresent: flags & 1 != 0)
             guard reasonCode == 0 else { return }
-            var messageIDs = [Int32]()
+            var renewed = [(messageID: Int32, filter: String)]()
             for (filter, qos) in renew {
                 // Queued by libmosquitto (we are inside its callback); SUBACK arrives through didSubscribe.
                 var messageID: Int32 = 0
                 if mosquitto_subscribe_v5(client.handle, &messageID, filter, qos.rawValue, 0, nil) == MOSQ_ERR_SUCCESS.rawValue {
-                    messageIDs.append(messageID)
+                    renewed.append((messageID, filter))
                 }
             }
-            client.events.didRenewSubscriptions(messageIDs: messageIDs)
+            client.events.didRenewSubscriptions(renewed)
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, userdata, reasonCode, _ in
             MosquittoClient.from(userdata)?.events.didDisconnect(reasonCode: reasonCode)

@@ -106,7 +106,8 @@ public actor EnvelopeSpool {
 
     /// Something the spool did that an operator should know about.
     public enum Event: Sendable, Hashable, CustomStringConvertible {
-        /// An entry was dropped: `reason` is "too_old", "full_drop_oldest" or "full_drop_newest".
+        /// An entry was dropped: `reason` is "too_old", "full_drop_oldest", "full_drop_newest", or what
+        /// ``discard(sequence:reason:)`` was given.
         case dropped(sequence: UInt64, reason: String, samples: Int, enqueuedAt: String)
         /// An unreadable file was moved aside.
         case quarantined(file: String, problem: String)
@@ -258,6 +259,29 @@ public actor EnvelopeSpool {
             throw StorageError.system("unlink \(path)", errno: errno)
         }
         try DurableFile.syncDirectory(directory)
+    }
+
+    /// Replaces an entry by smaller batches (one too large to be sent as one envelope), appended in order at
+    /// the end of the queue, each under the size bound like a new entry. The new entries are written before
+    /// the old one is removed: a crash in between sends those samples twice rather than never. Returns the
+    /// new entries; none if the entry is no longer in the spool.
+    @discardableResult
+    public func split(sequence: UInt64, into batches: [UnsignedBatch], now: Date = Date()) throws(StorageError)
+        -> [Entry]
+    {
+        guard entries[sequence] != nil else { return [] }
+        var added: [Entry] = []
+        for batch in batches {
+            if let entry = try enqueue(batch, now: now) { added.append(entry) }
+        }
+        try remove(sequence: sequence)
+        return added
+    }
+
+    /// Removes an entry that can never be sent (e.g. no valid envelope can be made of it), reporting it
+    /// as dropped with `reason` and counting it like the other drops.
+    public func discard(sequence: UInt64, reason: String) throws(StorageError) {
+        try drop(sequence, reason: reason)
     }
 
     /// Drops entries older than `maxAge`; returns how many went.

@@ -59,6 +59,40 @@ final class ESYSContext {
         return handles.count > 0 && handles.handle.0 == handle.rawValue
     }
 
+    /// TPM properties (TPM2_CAP_TPM_PROPERTIES) from `first` on, at most `count`, by tag.
+    func properties(from first: UInt32, count: UInt32) throws(TPMError) -> [UInt32: UInt32] {
+        var moreData: TPMI_YES_NO = 0
+        var capabilityData: UnsafeMutablePointer<TPMS_CAPABILITY_DATA>?
+        defer { Esys_Free(capabilityData) }
+        try check(
+            Esys_GetCapability(
+                context, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, first, count, &moreData,
+                &capabilityData),
+            "Esys_GetCapability (TPM properties)")
+        guard let list = capabilityData?.pointee.data.tpmProperties else {
+            throw .unexpectedResponse("Esys_GetCapability returned no property list")
+        }
+        var properties: [UInt32: UInt32] = [:]
+        withUnsafeBytes(of: list.tpmProperty) { raw in
+            let tagged = raw.bindMemory(to: TPMS_TAGGED_PROPERTY.self)
+            for property in tagged.prefix(Int(min(list.count, UInt32(tagged.count)))) {
+                properties[property.property] = property.value
+            }
+        }
+        return properties
+    }
+
+    /// The dictionary-attack counters and whether the TPM is in lockout.
+    func dictionaryAttackStatus() throws(TPMError) -> TPMDictionaryAttackStatus {
+        let first = CTSS2_PT_PERMANENT()
+        let values = try properties(from: first, count: CTSS2_PT_LOCKOUT_RECOVERY() - first + 1)
+        return TPMDictionaryAttackStatus(
+            failures: values[CTSS2_PT_LOCKOUT_COUNTER()] ?? 0, maximumFailures: values[CTSS2_PT_MAX_AUTH_FAIL()] ?? 0,
+            lockoutInterval: values[CTSS2_PT_LOCKOUT_INTERVAL()] ?? 0,
+            lockoutRecovery: values[CTSS2_PT_LOCKOUT_RECOVERY()] ?? 0,
+            inLockout: (values[first] ?? 0) & TPMA_PERMANENT_INLOCKOUT != 0)
+    }
+
     /// An ESAPI handle for the object at a persistent TPM handle; fails with TPM_RC_HANDLE if none is there.
     func persistentObject(at handle: PersistentHandle) throws(TPMError) -> Object {
         var object = ESYS_TR_NONE
@@ -143,6 +177,18 @@ final class ESYSContext {
                 handle.rawValue, &persistent),
             "Esys_EvictControl (\(handle))")
         return Object(rawValue: persistent)
+    }
+
+    /// Removes the persistent object `object` at `handle` from the TPM's NV (owner authorization). The
+    /// object's ESAPI handle is released too.
+    func evict(_ object: Object, at handle: PersistentHandle) throws(TPMError) {
+        var none = ESYS_TR_NONE
+        try check(
+            Esys_EvictControl(
+                context, ESYS_TR_RH_OWNER, object.rawValue, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                handle.rawValue, &none),
+            "Esys_EvictControl (evicting \(handle))")
+        close(object)
     }
 
     /// Unloads a transient object. Without a resource manager (swtpm, /dev/tpm0) a leaked object keeps one

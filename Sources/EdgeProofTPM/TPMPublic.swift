@@ -63,6 +63,10 @@ struct TPMPublic: Sendable {
         return sign && !other && usableScheme
     }
 
+    /// `noDA`: the TPM's dictionary-attack protection leaves the object alone, so neither failed
+    /// authorizations nor unclean shutdowns can lock it out.
+    var isLockoutExempt: Bool { attributes & TPMA_OBJECT_NODA != 0 }
+
     /// "an ECC P-256 key", "an RSA-3072 key", for error messages.
     var keyDescription: String {
         switch key {
@@ -105,13 +109,16 @@ struct TPMPublic: Sendable {
 
     /// An ECC P-256 storage key (restricted, decrypt, AES-128-CFB): the parent under which signing keys
     /// are created. The same template always yields the same primary key for the same owner seed.
+    ///
+    /// `noDA` as on the signing key: its authValue is empty, and an unclean shutdown after using a
+    /// DA-protected parent would count as a dictionary-attack failure too.
     static var storageKeyTemplate: TPM2B_PUBLIC {
         var template = TPM2B_PUBLIC()
         template.publicArea.type = TPM2_ALG_ECC
         template.publicArea.nameAlg = TPM2_ALG_SHA256
         template.publicArea.objectAttributes =
             TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-            | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+            | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA
         template.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES
         template.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128
         template.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB
@@ -122,13 +129,17 @@ struct TPMPublic: Sendable {
     }
 
     /// A sign-only key that never leaves this TPM: sign | fixedTPM | fixedParent | sensitiveDataOrigin |
-    /// userWithAuth, with its signing scheme fixed to ES256 or RS256.
+    /// userWithAuth | noDA, with its signing scheme fixed to ES256 or RS256.
+    ///
+    /// Its authValue is empty: what protects it is fixedTPM, not a password, so dictionary-attack
+    /// protection guards nothing and only hurts. Without noDA every unclean power loss after a signature
+    /// counts as a failure, and after a few (3 on swtpm) the TPM refuses the key with TPM_RC_LOCKOUT.
     static func signingKeyTemplate(_ algorithm: TPMKeyAlgorithm) -> TPM2B_PUBLIC {
         var template = TPM2B_PUBLIC()
         template.publicArea.nameAlg = TPM2_ALG_SHA256
         template.publicArea.objectAttributes =
             TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-            | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+            | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA
         switch algorithm {
         case .eccP256:
             template.publicArea.type = TPM2_ALG_ECC

@@ -9,11 +9,14 @@ public struct TPMSigner: EnvelopeSigner {
     public let publicKey: AgentPublicKey
     public let algorithm: SignatureAlgorithm
     public let publicKeyHash: PublicKeyHash
+    /// Whether the key has `noDA`. A key without it (made before EdgeProof set it) is locked out by the
+    /// TPM after a few unclean shutdowns; `edgeproof tpm provision --replace` makes a new one.
+    public let lockoutExempt: Bool
 
     public init(device: TPMDevice, handle: PersistentHandle = .defaultSigningKey) async throws(TPMError) {
         self.device = device
         self.handle = handle
-        self.publicKey = try await device.publicKey(at: handle)
+        (self.publicKey, self.lockoutExempt) = try await device.signingKeyDetails(at: handle)
         self.algorithm = publicKey.algorithm
         self.publicKeyHash = publicKey.hash
     }

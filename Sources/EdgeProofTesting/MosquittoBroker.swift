@@ -83,29 +83,13 @@ public final class MosquittoBroker: Sendable {
         try launch()
     }
 
-    /// Makes certificates for more clients and reloads the ACL (SIGHUP) of the running broker, waiting
-    /// until mosquitto has reloaded. Agents need no reload, but gateways, collectors and bridges do.
+    /// Makes certificates for more clients and restarts a running broker (same port and directory) so
+    /// that it knows them: the dynamic security plugin reads its clients and roles only at start (SIGHUP
+    /// does not reload it). Connected clients reconnect; persistent sessions and queued messages survive.
     public func addClients(_ names: [String]) throws {
         try Self.generateCertificates(names, in: directory)
-        let render = try ProcessRunner.run(
-            PackagePaths.script("broker/run-broker.sh"), ["--render-only", directory.path, "\(port)"])
-        guard render.status == 0 else {
-            throw TestFixtureError("run-broker.sh --render-only failed: \(render.standardError)")
-        }
-        try process.withLock { current throws(TestFixtureError) in
-            guard let running = current, running.isRunning else {
-                return  // the next restart() renders and loads the new ACL anyway
-            }
-            let before = Self.count(of: "Reloading config.", in: stderrFile)
-            _ = ChildProcess.send(SIGHUP, to: running.processIdentifier)
-            let deadline = ContinuousClock.now + Self.startTimeout
-            while Self.count(of: "Reloading config.", in: stderrFile) == before {
-                guard ContinuousClock.now < deadline else {
-                    throw TestFixtureError("mosquitto did not reload within \(Self.startTimeout)\n\(diagnostics())")
-                }
-                usleep(20_000)
-            }
-        }
+        guard isRunning else { return }  // the next restart() renders and loads them anyway
+        try restart()
     }
 
     // MARK: - Stopping

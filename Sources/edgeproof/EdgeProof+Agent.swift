@@ -38,15 +38,7 @@ extension EdgeProof {
 
             // libtss2 logs every failed step to stderr; the error below already says what failed.
             setenv("TSS2_LOG", "all+none", 0)
-            let signer: TPMSigner
-            do {
-                let device = try TPMDevice(tcti: configuration.tpm.tcti)
-                signer = try await TPMSigner(device: device, handle: configuration.tpm.handle)
-            } catch {
-                throw CLIError(
-                    "cannot use the TPM signing key at \(configuration.tpm.handle) through \(configuration.tpm.tcti): "
-                        + "\(error) (provision it with: edgeproof tpm provision --tcti … --handle …)")
-            }
+            let signer = try await openSigner(configuration, waitForTheTPM: !once, logger: logger)
             let agent: EdgeProofAgent.Agent
             do {
                 agent = try EdgeProofAgent.Agent(configuration: configuration, signer: signer, logger: logger)
@@ -63,6 +55,31 @@ extension EdgeProof {
                 configuration: ServiceGroupConfiguration(
                     services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+        }
+
+        /// The signing key through the configured TPM. A TPM that cannot be reached yet (swtpm or a
+        /// resource manager still starting, a device that is resetting) is waited for with backoff when
+        /// the agent runs as a service, saying so in the log; a missing or unusable key is an error at once.
+        private func openSigner(_ configuration: AgentConfiguration, waitForTheTPM: Bool, logger: Logger) async throws
+            -> TPMSigner
+        {
+            var delay = Duration.milliseconds(500)
+            while true {
+                do {
+                    let device = try TPMDevice(tcti: configuration.tpm.tcti)
+                    return try await TPMSigner(device: device, handle: configuration.tpm.handle)
+                } catch where waitForTheTPM && (error.isUnavailable || error.isConnectionLost) {
+                    logger.error(
+                        "the TPM is unavailable; waiting for it before signing",
+                        metadata: ["tcti": "\(configuration.tpm.tcti)", "error": "\(error)", "retry_in": "\(delay)"])
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(15))
+                } catch {
+                    throw CLIError(
+                        "cannot use the TPM signing key at \(configuration.tpm.handle) through \(configuration.tpm.tcti): "
+                            + "\(error) (provision it with: edgeproof tpm provision --tcti … --handle …)")
+                }
+            }
         }
     }
 }

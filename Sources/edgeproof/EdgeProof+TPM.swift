@@ -50,8 +50,11 @@ extension EdgeProof.TPM {
         static let configuration = CommandConfiguration(
             abstract: "Create a sign-only key at a persistent handle; does nothing if a suitable one is there.",
             discussion: """
-                The key never leaves the TPM (fixedTPM, fixedParent). Running provision again with the same \
-                algorithm and handle only prints the existing key; another algorithm on an occupied handle fails.
+                The key never leaves the TPM (fixedTPM, fixedParent) and has noDA, so unclean shutdowns never \
+                lock it out. Running provision again with the same algorithm and handle only prints the \
+                existing key. Anything else at the handle (another algorithm, a key without noDA made by an \
+                older EdgeProof) is refused with the reason; --replace evicts it and creates a new key, whose \
+                new tpm_public_key_hash must then replace the agent's allowlist entry.
                 """
         )
 
@@ -60,13 +63,32 @@ extension EdgeProof.TPM {
         @Option(name: .customLong("alg"), help: "Key algorithm.")
         var algorithm: TPMKeyAlgorithm = .eccP256
 
+        @Flag(help: "Evict an unsuitable object at the handle (e.g. a key without noDA) and create a new key.")
+        var replace = false
+
         func run() async throws {
             let key = try await options.withDevice { device throws(TPMError) in
-                try await device.provisionSigningKey(algorithm, at: options.handle)
+                try await device.provisionSigningKey(algorithm, at: options.handle, replace: replace)
             }
             let what = "\(key.algorithm.displayName) signing key at \(key.handle)"
-            print(key.created ? "created \(what)" : "already provisioned: \(what)")
+            if let replaced = key.replaced {
+                let old = replaced.publicKeyHash.map { " (tpm_public_key_hash \($0.hex))" } ?? ""
+                print("evicted \(replaced.description)\(old) with attributes \(replaced.attributes)")
+                print("created \(what) (noDA)")
+            } else {
+                print(key.created ? "created \(what) (noDA)" : "already provisioned: \(what)")
+            }
             print("tpm_public_key_hash: \(key.publicKey.hash.hex)")
+            if key.replaced != nil {
+                FileHandle.standardError.write(Data("""
+                    note: this is a new key: the agent's allowlist entry must change, or its envelopes are \
+                    rejected (public_key_hash_mismatch). For example:
+                      edgeproof tpm pubkey --handle \(key.handle) > agent.pem
+                      edgeproof allowlist remove --file ALLOWLIST --name AGENT
+                      edgeproof allowlist add --file ALLOWLIST --name AGENT --public-key agent.pem --region …
+
+                    """.utf8))
+            }
         }
     }
 

@@ -99,6 +99,16 @@ import Testing
         ("location: US/California/Santa Clara/Extra", "Country/State/City"),
         ("spool: {}", "directory"),
         ("name: \"-bad\"", "valid agent name"),
+        // Values that would trap when they become a Duration, or make a batch never end.
+        ("sample_interval_s: .inf", "sample_interval_s must be more than 0 and at most 86400"),
+        ("sample_interval_s: .nan", "sample_interval_s must be more than 0"),
+        ("sample_interval_s: 0", "sample_interval_s must be more than 0"),
+        ("nonce_timeout_s: .inf", "nonce_timeout_s must be more than 0 and at most 3600"),
+        ("receipt_timeout_s: -1", "receipt_timeout_s must be more than 0"),
+        ("samples_per_envelope: 0", "samples_per_envelope must be 1–100000"),
+        ("samples_per_envelope: 100000000", "samples_per_envelope must be 1–100000"),
+        ("max_envelope_bytes: 100", "max_envelope_bytes must be 4096–67108864"),
+        ("spool: {directory: /tmp/spool, max_age_s: .inf}", "max_age_s at most 100 years"),
     ])
     func rejectsBadConfigurationWithAClearMessage(line: String, expected: String) throws {
         let key = String(line.prefix { $0 != ":" })

@@ -97,7 +97,7 @@ final class Inbox: Sendable {
     }
 }
 
-/// A broker with certificates for two collectors, the gateway and two agents; an allowlist with
+/// A broker with certificates for two collectors, the gateway and three agents; an allowlist with
 /// agent-001 (allowed in US/California/Santa Clara) and a shared nonce key file.
 final class CollectorWorld: Sendable {
     let broker: MosquittoBroker
@@ -107,7 +107,7 @@ final class CollectorWorld: Sendable {
     let nonceKeyURL: URL
 
     init() throws {
-        broker = try MosquittoBroker.start(clients: ["collector-1", "collector-2", "gateway", "agent-001", "agent-002"])
+        broker = try MosquittoBroker.start(clients: ["collector-1", "collector-2", "gateway", "agent-001", "agent-002", "agent-003"])
         directory = try TemporaryDirectory(prefix: "edgeproof-collector-test")
         allowlistURL = directory.appending("allowlist.yaml")
         nonceKeyURL = directory.appending("nonce.keys")

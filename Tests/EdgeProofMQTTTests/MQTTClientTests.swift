@@ -180,7 +180,7 @@ struct MQTTClientTests {
         await agent.shutdown()
     }
 
-    @Test("an agent receives nothing from another agent's nonce responses")
+    @Test("an agent may not subscribe to another agent's nonce responses, and receives none of them")
     func enforcesSubscribeACL() async throws {
         let broker = try MosquittoBroker.start(clients: ["agent-001", "agent-002", "collector-1"])
         defer { broker.close() }
@@ -190,8 +190,13 @@ struct MQTTClientTests {
         let stolen = Inbox(eavesdropper)
         let delivered = Inbox(owner)
         let topic = "\(prefix)/agents/agent-002/nonce/response"
-        try await eavesdropper.subscribe(topic)
-        try await eavesdropper.subscribe("\(prefix)/agents/+/nonce/response")
+        for filter in [topic, "\(prefix)/agents/+/nonce/response", "$share/g/\(topic)", "#"] {
+            let refusal = await #expect(throws: MQTTError.self, "SUBSCRIBE \(filter)") {
+                try await eavesdropper.subscribe(filter)
+            }
+            #expect(refusal?.reasonCode == 135)
+        }
+        #expect(try await eavesdropper.subscribe("\(prefix)/agents/agent-001/nonce/response") == 1)
         try await owner.subscribe(topic)
         try await collector.publish(MQTTMessage(topic: topic, payload: Data(#"{"nonce":"secret"}"#.utf8)))
 
@@ -214,7 +219,11 @@ struct MonitorACLTests {
         let collector = try await broker.connectedClient("collector-1")
         let agent = try await broker.connectedClient("agent-001")
         let inbox = Inbox(monitor)
-        try await monitor.subscribe("\(prefix)/#")
+        // A filter wider than its read rights is refused; status and events are granted.
+        let refusal = await #expect(throws: MQTTError.self) { try await monitor.subscribe("\(prefix)/#") }
+        #expect(refusal?.reasonCode == 135)
+        try await monitor.subscribe("\(prefix)/status/#")
+        try await monitor.subscribe("\(prefix)/events/#")
         try await collector.publish(MQTTMessage(topic: "\(prefix)/events/collector/collector-1", payload: Data("e".utf8)))
         try await collector.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/receipts", payload: Data("r".utf8)))
         try await agent.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/metrics", payload: Data("m".utf8)))

@@ -104,3 +104,46 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.appending("00000000000000000000-garbage.json.corrupt").path))
     }
 }
+
+@Suite struct EnvelopeSpoolSplitTests {
+    private let spoolTests = EnvelopeSpoolTests()
+
+    @Test func splitReplacesAnEntryByItsPartsAtTheEndOfTheQueueDurably() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool-split")
+        defer { directory.remove() }
+        do {
+            let spool = try EnvelopeSpool(directory: directory.url)
+            let big = try #require(try await spool.enqueue(spoolTests.batch("big")))
+            try await spool.enqueue(spoolTests.batch("after"))
+            let parts = try await spool.split(
+                sequence: big.sequence, into: [spoolTests.batch("part1"), spoolTests.batch("part2")])
+            #expect(parts.map(spoolTests.label) == ["part1", "part2"])
+            #expect(parts.allSatisfy { $0.sequence > big.sequence && $0.signed == nil && $0.sendCount == 0 })
+            #expect(await spool.pending().map(spoolTests.label) == ["after", "part1", "part2"])
+            // Gone already: nothing happens.
+            #expect(try await spool.split(sequence: big.sequence, into: [spoolTests.batch("again")]).isEmpty)
+        }
+        let reopened = try EnvelopeSpool(directory: directory.url)
+        #expect(await reopened.pending().map(spoolTests.label) == ["after", "part1", "part2"])
+    }
+
+    @Test func discardDropsAnEntryAndReportsWhy() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool-discard")
+        defer { directory.remove() }
+        let events = Mutex<[EnvelopeSpool.Event]>([])
+        let spool = try EnvelopeSpool(directory: directory.url) { event in events.withLock { $0.append(event) } }
+        let entry = try #require(try await spool.enqueue(spoolTests.batch("doomed")))
+        try await spool.enqueue(spoolTests.batch("kept"))
+        try await spool.discard(sequence: entry.sequence, reason: "unsendable")
+        #expect(await spool.pending().map(spoolTests.label) == ["kept"])
+        #expect(await spool.droppedCount == 1)
+        let reported = events.withLock { $0 }
+        #expect(reported.count == 1)
+        if case .dropped(let sequence, let reason, let samples, _)? = reported.first {
+            #expect(sequence == entry.sequence && reason == "unsendable" && samples == 1)
+        } else {
+            Issue.record("expected a drop event, got \(reported)")
+        }
+        #expect(await (try EnvelopeSpool(directory: directory.url)).count == 1)
+    }
+}

@@ -152,7 +152,7 @@ import Testing
         let index = try #require(lines.firstIndex(of: "attributes:"))
         let value = try #require(lines.dropFirst(index + 1).first { $0.hasPrefix("value:") })
         let attributes = Set(value.dropFirst("value:".count).trimmingCharacters(in: .whitespaces).split(separator: "|"))
-        #expect(attributes == ["fixedtpm", "fixedparent", "sensitivedataorigin", "userwithauth", "sign"])
+        #expect(attributes == ["fixedtpm", "fixedparent", "sensitivedataorigin", "userwithauth", "noda", "sign"])
         #expect(!attributes.contains("decrypt") && !attributes.contains("restricted"))
         #expect(output.contains(algorithm == .eccP256 ? "scheme:\n  value: ecdsa" : "scheme:\n  value: rsassa"))
     }

@@ -48,6 +48,49 @@ struct TPMCommandTests {
         #expect(clash.standardError.contains("holds an ECC P-256 key, not RSA-2048"))
     }
 
+    @Test("a key without noDA is refused with the reason and the fix; --replace makes a new key and says the allowlist must change")
+    func refusesKeyWithoutNoDAUntilReplaced() throws {
+        let tpm = try SoftwareTPM.start()
+        defer { tpm.stop() }
+        try tpm.createKeyWithoutNoDA(at: "0x81010010")
+        let target = ["--tcti", tpm.tcti, "--handle", "0x81010010"]
+        let oldHash = try edgeproof(["tpm", "pubkey", "--format", "hash"] + target).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(oldHash.count == 64)
+
+        let refused = try edgeproof(["tpm", "provision", "--alg", "ecc-p256"] + target)
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("without noDA"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("TPM_RC_LOCKOUT"))
+        #expect(refused.standardError.contains("edgeproof tpm provision --replace --handle 0x81010010"))
+        // Refusing changed nothing.
+        let unchanged = try edgeproof(["tpm", "pubkey", "--format", "hash"] + target).output
+        #expect(unchanged.trimmingCharacters(in: .whitespacesAndNewlines) == oldHash)
+
+        let replaced = try edgeproof(["tpm", "provision", "--alg", "ecc-p256", "--replace"] + target)
+        #expect(replaced.status == 0, "\(replaced.standardError)")
+        #expect(replaced.output.contains("evicted an ECC P-256 key (tpm_public_key_hash \(oldHash))"))
+        #expect(replaced.output.contains("created ECC P-256 signing key at 0x81010010 (noDA)"))
+        #expect(replaced.standardError.contains("allowlist entry must change"))
+        #expect(replaced.standardError.contains("edgeproof allowlist remove"))
+        #expect(replaced.standardError.contains("edgeproof allowlist add"))
+        let newHash = try edgeproof(["tpm", "pubkey", "--format", "hash"] + target).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newHash != oldHash)
+        #expect(replaced.output.contains("tpm_public_key_hash: \(newHash)"))
+        let attributes = try ProcessRunner.run(
+            "tpm2_readpublic", ["-c", "0x81010010"], environment: tpm.toolsEnvironment).output
+        #expect(attributes.contains("noda"))
+
+        // The new key is a good key: provision (with or without --replace) leaves it alone.
+        for flags in [[], ["--replace"]] {
+            let again = try edgeproof(["tpm", "provision", "--alg", "ecc-p256"] + flags + target)
+            #expect(again.status == 0)
+            #expect(again.output.hasPrefix("already provisioned: "))
+            #expect(again.output.contains("tpm_public_key_hash: \(newHash)"))
+        }
+    }
+
     @Test("an unreachable TPM and a bad handle give errors, not crashes")
     func reportsUnreachableTPM() throws {
         let unreachable = try edgeproof(["tpm", "pubkey", "--tcti", "swtpm:host=127.0.0.1,port=1", "--format", "hash"])

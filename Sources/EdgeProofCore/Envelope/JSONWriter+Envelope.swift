@@ -78,15 +78,7 @@ extension JSONWriter {
         key("samples")
         openArray()
         for sample in metrics.samples {
-            openObject()
-            key("metric_type")
-            string(sample.metricType)
-            key("timestamp")
-            string(sample.timestamp)
-            key("values")
-            // claims, metrics, samples, the sample: the values object is the fifth level.
-            try object(sample.values, depth: 5)
-            closeObject()
+            try write(sample)
         }
         closeArray()
         key("service")
@@ -98,6 +90,18 @@ extension JSONWriter {
         key("version")
         string(metrics.service.version)
         closeObject()
+        closeObject()
+    }
+
+    mutating func write(_ sample: MetricSample) throws(Refusal) {
+        openObject()
+        key("metric_type")
+        string(sample.metricType)
+        key("timestamp")
+        string(sample.timestamp)
+        key("values")
+        // claims, metrics, samples, the sample: the values object is the fifth level.
+        try object(sample.values, depth: 5)
         closeObject()
     }
 }
