@@ -16,9 +16,17 @@ struct CompromisedAgent {
     let broker: MosquittoBroker
     let logger: Logger
 
+    /// What came of an attack.
+    enum Observation: Sendable {
+        case answered(AgentOutcome)
+        /// The broker refused the SUBSCRIBE or PUBLISH with this MQTT v5 reason code.
+        case refusedByBroker(Int32)
+    }
+
     /// Fetches a real nonce, signs the document `tamper` crafts with the TPM, publishes it on the
-    /// agent's own metrics topic, and reports the receipt or rejection that comes back.
-    func send(_ tamper: DemoScenario.Tamper, location: GeographicRegion) async throws -> AgentOutcome {
+    /// agent's own metrics topic, and reports the receipt or rejection that comes back. For
+    /// ``DemoScenario/Tamper/joinNonceShareGroup``: subscribes to the collectors' share group instead.
+    func send(_ tamper: DemoScenario.Tamper, location: GeographicRegion) async throws -> Observation {
         let topics = TopicTree()
         let client = try MQTTClient(
             configuration: MQTTConfiguration(
@@ -34,6 +42,20 @@ struct CompromisedAgent {
         defer { reader.cancel() }
         do {
             try await client.waitUntilConnected(timeout: .seconds(10))
+            if tamper == .joinNonceShareGroup {
+                let filter = "$share/collectors/\(topics.prefix)/verified/+/nonce/request"
+                do {
+                    _ = try await client.subscribe(filter)
+                } catch let error as MQTTError {
+                    if let code = error.reasonCode {
+                        await client.shutdown()
+                        return .refusedByBroker(code)
+                    }
+                    throw error
+                }
+                await client.shutdown()
+                return .answered(.pendingInSpool)
+            }
             _ = try await client.subscribe(topics.agentReceipts(agent))
             _ = try await client.subscribe(topics.agentRejections(agent))
             let reply = try await client.request(
@@ -60,19 +82,19 @@ struct CompromisedAgent {
                         let receipt = try? JSONDecoder().decode(Receipt.self, from: message.payload)
                     {
                         await client.shutdown()
-                        return .accepted(receipt)
+                        return .answered(.accepted(receipt))
                     }
                     if message.topic == topics.agentRejections(agent),
                         let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload)
                     {
                         await client.shutdown()
-                        return .rejected(rejection)
+                        return .answered(.rejected(rejection))
                     }
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
             await client.shutdown()
-            return .pendingInSpool
+            return .answered(.pendingInSpool)
         } catch {
             await client.shutdown()
             throw error
@@ -105,7 +127,7 @@ extension DemoScenario.Tamper {
         case .trailingComma:
             claims.removeLast()
             claims += ",}"
-        case .uppercaseKeyHash, .timestampOutsideNonceWindow:
+        case .uppercaseKeyHash, .timestampOutsideNonceWindow, .joinNonceShareGroup:
             break
         }
         let kid = self == .uppercaseKeyHash ? hash.uppercased() : hash

@@ -59,10 +59,12 @@ public struct DemoRunner: Sendable {
 
         // Each agent is its own device with its own TPM and a sign-only key that never leaves it.
         var signers: [String: TPMSigner] = [:]
+        var devices: [String: SoftwareTPM] = [:]
         var allowlist = Allowlist()
         for scenario in DemoScenario.all {
             let tpm = try SoftwareTPM.start()
             tpms.append(tpm)
+            devices[scenario.agent] = tpm
             let device = try TPMDevice(tcti: tpm.tcti)
             let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
             signers[scenario.agent] = try await TPMSigner(device: device, handle: .defaultSigningKey)
@@ -102,7 +104,15 @@ public struct DemoRunner: Sendable {
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")
-                for scenario in DemoScenario.all + DemoScenario.attacks {
+                for scenario in DemoScenario.all + DemoScenario.attacks + DemoScenario.faults {
+                    if scenario.powerLosses > 0, let tpm = devices[scenario.agent] {
+                        // Pull the plug on the agent's TPM: SIGKILL, no TPM2_Shutdown, restart on its state.
+                        for _ in 0..<scenario.powerLosses {
+                            tpm.kill()
+                            try tpm.restart()
+                        }
+                        say("\(scenario.agent): its swtpm lost power \(scenario.powerLosses) times (SIGKILL, no TPM2_Shutdown)")
+                    }
                     outcomes.append(
                         try await run(scenario, mode: mode, paths: paths, broker: broker, signer: signers[scenario.agent]))
                 }
@@ -127,10 +137,19 @@ public struct DemoRunner: Sendable {
         _ scenario: DemoScenario, mode: String, paths: DemoPaths, broker: MosquittoBroker, signer: TPMSigner?
     ) async throws -> DemoOutcome {
         guard let signer else { throw DemoError("no TPM signer for \(scenario.agent)") }
+        let expectedRejectedBy: RejectingComponent? =
+            if case .rejected = scenario.expectation { mode == "enforce" ? .gateway : .collector } else { nil }
         let outcome: AgentOutcome
         if let tamper = scenario.tamper {
             let attacker = CompromisedAgent(agent: scenario.agent, signer: signer, broker: broker, logger: serviceLogger)
-            outcome = try await attacker.send(tamper, location: scenario.location)
+            switch try await attacker.send(tamper, location: scenario.location) {
+            case .answered(let answer):
+                outcome = answer
+            case .refusedByBroker(let code):
+                return DemoOutcome(
+                    scenario: scenario, mode: mode, expectedRejectedBy: nil, observed: "refused by the broker (\(code))",
+                    rejection: nil, passed: scenario.expectation == .refusedByBroker && code == 135)
+            }
         } else {
             var configuration = try AgentConfiguration.load(
                 file: paths.config("\(scenario.agent).yaml").path, environment: [:])
@@ -138,8 +157,6 @@ public struct DemoRunner: Sendable {
             let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
             outcome = try await agent.runOnce()
         }
-        let expectedRejectedBy: RejectingComponent? =
-            if case .rejected = scenario.expectation { mode == "enforce" ? .gateway : .collector } else { nil }
         switch outcome {
         case .accepted:
             return DemoOutcome(

@@ -13,16 +13,22 @@ public struct DemoScenario: Sendable {
         case uppercaseKeyHash
         /// A valid nonce, but dated 2099.
         case timestampOutsideNonceWindow
+        /// Not an envelope: a SUBSCRIBE to the collectors' `$share` group for nonce requests, which would
+        /// swallow a share of every agent's requests if the broker granted it.
+        case joinNonceShareGroup
     }
 
     public enum Expectation: Sendable, Equatable, CustomStringConvertible {
         case accepted
         case rejected(RejectionReason)
+        /// The broker itself refuses (MQTT v5 reason 135, not authorized).
+        case refusedByBroker
 
         public var description: String {
             switch self {
             case .accepted: "accepted"
             case .rejected(let reason): "rejected (\(reason.code))"
+            case .refusedByBroker: "refused by the broker (135)"
             }
         }
     }
@@ -34,6 +40,8 @@ public struct DemoScenario: Sendable {
     public var expectation: Expectation
     /// Set for an attack: the agent's own software is bypassed and this document is sent instead.
     public var tamper: Tamper? = nil
+    /// Times the agent's TPM loses power (swtpm killed, no TPM2_Shutdown) before the agent runs.
+    public var powerLosses = 0
 
     public static let all: [DemoScenario] = [
         DemoScenario(
@@ -60,7 +68,18 @@ public struct DemoScenario: Sendable {
         DemoScenario(
             name: attack.name, agent: "agent-001", location: all[0].location, allowlisted: true,
             expectation: .rejected(attack.reason), tamper: attack.tamper)
-    }
+    } + [
+        DemoScenario(
+            name: "joins the collectors' nonce group", agent: "agent-001", location: all[0].location,
+            allowlisted: true, expectation: .refusedByBroker, tamper: .joinNonceShareGroup)
+    ]
+
+    /// Faults an edge device lives through: the agent still signs and sends afterwards.
+    public static let faults: [DemoScenario] = [
+        DemoScenario(
+            name: "ten power losses of the TPM", agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .accepted, powerLosses: 10)
+    ]
 
     /// Every allowlisted agent may be in these places only (US places, as in the prototype's policy).
     public static let allowedPlaces = [
