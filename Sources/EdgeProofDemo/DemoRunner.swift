@@ -11,8 +11,8 @@ import Logging
 import ServiceLifecycle
 
 /// `edgeproof demo`: the whole system on this machine. Starts a mosquitto with mutual TLS and the
-/// ACL, one swtpm per agent, a collector and a gateway, and runs the prototype's three scenarios
-/// in both gateway modes; then re-verifies what was stored. Every process it starts, it stops.
+/// ACL, one swtpm per agent, a collector and a gateway, and runs the prototype's three scenarios and
+/// the attacks of a compromised agent in both gateway modes; then re-verifies what was stored. Every process it starts, it stops.
 public struct DemoRunner: Sendable {
     public let workdir: URL
     private let say: @Sendable (String) -> Void
@@ -59,10 +59,12 @@ public struct DemoRunner: Sendable {
 
         // Each agent is its own device with its own TPM and a sign-only key that never leaves it.
         var signers: [String: TPMSigner] = [:]
+        var devices: [String: SoftwareTPM] = [:]
         var allowlist = Allowlist()
         for scenario in DemoScenario.all {
             let tpm = try SoftwareTPM.start()
             tpms.append(tpm)
+            devices[scenario.agent] = tpm
             let device = try TPMDevice(tcti: tpm.tcti)
             let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
             signers[scenario.agent] = try await TPMSigner(device: device, handle: .defaultSigningKey)
@@ -102,8 +104,17 @@ public struct DemoRunner: Sendable {
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")
-                for scenario in DemoScenario.all {
-                    outcomes.append(try await run(scenario, mode: mode, paths: paths, signer: signers[scenario.agent]))
+                for scenario in DemoScenario.all + DemoScenario.attacks + DemoScenario.faults {
+                    if scenario.powerLosses > 0, let tpm = devices[scenario.agent] {
+                        // Pull the plug on the agent's TPM: SIGKILL, no TPM2_Shutdown, restart on its state.
+                        for _ in 0..<scenario.powerLosses {
+                            tpm.kill()
+                            try tpm.restart()
+                        }
+                        say("\(scenario.agent): its swtpm lost power \(scenario.powerLosses) times (SIGKILL, no TPM2_Shutdown)")
+                    }
+                    outcomes.append(
+                        try await run(scenario, mode: mode, paths: paths, broker: broker, signer: signers[scenario.agent]))
                 }
                 await gatewayGroup.triggerGracefulShutdown()
                 try await statuses.waitForOffline("gateway/gateway", after: since)
@@ -122,18 +133,34 @@ public struct DemoRunner: Sendable {
         return Report(outcomes: outcomes, recordsDirectory: paths.records, verification: verification)
     }
 
-    private func run(_ scenario: DemoScenario, mode: String, paths: DemoPaths, signer: TPMSigner?) async throws -> DemoOutcome {
+    private func run(
+        _ scenario: DemoScenario, mode: String, paths: DemoPaths, broker: MosquittoBroker, signer: TPMSigner?
+    ) async throws -> DemoOutcome {
         guard let signer else { throw DemoError("no TPM signer for \(scenario.agent)") }
-        var configuration = try AgentConfiguration.load(file: paths.config("\(scenario.agent).yaml").path, environment: [:])
-        configuration.spool.directory = paths.spool.appendingPathComponent("\(mode)/\(scenario.agent)").path
-        let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
-        let outcome = try await agent.runOnce()
         let expectedRejectedBy: RejectingComponent? =
             if case .rejected = scenario.expectation { mode == "enforce" ? .gateway : .collector } else { nil }
+        let outcome: AgentOutcome
+        if let tamper = scenario.tamper {
+            let attacker = CompromisedAgent(agent: scenario.agent, signer: signer, broker: broker, logger: serviceLogger)
+            switch try await attacker.send(tamper, location: scenario.location) {
+            case .answered(let answer):
+                outcome = answer
+            case .refusedByBroker(let code):
+                return DemoOutcome(
+                    scenario: scenario, mode: mode, expectedRejectedBy: nil, observed: "refused by the broker (\(code))",
+                    rejection: nil, passed: scenario.expectation == .refusedByBroker && code == 135)
+            }
+        } else {
+            var configuration = try AgentConfiguration.load(
+                file: paths.config("\(scenario.agent).yaml").path, environment: [:])
+            configuration.spool.directory = paths.spool.appendingPathComponent("\(mode)/\(scenario.agent)").path
+            let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
+            outcome = try await agent.runOnce()
+        }
         switch outcome {
         case .accepted:
             return DemoOutcome(
-                scenario: scenario, mode: mode, expectedRejectedBy: nil, observed: "accepted", rejection: nil,
+                scenario: scenario, mode: mode, expectedRejectedBy: expectedRejectedBy, observed: "accepted", rejection: nil,
                 passed: scenario.expectation == .accepted)
         case .rejected(let rejection):
             let passed =

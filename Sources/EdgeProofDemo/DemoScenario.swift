@@ -1,16 +1,34 @@
 import EdgeProofCore
 
-/// One of the prototype's three scenarios: who the agent is, where it says it is, whether it is on
-/// the allowlist, and what must happen to its envelope.
+/// One of the prototype's three scenarios (who the agent is, where it says it is, whether it is on
+/// the allowlist, and what must happen to its envelope), or an attack by a compromised agent.
 public struct DemoScenario: Sendable {
+    /// A document a compromised agent crafts and has its TPM sign honestly: each must be refused.
+    public enum Tamper: Sendable, Hashable {
+        /// `geographic_region` twice: an allowed place first, Berlin last.
+        case duplicateMember
+        /// `{"k":1,}`: outside JSON's grammar, although some readers take it.
+        case trailingComma
+        /// `kid` and `tpm_public_key_hash` in uppercase hex, which no key lookup by kid finds.
+        case uppercaseKeyHash
+        /// A valid nonce, but dated 2099.
+        case timestampOutsideNonceWindow
+        /// Not an envelope: a SUBSCRIBE to the collectors' `$share` group for nonce requests, which would
+        /// swallow a share of every agent's requests if the broker granted it.
+        case joinNonceShareGroup
+    }
+
     public enum Expectation: Sendable, Equatable, CustomStringConvertible {
         case accepted
         case rejected(RejectionReason)
+        /// The broker itself refuses (MQTT v5 reason 135, not authorized).
+        case refusedByBroker
 
         public var description: String {
             switch self {
             case .accepted: "accepted"
             case .rejected(let reason): "rejected (\(reason.code))"
+            case .refusedByBroker: "refused by the broker (135)"
             }
         }
     }
@@ -20,6 +38,10 @@ public struct DemoScenario: Sendable {
     public var location: GeographicRegion
     public var allowlisted: Bool
     public var expectation: Expectation
+    /// Set for an attack: the agent's own software is bypassed and this document is sent instead.
+    public var tamper: Tamper? = nil
+    /// Times the agent's TPM loses power (swtpm killed, no TPM2_Shutdown) before the agent runs.
+    public var powerLosses = 0
 
     public static let all: [DemoScenario] = [
         DemoScenario(
@@ -34,6 +56,29 @@ public struct DemoScenario: Sendable {
             name: "not on the allowlist", agent: "agent-003",
             location: GeographicRegion(region: "US", state: "Texas", city: "Austin"), allowlisted: false,
             expectation: .rejected(.agentNotFound)),
+    ]
+
+    /// A compromised agent-001 (its certificate, its TPM) sends honestly signed but crafted envelopes.
+    public static let attacks: [DemoScenario] = [
+        (name: "duplicate member name", tamper: Tamper.duplicateMember, reason: RejectionReason.malformedEnvelope),
+        (name: "trailing comma", tamper: .trailingComma, reason: .malformedEnvelope),
+        (name: "uppercase key hash", tamper: .uppercaseKeyHash, reason: .headerMismatch),
+        (name: "timestamp outside the nonce's window", tamper: .timestampOutsideNonceWindow, reason: .timestampSkew),
+    ].map { attack in
+        DemoScenario(
+            name: attack.name, agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .rejected(attack.reason), tamper: attack.tamper)
+    } + [
+        DemoScenario(
+            name: "joins the collectors' nonce group", agent: "agent-001", location: all[0].location,
+            allowlisted: true, expectation: .refusedByBroker, tamper: .joinNonceShareGroup)
+    ]
+
+    /// Faults an edge device lives through: the agent still signs and sends afterwards.
+    public static let faults: [DemoScenario] = [
+        DemoScenario(
+            name: "ten power losses of the TPM", agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .accepted, powerLosses: 10)
     ]
 
     /// Every allowlisted agent may be in these places only (US places, as in the prototype's policy).

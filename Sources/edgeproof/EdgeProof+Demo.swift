@@ -7,12 +7,15 @@ import Foundation
 extension EdgeProof {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the whole system locally and check the prototype's three scenarios in both gateway modes.",
+            abstract: "Run the whole system locally and check the prototype's scenarios and a compromised agent's attacks in both gateway modes.",
             discussion: """
                 Starts mosquitto (mutual TLS, ACL), one swtpm per agent, a collector and a gateway; provisions TPM keys,
                 writes the allowlist; runs: agent-001 in US/California/Santa Clara (accepted), agent-002 in
-                EU/Germany/Berlin against US-only places (rejected), agent-003 not on the allowlist (rejected), in
-                passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
+                EU/Germany/Berlin against US-only places (rejected), agent-003 not on the allowlist (rejected), and
+                agent-001 compromised: its TPM honestly signs crafted envelopes (a duplicate member name, a trailing
+                comma, an uppercase key hash, a timestamp outside its nonce's window), each rejected, and its attempt to
+                join the collectors' nonce group refused by the broker; agent-001 after ten power losses of its TPM
+                (accepted); in passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
                 started, and exits 1 if any outcome differs from the expected one.
                 """
         )
