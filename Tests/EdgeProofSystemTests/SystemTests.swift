@@ -12,39 +12,50 @@ import Testing
 
 @Suite("The whole system: agent, gateway, collectors, real broker, real TPMs, real files")
 struct SystemTests {
-    @Test("the prototype's three scenarios end as expected in both gateway modes; accepted data is stored once, rejected data not at all")
-    func prototypeScenarios() async throws {
+    @Test("the prototype's scenarios and a compromised agent's attacks end as expected in both gateway modes; accepted data is stored once, rejected data not at all")
+    func demoScenarios() async throws {
         let work = try TemporaryDirectory(prefix: "edgeproof-demo-test")
         defer { work.remove() }
         let report = try await DemoRunner(workdir: work.url) { _ in }.run()
 
-        let expected: [String: (RejectingComponent, ValidationType, String)] = [
-            "agent-002/passthrough": (.collector, .geolocationPolicy, "location_not_allowed"),
-            "agent-002/enforce": (.gateway, .geolocationPolicy, "location_not_allowed"),
-            "agent-003/passthrough": (.collector, .agentVerification, "agent_not_found"),
-            "agent-003/enforce": (.gateway, .agentVerification, "agent_not_found"),
+        // Rejections come from the collector in passthrough and from the gateway in enforce mode.
+        let rejected: [String: (ValidationType, String)] = [
+            "outside the geofence": (.geolocationPolicy, "location_not_allowed"),
+            "not on the allowlist": (.agentVerification, "agent_not_found"),
+            "duplicate member name": (.requestValidation, "malformed_envelope"),
+            "trailing comma": (.requestValidation, "malformed_envelope"),
+            "uppercase key hash": (.signatureVerification, "header_mismatch"),
+            "timestamp outside the nonce's window": (.timestampProximity, "timestamp_skew"),
         ]
-        #expect(report.outcomes.count == 6)
+        let accepted: Set = ["happy path", "ten power losses of the TPM"]
+        let refusedByBroker: Set = ["joins the collectors' nonce group"]
+        let scenarios = DemoScenario.all + DemoScenario.attacks + DemoScenario.faults
+        #expect(report.outcomes.count == scenarios.count * DemoRunner.modes.count)
+        #expect(Set(scenarios.map(\.name)) == Set(rejected.keys).union(accepted).union(refusedByBroker))
         for outcome in report.outcomes {
-            let key = "\(outcome.scenario.agent)/\(outcome.mode)"
+            let key = "\(outcome.scenario.name)/\(outcome.mode)"
             #expect(outcome.passed, "\(key): \(outcome.observed)")
-            if let (component, type, reason) = expected[key] {
+            if let (type, reason) = rejected[outcome.scenario.name] {
                 let rejection = try #require(outcome.rejection, "\(key) was not rejected")
-                #expect(rejection.rejectedBy == component, "\(key)")
+                #expect(rejection.rejectedBy == (outcome.mode == "enforce" ? .gateway : .collector), "\(key)")
                 #expect(rejection.validationType == type, "\(key)")
                 #expect(rejection.reasonCode == reason, "\(key)")
+            } else if refusedByBroker.contains(outcome.scenario.name) {
+                #expect(outcome.observed == "refused by the broker (135)", "\(key)")
             } else {
                 #expect(outcome.rejection == nil, "\(key)")
+                #expect(outcome.observed == "accepted", "\(key)")
             }
         }
 
+        // Only the accepted envelopes are stored, each once: agent-001's, two per mode.
         let lines = try FileManager.default.contentsOfDirectory(at: report.recordsDirectory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("records-") }
             .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
         let records = try lines.map { try JSONDecoder().decode(StoredRecord.self, from: Data($0)) }
-        #expect(records.count == 2)
+        #expect(records.count == accepted.count * DemoRunner.modes.count)
         #expect(records.allSatisfy { $0.agentName == "agent-001" })
-        #expect(Set(records.map(\.nonce)).count == 2)
+        #expect(Set(records.map(\.nonce)).count == records.count)
         #expect(report.verification.allSatisfy { $0.allVerified })
     }
 
