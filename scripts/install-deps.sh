@@ -8,6 +8,7 @@ packages=(
     libtss2-dev                                   # TPM2 Software Stack: ESAPI, TCTI loader, MU, RC
     swtpm swtpm-tools tpm2-tools                  # software TPM for development and tests; reference tools
     libssl-dev openssl                            # TLS for libmosquitto; certificate generation
+    python3 python3-pip                           # the strict-JSON differential tests' reference parser; schema checks
 )
 
 missing=()
