@@ -541,7 +541,9 @@ extension JSONReader {
     /// The names seen in one typed object, to refuse duplicates: known fields by number, others by name.
     struct Members {
         private var known: UInt32 = 0
-        private var others: [String] = []
+        /// A set, not a list: an envelope may carry thousands of unknown members, each checked before any
+        /// signature is (names compare as `String`s, as in ``readObjectValue()``).
+        private var others: Set<String> = []
 
         /// Records known field number `field` (0–31), named `key`; refuses it the second time.
         mutating func first(_ field: Int, _ key: Key) throws(JSONRefusal) {
@@ -553,8 +555,7 @@ extension JSONReader {
         /// A member the type does not know: its value is read (strictly) and ignored.
         mutating func skip(_ key: Key, in reader: inout JSONReader) throws(JSONRefusal) {
             let name = key.string
-            guard !others.contains(name) else { throw JSONRefusal.duplicate(name) }
-            others.append(name)
+            guard others.insert(name).inserted else { throw JSONRefusal.duplicate(name) }
             _ = try reader.readValue()
         }
     }
