@@ -35,12 +35,13 @@ swtpm_alive() {
 
 # The server port of this swtpm, from its own command line (--server type=tcp,port=N,...).
 server_port() {
-    tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/^type=tcp,port=\([0-9]\{1,5\}\),.*/\1/p' | head -n 1
+    # swtpm may exit meanwhile: no cmdline is no port, never an error (set -e would skip the stop below).
+    { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | sed -n 's/^type=tcp,port=\([0-9]\{1,5\}\).*/\1/p' | head -n 1 || true
 }
 
 orderly_shutdown() {
     local port
-    port=$(server_port)
+    port=$(server_port || true)
     if [[ -z $port ]]; then
         echo "warning: cannot find the server port of swtpm (pid $pid); stopping it without TPM2_Shutdown" >&2
         return 0
