@@ -57,7 +57,8 @@ struct NonceStarvationTests {
         for request in sent where try await !answer(request) { unanswered += 1 }
         let elapsed = clock.now - sent[0].at
         #expect(unanswered == 0, "\(unanswered) of \(requests) nonce requests unanswered (\(mode))")
-        #expect(elapsed < .seconds(5), "answers took \(elapsed)")
+        // Each answer came within 3 s (above); all of them well before a swallowed request's agent timeout.
+        #expect(elapsed < .seconds(15), "answers took \(elapsed)")
         #expect(stolen.messages.isEmpty)
 
         await intruder.shutdown()

@@ -77,12 +77,13 @@ struct MQTTRefusalTests {
         // resends them after reconnecting (QoS 1 is at least once; receivers deduplicate, the collector by
         // nonce). Measured here: 47 to 188 of 339 duplicated. Each publish call still completes exactly once.
         let expected = batchSize - 1 + singles.count
-        _ = try await inbox.waitFor(expected, timeout: .seconds(15))
-        try await Task.sleep(for: .milliseconds(500))
+        let wanted = Set((0..<batchSize).filter { $0 != forbiddenIndex }.map { "b\($0)" } + (0..<singles.count).map { "s\($0)" })
+        // Counting messages would stop early on duplicates: wait until every wanted payload is there.
+        func received() -> Set<String> { Set(inbox.messages.map { String(decoding: $0.payload, as: UTF8.self) }) }
+        _ = try await eventually(timeout: .seconds(15)) { received().isSuperset(of: wanted) }
         let payloads = inbox.messages.map { String(decoding: $0.payload, as: UTF8.self) }
         var counts: [String: Int] = [:]
         for payload in payloads { counts[payload, default: 0] += 1 }
-        let wanted = Set((0..<batchSize).filter { $0 != forbiddenIndex }.map { "b\($0)" } + (0..<singles.count).map { "s\($0)" })
         #expect(Set(counts.keys) == wanted, "missing: \(wanted.subtracting(counts.keys).sorted().prefix(5))")
         print("MQTTRefusalTests \(scenario.identity): \(payloads.count - expected) of \(expected) delivered twice or more")
         #expect(client.outstandingPublishes == 0)
