@@ -31,6 +31,7 @@ import Logging
 /// events_directory: …             # default <records.directory>/events
 /// max_envelope_bytes: 262144      # 262144
 /// max_clock_skew_s: 300           # 300; a signed timestamp must lie in its nonce's validity window ± this
+///                                 # (issued = expiry − nonce_lifetime_s: collectors sharing a nonce key share it)
 /// log_level: info                 # trace | debug | info | notice | warning | error | critical
 /// ```
 ///
