@@ -399,8 +399,8 @@ public final class Agent: Service {
         var freshlySigned = false
         while true {
             if entry.signed == nil || Self.isStale(entry.signed) {
-                if try await splitIfTooLarge(entry) { return .requeued }
                 if let problem = tpmPaused() { return .tpmFailed(problem) }
+                if try await splitIfTooLarge(entry) { return .requeued }
                 let reply: NonceReply
                 do {
                     reply = try await fetchNonce(client)

@@ -33,8 +33,6 @@ final class AgentHealth: Sendable {
         }
     }
 
-    func problem(_ area: String) -> String? { state.withLock { $0.problems[area] } }
-
     var problems: [String: String] { state.withLock { $0.problems } }
 
     var version: Int { state.withLock { $0.version } }

@@ -15,7 +15,6 @@ struct BatchBuilder: Sendable {
         self.ticksPerBatch = ticksPerBatch
     }
 
-    var isEmpty: Bool { samples.isEmpty }
 
     /// Adds one tick's samples, each with its JSON size (each fits by itself: the agent refused the others),
     /// and returns the batches that are complete.

@@ -24,7 +24,8 @@ struct CompromisedAgent {
     }
 
     /// Fetches a real nonce, signs the document `tamper` crafts with the TPM, publishes it on the
-    /// agent's own metrics topic, and reports the receipt or rejection that comes back. For
+    /// agent's own metrics topic, and reports the receipt or rejection that comes back (read as the agent
+    /// reads them). For
     /// ``DemoScenario/Tamper/joinNonceShareGroup``: subscribes to the collectors' share group instead.
     func send(_ tamper: DemoScenario.Tamper, location: GeographicRegion) async throws -> Observation {
         let topics = TopicTree()
@@ -63,7 +64,7 @@ struct CompromisedAgent {
                     topic: topics.agentNonceRequest(agent), payload: Data("{}".utf8),
                     properties: MQTTProperties(responseTopic: topics.agentNonceResponse(agent))),
                 timeout: .seconds(10))
-            guard let nonce = try? JSONDecoder().decode(NonceResponse.self, from: reply.payload) else {
+            guard let nonce = try? NonceResponse(strictJSON: reply.payload) else {
                 throw DemoError("\(agent): the nonce request was not answered with a nonce")
             }
             let (header, claims) = try tamper.craft(
@@ -79,13 +80,13 @@ struct CompromisedAgent {
                 let arrived = answers.withLock { $0 }
                 for message in arrived {
                     if message.topic == topics.agentReceipts(agent),
-                        let receipt = try? JSONDecoder().decode(Receipt.self, from: message.payload)
+                        let receipt = try? Receipt(strictJSON: message.payload)
                     {
                         await client.shutdown()
                         return .answered(.accepted(receipt))
                     }
                     if message.topic == topics.agentRejections(agent),
-                        let rejection = try? JSONDecoder().decode(Rejection.self, from: message.payload)
+                        let rejection = try? Rejection(strictJSON: message.payload)
                     {
                         await client.shutdown()
                         return .answered(.rejected(rejection))

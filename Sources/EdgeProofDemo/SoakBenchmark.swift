@@ -174,10 +174,7 @@ public struct SoakBenchmark: Sendable {
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         do {
-            let swtpmPID = tpm.flatMap { tpm in
-                (try? String(contentsOf: tpm.directory.appending("swtpm.pid"), encoding: .utf8))
-                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            }
+            let swtpmPID = tpm?.processIdentifier
             let result = try await soak(
                 work: work, broker: broker, statuses: statuses, swtpmPID: swtpmPID, signers: signers, logger: logger)
             await monitor.shutdown()

@@ -21,7 +21,8 @@ public actor TPMDevice {
     /// Set while disconnected: failed reconnects so far, when the next may be tried, and why.
     private var outage: (attempts: Int, notBefore: ContinuousClock.Instant, cause: TPMError)?
 
-    static let reconnectBackoff: ClosedRange<Duration> = .milliseconds(250) ... .seconds(15)
+    /// How long to wait between reconnects to a TPM that went away: doubling from the lower bound.
+    public static let reconnectBackoff: ClosedRange<Duration> = .milliseconds(250) ... .seconds(15)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 

@@ -63,7 +63,7 @@ extension EdgeProof {
         private func openSigner(_ configuration: AgentConfiguration, waitForTheTPM: Bool, logger: Logger) async throws
             -> TPMSigner
         {
-            var delay = Duration.milliseconds(500)
+            var delay = TPMDevice.reconnectBackoff.lowerBound
             while true {
                 do {
                     let device = try TPMDevice(tcti: configuration.tpm.tcti)
@@ -73,7 +73,7 @@ extension EdgeProof {
                         "the TPM is unavailable; waiting for it before signing",
                         metadata: ["tcti": "\(configuration.tpm.tcti)", "error": "\(error)", "retry_in": "\(delay)"])
                     try await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(15))
+                    delay = min(delay * 2, TPMDevice.reconnectBackoff.upperBound)
                 } catch {
                     throw CLIError(
                         "cannot use the TPM signing key at \(configuration.tpm.handle) through \(configuration.tpm.tcti): "

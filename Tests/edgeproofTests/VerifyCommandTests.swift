@@ -28,18 +28,24 @@ struct VerifyCommandTests {
         return StoredRecord(envelope: envelope, topic: "edgeproof/v1/verified/agent-001/metrics", collector: "collector-1", receivedAt: now)
     }
 
-    @Test("counts verified records per file and fails on a tampered one")
-    func verifiesRecordsFiles() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let signer = Signer()
+    /// An allowlist file with `signer` as agent-001, allowed anywhere in the US.
+    private func allowlistFile(for signer: Signer, in directory: TemporaryDirectory) throws -> String {
         var allowlist = Allowlist()
         try allowlist.add(
             AllowlistEntry(
                 name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.key.publicKey.derRepresentation),
                 createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
-        let allowlistPath = directory.appending("allowlist.yaml").path
-        try AllowlistFile(path: allowlistPath).save(allowlist)
+        let path = directory.appending("allowlist.yaml").path
+        try AllowlistFile(path: path).save(allowlist)
+        return path
+    }
+
+    @Test("counts verified records per file and fails on a tampered one")
+    func verifiesRecordsFiles() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let signer = Signer()
+        let allowlistPath = try allowlistFile(for: signer, in: directory)
 
         let encoder = JSONEncoder()
         let good = try await (0..<3).asyncMap { try await record(signer, nonce: "n-\($0)") }
@@ -77,13 +83,7 @@ extension VerifyCommandTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let signer = Signer()
-        var allowlist = Allowlist()
-        try allowlist.add(
-            AllowlistEntry(
-                name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.key.publicKey.derRepresentation),
-                createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
-        let allowlistPath = directory.appending("allowlist.yaml").path
-        try AllowlistFile(path: allowlistPath).save(allowlist)
+        let allowlistPath = try allowlistFile(for: signer, in: directory)
 
         // The record a collector that kept the first of two names would have stored: the agent's
         // TPM signed claims with geographic_region twice (US first, Berlin last).
