@@ -223,22 +223,15 @@ public final class MQTTClient: Sendable {
         return Data((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
-    /// Runs `body`, cancelling it after `timeout`; the timeout error names the last connection problem.
+    /// Runs `body` under ``withTimeout(_:_:_:)``; the timeout error names the last connection problem.
     private func withTimeout<T: Sendable>(
         _ timeout: Duration, _ operation: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let result = first else {
-                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-                throw MQTTError.timedOut(operation, after: seconds, lastProblem: session.state.withLock { $0.lastProblem })
-            }
-            return result
+        do {
+            return try await EdgeProofMQTT.withTimeout(timeout, operation, body)
+        } catch let error as TimeoutError {
+            throw MQTTError.timedOut(
+                error.operation, after: error.limit.seconds, lastProblem: session.state.withLock { $0.lastProblem })
         }
     }
 }

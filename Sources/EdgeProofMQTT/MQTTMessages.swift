@@ -55,6 +55,29 @@ public struct MQTTMessages: AsyncSequence, Sendable {
     }
 }
 
+extension MQTTMessages {
+    /// Feeds an ``MQTTMessages`` sequence by hand, as `AsyncStream.Continuation` does: how a transport
+    /// other than ``MQTTClient`` (an in-memory one in tests) delivers what it received.
+    public struct Continuation: Sendable {
+        let inbox: MQTTInbox
+
+        public func yield(_ message: MQTTMessage) {
+            inbox.append(message)
+        }
+
+        /// No more messages: the consumer takes what is waiting, then the sequence ends.
+        public func finish() {
+            inbox.finish()
+        }
+    }
+
+    /// A sequence and the continuation that feeds it.
+    public static func makeStream() -> (messages: MQTTMessages, continuation: Continuation) {
+        let inbox = MQTTInbox()
+        return (MQTTMessages(inbox: inbox), Continuation(inbox: inbox))
+    }
+}
+
 /// Messages received and not yet taken, and the one consumer waiting for them. Filled from
 /// libmosquitto's network thread, which only appends and wakes the consumer.
 final class MQTTInbox: Sendable {
