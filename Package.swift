@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries: headers and link flags from the Debian -dev packages.
@@ -74,12 +75,27 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The service kit every role shares: allowlist watcher, counters (swift-metrics), configuration
+        // loading and validation.
+        .target(
+            name: "EdgeProofService",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The services. Each is a swift-service-lifecycle Service over EdgeProofMQTT.
         .target(
             name: "EdgeProofCollector",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -88,8 +104,9 @@ let package = Package(
         .target(
             name: "EdgeProofGateway",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -98,8 +115,9 @@ let package = Package(
         .target(
             name: "EdgeProofAgent",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofTPM",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -135,6 +153,7 @@ let package = Package(
                 "EdgeProofGateway",
                 "EdgeProofAgent",
                 "EdgeProofDemo",
+                "EdgeProofService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -167,8 +186,19 @@ let package = Package(
             name: "EdgeProofCollectorTests",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofServiceTests",
+            dependencies: [
+                "EdgeProofService", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofStorage",
+                "EdgeProofCore", "EdgeProofTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -176,8 +206,10 @@ let package = Package(
             name: "EdgeProofGatewayTests",
             dependencies: [
                 "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,7 +217,7 @@ let package = Package(
             name: "EdgeProofAgentTests",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
-                "EdgeProofTesting",
+                "EdgeProofTesting", "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,8 +7,8 @@ import Darwin
 #endif
 
 /// A file's identity for change detection: device, inode, size and modification time. An atomic
-/// replacement (rename) changes the inode even within one clock tick.
-struct FileStamp: Sendable, Hashable {
+/// replacement (rename) changes the inode even within one clock tick. The one file identity of the kit.
+public struct FileStamp: Sendable, Hashable {
     let device: UInt64
     let inode: UInt64
     let size: Int64
@@ -16,7 +16,7 @@ struct FileStamp: Sendable, Hashable {
     let modifiedNanoseconds: Int
 
     /// nil when the file cannot be examined (missing, no permission).
-    init?(path: String) {
+    public init?(path: String) {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         device = UInt64(info.st_dev)

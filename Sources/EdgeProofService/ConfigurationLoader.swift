@@ -2,7 +2,7 @@ import EdgeProofCore
 import Foundation
 import Yams
 
-/// Loads a component's configuration: a YAML file (optional), then environment variables that
+/// Loads a component's configuration (the one dialect of every component): a YAML file (optional), then environment variables that
 /// override single keys. Each component names its variables and the dotted key each one sets
 /// (`"GEOGRAPHIC_REGION": "location.region"`). A variable's value is read as YAML, so numbers,
 /// booleans and lists (`ALLOWED_REGIONS=["US"]`) keep their types.
@@ -15,25 +15,25 @@ public struct ConfigurationLoader: Sendable {
 
     public func load<Configuration: Decodable>(
         _ type: Configuration.Type, file path: String?, overrides: [String: String]
-    ) throws(StorageError) -> Configuration {
+    ) throws(ConfigurationError) -> Configuration {
         var tree: [String: Any] = [:]
         if let path {
             let text: String
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                throw StorageError("cannot read configuration \(path): no such file or not readable")
+                throw ConfigurationError(key: "", problem: "cannot read \(path): no such file or not readable")
             }
             do {
                 guard let loaded = try Yams.load(yaml: text) else { return try decode(type, [:], path: path) }
                 guard let mapping = loaded as? [String: Any] else {
-                    throw StorageError("configuration \(path) must be a YAML mapping of keys to values")
+                    throw ConfigurationError(key: "", problem: "must be a YAML mapping of keys to values", source: path)
                 }
                 tree = mapping
-            } catch let error as StorageError {
+            } catch let error as ConfigurationError {
                 throw error
             } catch {
-                throw StorageError("configuration \(path) is not valid YAML: \(error)")
+                throw ConfigurationError(key: "", problem: "not valid YAML: \(error)", source: path)
             }
         }
         for (variable, key) in overrides.sorted(by: { $0.key < $1.key }) {
@@ -45,16 +45,18 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func decode<Configuration: Decodable>(_ type: Configuration.Type, _ tree: [String: Any], path: String?)
-        throws(StorageError) -> Configuration
+        throws(ConfigurationError) -> Configuration
     {
         let source = path ?? "the environment"
         do {
             let yaml = tree.isEmpty ? "{}" : try Yams.dump(object: tree)
             return try YAMLDecoder().decode(type, from: yaml)
         } catch let error as DecodingError {
-            throw StorageError("configuration from \(source) is invalid: \(DecodingProblem.describe(error))")
+            throw ConfigurationError(decoding: error).from(source)
+        } catch let error as ConfigurationError {
+            throw error.from(source)
         } catch {
-            throw StorageError("configuration from \(source) is invalid: \(error)")
+            throw ConfigurationError(key: "", problem: "\(error)", source: source)
         }
     }
 

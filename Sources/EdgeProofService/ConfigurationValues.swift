@@ -1,0 +1,60 @@
+import Logging
+
+/// The value conventions every configuration shares: log levels and durations.
+extension Logger.Level {
+    /// The names every component accepts for `log_level`, in any case: swift-log's, plus `warn`.
+    public static let configurationNames = ["trace", "debug", "info", "notice", "warn", "warning", "error", "critical"]
+
+    /// A level from its configuration name (any case), nil for an unknown one.
+    public init?(configurationName name: String) {
+        switch name.lowercased() {
+        case "warn": self = .warning
+        case "fatal": self = .critical  // the gateway took the prototype's Python name; still accepted
+        case let other: self.init(rawValue: other)
+        }
+    }
+}
+
+extension Duration {
+    /// A duration from a configuration key ending `_s`: seconds as a number, fractions allowed. Every
+    /// `_s` key is read here. Throws when it is negative, not finite, or beyond `maximum` seconds.
+    public static func configurationSeconds(
+        _ seconds: Double, key: String, allowZero: Bool = false, maximum: Double = 3_153_600_000
+    ) throws(ConfigurationError) -> Duration {
+        guard seconds.isFinite, allowZero ? seconds >= 0 : seconds > 0, seconds <= maximum else {
+            let lower = allowZero ? "at least 0" : "more than 0"
+            throw ConfigurationError(key: key, problem: "must be \(lower) and at most \(Self.format(maximum)) seconds, not \(seconds)")
+        }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `log_level` as every component spells it (see ``Logging/Logger/Level/configurationNames``).
+    public func decodeLogLevelIfPresent(forKey key: Key) throws -> Logger.Level? {
+        guard let name = try decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let level = Logger.Level(configurationName: name) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription: "unknown log level \"\(name)\"; use "
+                    + Logger.Level.configurationNames.joined(separator: ", ") + " (any case)")
+        }
+        return level
+    }
+
+    /// A `_s` key: seconds as a number, fractions allowed (see ``Swift/Duration/configurationSeconds(_:key:allowZero:maximum:)``).
+    public func decodeDurationIfPresent(
+        forKey key: Key, allowZero: Bool = false, maximum: Double = 3_153_600_000
+    ) throws -> Duration? {
+        guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
+        do {
+            return try Duration.configurationSeconds(seconds, key: key.stringValue, allowZero: allowZero, maximum: maximum)
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: error.problem)
+        }
+    }
+}
