@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -35,7 +36,7 @@ extension Collector {
     /// fsync per batch), and only then answers each (receipt, or the rejection), concurrently and
     /// while the next batch is checked. The receipts of a batch go out together, with one wait for
     /// their acknowledgements.
-    func runEnvelopeWorker(_ client: MQTTClient) async {
+    func runEnvelopeWorker() async {
         await withTaskGroup(of: Int.self) { answers in
             var inFlight = 0
             /// Waits until `count` more answers fit under ``maximumAnswersInFlight`` and takes their room.
@@ -60,7 +61,7 @@ extension Collector {
                 allowlist: { currentAllowlist },
                 answer: { batch, outcomes in
                     if outcomes.contains(where: { if case .stored = $0 { true } else { false } }) {
-                        await storeSucceeded(client)
+                        await storeSucceeded()
                     }
                     var stored: [Stored] = []
                     for (item, outcome) in zip(batch, outcomes) {
@@ -70,14 +71,14 @@ extension Collector {
                         }
                         await makeRoom(for: 1)
                         answers.addTask {
-                            await self.answer(outcome, for: item, client: client)
+                            await self.answer(outcome, for: item)
                             return 1
                         }
                     }
                     guard !stored.isEmpty else { return }
                     await makeRoom(for: stored.count)
                     answers.addTask { [stored] in
-                        await self.sendReceipts(stored, client: client)
+                        await self.sendReceipts(stored)
                         return stored.count
                     }
                 })
@@ -85,35 +86,35 @@ extension Collector {
     }
 
     /// Sends what an outcome calls for: the receipt only for a durable record.
-    private func answer(_ outcome: EnvelopeStore.Outcome, for item: EnvelopeStore.Item, client: MQTTClient) async {
+    private func answer(_ outcome: EnvelopeStore.Outcome, for item: EnvelopeStore.Item) async {
         switch outcome {
         case .stored(let accepted, let storedAt):
-            await sendReceipts([Stored(accepted: accepted, agent: item.agent, storedAt: storedAt)], client: client)
+            await sendReceipts([Stored(accepted: accepted, agent: item.agent, storedAt: storedAt)])
         case .rejected(let failure):
-            await reject(failure, agent: item.agent, correlationData: nil, client: client)
+            await reject(failure, agent: item.agent, correlationData: nil)
         case .storedAlready(let failure):
             // The agent resent an envelope this collector has: it missed the receipt. Nothing is
             // stored again; the answer tells the agent (only collectors may publish on its topics).
             count("duplicates")
-            await reject(failure, agent: item.agent, correlationData: nil, client: client)
+            await reject(failure, agent: item.agent, correlationData: nil)
         case .inProgress:
-            await awaitFirstCopy(of: item, client: client)
+            await awaitFirstCopy(of: item)
         case .notStored(let accepted, let error):
             // Not stored, so not used: the agent gets no receipt and resends the same envelope.
-            await storeFailed(nonce: accepted.nonceToken, agent: item.agent, problem: "records: \(error)", client: client)
+            await storeFailed(nonce: accepted.nonceToken, agent: item.agent, problem: "records: \(error)")
         }
     }
 
     /// A copy of an envelope whose first copy is being written right now waits for that write (a
     /// few milliseconds), so that it gets the answer of the outcome: stored already, or stored now.
-    private func awaitFirstCopy(of item: EnvelopeStore.Item, client: MQTTClient) async {
+    private func awaitFirstCopy(of item: EnvelopeStore.Item) async {
         for _ in 0..<Self.inProgressWaits {
             // Cancelled (shutdown): the first copy's receipt answers both.
             guard (try? await Task.sleep(for: .milliseconds(10))) != nil else { return }
             guard let outcome = await store.store([item], allowlist: currentAllowlist).first else { return }
             if case .inProgress = outcome { continue }
-            if case .stored = outcome { await storeSucceeded(client) }
-            await answer(outcome, for: item, client: client)
+            if case .stored = outcome { await storeSucceeded() }
+            await answer(outcome, for: item)
             return
         }
         // The first copy's write is still not done (a stuck disk): its receipt answers both.
@@ -129,8 +130,8 @@ extension Collector {
 
     /// Receipts for envelopes whose records are durable, published together; then their `accepted`
     /// events, to the events file and (QoS 0) the events topic.
-    private func sendReceipts(_ stored: [Stored], client: MQTTClient) async {
-        counters.increment("accepted", by: stored.count)
+    private func sendReceipts(_ stored: [Stored]) async {
+        metrics.count("accepted", by: stored.count)
         var receipts: [MQTTMessage] = []
         var events: [TrustEvent] = []
         receipts.reserveCapacity(stored.count)
@@ -149,12 +150,12 @@ extension Collector {
                         "stored_at": .string(storedAt),
                     ]))
         }
-        await publish(receipts, on: client)
-        await emit(events, client: client)
+        await publish(receipts)
+        await emit(events)
     }
 
     /// A durable write failed: no receipt (the agent retries), an error in the log, an event.
-    private func storeFailed(nonce: String, agent: String, problem: String, client: MQTTClient) async {
+    private func storeFailed(nonce: String, agent: String, problem: String) async {
         count("store_failed")
         let first = storageProblem.withLock { current in
             defer { current = problem }
@@ -163,30 +164,30 @@ extension Collector {
         if first {
             // Reported once per outage, in the retained status too: monitoring sees that this
             // collector sends no receipts until it can write again.
-            await publish(statusMessage(.degraded), on: client)
+            await publish(statusMessage(.degraded))
         }
         logger.error(
             "cannot store an accepted envelope; no receipt sent",
             metadata: ["agent": "\(agent)", "nonce": "\(nonce)", "error": "\(problem)"])
         await emit(
             kind: "store_failed", agent: agent,
-            details: ["nonce": .string(nonce), "error": .string(problem)], client: client)
+            details: ["nonce": .string(nonce), "error": .string(problem)])
     }
 
     /// A durable write worked: ends a storage outage, if there was one, in the status and events.
-    func storeSucceeded(_ client: MQTTClient) async {
+    func storeSucceeded() async {
         guard let ended = storageProblem.withLock({ current in
             defer { current = nil }
             return current
         }) else { return }
         logger.notice("records can be written again; receipts resume", metadata: ["was": "\(ended)"])
-        await publish(statusMessage(.online), on: client)
-        await emit(kind: "store_recovered", details: ["was": .string(ended)], client: client)
+        await publish(statusMessage(.online))
+        await emit(kind: "store_recovered", details: ["was": .string(ended)])
     }
 
     /// Sends the aligned rejection to the agent (with the request's correlation data for a nonce
     /// request), publishes and records a `rejection` event, and counts it.
-    func reject(_ failure: ValidationFailure, agent: String, correlationData: Data?, client: MQTTClient) async {
+    func reject(_ failure: ValidationFailure, agent: String, correlationData: Data?) async {
         count("rejected")
         count("rejected.\(failure.reason.code)")
         logger.notice(
@@ -196,8 +197,8 @@ extension Collector {
             var properties = MQTTProperties()
             properties.correlationData = correlationData
             await publish(
-                MQTTMessage(topic: topics.agentRejections(agent), payload: payload, properties: properties), on: client)
+                MQTTMessage(topic: topics.agentRejections(agent), payload: payload, properties: properties))
         }
-        await emit(kind: "rejection", agent: agent, rejection: rejection, client: client)
+        await emit(kind: "rejection", agent: agent, rejection: rejection)
     }
 }

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -9,10 +10,9 @@ import Synchronization
 extension Collector {
     /// Publishes a trust event on `events/collector/{id}` and appends it to the events file.
     func emit(
-        kind: String, agent: String? = nil, rejection: Rejection? = nil, details: [String: JSONValue] = [:],
-        client: MQTTClient
+        kind: String, agent: String? = nil, rejection: Rejection? = nil, details: [String: JSONValue] = [:]
     ) async {
-        await emit([event(kind: kind, agent: agent, rejection: rejection, details: details)], client: client)
+        await emit([event(kind: kind, agent: agent, rejection: rejection, details: details)])
     }
 
     func event(
@@ -25,7 +25,7 @@ extension Collector {
 
     /// Appends trust events to the events file (one hand-over to its writer) and publishes them on
     /// `events/collector/{id}`, together.
-    func emit(_ events: [TrustEvent], client: MQTTClient) async {
+    func emit(_ events: [TrustEvent]) async {
         let topic = topics.events(component: "collector", id: configuration.id)
         let messages = events.compactMap { event -> MQTTMessage? in
             guard let payload = try? event.jsonData() else { return nil }
@@ -35,17 +35,17 @@ extension Collector {
                 topic: topic, payload: payload, qos: event.kind == "accepted" ? .atMostOnce : .atLeastOnce)
         }
         self.events.appendWithoutWaiting(lines: messages.map(\.payload))
-        await publish(messages, on: client)
+        await publish(messages)
     }
 
     /// Publishes (QoS 1: and waits for the broker); a failure is logged and counted, never thrown.
-    func publish(_ message: MQTTMessage, on client: MQTTClient) async {
-        await publish([message], on: client)
+    func publish(_ message: MQTTMessage) async {
+        await publish([message])
     }
 
     /// Publishes the messages together (QoS 1: and waits for the broker); failures are logged and
     /// counted, never thrown.
-    func publish(_ messages: [MQTTMessage], on client: MQTTClient) async {
+    func publish(_ messages: [MQTTMessage]) async {
         guard !messages.isEmpty else { return }
         let failures: [(any Error)?]
         do {
@@ -62,7 +62,7 @@ extension Collector {
 
     /// Adds one to a status counter.
     func count(_ name: String) {
-        counters.increment(name)
+        metrics.count(name)
     }
 
     /// Compact JSON with sorted keys, slashes unescaped.

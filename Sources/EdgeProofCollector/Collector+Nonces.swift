@@ -13,7 +13,7 @@ extension Collector {
     /// expiry of the nonce lifetime. A request above ``NonceRequest/maximumSize``, not strict JSON, or
     /// for an unknown or revoked agent is answered with a rejection on the agent's rejections topic,
     /// with the same correlation data.
-    func answerNonceRequest(_ message: MQTTMessage, agent: String, client: MQTTClient) async {
+    func answerNonceRequest(_ message: MQTTMessage, agent: String) async {
         let correlation = message.properties.correlationData
         let issued: IssuedNonce
         do throws(ValidationFailure) {
@@ -26,7 +26,7 @@ extension Collector {
             let verified = try allowlist.verifyAgent(named: agent, keyHash: entry.publicKeyHash)
             issued = nonceAuthority.issue(for: verified.entry.publicKeyHash)
         } catch {
-            await reject(error, agent: agent, correlationData: correlation, client: client)
+            await reject(error, agent: agent, correlationData: correlation)
             return
         }
         if let responseTopic = message.properties.responseTopic, responseTopic != topics.agentNonceResponse(agent) {
@@ -41,6 +41,6 @@ extension Collector {
             messageExpiryInterval: UInt32(clamping: configuration.nonceLifetimeSeconds))
         count("nonces_issued")
         await publish(
-            MQTTMessage(topic: topics.agentNonceResponse(agent), payload: payload, properties: properties), on: client)
+            MQTTMessage(topic: topics.agentNonceResponse(agent), payload: payload, properties: properties))
     }
 }

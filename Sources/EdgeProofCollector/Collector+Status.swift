@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -12,31 +13,40 @@ extension Collector {
 
     /// The retained status message; the offline form is also the last will.
     func statusMessage(_ state: ComponentStatus.State) -> MQTTMessage {
+        Self.statusMessage(
+            state, configuration: configuration, since: state == .online ? startedAt : Date(), counters: counters,
+            problem: state == .degraded ? storageProblem.withLock { $0 } : nil)
+    }
+
+    static func statusMessage(
+        _ state: ComponentStatus.State, configuration: CollectorConfiguration, since: Date, counters: [String: Int],
+        problem: String?
+    ) -> MQTTMessage {
+        let topics = TopicTree(prefix: configuration.broker.topicPrefix)
         let status = ComponentStatus(
-            component: "collector", id: configuration.id, state: state,
-            since: Timestamp.string(from: state == .online ? startedAt : Date()),
-            counters: counters.snapshot, problem: state == .degraded ? storageProblem.withLock { $0 } : nil)
-        let payload = (try? Self.encode(status)) ?? Data()
+            component: "collector", id: configuration.id, state: state, since: Timestamp.string(from: since),
+            counters: counters, problem: problem)
+        let payload = (try? encode(status)) ?? Data()
         return MQTTMessage(
             topic: topics.status(component: "collector", id: configuration.id), payload: payload, retain: true)
     }
 
     /// Publishes the online status once connected (and subscribed: the subscriptions precede it on
     /// the connection), then republishes it whenever the counters changed, until cancelled.
-    func maintainStatus(_ client: MQTTClient) async {
-        await publish(statusMessage(.online), on: client)
-        await emit(kind: "started", details: ["agents": .number(Double(currentAllowlist.count))], client: client)
-        var published = counters.snapshot
+    func maintainStatus() async {
+        await publish(statusMessage(.online))
+        await emit(kind: "started", details: ["agents": .number(Double(currentAllowlist.count))])
+        var published = counters
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: Self.statusInterval)
             } catch {
                 return
             }
-            let current = counters.snapshot
+            let current = counters
             guard current != published else { continue }
             published = current
-            await publish(statusMessage(storageProblem.withLock { $0 } == nil ? .online : .degraded), on: client)
+            await publish(statusMessage(storageProblem.withLock { $0 } == nil ? .online : .degraded))
         }
     }
 
@@ -56,15 +66,4 @@ extension Collector {
             }
         }
     }
-}
-
-/// The status counters, shared with the events writer's failure report.
-final class StatusCounters: Sendable {
-    private let values = Mutex<[String: Int]>([:])
-
-    func increment(_ name: String, by amount: Int = 1) {
-        values.withLock { $0[name, default: 0] += amount }
-    }
-
-    var snapshot: [String: Int] { values.withLock { $0 } }
 }

@@ -1,8 +1,10 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -11,8 +13,10 @@ import Synchronization
 /// JSON Lines files, and only then sends the agent a receipt. Every rejection goes to the agent, to
 /// the events topic and file, and into the status counters.
 ///
-/// The collector owns its MQTT connection: ``run()`` connects, subscribes, handles messages until
-/// graceful shutdown, drains what is in flight, publishes its offline status and disconnects.
+/// The collector talks to the broker through the transport it is given (the executable lists the
+/// ``EdgeProofMQTT/MQTTClient`` first in its `ServiceGroup`, then the collector, then its
+/// ``allowlistWatcher``): ``run()`` subscribes, handles messages until graceful shutdown, drains what is
+/// in flight and publishes its offline status.
 public final class Collector: Service, Sendable {
     public let configuration: CollectorConfiguration
     let logger: Logger
@@ -27,9 +31,13 @@ public final class Collector: Service, Sendable {
     let envelopeQueue = Mutex<EnvelopeQueue>(EnvelopeQueue())
     /// Trust events, written in order without holding anyone up.
     let events: GroupCommitLog
-    let allowlistFile: AllowlistFile
-    let allowlistState: Mutex<AllowlistState>
-    let counters = StatusCounters()
+    let client: any MQTTTransport
+    /// The client this collector made and runs itself (``init(configuration:logger:)``), if any.
+    let ownedClient: MQTTClient?
+    /// The allowlist in force, reloaded when its file changes and on SIGHUP.
+    public let allowlistWatcher: AllowlistWatcher
+    /// The status counters (swift-metrics).
+    let metrics: ServiceMetrics
     /// Why the last durable write failed, until one succeeds again.
     let storageProblem = Mutex<String?>(nil)
     let startedAt = Date()
@@ -51,30 +59,54 @@ public final class Collector: Service, Sendable {
     /// Envelopes queued before the message loop stops taking more until the workers catch up.
     static let maximumQueuedEnvelopes = 2048
 
-    struct AllowlistState {
-        var allowlist: Allowlist
-        /// The file's identity when it was last read (nil: it could not be examined).
-        var stamp: FileStamp?
-    }
-
     /// Loads the allowlist and the nonce keys, opens the records and events files (closing files a
     /// crash left open) and rebuilds the replay cache from the recent records. Fails with a message
-    /// naming the file and problem.
-    public init(configuration: CollectorConfiguration, logger: Logger) throws {
+    /// naming the file and problem. Counters are made with `metrics` (see ``counters``).
+    public convenience init(
+        configuration: CollectorConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics = ServiceMetrics(),
+        logger: Logger
+    ) throws {
+        try self.init(configuration: configuration, transport: transport, metrics: metrics, logger: logger, owned: nil)
+    }
+
+    /// A collector with its own MQTT client, which ``run()`` starts and stops, and its own allowlist
+    /// watcher, which ``run()`` runs: for harnesses that run the collector alone. An executable composes
+    /// ``makeClient(configuration:logger:)``, the collector and its ``allowlistWatcher`` instead.
+    public convenience init(configuration: CollectorConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        let client = try Self.makeClient(configuration: configuration, logger: logger)
+        try self.init(
+            configuration: configuration, transport: client, metrics: ServiceMetrics(), logger: logger, owned: client)
+    }
+
+    /// The collector's MQTT client: its id, certificates, and its offline status as the last will.
+    public static func makeClient(configuration: CollectorConfiguration, logger: Logger) throws -> MQTTClient {
+        let will = statusMessage(.offline, configuration: configuration, since: Date(), counters: [:], problem: nil)
+        return try MQTTClient(
+            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
+            logger: logger)
+    }
+
+    private init(
+        configuration: CollectorConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics, logger: Logger,
+        owned: MQTTClient?
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
+        self.client = transport
+        self.ownedClient = owned
+        self.metrics = metrics
 
-        allowlistFile = AllowlistFile(path: configuration.allowlistFile)
-        let stamp = FileStamp(path: configuration.allowlistFile)
-        let allowlist: Allowlist
         do {
-            allowlist = try allowlistFile.load()
+            allowlistWatcher = try AllowlistWatcher(
+                file: AllowlistFile(path: configuration.allowlistFile),
+                pollInterval: try Duration.configurationSeconds(configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                metrics: metrics, logger: logger)
         } catch {
             throw CollectorError("cannot start: \(error)")
         }
-        allowlistState = Mutex(AllowlistState(allowlist: allowlist, stamp: stamp))
 
         let keyring: NonceKeyring
         do {
@@ -91,13 +123,13 @@ public final class Collector: Service, Sendable {
                 file: try RotatingJSONLinesFile(
                     directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
                     limits: recordLimits))
-            let counters = counters
+            let writeFailures = metrics.counter("events", reason: "write_failed")
             events = GroupCommitLog(
                 file: try RotatingJSONLinesFile(
                     directory: URL(fileURLWithPath: configuration.resolvedEventsDirectory), prefix: "events",
                     limits: configuration.records.limits)
             ) { error in
-                counters.increment("events.write_failed")
+                writeFailures.increment()
                 logger.error("cannot write to the events file", metadata: ["error": "\(error)"])
             }
         } catch {
@@ -123,16 +155,12 @@ public final class Collector: Service, Sendable {
     /// shutdown; then drains in-flight messages, publishes the offline status, finalizes the active
     /// files and disconnects.
     public func run() async throws {
-        let client = try MQTTClient(
-            configuration: configuration.broker.clientConfiguration(
-                clientID: configuration.id, will: statusMessage(.offline)),
-            logger: logger)
-        client.start()
+        ownedClient?.start()
         do {
             try await client.subscribe(topics.allVerifiedMetrics)
             try await client.subscribe(nonceRequestFilter)
         } catch {
-            await client.shutdown()
+            await ownedClient?.shutdown()
             throw error
         }
         logger.info(
@@ -144,18 +172,18 @@ public final class Collector: Service, Sendable {
             ])
 
         await withTaskGroup(of: Void.self) { background in
-            background.addTask { await self.maintainStatus(client) }
-            background.addTask { await self.watchAllowlistFile(client) }
-            background.addTask { await self.watchHangups(client) }
+            background.addTask { await self.maintainStatus() }
+            background.addTask { await self.publishAllowlistEvents() }
+            if ownedClient != nil { background.addTask { try? await self.allowlistWatcher.run() } }
             background.addTask { await self.rotateIdleFiles() }
-            await self.handleMessages(client)
+            await self.handleMessages()
             background.cancelAll()
         }
 
         logger.info("collector stopping", metadata: ["id": "\(configuration.id)"])
-        await withBoundedTime(Self.drainTimeout) {
-            await self.emit(kind: "stopping", client: client)
-            await self.publish(self.statusMessage(.offline), on: client)
+        _ = try? await withTimeout(Self.drainTimeout, "publish the final events and status") {
+            await self.emit(kind: "stopping")
+            await self.publish(self.statusMessage(.offline))
         }
         do {
             try records.close()
@@ -163,7 +191,7 @@ public final class Collector: Service, Sendable {
         } catch {
             logger.error("cannot finalize the active files", metadata: ["error": "\(error)"])
         }
-        await client.shutdown()
+        await ownedClient?.shutdown()
     }
 
     /// `verified/+/nonce/request`, shared among the collectors or not (see the configuration).
@@ -175,7 +203,12 @@ public final class Collector: Service, Sendable {
     }
 
     var currentAllowlist: Allowlist {
-        allowlistState.withLock { $0.allowlist }
+        allowlistWatcher.allowlist
+    }
+
+    /// Counters since start, by flat name (`accepted`, `rejected.<reason>`, `allowlist_reloads`, …).
+    public var counters: [String: Int] {
+        metrics.snapshot
     }
 
     /// Takes messages until graceful shutdown, a batch of everything that arrived at a time (one
@@ -186,7 +219,7 @@ public final class Collector: Service, Sendable {
     /// child, nonce answer and envelope worker alike, counts in `inFlight` until taken, and a new one
     /// first takes a finished one once ``maximumConcurrentMessages`` are held. Envelope workers that
     /// were started without this (one per envelope at a steady rate) held ~6 KB per stored envelope.
-    private func handleMessages(_ client: MQTTClient) async {
+    private func handleMessages() async {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0
             /// Takes a finished child (waiting for one if need be) while ``maximumConcurrentMessages`` are held.
@@ -212,7 +245,7 @@ public final class Collector: Service, Sendable {
                         await makeRoom()
                         inFlight += 1
                         group.addTask {
-                            await self.answerNonceRequest(message, agent: agent, client: client)
+                            await self.answerNonceRequest(message, agent: agent)
                             return true
                         }
                     default:
@@ -226,7 +259,7 @@ public final class Collector: Service, Sendable {
                     await makeRoom()
                     inFlight += 1
                     group.addTask {
-                        await self.runEnvelopeWorker(client)
+                        await self.runEnvelopeWorker()
                         return true
                     }
                 }
@@ -254,16 +287,6 @@ public final class Collector: Service, Sendable {
                     return
                 }
             }
-        }
-    }
-
-    /// Runs `body`, giving up on it after `limit`.
-    func withBoundedTime(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await body() }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
         }
     }
 }

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -32,7 +33,8 @@ import Logging
 /// max_envelope_bytes: 262144      # 262144
 /// max_clock_skew_s: 300           # 300; a signed timestamp must lie in its nonce's validity window ± this
 ///                                 # (issued = expiry − nonce_lifetime_s: collectors sharing a nonce key share it)
-/// log_level: info                 # trace | debug | info | notice | warning | error | critical
+/// allowlist_poll_s: 1             # 1; how often the allowlist file is checked for changes (fractions allowed)
+/// log_level: info                 # trace | debug | info | notice | warn | warning | error | critical
 /// ```
 ///
 /// Environment variables override single keys: `EDGEPROOF_COLLECTOR_ID` (id), `EDGEPROOF_BROKER_HOST`
@@ -60,30 +62,35 @@ extension CollectorConfiguration {
     /// overrides, and checks the values.
     public static func load(
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws -> CollectorConfiguration {
+    ) throws(ConfigurationError) -> CollectorConfiguration {
         let configuration = try ConfigurationLoader(environment: environment)
             .load(CollectorConfiguration.self, file: file, overrides: environmentOverrides)
-        try configuration.validate()
+        do {
+            try configuration.validate()
+        } catch {
+            throw error.from(file ?? "the environment")
+        }
         return configuration
     }
 
-    /// Checks values that decode but cannot work.
-    public func validate() throws(CollectorError) {
+    /// Checks values that decode but cannot work; the error names the key.
+    public func validate() throws(ConfigurationError) {
+        func fail(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem: problem) }
         guard AgentName.isValid(id) else {
-            throw CollectorError("id \"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
+            throw fail("id", "\"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
         }
-        guard (1...65535).contains(broker.port) else { throw CollectorError("broker.port \(broker.port) is not a TCP port") }
+        guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
         guard nonceLifetimeSeconds > 0, nonceLifetimeSeconds <= 86_400 else {
-            throw CollectorError("nonce_lifetime_s must be between 1 and 86400, got \(nonceLifetimeSeconds)")
+            throw fail("nonce_lifetime_s", "must be between 1 and 86400, got \(nonceLifetimeSeconds)")
         }
-        guard maximumEnvelopeBytes > 0 else { throw CollectorError("max_envelope_bytes must be positive") }
-        guard maximumClockSkewSeconds >= 0 else { throw CollectorError("max_clock_skew_s must not be negative") }
-        guard !records.directory.isEmpty else { throw CollectorError("records.directory must not be empty") }
-        guard records.maximumFileBytes > 0 else { throw CollectorError("records.max_file_bytes must be positive") }
-        guard records.maximumFileAgeSeconds > 0 else { throw CollectorError("records.max_file_age_s must be positive") }
-        guard records.retainFiles >= 0, records.retainAgeSeconds >= 0 else {
-            throw CollectorError("records.retain_files and records.retain_age_s must not be negative")
-        }
+        guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
+        guard maximumClockSkewSeconds >= 0 else { throw fail("max_clock_skew_s", "must not be negative") }
+        _ = try Duration.configurationSeconds(allowlistPollSeconds, key: "allowlist_poll_s")
+        guard !records.directory.isEmpty else { throw fail("records.directory", "must not be empty") }
+        guard records.maximumFileBytes > 0 else { throw fail("records.max_file_bytes", "must be positive") }
+        guard records.maximumFileAgeSeconds > 0 else { throw fail("records.max_file_age_s", "must be positive") }
+        guard records.retainFiles >= 0 else { throw fail("records.retain_files", "must not be negative") }
+        guard records.retainAgeSeconds >= 0 else { throw fail("records.retain_age_s", "must not be negative") }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -96,6 +103,7 @@ extension CollectorConfiguration {
         case eventsDirectory = "events_directory"
         case maximumEnvelopeBytes = "max_envelope_bytes"
         case maximumClockSkewSeconds = "max_clock_skew_s"
+        case allowlistPollSeconds = "allowlist_poll_s"
         case logLevel = "log_level"
     }
 
@@ -117,7 +125,9 @@ extension CollectorConfiguration {
                 ?? defaults.maximumEnvelopeBytes,
             maximumClockSkewSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
                 ?? defaults.maximumClockSkewSeconds,
-            logLevel: try container.decodeIfPresent(Logger.Level.self, forKey: .logLevel) ?? defaults.logLevel)
+            allowlistPollSeconds: try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds)
+                ?? defaults.allowlistPollSeconds,
+            logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
     }
 }
 

@@ -58,6 +58,8 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public var maximumEnvelopeBytes: Int
     /// How far a signed timestamp may lie outside its nonce's validity window, both ways.
     public var maximumClockSkewSeconds: Int
+    /// How often the allowlist file is checked for changes, in seconds (`allowlist_poll_s`, as the gateway's).
+    public var allowlistPollSeconds: Double
     public var logLevel: Logger.Level
 
     public init(
@@ -72,6 +74,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         eventsDirectory: String? = nil,
         maximumEnvelopeBytes: Int = 262_144,
         maximumClockSkewSeconds: Int = 300,
+        allowlistPollSeconds: Double = 1,
         logLevel: Logger.Level = .info
     ) {
         self.id = id
@@ -84,6 +87,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         self.eventsDirectory = eventsDirectory
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.maximumClockSkewSeconds = maximumClockSkewSeconds
+        self.allowlistPollSeconds = allowlistPollSeconds
         self.logLevel = logLevel
     }
 

@@ -1,10 +1,11 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
-import Synchronization
 
 /// The gateway service: a bridge between the agents' ingress topics and the collectors' verified
 /// topics.
@@ -16,26 +17,37 @@ import Synchronization
 /// trust event. A retained status on `status/gateway/{id}` says online (with counters) while the
 /// gateway runs and offline after it stopped, by its last will if it did not stop cleanly.
 ///
-/// The gateway owns its MQTT client; `run()` connects, works until graceful shutdown (or
-/// cancellation), drains publishes in flight, publishes the offline status and disconnects. In
-/// enforce mode the allowlist file is reloaded when it changes and on SIGHUP; a file that does not
-/// load leaves the previous allowlist in force.
+/// The gateway talks to the broker through the transport it is given (the executable lists the
+/// ``EdgeProofMQTT/MQTTClient`` first in its `ServiceGroup`, then the gateway, then its
+/// ``allowlistWatcher``); `run()` works until graceful shutdown (or cancellation), drains publishes in
+/// flight and publishes the offline status. In enforce mode the allowlist file is reloaded when it changes
+/// and on SIGHUP; a file that does not load leaves the previous allowlist in force.
 public final class Gateway: Service {
     public let configuration: GatewayConfiguration
     let logger: Logger
-    let client: MQTTClient
+    let client: any MQTTTransport
+    /// The client this gateway made and runs itself (``init(configuration:logger:)``), if any.
+    let ownedClient: MQTTClient?
     let topics: TopicTree
     let inspector: MessageInspector
-    let allowlistFile: AllowlistFile?
-    let state: Mutex<State>
+    /// The allowlist in force and its reloading (enforce mode); nil in passthrough mode.
+    public let allowlistWatcher: AllowlistWatcher?
+    let metrics: ServiceMetrics
+    let counted: Counted
     /// When this gateway was created; `since` of its status.
     let startedAt: Date
 
-    struct State {
-        var allowlist: Allowlist
-        /// The allowlist file as last seen by the change watcher.
-        var allowlistFingerprint: FileFingerprint?
-        var counters = GatewayCounters()
+    /// The counters every message touches, made once.
+    struct Counted: Sendable {
+        let received, forwarded, dropped, rejected, publishFailed: Counter
+
+        init(_ metrics: ServiceMetrics) {
+            received = metrics.counter("received")
+            forwarded = metrics.counter("forwarded")
+            dropped = metrics.counter("dropped")
+            rejected = metrics.counter("rejected")
+            publishFailed = metrics.counter("publish_failed")
+        }
     }
 
     /// Messages published and waiting for their PUBACK at once; more messages wait for room.
@@ -44,53 +56,80 @@ public final class Gateway: Service {
     static let shutdownPublishTimeout: Duration = .seconds(3)
     static let component = "gateway"
 
-    /// Checks the configuration, loads the allowlist (enforce mode) and prepares the MQTT client;
-    /// nothing connects before ``run()``. Throws a ``StorageError`` for an unusable configuration or
-    /// allowlist, an ``MQTTError`` for unusable broker settings.
-    public init(configuration: GatewayConfiguration, logger: Logger) throws {
-        let problems = configuration.problems
-        guard problems.isEmpty else {
-            throw StorageError("gateway configuration is invalid: " + problems.joined(separator: "; "))
-        }
+    /// Checks the configuration and loads the allowlist (enforce mode); nothing is published before
+    /// ``run()``. Throws a ``ConfigurationError`` for an unusable configuration, a ``StorageError`` for an
+    /// unusable allowlist. Counters are made with `metrics` (see ``counters``).
+    public convenience init(
+        configuration: GatewayConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics = ServiceMetrics(),
+        logger: Logger
+    ) throws {
+        try self.init(configuration: configuration, transport: transport, metrics: metrics, logger: logger, owned: nil)
+    }
+
+    private init(
+        configuration: GatewayConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics, logger: Logger,
+        owned: MQTTClient?
+    ) throws {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
+        self.client = transport
+        self.ownedClient = owned
         self.topics = configuration.topics
         self.inspector = MessageInspector(configuration: configuration)
+        self.metrics = metrics
+        self.counted = Counted(metrics)
         self.startedAt = Date()
-
-        var allowlist = Allowlist()
-        var fingerprint: FileFingerprint?
         if configuration.mode == .enforce, let path = configuration.allowlistFile {
-            let file = AllowlistFile(path: path)
-            fingerprint = FileFingerprint(of: path)
-            allowlist = try file.load()
-            allowlistFile = file
+            allowlistWatcher = try AllowlistWatcher(
+                file: AllowlistFile(path: path),
+                pollInterval: try Duration.configurationSeconds(configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                metrics: metrics, logger: logger)
         } else {
-            allowlistFile = nil
+            allowlistWatcher = nil
         }
-        state = Mutex(State(allowlist: allowlist, allowlistFingerprint: fingerprint))
+    }
 
+    /// A gateway with its own MQTT client, which ``run()`` starts and stops, and its own allowlist
+    /// watcher, which ``run()`` runs: for harnesses that run the gateway alone. An executable composes
+    /// ``makeClient(configuration:logger:)``, the gateway and its ``allowlistWatcher`` instead.
+    public convenience init(configuration: GatewayConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        let client = try Self.makeClient(configuration: configuration, logger: logger)
+        try self.init(
+            configuration: configuration, transport: client, metrics: ServiceMetrics(), logger: logger, owned: client)
+    }
+
+    /// The gateway's MQTT client: its id, certificates, and its offline status as the last will.
+    public static func makeClient(configuration: GatewayConfiguration, logger: Logger) throws -> MQTTClient {
         let will = MQTTMessage(
-            topic: configuration.topics.status(component: Self.component, id: configuration.id),
-            payload: Self.encode(
+            topic: configuration.topics.status(component: component, id: configuration.id),
+            payload: encode(
                 ComponentStatus(
-                    component: Self.component, id: configuration.id, state: .offline,
-                    since: Timestamp.string(from: startedAt))),
+                    component: component, id: configuration.id, state: .offline,
+                    since: Timestamp.string(from: Date()))),
             qos: .atLeastOnce, retain: true)
-        client = try MQTTClient(
+        return try MQTTClient(
             configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
             logger: logger)
     }
 
     /// Counters since start: `received`, `forwarded`, `rejected`, `rejected.<reason>`, `dropped`,
-    /// `publish_failed`, `allowlist_reloads`, `allowlist_reload_failures`.
+    /// `publish_failed`, `allowlist_reloads`, `allowlist_reload_failures` (counters still at 0 left out).
     public var counters: [String: Int] {
-        state.withLock { $0.counters.values }
+        metrics.snapshot
     }
 
     /// The allowlist in force (empty in passthrough mode).
     public var allowlist: Allowlist {
-        state.withLock { $0.allowlist }
+        allowlistWatcher?.allowlist ?? Allowlist()
+    }
+
+    /// Reloads the allowlist file now (as on SIGHUP); returns whether the new list was taken. Does
+    /// nothing in passthrough mode.
+    @discardableResult
+    public func reloadAllowlist() async -> Bool {
+        await allowlistWatcher?.reload(trigger: .hangup) ?? false
     }
 
     public func run() async throws {
@@ -104,19 +143,27 @@ public final class Gateway: Service {
         // Registered before the client starts, the subscriptions go out with the first connection,
         // before anything waiting for the connection (the online status among them) proceeds.
         await subscribe()
-        client.start()
+        ownedClient?.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.publishStatusPeriodically() }
-            if allowlistFile != nil {
-                group.addTask { await self.watchAllowlistFile() }
-                group.addTask { await self.reloadOnHangup() }
+            if let watcher = allowlistWatcher {
+                group.addTask { await self.publishAllowlistEvents(watcher) }
+                if ownedClient != nil { group.addTask { try? await watcher.run() } }
             }
             await processMessages()
             group.cancelAll()
         }
         logger.info("gateway stopping", metadata: ["counters": "\(counters)"])
-        await publishDetached(statusMessage(.offline), timeout: Self.shutdownPublishTimeout)
-        await client.shutdown()
+        await publishFinalStatus()
+        await ownedClient?.shutdown()
+    }
+
+    /// Publishes the watcher's reload events until cancelled.
+    private func publishAllowlistEvents(_ watcher: AllowlistWatcher) async {
+        for await event in watcher.events {
+            guard !Task.isCancelled else { return }
+            await publishEvent(kind: event.kind, details: event.details)
+        }
     }
 
     // MARK: - Messages
@@ -167,24 +214,20 @@ public final class Gateway: Service {
 
     /// Decides about one inbound message and returns what to publish. Never throws; counts.
     func handle(_ message: MQTTMessage, now: Date) -> [Outgoing] {
-        let allowlist = state.withLock { state in
-            state.counters.increment("received")
-            return state.allowlist
-        }
+        counted.received.increment()
+        let allowlist = self.allowlist
         switch inspector.inspect(message, allowlist: allowlist, now: now) {
         case .forward(let forwarded):
             logger.debug("forwarding", metadata: ["from": "\(message.topic)", "to": "\(forwarded.topic)"])
             return [Outgoing(message: forwarded, purpose: .forward)]
         case .drop(let why):
-            state.withLock { $0.counters.increment("dropped") }
+            counted.dropped.increment()
             logger.notice("dropped message", metadata: ["topic": "\(message.topic.prefix(200))", "why": "\(why)"])
             return []
         case .reject(let rejection, let agent, let correlationData):
             let reason = rejection.reasonCode ?? "unknown"
-            state.withLock { state in
-                state.counters.increment("rejected")
-                state.counters.increment("rejected.\(reason)")
-            }
+            counted.rejected.increment()
+            metrics.counter("rejected", reason: reason).increment()
             logger.info(
                 "rejected",
                 metadata: [
@@ -228,10 +271,8 @@ public final class Gateway: Service {
             logger.log(
                 level: level, "publish failed", metadata: ["topic": "\(message.message.topic)", "error": "\(failure)"])
         }
-        state.withLock { state in
-            if forwarded > 0 { state.counters.increment("forwarded", by: forwarded) }
-            if failed > 0 { state.counters.increment("publish_failed", by: failed) }
-        }
+        if forwarded > 0 { counted.forwarded.increment(by: forwarded) }
+        if failed > 0 { counted.publishFailed.increment(by: failed) }
     }
 
     // MARK: - Status and events
@@ -273,18 +314,14 @@ public final class Gateway: Service {
         await send(Outgoing(message: eventMessage(event), purpose: .event))
     }
 
-    /// Publishes outside the current task's cancellation (used while stopping), giving up after `timeout`.
-    private func publishDetached(_ message: MQTTMessage, timeout: Duration) async {
-        let client = self.client
-        let publish = Task { try await client.publish(message) }
-        let timer = Task {
-            try await Task.sleep(for: timeout)
-            publish.cancel()
-        }
+    /// Publishes the offline status outside the current task's cancellation (it is stopping), giving
+    /// up after ``shutdownPublishTimeout``.
+    private func publishFinalStatus() async {
+        let (client, message) = (self.client, statusMessage(.offline))
+        let publish = Task { try await withTimeout(Self.shutdownPublishTimeout, "publish the final status") { try await client.publish(message) } }
         if case .failure(let error) = await publish.result {
             logger.warning("cannot publish final status", metadata: ["error": "\(error)"])
         }
-        timer.cancel()
     }
 
     static func encode(_ value: some Encodable) -> Data {

@@ -1,4 +1,4 @@
-import EdgeProofStorage
+import EdgeProofService
 import Foundation
 
 extension GatewayConfiguration {
@@ -16,7 +16,7 @@ extension GatewayConfiguration {
     /// - `max_envelope_bytes` (262144): larger envelopes are rejected as `payload_too_large`.
     /// - `status_interval_s` (10): how often the retained online status with counters is republished.
     /// - `allowlist_poll_s` (1): how often the allowlist file is checked for changes.
-    /// - `log_level` (info): trace, debug, info, notice, warning, error, critical (any case).
+    /// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
     ///
     /// Environment variables (override the file):
     /// `GATEWAY_MODE` → `mode`, `EDGEPROOF_BROKER_HOST` → `broker.host`, `EDGEPROOF_BROKER_PORT` →
@@ -27,13 +27,13 @@ extension GatewayConfiguration {
     /// directory of the process.
     public static func load(
         file path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(StorageError) -> GatewayConfiguration {
+    ) throws(ConfigurationError) -> GatewayConfiguration {
         let configuration = try ConfigurationLoader(environment: environment)
             .load(GatewayConfiguration.self, file: path, overrides: environmentOverrides)
-        let problems = configuration.problems
-        guard problems.isEmpty else {
-            throw StorageError(
-                "configuration from \(path ?? "the environment") is invalid: " + problems.joined(separator: "; "))
+        do {
+            try configuration.validate()
+        } catch {
+            throw error.from(path ?? "the environment")
         }
         return configuration
     }

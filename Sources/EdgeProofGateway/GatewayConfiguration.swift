@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import Logging
 
 /// Everything the gateway needs to run. Load it from YAML and the environment with
@@ -52,21 +53,20 @@ public struct GatewayConfiguration: Sendable {
     /// The topic tree under the broker's prefix.
     public var topics: TopicTree { TopicTree(prefix: broker.topicPrefix) }
 
-    /// Problems that make the configuration unusable, one sentence each; empty when it is fine.
-    public var problems: [String] {
-        var problems = [String]()
-        if !AgentName.isValid(id) {
-            problems.append("id \"\(id)\" is invalid; use 1-64 letters, digits, '.', '_' or '-'")
+    /// Throws a ``ConfigurationError`` naming the first key whose value cannot work.
+    public func validate() throws(ConfigurationError) {
+        func fail(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem: problem) }
+        guard AgentName.isValid(id) else {
+            throw fail("id", "\"\(id)\" is invalid; use 1-64 letters, digits, '.', '_' or '-'")
         }
         if mode == .enforce, (allowlistFile ?? "").isEmpty {
-            problems.append("mode enforce needs allowlist_file (or EDGEPROOF_ALLOWLIST)")
+            throw fail("allowlist_file", "mode enforce needs allowlist_file (or EDGEPROOF_ALLOWLIST)")
         }
-        if maximumClockSkewSeconds < 0 { problems.append("max_clock_skew_s must not be negative") }
-        if maximumEnvelopeBytes <= 0 { problems.append("max_envelope_bytes must be positive") }
-        if statusIntervalSeconds <= 0 { problems.append("status_interval_s must be positive") }
-        if !(allowlistPollSeconds > 0) { problems.append("allowlist_poll_s must be positive") }
-        if !(1...65535).contains(broker.port) { problems.append("broker.port \(broker.port) is not a TCP port") }
-        return problems
+        guard maximumClockSkewSeconds >= 0 else { throw fail("max_clock_skew_s", "must not be negative") }
+        guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
+        guard statusIntervalSeconds > 0 else { throw fail("status_interval_s", "must be positive") }
+        _ = try Duration.configurationSeconds(allowlistPollSeconds, key: "allowlist_poll_s")
+        guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
     }
 }
 
@@ -97,26 +97,6 @@ extension GatewayConfiguration: Decodable {
             try container.decodeIfPresent(Int.self, forKey: .statusIntervalSeconds) ?? defaults.statusIntervalSeconds
         allowlistPollSeconds =
             try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds) ?? defaults.allowlistPollSeconds
-        if let level = try container.decodeIfPresent(String.self, forKey: .logLevel) {
-            guard let parsed = Self.logLevel(named: level) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .logLevel, in: container,
-                    debugDescription:
-                        "unknown log level \"\(level)\"; use trace, debug, info, notice, warning, error or critical")
-            }
-            logLevel = parsed
-        } else {
-            logLevel = defaults.logLevel
-        }
-    }
-
-    /// Log level names as swift-log spells them, in any case; `warn` and `fatal` as the prototype's
-    /// Python logging did.
-    static func logLevel(named name: String) -> Logger.Level? {
-        switch name.lowercased() {
-        case "warn": .warning
-        case "fatal": .critical
-        case let other: Logger.Level(rawValue: other)
-        }
+        logLevel = try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel
     }
 }

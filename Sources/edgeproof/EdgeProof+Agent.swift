@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeProofAgent
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -34,7 +35,7 @@ extension EdgeProof {
                 throw CLIError("\(error)")
             }
             var logger = Logger(label: "edgeproof.agent")
-            logger.logLevel = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
+            logger.logLevel = Logger.Level(configurationName: configuration.logLevel) ?? .info
 
             // libtss2 logs every failed step to stderr; the error below already says what failed.
             setenv("TSS2_LOG", "all+none", 0)

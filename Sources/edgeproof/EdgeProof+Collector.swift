@@ -33,18 +33,22 @@ extension EdgeProof.Collector {
 
         func run() async throws {
             let settings: CollectorConfiguration
-            let collector: EdgeProofCollector.Collector
+            let services: [any Service]
             var logger = Logger(label: "edgeproof.collector")
             do {
                 settings = try CollectorConfiguration.load(file: config)
                 logger.logLevel = settings.logLevel
-                collector = try EdgeProofCollector.Collector(configuration: settings, logger: logger)
+                // The client first: the group stops services in reverse order, so the collector drains and
+                // publishes its offline status before the client disconnects.
+                let client = try EdgeProofCollector.Collector.makeClient(configuration: settings, logger: logger)
+                let collector = try EdgeProofCollector.Collector(configuration: settings, transport: client, logger: logger)
+                services = [client, collector, collector.allowlistWatcher]
             } catch {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
             }
             let group = ServiceGroup(
-                services: [collector], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         }
     }

@@ -30,14 +30,17 @@ extension EdgeProof {
             }
             var logger = Logger(label: "edgeproof.gateway")
             logger.logLevel = settings.logLevel
-            let gateway: EdgeProofGateway.Gateway
+            // The client first: the group stops services in reverse order, so the gateway publishes its
+            // offline status before the client disconnects.
+            let services: [any Service]
             do {
-                gateway = try EdgeProofGateway.Gateway(configuration: settings, logger: logger)
+                let client = try EdgeProofGateway.Gateway.makeClient(configuration: settings, logger: logger)
+                let gateway = try EdgeProofGateway.Gateway(configuration: settings, transport: client, logger: logger)
+                services = [client, gateway] + (gateway.allowlistWatcher.map { [$0] } ?? [])
             } catch {
                 throw CLIError("cannot start the gateway: \(error)")
             }
-            let group = ServiceGroup(
-                services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         }
     }

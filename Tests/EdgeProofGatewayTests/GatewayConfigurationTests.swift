@@ -1,5 +1,6 @@
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -57,17 +58,19 @@ struct GatewayConfigurationTests {
     }
 
     @Test func enforceWithoutAllowlistIsRefused() throws {
-        let error = #expect(throws: StorageError.self) { try load(Self.brokerSection + "\nmode: enforce\n") }
-        #expect(error?.message.contains("allowlist_file") == true)
+        let error = #expect(throws: ConfigurationError.self) { try load(Self.brokerSection + "\nmode: enforce\n") }
+        #expect(error?.key == "allowlist_file")
     }
 
     @Test func unknownModeIsRefused() throws {
-        let error = #expect(throws: StorageError.self) { try load(Self.brokerSection + "\nmode: paranoid\n") }
-        #expect(error?.message.contains("paranoid") == true)
+        let error = #expect(throws: ConfigurationError.self) { try load(Self.brokerSection + "\nmode: paranoid\n") }
+        #expect(error?.key == "mode")
+        #expect(error?.description.contains("paranoid") == true)
     }
 
     @Test func missingBrokerSectionIsRefused() throws {
-        #expect(throws: StorageError.self) { try load("mode: passthrough\n") }
+        let error = #expect(throws: ConfigurationError.self) { try load("mode: passthrough\n") }
+        #expect(error?.key == "broker")
     }
 
     @Test func gatewayRefusesAnAllowlistThatDoesNotLoad() throws {
