@@ -1,9 +1,11 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -38,7 +40,8 @@ public final class Agent: Service {
     private let builder: Mutex<BatchBuilder>
     /// How much of the claims the samples of one envelope may take.
     let budget: EnvelopeBudget
-    private let counterValues = Counters()
+    /// The counters (swift-metrics), read back for the status and ``counters``.
+    private let metrics: ServiceMetrics
     private let health = AgentHealth()
     /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
     private let tpmOutage = Mutex<TPMOutage?>(nil)
@@ -52,9 +55,12 @@ public final class Agent: Service {
     static let maximumTPMPause: Duration = .seconds(60)
 
     /// Opens the spool. `signer` is the only key the agent signs with (a TPM key, see ``TPMSigner``).
-    public init(configuration: AgentConfiguration, signer: TPMSigner, logger: Logger) throws {
+    public init(
+        configuration: AgentConfiguration, signer: TPMSigner, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.metrics = metrics
         self.signer = signer
         self.logger = logger
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
@@ -80,13 +86,13 @@ public final class Agent: Service {
                 """,
                 metadata: ["handle": "\(signer.handle)"])
         }
-        let counters = counterValues
+        let dropped = metrics.counter("spool_dropped")
         do {
             spool = try EnvelopeSpool(
                 directory: URL(fileURLWithPath: configuration.spool.directory), limits: configuration.spool.limits
             ) { event in
                 logger.warning("spool: \(event)")
-                if case .dropped = event { counters.increment("spool_dropped") }
+                if case .dropped = event { dropped.increment() }
             }
         } catch {
             throw AgentError("cannot open the spool: \(error)")
@@ -96,7 +102,7 @@ public final class Agent: Service {
     /// Counters since this agent was made: published, accepted, rejected, rejected.<reason>,
     /// resigned, spool_dropped, nonce_timeouts, receipt_timeouts, samples_refused, batches_split,
     /// batches_unsendable, tpm_failures.
-    public var counters: [String: Int] { counterValues.snapshot }
+    public var counters: [String: Int] { metrics.snapshot }
 
     /// What keeps the agent from sending right now, by area ("tpm", "application_metrics_file",
     /// "samples"), each with a sentence saying why; empty when all is well. The retained status carries
@@ -604,7 +610,7 @@ public final class Agent: Service {
         let (batches, unfit) = budget.split(samples)
         guard batches.count > 1 || !unfit.isEmpty else { return false }
         if !unfit.isEmpty {
-            counterValues.increment("samples_refused", by: unfit.count)
+            count("samples_refused", by: unfit.count)
             logger.error(
                 "left out samples that cannot fit in an envelope of \(budget.maximumEnvelopeBytes) bytes",
                 metadata: ["sequence": "\(entry.sequence)", "samples": "\(unfit.count)"])
@@ -764,7 +770,7 @@ public final class Agent: Service {
         if refusals.isEmpty {
             if health.clear("samples") != nil { logger.notice("samples fit in envelopes again") }
         } else {
-            counterValues.increment("samples_refused", by: refusals.count)
+            count("samples_refused", by: refusals.count)
             let text = refusals.joined(separator: "; ") + "; refused (counted in samples_refused)"
             if health.report("samples", text) { logger.error("sample refused: \(text)") }
         }
@@ -827,38 +833,16 @@ public final class Agent: Service {
         logger.warning("rejection: \(context)", metadata: metadata)
     }
 
+    /// Counts one of `name` (flat: `rejected.<reason>` is `rejected` with a reason).
     private func count(_ name: String) {
-        counterValues.increment(name)
+        count(name, by: 1)
+    }
+
+    private func count(_ name: String, by amount: Int) {
+        metrics.count(name, by: amount)
     }
 
     private func seconds(_ value: Double) -> Duration {
         .milliseconds(Int64((value * 1000).rounded()))
     }
-}
-
-/// Runs `body`, cancelling it after `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else {
-            throw AgentError("timed out after \(timeout)")
-        }
-        return result
-    }
-}
-
-/// Monotonic counters, shared with the spool's report closure.
-final class Counters: Sendable {
-    private let values = Mutex<[String: Int]>([:])
-
-    func increment(_ name: String, by amount: Int = 1) {
-        values.withLock { $0[name, default: 0] += amount }
-    }
-
-    var snapshot: [String: Int] { values.withLock { $0 } }
 }

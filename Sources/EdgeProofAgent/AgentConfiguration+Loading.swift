@@ -1,5 +1,7 @@
 import EdgeProofCore
+import EdgeProofService
 import EdgeProofStorage
+import Logging
 import Foundation
 
 /// Loading `agent.yaml`, then environment variables.
@@ -38,7 +40,7 @@ import Foundation
 /// nonce_timeout_s: 10                # default 10
 /// receipt_timeout_s: 30              # default 30
 /// receipts_from: [collector-1, collector-2]   # default []: any one collector's receipt is enough
-/// log_level: info                    # default info
+/// log_level: info                    # default info; trace debug info notice warn warning error critical
 /// ```
 ///
 /// Environment variables override single keys (the prototype's names where it had them):
@@ -59,7 +61,7 @@ extension AgentConfiguration {
     /// Loads `file` (nil: environment only) and applies the environment; checks the result.
     public static func load(
         file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(StorageError) -> AgentConfiguration {
+    ) throws(ConfigurationError) -> AgentConfiguration {
         var configuration = try ConfigurationLoader(environment: environment)
             .load(AgentConfiguration.self, file: file, overrides: environmentOverrides)
         let source = file ?? "the environment"
@@ -75,50 +77,56 @@ extension AgentConfiguration {
             configuration.tpm.tcti = value("TPM2TOOLS_TCTI") ?? "device:/dev/tpmrm0"
         }
         if configuration.service.instanceID.isEmpty { configuration.service.instanceID = configuration.name }
-        try configuration.validate(source: source)
+        do {
+            try configuration.validate()
+        } catch {
+            throw error.from(source)
+        }
         return configuration
     }
 
-    /// Checks what decoding cannot: a valid agent name, a well-formed location, positive intervals.
-    public func validate(source: String = "the configuration") throws(StorageError) {
-        func fail(_ problem: String) -> StorageError { StorageError("configuration from \(source) is invalid: \(problem)") }
+    /// Checks what decoding cannot: a valid agent name, a well-formed location, positive intervals. The
+    /// error names the key.
+    public func validate() throws(ConfigurationError) {
+        func fail(_ key: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(key: key, problem: problem)
+        }
         guard AgentName.isValid(name) else {
-            throw fail("name \"\(name)\" is not a valid agent name (1–64 of letters, digits, . _ -)")
+            throw fail("name", "\"\(name)\" is not a valid agent name (1–64 of letters, digits, . _ -)")
         }
         guard !location.region.isEmpty else {
-            throw fail("location is required: set location: (e.g. \"US/California/Santa Clara\") or GEOGRAPHIC_REGION")
+            throw fail("location", "is required: set location: (e.g. \"US/California/Santa Clara\") or GEOGRAPHIC_REGION")
         }
         guard location.isWellFormed else {
-            throw fail("location \(location) needs a region, and a state when it has a city")
+            throw fail("location", "\(location) needs a region, and a state when it has a city")
         }
         if let geolocation, !geolocation.isPlausible {
-            throw fail("geolocation is outside valid latitude/longitude ranges")
+            throw fail("geolocation", "is outside valid latitude/longitude ranges")
         }
         // Durations become Duration values: infinite or absurd ones would trap there or never end.
         guard sampleInterval > 0, sampleInterval <= 86_400 else {
-            throw fail("sample_interval_s must be more than 0 and at most 86400 (a day), not \(sampleInterval)")
+            throw fail("sample_interval_s", "must be more than 0 and at most 86400 (a day), not \(sampleInterval)")
         }
         guard (1...100_000).contains(samplesPerEnvelope) else {
-            throw fail("samples_per_envelope must be 1–100000, not \(samplesPerEnvelope)")
+            throw fail("samples_per_envelope", "must be 1–100000, not \(samplesPerEnvelope)")
         }
         for (key, value) in [("nonce_timeout_s", nonceTimeout), ("receipt_timeout_s", receiptTimeout)]
         where !(value > 0 && value <= 3600) {
-            throw fail("\(key) must be more than 0 and at most 3600, not \(value)")
+            throw fail(key, "must be more than 0 and at most 3600, not \(value)")
         }
         guard (4096...(64 * 1024 * 1024)).contains(maxEnvelopeBytes) else {
-            throw fail("max_envelope_bytes must be 4096–67108864, not \(maxEnvelopeBytes)")
+            throw fail("max_envelope_bytes", "must be 4096–67108864, not \(maxEnvelopeBytes)")
         }
         for collector in receiptsFrom where !AgentName.isValid(collector) {
-            throw fail("receipts_from: \"\(collector)\" is not a valid collector id")
+            throw fail("receipts_from", "\"\(collector)\" is not a valid collector id")
         }
-        guard !spool.directory.isEmpty else { throw fail("spool.directory is required") }
+        guard !spool.directory.isEmpty else { throw fail("spool.directory", "is required") }
         guard spool.maxBytes > 0, spool.maxAge > 0, spool.maxAge <= 3_153_600_000 else {
-            throw fail("spool.max_bytes and spool.max_age_s must be positive (max_age_s at most 100 years)")
+            throw fail("spool", "max_bytes and max_age_s must be positive (max_age_s at most 100 years)")
         }
-        guard Self.logLevels.contains(logLevel.lowercased()) else {
-            throw fail("log_level \"\(logLevel)\" is not one of \(Self.logLevels.joined(separator: ", "))")
+        guard Logger.Level(configurationName: logLevel) != nil else {
+            throw fail(
+                "log_level", "\"\(logLevel)\" is not one of \(Logger.Level.configurationNames.joined(separator: ", "))")
         }
     }
-
-    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 }

@@ -1,6 +1,7 @@
 import EdgeProofAgent
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import EdgeProofTPM
@@ -100,14 +101,14 @@ import Testing
         ("spool: {}", "directory"),
         ("name: \"-bad\"", "valid agent name"),
         // Values that would trap when they become a Duration, or make a batch never end.
-        ("sample_interval_s: .inf", "sample_interval_s must be more than 0 and at most 86400"),
-        ("sample_interval_s: .nan", "sample_interval_s must be more than 0"),
-        ("sample_interval_s: 0", "sample_interval_s must be more than 0"),
-        ("nonce_timeout_s: .inf", "nonce_timeout_s must be more than 0 and at most 3600"),
-        ("receipt_timeout_s: -1", "receipt_timeout_s must be more than 0"),
-        ("samples_per_envelope: 0", "samples_per_envelope must be 1–100000"),
-        ("samples_per_envelope: 100000000", "samples_per_envelope must be 1–100000"),
-        ("max_envelope_bytes: 100", "max_envelope_bytes must be 4096–67108864"),
+        ("sample_interval_s: .inf", "sample_interval_s: must be more than 0 and at most 86400"),
+        ("sample_interval_s: .nan", "sample_interval_s: must be more than 0"),
+        ("sample_interval_s: 0", "sample_interval_s: must be more than 0"),
+        ("nonce_timeout_s: .inf", "nonce_timeout_s: must be more than 0 and at most 3600"),
+        ("receipt_timeout_s: -1", "receipt_timeout_s: must be more than 0"),
+        ("samples_per_envelope: 0", "samples_per_envelope: must be 1–100000"),
+        ("samples_per_envelope: 100000000", "samples_per_envelope: must be 1–100000"),
+        ("max_envelope_bytes: 100", "max_envelope_bytes: must be 4096–67108864"),
         ("spool: {directory: /tmp/spool, max_age_s: .inf}", "max_age_s at most 100 years"),
     ])
     func rejectsBadConfigurationWithAClearMessage(line: String, expected: String) throws {
@@ -115,7 +116,7 @@ import Testing
         let yaml = minimal.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n") + "\n" + line
         let (directory, file) = try write(yaml)
         defer { directory.remove() }
-        let error = #expect(throws: StorageError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
+        let error = #expect(throws: ConfigurationError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
         #expect(error?.description.contains(expected) == true, "\(String(describing: error))")
     }
 
@@ -123,7 +124,7 @@ import Testing
         let (directory, file) = try write(minimal.replacingOccurrences(
             of: "location: {region: US, state: California, city: Santa Clara}", with: ""))
         defer { directory.remove() }
-        #expect(throws: StorageError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
+        #expect(throws: ConfigurationError.self) { try AgentConfiguration.load(file: file, environment: [:]) }
         let configuration = try AgentConfiguration.load(file: file, environment: ["GEOGRAPHIC_REGION": "US"])
         #expect(configuration.location == GeographicRegion(region: "US"))
     }
