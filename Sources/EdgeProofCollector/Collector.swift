@@ -102,7 +102,8 @@ public final class Collector: Service, Sendable {
         do {
             allowlistWatcher = try AllowlistWatcher(
                 file: AllowlistFile(path: configuration.allowlistFile),
-                pollInterval: try Duration.configurationSeconds(configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                pollInterval: try Duration.configurationSeconds(
+                    configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
                 metrics: metrics, logger: logger)
         } catch {
             throw CollectorError("cannot start: \(error)")

@@ -75,7 +75,9 @@ extension CollectorConfiguration {
 
     /// Checks values that decode but cannot work; the error names the key.
     public func validate() throws(ConfigurationError) {
-        func fail(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem: problem) }
+        func fail(_ key: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(key: key, problem: problem)
+        }
         guard AgentName.isValid(id) else {
             throw fail("id", "\"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
         }

@@ -83,7 +83,8 @@ public final class Gateway: Service {
         if configuration.mode == .enforce, let path = configuration.allowlistFile {
             allowlistWatcher = try AllowlistWatcher(
                 file: AllowlistFile(path: path),
-                pollInterval: try Duration.configurationSeconds(configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                pollInterval: try Duration.configurationSeconds(
+                    configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
                 metrics: metrics, logger: logger)
         } else {
             allowlistWatcher = nil
@@ -318,7 +319,11 @@ public final class Gateway: Service {
     /// up after ``shutdownPublishTimeout``.
     private func publishFinalStatus() async {
         let (client, message) = (self.client, statusMessage(.offline))
-        let publish = Task { try await withTimeout(Self.shutdownPublishTimeout, "publish the final status") { try await client.publish(message) } }
+        let publish = Task {
+            try await withTimeout(Self.shutdownPublishTimeout, "publish the final status") {
+                try await client.publish(message)
+            }
+        }
         if case .failure(let error) = await publish.result {
             logger.warning("cannot publish final status", metadata: ["error": "\(error)"])
         }

@@ -55,7 +55,9 @@ public struct GatewayConfiguration: Sendable {
 
     /// Throws a ``ConfigurationError`` naming the first key whose value cannot work.
     public func validate() throws(ConfigurationError) {
-        func fail(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem: problem) }
+        func fail(_ key: String, _ problem: String) -> ConfigurationError {
+            ConfigurationError(key: key, problem: problem)
+        }
         guard AgentName.isValid(id) else {
             throw fail("id", "\"\(id)\" is invalid; use 1-64 letters, digits, '.', '_' or '-'")
         }

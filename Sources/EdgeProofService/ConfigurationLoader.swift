@@ -2,8 +2,8 @@ import EdgeProofCore
 import Foundation
 import Yams
 
-/// Loads a component's configuration (the one dialect of every component): a YAML file (optional), then environment variables that
-/// override single keys. Each component names its variables and the dotted key each one sets
+/// Loads a component's configuration, one dialect for every component: a YAML file (optional), then
+/// environment variables that override single keys. Each component names its variables and the dotted key each one sets
 /// (`"GEOGRAPHIC_REGION": "location.region"`). A variable's value is read as YAML, so numbers,
 /// booleans and lists (`ALLOWED_REGIONS=["US"]`) keep their types.
 public struct ConfigurationLoader: Sendable {

@@ -23,7 +23,8 @@ extension Duration {
     ) throws(ConfigurationError) -> Duration {
         guard seconds.isFinite, allowZero ? seconds >= 0 : seconds > 0, seconds <= maximum else {
             let lower = allowZero ? "at least 0" : "more than 0"
-            throw ConfigurationError(key: key, problem: "must be \(lower) and at most \(Self.format(maximum)) seconds, not \(seconds)")
+            throw ConfigurationError(
+                key: key, problem: "must be \(lower) and at most \(Self.format(maximum)) seconds, not \(seconds)")
         }
         return .nanoseconds(Int64((seconds * 1e9).rounded()))
     }
@@ -44,17 +45,5 @@ extension KeyedDecodingContainer {
                     + Logger.Level.configurationNames.joined(separator: ", ") + " (any case)")
         }
         return level
-    }
-
-    /// A `_s` key: seconds as a number, fractions allowed (see ``Swift/Duration/configurationSeconds(_:key:allowZero:maximum:)``).
-    public func decodeDurationIfPresent(
-        forKey key: Key, allowZero: Bool = false, maximum: Double = 3_153_600_000
-    ) throws -> Duration? {
-        guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
-        do {
-            return try Duration.configurationSeconds(seconds, key: key.stringValue, allowZero: allowZero, maximum: maximum)
-        } catch {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: error.problem)
-        }
     }
 }

@@ -41,7 +41,8 @@ extension EdgeProof.Collector {
                 // The client first: the group stops services in reverse order, so the collector drains and
                 // publishes its offline status before the client disconnects.
                 let client = try EdgeProofCollector.Collector.makeClient(configuration: settings, logger: logger)
-                let collector = try EdgeProofCollector.Collector(configuration: settings, transport: client, logger: logger)
+                let collector = try EdgeProofCollector.Collector(
+                    configuration: settings, transport: client, logger: logger)
                 services = [client, collector, collector.allowlistWatcher]
             } catch {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -79,7 +79,9 @@ struct GatewayConfigurationTests {
         let allowlist = directory.appending("allowlist.json")
         try Data("not json".utf8).write(to: allowlist)
         let configuration = GatewayConfiguration(mode: .enforce, allowlistFile: allowlist.path)
-        #expect(throws: StorageError.self) { try Gateway(configuration: configuration, logger: Logger(label: "test")) }
+        #expect(throws: StorageError.self) {
+            try Gateway(configuration: configuration, transport: InMemoryTransport(), logger: Logger(label: "test"))
+        }
     }
 
     @Test func sampleConfigurationLoads() throws {
