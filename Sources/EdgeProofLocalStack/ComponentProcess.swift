@@ -7,14 +7,15 @@ import Glibc
 import Darwin
 #endif
 
-/// A long-running program as a child process of the test, e.g. `edgeproof collector --config FILE`, so
-/// that a test can crash it (SIGKILL), stop it (SIGTERM) and start it again.
+/// An EdgeProof component as a child process, e.g. `edgeproof collector --config FILE`: `edgeproof bench agent`
+/// and `edgeproof bench soak` run the real agent, gateway and collector this way to measure their memory, and
+/// tests (as `ServiceProcess`) crash (SIGKILL), stop (SIGTERM) and start them again.
 ///
 /// The child is started through scripts/run-service.sh, which `exec`s the program with an empty signal
-/// mask (test threads block SIGTERM, and children inherit that) and, through `EDGEPROOF_WATCH_PID`,
-/// stops it if the test process dies first. The script keeps the pid, so signals go to the program's
+/// mask (threads of the parent block SIGTERM, and children inherit that) and, through `EDGEPROOF_WATCH_PID`,
+/// stops it if the parent process dies first. The script keeps the pid, so signals go to the program's
 /// pid only. stdout and stderr of every run are appended to ``logFile``, each run after a header line.
-public final class ServiceProcess: Sendable {
+public final class ComponentProcess: Sendable {
     /// A short name for messages and the log file name, e.g. "collector-1".
     public let name: String
     public let executable: String
@@ -35,18 +36,18 @@ public final class ServiceProcess: Sendable {
     /// How long ``stop()`` waits after SIGTERM before it sends SIGKILL.
     public static let stopTimeout: Duration = .seconds(15)
 
-    /// Starts `arguments` of `executable` (default: the built `edgeproof`), logging to
+    /// Starts `arguments` of `executable` (e.g. this `edgeproof` binary), logging to
     /// `logDirectory/<name>.log`. Returns once the child runs; readiness is the caller's business
     /// (e.g. a retained online status).
     public static func start(
         _ name: String, arguments: [String], logDirectory: URL,
-        executable: String = PackagePaths.edgeproofExecutable, environment: [String: String] = [:]
-    ) throws -> ServiceProcess {
+        executable: String, environment: [String: String] = [:]
+    ) throws -> ComponentProcess {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw TestFixtureError("\(executable) is not an executable (build the package first)")
+            throw LocalStackError("\(executable) is not an executable (build the package first)")
         }
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
-        let service = ServiceProcess(
+        let service = ComponentProcess(
             name: name, executable: executable, arguments: arguments,
             logFile: logDirectory.appendingPathComponent("\(name).log"), environment: environment)
         try service.launch()
@@ -63,7 +64,7 @@ public final class ServiceProcess: Sendable {
     }
 
     deinit {
-        // A safety net for tests that fail before their `defer`: never leave a child running.
+        // A safety net for callers that fail before their `defer`: never leave a child running.
         stop()
     }
 
@@ -100,7 +101,7 @@ public final class ServiceProcess: Sendable {
     /// Stops the program gracefully: SIGTERM, and SIGKILL to the same pid if it still runs after
     /// `timeout`. Returns false if SIGKILL was needed. Safe to call more than once.
     @discardableResult
-    public func stop(timeout: Duration = ServiceProcess.stopTimeout) -> Bool {
+    public func stop(timeout: Duration = ComponentProcess.stopTimeout) -> Bool {
         state.withLock { state in
             guard let running = state.process else { return true }
             state.process = nil
@@ -114,7 +115,7 @@ public final class ServiceProcess: Sendable {
                 state.lastExit = Self.describeExit(running)
                 return true
             }
-            let message = "ServiceProcess \(name): pid \(pid) ignored SIGTERM; sending SIGKILL\n"
+            let message = "ComponentProcess \(name): pid \(pid) ignored SIGTERM; sending SIGKILL\n"
             FileHandle.standardError.write(Data(message.utf8))
             _ = ChildProcess.send(SIGKILL, to: pid)
             _ = ChildProcess.waitForExit(running, timeout: .seconds(10))
@@ -149,15 +150,15 @@ public final class ServiceProcess: Sendable {
     // MARK: - Internals
 
     private func launch() throws {
-        try state.withLock { state throws(TestFixtureError) in
+        try state.withLock { state throws(LocalStackError) in
             if let running = state.process, running.isRunning {
-                throw TestFixtureError("\(name) is already running (pid \(running.processIdentifier))")
+                throw LocalStackError("\(name) is already running (pid \(running.processIdentifier))")
             }
             state.runs += 1
             // O_APPEND: every run (and a late writer of an earlier one) adds to the end.
             let descriptor = open(logFile.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
-                throw TestFixtureError("cannot open \(logFile.path): errno \(errno)")
+                throw LocalStackError("cannot open \(logFile.path): errno \(errno)")
             }
             let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             defer { try? output.close() }  // the child has its own copy
@@ -176,7 +177,7 @@ public final class ServiceProcess: Sendable {
             do {
                 try child.run()
             } catch {
-                throw TestFixtureError("cannot run scripts/run-service.sh for \(name): \(error)")
+                throw LocalStackError("cannot run scripts/run-service.sh for \(name): \(error)")
             }
             state.process = child
         }
