@@ -104,12 +104,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Starts mosquitto (TLS, client certificates, dynamic security) and swtpm on this machine, and runs
+        // components as child processes, for `edgeproof demo` and `edgeproof bench`; tests use it too.
+        .target(
+            name: "EdgeProofLocalStack",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `edgeproof demo`: the whole system on this machine, the prototype's scenarios in both gateway modes.
         .target(
             name: "EdgeProofDemo",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `edgeproof bench …`: every measurement, each printing a table and its figures.
+        .target(
+            name: "EdgeProofBench",
+            dependencies: [
+                "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                "EdgeProofTPM", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,10 +139,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fixtures for tests and benchmarks: swtpm instances, free ports, temporary directories.
+        // The shared test kit, for test targets only (no product module depends on it): MQTT inbox, software
+        // signer, waits, process watchers, the fuzz corpus.
         .target(
             name: "EdgeProofTesting",
-            dependencies: ["EdgeProofCore"],
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -130,11 +157,11 @@ let package = Package(
                 "EdgeProofTPM",
                 "EdgeProofStorage",
                 "EdgeProofMQTT",
-                "EdgeProofTesting",
                 "EdgeProofCollector",
                 "EdgeProofGateway",
                 "EdgeProofAgent",
                 "EdgeProofDemo",
+                "EdgeProofBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "EdgeProofCoreTests",
             dependencies: [
-                "EdgeProofCore", "EdgeProofTesting",
+                "EdgeProofCore", "EdgeProofTesting", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -155,18 +182,22 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeProofStorageTests",
-            dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting"],
+            dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting", "EdgeProofLocalStack"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EdgeProofMQTTTests",
-            dependencies: ["EdgeProofMQTT", "EdgeProofTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EdgeProofMQTT", "EdgeProofTesting", "EdgeProofLocalStack",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EdgeProofCollectorTests",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -176,6 +207,7 @@ let package = Package(
             name: "EdgeProofGatewayTests",
             dependencies: [
                 "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -185,7 +217,7 @@ let package = Package(
             name: "EdgeProofAgentTests",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
-                "EdgeProofTesting",
+                "EdgeProofTesting", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -194,8 +226,9 @@ let package = Package(
         .testTarget(
             name: "EdgeProofSystemTests",
             dependencies: [
-                "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
-                "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                "EdgeProofDemo", "EdgeProofBench", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -207,7 +240,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofTPM",
                 "EdgeProofCore",
-                "EdgeProofTesting",
+                "EdgeProofTesting", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -216,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "edgeproofTests",
             dependencies: [
-                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

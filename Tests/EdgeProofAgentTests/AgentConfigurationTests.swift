@@ -1,5 +1,6 @@
 import EdgeProofAgent
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

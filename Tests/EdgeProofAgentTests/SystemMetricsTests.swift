@@ -1,5 +1,6 @@
 import EdgeProofAgent
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofTesting
 import Foundation
 import Testing

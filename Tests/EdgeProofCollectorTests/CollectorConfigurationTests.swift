@@ -1,4 +1,5 @@
 import EdgeProofCollector
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import Logging
 import EdgeProofTesting

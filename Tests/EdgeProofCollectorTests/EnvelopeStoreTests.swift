@@ -1,5 +1,6 @@
 import EdgeProofCollector
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -11,7 +12,7 @@ struct EnvelopeStoreTests {
     func answersEveryBatchOnceItsRecordsAreDurable() async throws {
         let directory = try TemporaryDirectory(prefix: "edgeproof-store")
         defer { directory.remove() }
-        let signer = SoftwareSigner()
+        let signer = TestSigner()
         let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
         var allowlist = Allowlist()
         try allowlist.add(

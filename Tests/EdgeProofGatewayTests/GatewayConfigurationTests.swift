@@ -1,4 +1,5 @@
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

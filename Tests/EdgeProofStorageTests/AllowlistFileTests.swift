@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

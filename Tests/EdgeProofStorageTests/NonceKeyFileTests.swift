@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

@@ -1,3 +1,4 @@
+import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

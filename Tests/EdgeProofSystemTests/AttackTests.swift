@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofDemo
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM
@@ -149,14 +150,14 @@ struct AttackTests {
 
         // 11. A signature by a key that is not the allowlisted one: claiming the agent's key hash, and
         // with its own key hash.
-        let impostor = ImpostorSigner(publicKeyHash: signer.publicKeyHash)
+        let impostor = TestSigner(claimedHash: signer.publicKeyHash)
         let impersonated = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-001", keyHash: signer.publicKeyHash, nonce: real), with: impostor)
         let impersonatedOutcome = try await honest.send(impersonated.serialized(), nonce: real)
         #expect(
             impersonatedOutcome.summary == "collector/signature_verification/bad_signature",
             "case 11 (foreign key, agent's kid): \(impersonatedOutcome)")
-        let ownKey = try SoftwareBenchmarkSigner(.es256)
+        let ownKey = TestSigner()
         let selfSigned = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-001", keyHash: ownKey.publicKeyHash, nonce: real), with: ownKey)
         let selfSignedOutcome = try await honest.send(selfSigned.serialized(), nonce: real)

@@ -1,5 +1,6 @@
 import EdgeProofAgent
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

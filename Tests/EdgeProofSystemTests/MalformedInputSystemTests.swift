@@ -1,7 +1,9 @@
+import EdgeProofBench
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofTPM
 import EdgeProofTesting

@@ -3,6 +3,7 @@ import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM

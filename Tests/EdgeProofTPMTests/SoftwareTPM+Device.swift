@@ -1,3 +1,4 @@
+import EdgeProofLocalStack
 import EdgeProofTPM
 import EdgeProofTesting
 import Foundation

@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofTPM
 import EdgeProofTesting
 import Foundation

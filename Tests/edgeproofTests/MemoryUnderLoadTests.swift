@@ -1,3 +1,4 @@
+import EdgeProofLocalStack
 import EdgeProofTesting
 import Foundation
 import Testing
