@@ -4,7 +4,8 @@ extension EndToEndBenchmark {
     /// Runs the benchmark and prints the phases and the figures.
     public func runAndPrint() async throws {
         let result = try await run()
-        print("End to end: \(agents) agents x \(envelopesPerAgent) envelopes of \(result.envelopeBytes) bytes per phase")
+        print(
+            "End to end: \(agents) agents x \(envelopesPerAgent) envelopes of \(result.envelopeBytes) bytes per phase")
         func ms(_ value: Double) -> String { String(format: "%.1f", value) }
         print(
             TextTable(

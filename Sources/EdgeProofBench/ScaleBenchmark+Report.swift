@@ -1,7 +1,8 @@
 import Foundation
 
 extension ScaleBenchmark {
-    /// Measures one point (in this process) and prints it as one JSON line, for ``runAndPrint(sizes:senders:envelopes:cachedNonces:executable:)``.
+    /// Measures one point (in this process) and prints it as one JSON line, for
+    /// ``runAndPrint(sizes:senders:envelopes:cachedNonces:executable:)``.
     public func printPoint() async throws {
         let result = try await run()
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
@@ -20,7 +21,8 @@ extension ScaleBenchmark {
                     size, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces, executable: executable))
         }
 
-        print("Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache")
+        print(
+            "Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache")
         print(
             TextTable(
                 header: ["AGENTS", "ENVELOPES/S", "RSS MB", "PEAK RSS MB", "ALLOWLIST LOAD S"],

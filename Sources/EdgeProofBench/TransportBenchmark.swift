@@ -25,7 +25,8 @@ public struct TransportBenchmark: Sendable {
         defer { broker.close() }
         let figures = try await measure(broker)
         print(
-            "Bare transport: \(count) QoS 1 messages of \(size) bytes, one publisher client, one subscriber, TLS broker")
+            "Bare transport: \(count) QoS 1 messages of \(size) bytes, one publisher client, one subscriber, "
+                + "TLS broker")
         print(
             TextTable(
                 header: ["MESSAGES", "BYTES", "MSG/S"],
@@ -66,7 +67,8 @@ public struct TransportBenchmark: Sendable {
         try await publisher.waitUntilConnected(timeout: .seconds(10))
         try await subscriber.subscribe("edgeproof/v1/verified/+/metrics")
 
-        let message = MQTTMessage(topic: "edgeproof/v1/verified/bench/metrics", payload: Data(repeating: 0x61, count: size))
+        let message = MQTTMessage(
+            topic: "edgeproof/v1/verified/bench/metrics", payload: Data(repeating: 0x61, count: size))
         let clock = ContinuousClock()
         let start = clock.now
         let (count, publishers) = (count, max(1, publishers))
@@ -88,6 +90,9 @@ public struct TransportBenchmark: Sendable {
         }
         guard await received == count else { throw BenchmarkError("the subscriber did not receive every message") }
         let elapsed = clock.now - start
-        return ["transport_per_s": (Double(count) / seconds(elapsed)).rounded(), "count": Double(count), "size_bytes": Double(size)]
+        return [
+            "transport_per_s": (Double(count) / seconds(elapsed)).rounded(), "count": Double(count),
+            "size_bytes": Double(size),
+        ]
     }
 }
