@@ -93,20 +93,10 @@ final class CollectorWorld: Sendable {
 
     /// A started, connected client with the certificate of `identity`.
     func client(_ identity: String) async throws -> MQTTClient {
-        var configuration = broker.clientConfiguration(identity)
-        configuration.reconnectDelay = 0.05...0.5
-        let client = try MQTTClient(configuration: configuration, logger: quietLogger)
+        let client = try MQTTClient(configuration: broker.clientConfiguration(identity), logger: quietLogger)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         return client
-    }
-}
-
-extension MosquittoBroker {
-    func clientConfiguration(_ identity: String) -> MQTTConfiguration {
-        MQTTConfiguration(
-            host: "127.0.0.1", port: Int(port), clientID: identity, caFile: caFile,
-            certificateFile: certificate(for: identity), keyFile: key(for: identity))
     }
 }
 

@@ -131,11 +131,7 @@ final class GatewayHarness: Sendable {
     }
 
     private static func connect(_ broker: MosquittoBroker, _ identity: String) async throws -> MQTTClient {
-        let configuration = MQTTConfiguration(
-            host: "127.0.0.1", port: Int(broker.port), clientID: identity, caFile: broker.caFile,
-            certificateFile: broker.certificate(for: identity), keyFile: broker.key(for: identity),
-            reconnectDelay: 0.05...0.5)
-        let client = try MQTTClient(configuration: configuration, logger: quietLogger)
+        let client = try MQTTClient(configuration: broker.clientConfiguration(identity), logger: quietLogger)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         return client

@@ -11,10 +11,7 @@ let prefix = "edgeproof/v1"
 extension MosquittoBroker {
     /// A client configuration for `identity` (the certificate CN), with fast reconnects for tests.
     func configuration(_ identity: String, clientID: String? = nil) -> MQTTConfiguration {
-        MQTTConfiguration(
-            host: "127.0.0.1", port: Int(port), clientID: clientID ?? "\(identity)-\(UUID().uuidString.prefix(8))",
-            caFile: caFile, certificateFile: certificate(for: identity), keyFile: key(for: identity),
-            reconnectDelay: 0.05...0.5)
+        clientConfiguration(identity, clientID: clientID ?? "\(identity)-\(UUID().uuidString.prefix(8))")
     }
 
     /// A started, connected client; `adjust` changes its configuration first.

@@ -275,8 +275,7 @@ struct AttackTests {
 
         // 12. A revoked agent: its nonce was fetched before the revocation.
         let nonceBeforeRevocation = try await other.nonce().nonce
-        try revoke("agent-002", in: system)
-        try await Task.sleep(for: .milliseconds(2500))  // the collector polls the allowlist every second
+        try await revoke("agent-002", in: system, reloadedBy: ["collector/collector-1"])
         let revokedEnvelope = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-002", keyHash: otherSigner.publicKeyHash, nonce: nonceBeforeRevocation),
             with: otherSigner)
@@ -405,8 +404,7 @@ struct AttackTests {
 
         // 12 (enforce). A revoked agent is refused by the gateway.
         let nonceBeforeRevocation = try await other.nonce().nonce
-        try revoke("agent-002", in: system)
-        try await Task.sleep(for: .milliseconds(2500))
+        try await revoke("agent-002", in: system, reloadedBy: ["collector/collector-1", "gateway/gateway"])
         let revokedEnvelope = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-002", keyHash: otherSigner.publicKeyHash, nonce: nonceBeforeRevocation),
             with: otherSigner)
@@ -427,11 +425,34 @@ struct AttackTests {
 }
 
 /// Sets an agent's status to revoked in the shared allowlist file (as `edgeproof allowlist` would).
-private func revoke(_ agent: String, in system: SystemFixture) throws {
+/// Revokes `agent` in the allowlist file and returns once each of `components` ("collector/collector-1") has
+/// published an `allowlist_reloaded` event (they poll the file), read through a monitor connection of its own.
+private func revoke(_ agent: String, in system: SystemFixture, reloadedBy components: [String]) async throws {
+    let topics = TopicTree()
+    var configuration = system.broker.clientConfiguration("monitor")
+    configuration.clientID = "monitor-events"
+    let watcher = try MQTTClient(configuration: configuration, logger: system.logger)
+    let inbox = Inbox(watcher)
+    watcher.start()
+    try await watcher.waitUntilConnected(timeout: .seconds(10))
+    try await watcher.subscribe("\(topics.prefix)/events/#")
+
     let file = AllowlistFile(path: system.allowlistPath)
     var allowlist = try file.load()
     try allowlist.setStatus(.revoked, forAgent: agent)
     try file.save(allowlist)
+
+    let reloaded = try await Poll.until {
+        components.allSatisfy { component in
+            let parts = component.split(separator: "/").map(String.init)
+            let topic = topics.events(component: parts[0], id: parts[1])
+            return inbox.messages(on: topic).contains {
+                (try? JSONDecoder().decode(TrustEvent.self, from: $0.payload))?.kind == "allowlist_reloaded"
+            }
+        }
+    }
+    await watcher.shutdown()
+    try #require(reloaded, "\(components) did not report allowlist_reloaded after \(agent) was revoked")
 }
 
 /// The nonces a test expects in a collector's records, checked against the records files.
