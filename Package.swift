@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "EdgeProofCoreTests",
             dependencies: [
-                "EdgeProofCore", "EdgeProofTesting", "EdgeProofLocalStack",
+                "EdgeProofCore", "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -182,22 +182,18 @@ let package = Package(
         ),
         .testTarget(
             name: "EdgeProofStorageTests",
-            dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting", "EdgeProofLocalStack"],
+            dependencies: ["EdgeProofStorage", "EdgeProofCore", "EdgeProofTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EdgeProofMQTTTests",
-            dependencies: [
-                "EdgeProofMQTT", "EdgeProofTesting", "EdgeProofLocalStack",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["EdgeProofMQTT", "EdgeProofTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EdgeProofCollectorTests",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
-                "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -207,7 +203,6 @@ let package = Package(
             name: "EdgeProofGatewayTests",
             dependencies: [
                 "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
-                "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -217,7 +212,7 @@ let package = Package(
             name: "EdgeProofAgentTests",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM",
-                "EdgeProofTesting", "EdgeProofLocalStack",
+                "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -226,9 +221,8 @@ let package = Package(
         .testTarget(
             name: "EdgeProofSystemTests",
             dependencies: [
-                "EdgeProofDemo", "EdgeProofBench", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway",
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
-                "EdgeProofLocalStack",
+                "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
+                "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,7 +234,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofTPM",
                 "EdgeProofCore",
-                "EdgeProofTesting", "EdgeProofLocalStack",
+                "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -249,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "edgeproofTests",
             dependencies: [
-                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting", "EdgeProofLocalStack",
+                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

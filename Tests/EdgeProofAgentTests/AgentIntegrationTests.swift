@@ -1,6 +1,5 @@
 import EdgeProofAgent
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM

@@ -1,7 +1,6 @@
 import Crypto
 import EdgeProofAgent
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM

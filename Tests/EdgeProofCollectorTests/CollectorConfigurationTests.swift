@@ -1,5 +1,4 @@
 import EdgeProofCollector
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import Logging
 import EdgeProofTesting

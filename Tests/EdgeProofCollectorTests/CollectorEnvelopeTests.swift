@@ -1,7 +1,6 @@
 import Crypto
 import EdgeProofCollector
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

@@ -1,6 +1,5 @@
 import EdgeProofCollector
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

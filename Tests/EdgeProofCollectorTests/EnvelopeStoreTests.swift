@@ -1,6 +1,5 @@
 import EdgeProofCollector
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

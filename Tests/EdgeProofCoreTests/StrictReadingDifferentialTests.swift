@@ -1,5 +1,4 @@
 import Crypto
-import EdgeProofLocalStack
 import EdgeProofTesting
 import Foundation
 import Testing

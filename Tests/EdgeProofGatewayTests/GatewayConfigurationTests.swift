@@ -1,5 +1,4 @@
 import EdgeProofGateway
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

@@ -1,7 +1,6 @@
 import Crypto
 import EdgeProofCore
 import EdgeProofGateway
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTesting

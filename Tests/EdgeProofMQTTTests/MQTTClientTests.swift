@@ -1,4 +1,3 @@
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofTesting
 import Foundation

@@ -1,6 +1,5 @@
 import Crypto
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

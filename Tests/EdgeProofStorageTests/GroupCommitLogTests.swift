@@ -1,4 +1,3 @@
-import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

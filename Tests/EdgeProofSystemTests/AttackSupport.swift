@@ -1,7 +1,6 @@
 import Crypto
 import EdgeProofCore
 import EdgeProofDemo
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofTesting
 import Foundation

@@ -1,6 +1,5 @@
 import EdgeProofCore
 import EdgeProofDemo
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM

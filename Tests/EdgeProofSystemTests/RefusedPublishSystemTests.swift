@@ -1,5 +1,4 @@
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofTPM
 import EdgeProofTesting

@@ -1,5 +1,4 @@
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation

@@ -3,7 +3,6 @@ import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
-import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM

@@ -1,4 +1,3 @@
-import EdgeProofLocalStack
 import EdgeProofTPM
 import EdgeProofTesting
 import Foundation

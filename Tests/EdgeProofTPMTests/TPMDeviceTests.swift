@@ -1,6 +1,5 @@
 import Crypto
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofTPM
 import EdgeProofTesting
 import Foundation

@@ -1,4 +1,3 @@
-import EdgeProofLocalStack
 import EdgeProofTesting
 import Foundation
 import Testing

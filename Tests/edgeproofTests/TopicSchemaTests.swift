@@ -1,6 +1,5 @@
 import Crypto
 import EdgeProofCore
-import EdgeProofLocalStack
 import EdgeProofTesting
 import Foundation
 import Testing
