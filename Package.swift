@@ -122,12 +122,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Starts mosquitto (TLS, client certificates, dynamic security) and swtpm on this machine, and runs
+        // components as child processes, for `edgeproof demo` and `edgeproof bench`; tests use it too.
+        .target(
+            name: "EdgeProofLocalStack",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // `edgeproof demo`: the whole system on this machine, the prototype's scenarios in both gateway modes.
         .target(
             name: "EdgeProofDemo",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `edgeproof bench …`: every measurement, each printing a table and its figures.
+        .target(
+            name: "EdgeProofBench",
+            dependencies: [
+                "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
+                "EdgeProofTPM", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,10 +157,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fixtures for tests and benchmarks: swtpm instances, free ports, temporary directories.
+        // The shared test kit, for test targets only (no product module depends on it): MQTT inbox, software
+        // signer, waits, process watchers, the fuzz corpus.
         .target(
             name: "EdgeProofTesting",
-            dependencies: ["EdgeProofCore"],
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -148,12 +175,12 @@ let package = Package(
                 "EdgeProofTPM",
                 "EdgeProofStorage",
                 "EdgeProofMQTT",
-                "EdgeProofTesting",
                 "EdgeProofCollector",
                 "EdgeProofGateway",
                 "EdgeProofAgent",
                 "EdgeProofDemo",
                 "EdgeProofService",
+                "EdgeProofBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -227,7 +254,7 @@ let package = Package(
             name: "EdgeProofSystemTests",
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
-                "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting",
+                "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs a program in the foreground for a test fixture (EdgeProofTesting's ServiceProcess):
+# Runs a program in the foreground as a child process (EdgeProofLocalStack's ComponentProcess, which the
+# benches use and tests use as ServiceProcess):
 #
 #   scripts/run-service.sh PROGRAM [ARGUMENT...]
 #

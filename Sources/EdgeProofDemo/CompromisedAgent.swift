@@ -1,8 +1,8 @@
 import Crypto
 import EdgeProofAgent
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofMQTT
-import EdgeProofTesting
 import Foundation
 import Logging
 import Synchronization

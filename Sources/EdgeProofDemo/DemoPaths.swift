@@ -1,5 +1,5 @@
 import EdgeProofCore
-import EdgeProofTesting
+import EdgeProofLocalStack
 import Foundation
 
 /// Where the demo keeps things inside its work directory.

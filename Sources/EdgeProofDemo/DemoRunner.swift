@@ -2,10 +2,10 @@ import EdgeProofAgent
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM
-import EdgeProofTesting
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeProofBench
 import EdgeProofCore
 import EdgeProofStorage
 import Foundation

@@ -1,5 +1,5 @@
 import ArgumentParser
-import EdgeProofDemo
+import EdgeProofBench
 import Foundation
 
 extension EdgeProof.Bench {
@@ -22,61 +22,15 @@ extension EdgeProof.Bench {
 
         func run() async throws {
             if let point {
-                let result = try await ScaleBenchmark(
+                return try await ScaleBenchmark(
                     agents: point, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces
-                ).run()
-                print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
-                return
+                ).printPoint()
             }
             let sizes = agents.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw CLIError("--agents needs positive numbers") }
-            var points: [ScaleBenchmark.Point] = []
-            for size in sizes { points.append(try measure(size)) }
-
-            print("Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache")
-            print(
-                TextTable(
-                    header: ["AGENTS", "ENVELOPES/S", "RSS MB", "PEAK RSS MB", "ALLOWLIST LOAD S"],
-                    rows: points.map {
-                        ["\($0.agents)", format($0.perSecond), String(format: "%.1f", $0.residentMegabytes),
-                         String(format: "%.1f", $0.peakResidentMegabytes), String(format: "%.2f", $0.allowlistLoadSeconds)]
-                    }
-                ).rendered)
-            var figures: [String: Double] = [:]
-            for point in points {
-                let label = point.agents >= 1000 && point.agents % 1000 == 0 ? "\(point.agents / 1000)k" : "\(point.agents)"
-                figures["collector_per_s_\(label)"] = point.perSecond.rounded()
-                figures["collector_rss_mb_\(label)"] = (point.residentMegabytes * 10).rounded() / 10
-                figures["collector_peak_rss_mb_\(label)"] = (point.peakResidentMegabytes * 10).rounded() / 10
-                figures["allowlist_load_s_\(label)"] = (point.allowlistLoadSeconds * 100).rounded() / 100
-            }
-            let rates = points.map(\.perSecond)
-            if let slowest = rates.min(), let fastest = rates.max(), fastest > 0 {
-                // 1.0 is perfectly flat; the target is within 20 % (≥ 0.8).
-                figures["collector_scale_flatness"] = (slowest / fastest * 1000).rounded() / 1000
-            }
-            print(try jsonLine(figures))
-        }
-
-        private func measure(_ size: Int) throws -> ScaleBenchmark.Point {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            process.arguments = [
-                "bench", "scale", "--point", "\(size)", "--senders", "\(senders)", "--envelopes", "\(envelopes)",
-                "--cached-nonces", "\(cachedNonces)",
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                let line = data.split(separator: UInt8(ascii: "\n")).last,
-                let point = try? JSONDecoder().decode(ScaleBenchmark.Point.self, from: Data(line))
-            else {
-                throw CLIError("the measurement with \(size) agents failed (exit \(process.terminationStatus))")
-            }
-            return point
+            try ScaleBenchmark.runAndPrint(
+                sizes: sizes, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces,
+                executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
         }
     }
 }

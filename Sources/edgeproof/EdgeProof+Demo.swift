@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeProofBench
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofStorage

@@ -321,10 +321,7 @@ struct Rig: Sendable {
         let first = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
         let firstRun = Task { try await first.run() }
         // At least three batches taken offline (a loaded machine may sample late).
-        let offlineDeadline = ContinuousClock.now + .seconds(30)
-        while await first.spooledCount() < 3, ContinuousClock.now < offlineDeadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) { await first.spooledCount() >= 3 }
         firstRun.cancel()
         _ = await firstRun.result
         let spooledOffline = await first.spooledCount()
@@ -337,9 +334,8 @@ struct Rig: Sendable {
         try await Task.sleep(for: .seconds(0.5))
         try rig.broker.restart()
 
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline, cloud.envelopes.count < spooledOffline + 2 {
-            try await Task.sleep(for: .milliseconds(100))
+        try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) {
+            cloud.envelopes.count >= spooledOffline + 2
         }
         secondRun.cancel()
         _ = await secondRun.result

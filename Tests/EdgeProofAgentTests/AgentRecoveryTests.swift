@@ -12,15 +12,6 @@ import Testing
 /// Whatever the TPM, the configuration or the application metrics file do, the agent either sends or says
 /// why not, and recovers when the cause goes away: real swtpm, real mosquitto, the FakeCloud collector.
 @Suite(.serialized) struct AgentRecoveryTests {
-    /// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.
-    private func eventually(_ timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return await condition()
-    }
 
     private func sampleTimes(_ cloud: FakeCloud) -> [String] {
         cloud.envelopes.flatMap { $0.envelope.claims.metrics.samples.map(\.timestamp) }
@@ -84,13 +75,15 @@ import Testing
         let agent = try ServiceProcess.start(
             "agent", arguments: ["agent", "--config", config.path], logDirectory: rig.work.appending("logs"))
         defer { _ = agent.stop() }
-        let waiting = await eventually(.seconds(20)) { agent.diagnostics().contains("the TPM is unavailable") }
+        let waiting = try await Poll.until(timeout: .seconds(20)) {
+            agent.diagnostics().contains("the TPM is unavailable")
+        }
         #expect(waiting, "the agent says it waits for the TPM: \(agent.diagnostics())")
         #expect(agent.isRunning, "the agent does not give up while the TPM is away: \(agent.diagnostics())")
         #expect(cloud.envelopes.isEmpty)
 
         try rig.tpm.restart()
-        let sent = await eventually(.seconds(30)) { !cloud.envelopes.isEmpty }
+        let sent = try await Poll.until(timeout: .seconds(30)) { !cloud.envelopes.isEmpty }
         #expect(sent, "the agent signs and sends once the TPM is back: \(agent.diagnostics())")
     }
 
@@ -132,19 +125,22 @@ import Testing
             logger: testLogger)
         let run = Task { try await agent.run() }
         defer { run.cancel() }
-        #expect(await eventually { cloud.envelopes.count >= 2 }, "nothing sent before the outage")
+        #expect(
+            try await Poll.until(timeout: .seconds(30)) { cloud.envelopes.count >= 2 },
+            "nothing sent before the outage")
 
         rig.tpm.kill()
         let awaySince = Timestamp.string(from: Date())
-        #expect(await eventually(.seconds(15)) { agent.problems["tpm"] != nil }, "the outage went unreported")
+        #expect(
+            try await Poll.until(timeout: .seconds(15)) { agent.problems["tpm"] != nil }, "the outage went unreported")
         let problem = agent.problems["tpm"] ?? ""
         #expect(problem.contains("the TPM is unavailable"), "\(problem)")
         #expect(problem.contains("batches are spooled"), "\(problem)")
         // Sampling and spooling go on meanwhile.
-        #expect(await eventually(.seconds(15)) { await agent.spooledCount() >= 3 })
+        #expect(try await Poll.until(timeout: .seconds(15)) { await agent.spooledCount() >= 3 })
         // The retained status says so too.
         #expect(
-            await eventually(.seconds(10)) {
+            try await Poll.until(timeout: .seconds(10)) {
                 statuses.withLock { list in
                     guard let last = list.last else { return false }
                     return last.state == .degraded && last.problem?.contains("unavailable") == true
@@ -155,14 +151,17 @@ import Testing
         try rig.tpm.restart()
         let backSince = Timestamp.string(from: Date())
         #expect(
-            await eventually(.seconds(40)) { sampleTimes(cloud).contains { $0 > backSince } },
+            try await Poll.until(timeout: .seconds(40)) { sampleTimes(cloud).contains { $0 > backSince } },
             "no envelope signed after the TPM came back; problems: \(agent.problems)")
-        #expect(await eventually(.seconds(10)) { agent.problems["tpm"] == nil }, "\(agent.problems)")
+        #expect(try await Poll.until(timeout: .seconds(10)) { agent.problems["tpm"] == nil }, "\(agent.problems)")
         #expect(
-            await eventually(.seconds(10)) { statuses.withLock { $0.last?.state == .online } },
+            try await Poll.until(timeout: .seconds(10)) { statuses.withLock { $0.last?.state == .online } },
             "\(statuses.withLock { $0 })")
         // What was sampled while the TPM was away arrives too.
-        #expect(await eventually(.seconds(30)) { sampleTimes(cloud).contains { $0 > awaySince && $0 < backSince } })
+        #expect(
+            try await Poll.until(timeout: .seconds(30)) {
+                sampleTimes(cloud).contains { $0 > awaySince && $0 < backSince }
+            })
         run.cancel()
         _ = await run.result
         await cloud.shutdown()
@@ -235,7 +234,7 @@ import Testing
         configuration.applicationMetricsFile = file.path
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
         let run = Task { try await agent.run() }
-        let sent = await eventually(.seconds(60)) { cloud.envelopes.count >= 3 }
+        let sent = try await Poll.until(timeout: .seconds(60)) { cloud.envelopes.count >= 3 }
         run.cancel()
         _ = await run.result
         await cloud.shutdown()
@@ -280,7 +279,7 @@ import Testing
         #expect(await agent.spooledCount() == 2)
         let run = Task { try await agent.run() }
         let expected = Set(samples.map(\.timestamp) + [late.timestamp])
-        let complete = await eventually(.seconds(60)) { expected.isSubset(of: Set(sampleTimes(cloud))) }
+        let complete = try await Poll.until(timeout: .seconds(60)) { expected.isSubset(of: Set(sampleTimes(cloud))) }
         run.cancel()
         _ = await run.result
         await cloud.shutdown()

@@ -51,7 +51,7 @@ struct CollectorEnvelopeTests {
         let configuration = world.configuration()
         let collector = try await RunningCollector.start(configuration, statusInbox: session.gatewayInbox)
         let signer = world.agentSigner
-        let otherKey = SoftwareSigner()
+        let otherKey = TestSigner()
 
         struct Case {
             let reason: String
@@ -61,7 +61,8 @@ struct CollectorEnvelopeTests {
         var cases = [Case]()
 
         // bad_signature: the right kid and claims, signed by another key.
-        let impostor = SoftwareSigner(key: otherKey.key, claimedHash: signer.publicKeyHash)
+        var impostor = otherKey
+        impostor.claimedHash = signer.publicKeyHash
         try await session.forward(try await impostor.envelope(nonce: try await session.nonce().nonce).serialized())
         cases.append(Case(reason: "bad_signature", validationType: .signatureVerification, topicAgent: "agent-001"))
 

@@ -114,7 +114,13 @@ struct CollectorNonceTests {
         let collector = try await RunningCollector.start(configuration, statusInbox: session.gatewayInbox)
 
         try Data("agents: [ {name: broken".utf8).write(to: world.allowlistURL)
-        try await Task.sleep(for: .milliseconds(1500))
+        // Until the collector's poll has seen the broken file (it says so in its events file).
+        try await Poll.until {
+            let lines = (try? jsonLines(in: configuration.resolvedEventsDirectory, prefix: "events")) ?? []
+            return lines.contains {
+                (try? JSONDecoder().decode(TrustEvent.self, from: $0))?.kind == "allowlist_reload_failed"
+            }
+        }
         _ = try await session.nonce()  // agent-001 is still allowlisted
 
         try await collector.stop()

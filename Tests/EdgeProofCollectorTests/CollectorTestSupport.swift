@@ -21,29 +21,7 @@ let quietLogger: Logger = {
     return logger
 }()
 
-/// A software P-256 key standing in for an agent's TPM key (the agent itself signs with the TPM).
-struct SoftwareSigner: EnvelopeSigner {
-    let key: P256.Signing.PrivateKey
-    /// Set to lie about the key in the header and claims (for mismatch tests).
-    var claimedHash: PublicKeyHash?
-
-    init(key: P256.Signing.PrivateKey = P256.Signing.PrivateKey(), claimedHash: PublicKeyHash? = nil) {
-        self.key = key
-        self.claimedHash = claimedHash
-    }
-
-    var algorithm: SignatureAlgorithm { .es256 }
-    var realHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
-    var publicKeyHash: PublicKeyHash { claimedHash ?? realHash }
-
-    var publicKey: AgentPublicKey {
-        get throws { try AgentPublicKey(pemRepresentation: key.publicKey.pemRepresentation) }
-    }
-
-    func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-        Array(try key.signature(for: digest).rawRepresentation)
-    }
-
+extension TestSigner {
     /// A signed envelope from `agent` with `nonce`, located at `region`.
     func envelope(
         agent: String = "agent-001", nonce: String, region: GeographicRegion = santaClara, signedAt: Date = Date()
@@ -59,50 +37,12 @@ struct SoftwareSigner: EnvelopeSigner {
     }
 }
 
-/// Collects everything a client receives, from one long-lived consumer of its message stream.
-final class Inbox: Sendable {
-    private let received = Mutex<[MQTTMessage]>([])
-
-    init(_ client: MQTTClient) {
-        let messages = client.messages
-        Task { [weak self] in
-            for await message in messages { self?.received.withLock { $0.append(message) } }
-        }
-    }
-
-    var messages: [MQTTMessage] { received.withLock { $0 } }
-
-    /// Waits for the first message matching `predicate`.
-    func first(
-        timeout: Duration = .seconds(10), where predicate: (MQTTMessage) -> Bool
-    ) async throws -> MQTTMessage? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let match = messages.first(where: predicate) { return match }
-            guard ContinuousClock.now < deadline else { return nil }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    /// Waits until `count` messages match `predicate`; returns the matches.
-    func all(
-        _ count: Int, timeout: Duration = .seconds(10), where predicate: (MQTTMessage) -> Bool
-    ) async throws -> [MQTTMessage] {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let matches = messages.filter(predicate)
-            if matches.count >= count || ContinuousClock.now >= deadline { return matches }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-}
-
 /// A broker with certificates for two collectors, the gateway and three agents; an allowlist with
 /// agent-001 (allowed in US/California/Santa Clara) and a shared nonce key file.
 final class CollectorWorld: Sendable {
     let broker: MosquittoBroker
     let directory: TemporaryDirectory
-    let agentSigner = SoftwareSigner()
+    let agentSigner = TestSigner()
     let allowlistURL: URL
     let nonceKeyURL: URL
 
@@ -152,20 +92,10 @@ final class CollectorWorld: Sendable {
 
     /// A started, connected client with the certificate of `identity`.
     func client(_ identity: String) async throws -> MQTTClient {
-        var configuration = broker.clientConfiguration(identity)
-        configuration.reconnectDelay = 0.05...0.5
-        let client = try MQTTClient(configuration: configuration, logger: quietLogger)
+        let client = try MQTTClient(configuration: broker.clientConfiguration(identity), logger: quietLogger)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         return client
-    }
-}
-
-extension MosquittoBroker {
-    func clientConfiguration(_ identity: String) -> MQTTConfiguration {
-        MQTTConfiguration(
-            host: "127.0.0.1", port: Int(port), clientID: identity, caFile: caFile,
-            certificateFile: certificate(for: identity), keyFile: key(for: identity))
     }
 }
 

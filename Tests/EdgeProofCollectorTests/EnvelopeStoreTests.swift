@@ -11,7 +11,7 @@ struct EnvelopeStoreTests {
     func answersEveryBatchOnceItsRecordsAreDurable() async throws {
         let directory = try TemporaryDirectory(prefix: "edgeproof-store")
         defer { directory.remove() }
-        let signer = SoftwareSigner()
+        let signer = TestSigner()
         let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
         var allowlist = Allowlist()
         try allowlist.add(

@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofTesting
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
     private let geolocation = Geolocation(
         latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise")
 
-    private func budget(_ signer: SoftwareTestSigner, limit: Int = SignedEnvelope.defaultMaximumSize)
+    private func budget(_ signer: TestSigner, limit: Int = SignedEnvelope.defaultMaximumSize)
         -> EnvelopeBudget
     {
         EnvelopeBudget(
@@ -31,7 +32,7 @@ import Testing
         }
     }
 
-    private func envelope(_ samples: [MetricSample], _ signer: SoftwareTestSigner) async throws -> SignedEnvelope {
+    private func envelope(_ samples: [MetricSample], _ signer: TestSigner) async throws -> SignedEnvelope {
         let claims = EnvelopeClaims(
             agentName: "agent-001", publicKeyHash: signer.publicKeyHash, nonce: String(repeating: "N", count: 128),
             timestamp: Timestamp.string(from: Date()), geographicRegion: Fixtures.santaClara, geolocation: geolocation,
@@ -41,7 +42,7 @@ import Testing
 
     @Test(arguments: [SignatureAlgorithm.es256, .rs256])
     func claimsSizeIsExactlyWhatTheSignerWrites(_ algorithm: SignatureAlgorithm) async throws {
-        let signer = try SoftwareTestSigner.make(algorithm)
+        let signer = try TestSigner.make(algorithm)
         let budget = budget(signer)
         for count in [0, 1, 2, 17] {
             let batch = samples(count)
@@ -54,7 +55,7 @@ import Testing
 
     @Test(arguments: [SignatureAlgorithm.es256, .rs256], [SignedEnvelope.defaultMaximumSize, 16 * 1024])
     func batchesCutToTheBudgetSignWithinTheLimitAndAreFull(_ algorithm: SignatureAlgorithm, limit: Int) async throws {
-        let signer = try SoftwareTestSigner.make(algorithm)
+        let signer = try TestSigner.make(algorithm)
         let budget = budget(signer, limit: limit)
         // 700 samples: several times what one envelope may carry at either limit.
         let all = samples(700)
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func samplesThatCanNeverBeSentAreUnfit() throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let budget = budget(signer)
         let huge = MetricSample(
             timestamp: "2026-11-21T10:00:00.000Z", metricType: "application",

@@ -1,11 +1,12 @@
 import EdgeProofCore
+import EdgeProofTesting
 import Foundation
 import Testing
 
 @Suite("Properties against the signed claims")
 struct EnvelopeChecksTests {
     private func envelope(nonce: String, quality: String? = "GNSS") async throws -> SignedEnvelope {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         var claims = Fixtures.claims(keyHash: signer.publicKeyHash, nonce: nonce)
         claims.geolocation?.quality = quality
         return try await SignedEnvelope.sign(claims, with: signer)

@@ -47,7 +47,7 @@ struct EnvelopeReadingTests {
             #expect(expectSameReading(Array(template)))
         }
         for algorithm in SignatureAlgorithm.allCases {
-            let signer = try SoftwareTestSigner.make(algorithm)
+            let signer = try TestSigner.make(algorithm)
             let signed = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash, samples: 5), with: signer)
             #expect(expectSameReading(Array(signed.serialized())))
         }
@@ -183,7 +183,7 @@ struct WorkloadGeoIDReadingTests {
 
     @Test("a second member, a trailing comma or an escaped second name is a header mismatch")
     func refusesAmbiguousValues() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let envelope = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash), with: signer)
         let value = WorkloadGeoID(claims: envelope.claims).headerValue
         #expect(failureReason { () throws(ValidationFailure) in try envelope.checkProperties([(EnvelopeProperty.workloadGeoID, value)]) } == nil)

@@ -88,7 +88,7 @@ struct JSONNestingTests {
 struct MalformedPropertiesTests {
     @Test("a Workload-Geo-ID that is not the expected JSON is a header mismatch, however deep or odd")
     func rejectsMalformedWorkloadGeoID() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let envelope = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash), with: signer)
         let values = [
             String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
@@ -109,7 +109,7 @@ struct MalformedPropertiesTests {
 extension MalformedPropertiesTests {
     @Test("5,000 mutated and random Signature-Input and Workload-Geo-ID values: a header mismatch or a match, never a crash")
     func survivesMutatedProperties() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let envelope = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash), with: signer)
         let originals = [
             (EnvelopeProperty.signatureInput, SignatureInput(envelope: envelope, nonceExpiresAt: Date()).headerValue),

@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofTesting
 import Foundation
 import Testing
 import _CryptoExtras
@@ -7,9 +8,9 @@ import _CryptoExtras
 @Suite("Signed envelope")
 struct SignedEnvelopeTests {
     private func signed(_ algorithm: SignatureAlgorithm, samples: Int = 1) async throws
-        -> (SignedEnvelope, AgentPublicKey, SoftwareTestSigner)
+        -> (SignedEnvelope, AgentPublicKey, TestSigner)
     {
-        let signer = try SoftwareTestSigner.make(algorithm)
+        let signer = try TestSigner.make(algorithm)
         let envelope = try await SignedEnvelope.sign(
             Fixtures.claims(keyHash: signer.publicKeyHash, samples: samples), with: signer)
         return (envelope, try signer.publicKey, signer)
@@ -82,7 +83,7 @@ struct SignedEnvelopeTests {
     @Test("a header kid that differs from the signed key hash is a header mismatch")
     func rejectsKidMismatch() async throws {
         let (envelope, _, _) = try await signed(.es256)
-        let other = try SoftwareTestSigner.make(.es256).publicKeyHash
+        let other = try TestSigner.make(.es256).publicKeyHash
         let header = try Fixtures.json(["alg": "ES256", "kid": other.hex, "typ": "edgeproof+jws"])
         expectFailure(.headerMismatch) { () throws(ValidationFailure) in
             _ = try SignedEnvelope(
@@ -96,8 +97,9 @@ struct SignedEnvelopeTests {
         let (envelope, _, _) = try await signed(algorithm)
         let otherKey: AgentPublicKey =
             switch algorithm {
-            case .es256: try SoftwareTestSigner.make(.es256).publicKey
-            case .rs256: try AgentPublicKey(pemRepresentation: try RSAKeys.shared2048(1).publicKey.pemRepresentation)
+            case .es256: try TestSigner.make(.es256).publicKey
+            case .rs256:
+                try AgentPublicKey(pemRepresentation: try TestSigner.sharedRSAKey(1).publicKey.pemRepresentation)
             }
         expectFailure(.badSignature) { () throws(ValidationFailure) in try envelope.verifySignature(with: otherKey) }
     }
@@ -105,7 +107,7 @@ struct SignedEnvelopeTests {
     @Test("an alg that does not fit the allowlisted key type is rejected")
     func rejectsAlgorithmKeyMismatch() async throws {
         let (envelope, _, _) = try await signed(.es256)
-        let rsaKey = try AgentPublicKey(pemRepresentation: try RSAKeys.shared2048().publicKey.pemRepresentation)
+        let rsaKey = try AgentPublicKey(pemRepresentation: try TestSigner.sharedRSAKey().publicKey.pemRepresentation)
         expectFailure(.unsupportedAlgorithm) { () throws(ValidationFailure) in try envelope.verifySignature(with: rsaKey) }
     }
 
@@ -130,7 +132,7 @@ struct SignedEnvelopeTests {
 
     @Test("verification is over the exact received bytes, whatever their JSON layout")
     func verifiesExactReceivedBytes() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let claims = Fixtures.claims(keyHash: signer.publicKeyHash)
         // Hand-written payload with unusual spacing and key order, as another JOSE library might produce.
         var object = try #require(

@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofTesting
 import Foundation
 import Testing
 
@@ -63,7 +64,7 @@ struct StoredRecordLineTests {
     @Test("the collector's line of one of our envelopes is byte for byte the re-encoded record")
     func collectorLineOfOurEnvelopeEqualsTheEncodedRecord() async throws {
         for algorithm in SignatureAlgorithm.allCases {
-            let signer = try SoftwareTestSigner.make(algorithm)
+            let signer = try TestSigner.make(algorithm)
             let signed = try await SignedEnvelope.sign(Fixtures.claims(keyHash: signer.publicKeyHash, samples: 3), with: signer)
             let envelope = try SignedEnvelope(parsing: Data(try signed.serialized()))
             let record = StoredRecord(envelope: envelope, topic: Self.topic, collector: "collector-1", receivedAt: "t")

@@ -22,7 +22,7 @@ struct StrictReadingDifferentialTests {
 
     @Test("hundreds of ambiguous and non-canonical envelopes: refused where either refuses, equal where both accept")
     func agreesWithAnIndependentStrictParser() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let key = try signer.publicKey
         let corpus = StrictReadingCorpus(keyHash: signer.publicKeyHash.hex)
         #expect(corpus.cases.count >= 500, "\(corpus.cases.count) cases")
@@ -255,7 +255,7 @@ struct StrictReadingDifferentialTests {
     // MARK: Signing
 
     /// A flattened JWS of exactly these header and claims bytes, honestly signed.
-    static func signedEnvelope(header: [UInt8], claims: [UInt8], with signer: SoftwareTestSigner) async throws -> [UInt8] {
+    static func signedEnvelope(header: [UInt8], claims: [UInt8], with signer: TestSigner) async throws -> [UInt8] {
         let protected = Base64URL.encode(header)
         let payload = Base64URL.encode(claims)
         let digest = SHA256.hash(data: Array((protected + "." + payload).utf8))
@@ -336,7 +336,7 @@ extension StrictReadingDifferentialTests {
 
     @Test("the reported cases, honestly signed, are refused with their reason and say what was wrong")
     func refusesReportedCases() async throws {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let plain = String(decoding: try SignedEnvelope.claimsJSON(Fixtures.claims(keyHash: signer.publicKeyHash)), as: UTF8.self)
         for item in Self.reported {
             let header = (item.header ?? #"{"alg":"ES256","kid":"KID","typ":"edgeproof+jws"}"#)

@@ -3,67 +3,6 @@ import EdgeProofCore
 import Foundation
 import _CryptoExtras
 
-/// Software keys for unit tests only: the agent signs with the TPM (see EdgeProofTPMTests).
-struct SoftwareTestSigner: EnvelopeSigner {
-    enum Key {
-        case p256(P256.Signing.PrivateKey)
-        case rsa(_RSA.Signing.PrivateKey)
-    }
-
-    let key: Key
-
-    static func make(_ algorithm: SignatureAlgorithm) throws -> SoftwareTestSigner {
-        switch algorithm {
-        case .es256: SoftwareTestSigner(key: .p256(P256.Signing.PrivateKey()))
-        case .rs256: SoftwareTestSigner(key: .rsa(try RSAKeys.shared2048()))
-        }
-    }
-
-    var publicKey: AgentPublicKey {
-        get throws {
-            switch key {
-            case .p256(let key): try AgentPublicKey(pemRepresentation: key.publicKey.pemRepresentation)
-            case .rsa(let key): try AgentPublicKey(pemRepresentation: key.publicKey.pemRepresentation)
-            }
-        }
-    }
-
-    var algorithm: SignatureAlgorithm {
-        switch key {
-        case .p256: .es256
-        case .rsa: .rs256
-        }
-    }
-
-    var publicKeyHash: PublicKeyHash {
-        switch key {
-        case .p256(let key): PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation)
-        case .rsa(let key): PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation)
-        }
-    }
-
-    func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-        switch key {
-        case .p256(let key): Array(try key.signature(for: digest).rawRepresentation)
-        case .rsa(let key): Array(try key.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
-        }
-    }
-}
-
-/// RSA key generation is slow; tests that need "some RSA key" share a few.
-enum RSAKeys {
-    private static let keys: [_RSA.Signing.PrivateKey] = (0..<2).compactMap { _ in
-        try? _RSA.Signing.PrivateKey(keySize: .bits2048)
-    }
-
-    static func shared2048(_ index: Int = 0) throws -> _RSA.Signing.PrivateKey {
-        guard index < keys.count else { throw FixtureError() }
-        return keys[index]
-    }
-
-    struct FixtureError: Error {}
-}
-
 enum Fixtures {
     static let santaClara = GeographicRegion(region: "US", state: "California", city: "Santa Clara")
 

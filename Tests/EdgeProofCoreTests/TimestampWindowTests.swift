@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofTesting
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ struct TimestampWindowTests {
 
     /// An envelope signed at `signedAt` with a nonce issued at `issuedAt`, and the nonce as validated.
     private func envelope(signedAt: Date, issuedAt: Date) async throws -> (SignedEnvelope, ValidNonce) {
-        let signer = try SoftwareTestSigner.make(.es256)
+        let signer = try TestSigner.make(.es256)
         let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)), lifetime: Self.lifetime)
         let issued = authority.issue(for: signer.publicKeyHash, now: issuedAt)
         let claims = Fixtures.claims(keyHash: signer.publicKeyHash, nonce: issued.token, at: signedAt)

@@ -2,14 +2,15 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
 import EdgeProofStorage
+import EdgeProofTesting
 import Foundation
 import Testing
 
 @Suite("Gateway allowlist reload")
 struct AllowlistReloadTests {
     @Test func changedAllowlistFileTakesEffectWithoutRestart() async throws {
-        let agent001 = SoftwareSigner()
-        let agent002 = SoftwareSigner()
+        let agent001 = TestSigner()
+        let agent002 = TestSigner()
         let now = Timestamp.string(from: Date())
         var allowlist = try Allowlist(
             AllowlistDocument(agents: [

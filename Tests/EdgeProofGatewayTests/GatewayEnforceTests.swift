@@ -1,13 +1,14 @@
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofTesting
 import Foundation
 import Testing
 
 @Suite("Gateway in enforce mode")
 struct GatewayEnforceTests {
     /// agent-001 is allowlisted for US/California/Santa Clara only; agent-002 is not on the list.
-    static func allowlist(agent001: SoftwareSigner) throws -> Allowlist {
+    static func allowlist(agent001: TestSigner) throws -> Allowlist {
         try Allowlist(
             AllowlistDocument(agents: [
                 AllowlistEntry(
@@ -17,7 +18,7 @@ struct GatewayEnforceTests {
     }
 
     @Test func forwardsValidEnvelopeWithoutAgentUserProperties() async throws {
-        let signer = SoftwareSigner()
+        let signer = TestSigner()
         let harness = try await GatewayHarness.start(mode: .enforce, allowlist: try Self.allowlist(agent001: signer))
         let topics = harness.topics
         do {
@@ -66,9 +67,9 @@ struct GatewayEnforceTests {
     }
 
     @Test func rejectsWithAlignedErrorsAndForwardsNothing() async throws {
-        let agent001 = SoftwareSigner()
-        let agent002 = SoftwareSigner()
-        let stranger = SoftwareSigner()
+        let agent001 = TestSigner()
+        let agent002 = TestSigner()
+        let stranger = TestSigner()
         let harness = try await GatewayHarness.start(mode: .enforce, allowlist: try Self.allowlist(agent001: agent001))
 
         let cases: [Case] = [
@@ -104,7 +105,7 @@ struct GatewayEnforceTests {
                 changed.metrics.samples[0].values["cpu_percent"] = 99.0
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                let payload = base64url(try encoder.encode(changed))
+                let payload = Base64URL.encode(try encoder.encode(changed))
                 let forged =
                     #"{"protected":"\#(envelope.protected)","payload":"\#(payload)","signature":"\#(envelope.signature)"}"#
                 try await harness.publishEnvelope(Data(forged.utf8), from: "agent-001")
@@ -117,7 +118,7 @@ struct GatewayEnforceTests {
                 let header = #"{"alg":"none","kid":"\#(agent001.publicKeyHash.hex)","typ":"edgeproof+jws"}"#
                 let claims = try JSONEncoder().encode(claims(agent: "agent-001", signer: agent001))
                 let envelope =
-                    #"{"protected":"\#(base64url(Data(header.utf8)))","payload":"\#(base64url(claims))","signature":""}"#
+                    #"{"protected":"\#(Base64URL.encode(Data(header.utf8)))","payload":"\#(Base64URL.encode(claims))","signature":""}"#
                 try await harness.publishEnvelope(Data(envelope.utf8), from: "agent-001")
                 return nil
             },

@@ -1,6 +1,7 @@
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofTesting
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ struct GatewayPassthroughTests {
         let harness = try await GatewayHarness.start(mode: .passthrough, allowlist: nil)
         let topics = harness.topics
         do {
-            let signer = SoftwareSigner()
+            let signer = TestSigner()
             let envelope = try await SignedEnvelope.sign(claims(agent: "agent-001", signer: signer), with: signer)
             let geo = MQTTUserProperty(
                 EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue)

@@ -9,21 +9,6 @@ import Logging
 import Synchronization
 import Testing
 
-/// A software P-256 key playing an agent's TPM key (the agent itself signs with the TPM).
-struct SoftwareSigner: EnvelopeSigner {
-    let key = P256.Signing.PrivateKey()
-
-    var algorithm: SignatureAlgorithm { .es256 }
-    var publicKeyHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
-    var publicKey: AgentPublicKey {
-        get throws { try AgentPublicKey(pemRepresentation: key.publicKey.pemRepresentation) }
-    }
-
-    func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-        Array(try key.signature(for: digest).rawRepresentation)
-    }
-}
-
 enum Places {
     static let santaClara = GeographicRegion(region: "US", state: "California", city: "Santa Clara")
     static let berlin = GeographicRegion(region: "EU", state: "Germany", city: "Berlin")
@@ -34,7 +19,7 @@ enum Places {
 let sampleNonce = String(repeating: "n", count: 67)
 
 func claims(
-    agent: String, signer: SoftwareSigner, region: GeographicRegion = Places.santaClara, at date: Date = Date()
+    agent: String, signer: TestSigner, region: GeographicRegion = Places.santaClara, at date: Date = Date()
 ) -> EnvelopeClaims {
     let stamp = Timestamp.string(from: date)
     return EnvelopeClaims(
@@ -47,7 +32,7 @@ func claims(
             samples: [MetricSample(timestamp: stamp, metricType: "system", values: ["cpu_percent": 12.5])]))
 }
 
-func sign(_ claims: EnvelopeClaims, by signer: SoftwareSigner) async throws -> SignedEnvelope {
+func sign(_ claims: EnvelopeClaims, by signer: TestSigner) async throws -> SignedEnvelope {
     try await SignedEnvelope.sign(claims, with: signer)
 }
 
@@ -59,40 +44,6 @@ func agentProperties(_ envelope: SignedEnvelope) -> [MQTTUserProperty] {
             EnvelopeProperty.signatureInput,
             SignatureInput(envelope: envelope, nonceExpiresAt: Date().addingTimeInterval(300)).headerValue),
     ]
-}
-
-func base64url(_ data: Data) -> String {
-    data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        .replacingOccurrences(of: "=", with: "")
-}
-
-/// Collects everything a client receives, from one long-lived consumer of its message stream.
-final class Inbox: Sendable {
-    private let received = Mutex<[MQTTMessage]>([])
-
-    init(_ client: MQTTClient) {
-        let messages = client.messages
-        Task { [weak self] in
-            for await message in messages { self?.received.withLock { $0.append(message) } }
-        }
-    }
-
-    var messages: [MQTTMessage] { received.withLock { $0 } }
-
-    func messages(on topic: String) -> [MQTTMessage] { messages.filter { $0.topic == topic } }
-
-    /// Waits until `condition` holds for what arrived, or `timeout` passes; returns what arrived.
-    @discardableResult
-    func wait(timeout: Duration = .seconds(10), until condition: ([MQTTMessage]) -> Bool) async throws -> [MQTTMessage]
-    {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let current = messages
-            if condition(current) { return current }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return messages
-    }
 }
 
 /// Tests provoke reload failures and refused connections on purpose; only crashes are worth printing.
@@ -179,11 +130,7 @@ final class GatewayHarness: Sendable {
     }
 
     private static func connect(_ broker: MosquittoBroker, _ identity: String) async throws -> MQTTClient {
-        let configuration = MQTTConfiguration(
-            host: "127.0.0.1", port: Int(broker.port), clientID: identity, caFile: broker.caFile,
-            certificateFile: broker.certificate(for: identity), keyFile: broker.key(for: identity),
-            reconnectDelay: 0.05...0.5)
-        let client = try MQTTClient(configuration: configuration, logger: quietLogger)
+        let client = try MQTTClient(configuration: broker.clientConfiguration(identity), logger: quietLogger)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         return client

@@ -47,7 +47,7 @@ struct MQTTBatchTests {
         #expect(results.allSatisfy { $0 == nil })
 
         // Nobody consumed yet: the messages wait in the client.
-        #expect(try await eventually { collector.messages.waiting == count })
+        #expect(try await Poll.until { collector.messages.waiting == count })
         var received: [MQTTMessage] = []
         var batches = 0
         for await batch in collector.messages.batches {
@@ -73,7 +73,7 @@ struct MQTTBatchTests {
             contentsOf: (0..<3).map {
                 MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\($0)".utf8))
             })
-        #expect(try await eventually { collector.messages.waiting == 3 })
+        #expect(try await Poll.until { collector.messages.waiting == 3 })
 
         var first: [Data] = []
         for await message in collector.messages {
@@ -100,7 +100,7 @@ struct MQTTBatchTests {
         let gateway = try await broker.connectedClient("gateway")
         let last = MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("last".utf8))
         try await gateway.publish(last)
-        #expect(try await eventually { collector.messages.waiting == 1 })
+        #expect(try await Poll.until { collector.messages.waiting == 1 })
         await collector.shutdown()
 
         var received: [MQTTMessage] = []

@@ -110,7 +110,7 @@ struct MQTTClientTests {
         try await collector.publish(
             MQTTMessage(topic: responseTopic, payload: Data(#"{"nonce":"forged"}"#.utf8),
                         properties: MQTTProperties(correlationData: Data("not-yours".utf8))))
-        #expect(try await eventually(timeout: .seconds(30)) { agent.unmatchedResponses == 1 })
+        #expect(try await Poll.until(timeout: .seconds(30)) { agent.unmatchedResponses == 1 })
         requesting.cancel()
         await #expect(throws: (any Error).self) { _ = try await requesting.value }
         #expect(inbox.messages.isEmpty)

@@ -80,7 +80,7 @@ struct MQTTRefusalTests {
         let wanted = Set((0..<batchSize).filter { $0 != forbiddenIndex }.map { "b\($0)" } + (0..<singles.count).map { "s\($0)" })
         // Counting messages would stop early on duplicates: wait until every wanted payload is there.
         func received() -> Set<String> { Set(inbox.messages.map { String(decoding: $0.payload, as: UTF8.self) }) }
-        _ = try await eventually(timeout: .seconds(15)) { received().isSuperset(of: wanted) }
+        _ = try await Poll.until(timeout: .seconds(15)) { received().isSuperset(of: wanted) }
         let payloads = inbox.messages.map { String(decoding: $0.payload, as: UTF8.self) }
         var counts: [String: Int] = [:]
         for payload in payloads { counts[payload, default: 0] += 1 }
@@ -94,7 +94,7 @@ struct MQTTRefusalTests {
         #expect(connects >= 2, "expected a reconnect of \(scenario.identity)\n\(broker.diagnostics())")
         try await client.waitUntilConnected(timeout: .seconds(10))
         try await client.publish(MQTTMessage(topic: scenario.allowed, payload: Data("after".utf8)))
-        #expect(try await eventually { inbox.messages.contains { $0.payload == Data("after".utf8) } })
+        #expect(try await Poll.until { inbox.messages.contains { $0.payload == Data("after".utf8) } })
 
         await client.shutdown()
         await reader.shutdown()

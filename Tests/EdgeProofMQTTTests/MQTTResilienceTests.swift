@@ -38,7 +38,7 @@ struct MQTTResilienceTests {
         let gateway = try await broker.connectedClient("gateway", clientID: "gateway")
 
         broker.kill()
-        #expect(try await eventually { !collector.isConnected && !gateway.isConnected })
+        #expect(try await Poll.until { !collector.isConnected && !gateway.isConnected })
         try broker.restart()
         try await collector.waitUntilConnected(timeout: .seconds(10))
         try await gateway.waitUntilConnected(timeout: .seconds(10))
@@ -63,7 +63,7 @@ struct MQTTResilienceTests {
         }
 
         broker.stop()
-        #expect(try await eventually { !gateway.isConnected })
+        #expect(try await Poll.until { !gateway.isConnected })
         let publishing = Task {
             if asOneBatch {
                 let results = try await gateway.publish(contentsOf: messages)
@@ -75,7 +75,7 @@ struct MQTTResilienceTests {
                 try await group.waitForAll()
             }
         }
-        #expect(try await eventually { gateway.outstandingPublishes == 5 })
+        #expect(try await Poll.until { gateway.outstandingPublishes == 5 })
         try await Task.sleep(for: .milliseconds(200))
         #expect(gateway.outstandingPublishes == 5)
 

@@ -51,8 +51,7 @@ final class Link: Sendable {
     let identity: String
     let client: MQTTClient
     let topics = TopicTree()
-    private let inbox = Inbox()
-    private let reader: Task<Void, Never>
+    private let inbox: Inbox
 
     /// `cleanStart: false` keeps the broker session across reconnects, as agents do, so answers published
     /// while the link was down still arrive.
@@ -64,11 +63,7 @@ final class Link: Sendable {
                 certificateFile: system.broker.certificate(for: identity), keyFile: system.broker.key(for: identity),
                 cleanStart: cleanStart),
             logger: system.logger)
-        let messages = client.messages
-        let inbox = inbox
-        reader = Task {
-            for await message in messages { inbox.messages.withLock { $0.append(message) } }
-        }
+        inbox = Inbox(client)
         client.start()
         try await client.waitUntilConnected(timeout: .seconds(10))
         listensAs = agent ?? (identity.hasPrefix("agent-") ? identity : nil)
@@ -88,7 +83,6 @@ final class Link: Sendable {
 
     func close() async {
         await client.shutdown()
-        reader.cancel()
     }
 
     /// A real nonce for this identity, through gateway and collector.
@@ -108,7 +102,7 @@ final class Link: Sendable {
         _ payload: Data, topic: String? = nil, properties: [MQTTUserProperty] = [], nonce: String? = nil,
         wait: Duration = .seconds(5)
     ) async throws -> Outcome {
-        let mark = inbox.messages.withLock { $0.count }
+        let mark = inbox.messages.count
         do {
             try await client.publish(
                 MQTTMessage(
@@ -126,28 +120,20 @@ final class Link: Sendable {
 
     /// The first receipt or rejection after position `mark` of the inbox.
     func next(after mark: Int, nonce: String?, wait: Duration = .seconds(5)) async throws -> Outcome {
-        let deadline = ContinuousClock.now + wait
-        while ContinuousClock.now < deadline {
-            let found = inbox.messages.withLock { messages -> Outcome? in
-                for message in messages.dropFirst(mark) {
-                    if let outcome = Self.outcome(of: message, nonce: nonce) { return outcome }
-                }
-                return nil
-            }
-            if let found { return found }
-            try await Task.sleep(for: .milliseconds(20))
+        var found: Outcome?
+        try await Poll.until(timeout: wait, every: .milliseconds(20)) {
+            found = inbox.messages.dropFirst(mark).lazy.compactMap { Self.outcome(of: $0, nonce: nonce) }.first
+            return found != nil
         }
-        return .silence
+        return found ?? .silence
     }
 
     /// Every receipt or rejection for `nonce` seen so far.
     func outcomes(for nonce: String) -> [Outcome] {
-        inbox.messages.withLock { messages in
-            messages.compactMap { Self.outcome(of: $0, nonce: nonce, strictly: true) }
-        }
+        inbox.messages.compactMap { Self.outcome(of: $0, nonce: nonce, strictly: true) }
     }
 
-    var inboxCount: Int { inbox.messages.withLock { $0.count } }
+    var inboxCount: Int { inbox.messages.count }
 
     /// `strictly`: only answers that name `nonce` (otherwise rejections that name no nonce count too,
     /// e.g. for envelopes whose header could not be parsed).
@@ -163,11 +149,6 @@ final class Link: Sendable {
         }
         return nil
     }
-}
-
-/// Everything that arrived on a link, in order.
-final class Inbox: Sendable {
-    let messages = Mutex<[MQTTMessage]>([])
 }
 
 /// Claims as an agent in Santa Clara would sign them.
@@ -194,18 +175,6 @@ func encodedJSON(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return Base64URL.encode(try encoder.encode(value))
-}
-
-/// An attacker's software P-256 key that claims to be someone else's key (`kid` and
-/// `tpm_public_key_hash` of the victim).
-struct ImpostorSigner: EnvelopeSigner {
-    let key = P256.Signing.PrivateKey()
-    let algorithm = SignatureAlgorithm.es256
-    let publicKeyHash: PublicKeyHash
-
-    func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-        Array(try key.signature(for: digest).rawRepresentation)
-    }
 }
 
 /// A one-way signal between tasks.

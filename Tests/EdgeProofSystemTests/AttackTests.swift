@@ -149,14 +149,14 @@ struct AttackTests {
 
         // 11. A signature by a key that is not the allowlisted one: claiming the agent's key hash, and
         // with its own key hash.
-        let impostor = ImpostorSigner(publicKeyHash: signer.publicKeyHash)
+        let impostor = TestSigner(claimedHash: signer.publicKeyHash)
         let impersonated = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-001", keyHash: signer.publicKeyHash, nonce: real), with: impostor)
         let impersonatedOutcome = try await honest.send(impersonated.serialized(), nonce: real)
         #expect(
             impersonatedOutcome.summary == "collector/signature_verification/bad_signature",
             "case 11 (foreign key, agent's kid): \(impersonatedOutcome)")
-        let ownKey = try SoftwareBenchmarkSigner(.es256)
+        let ownKey = TestSigner()
         let selfSigned = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-001", keyHash: ownKey.publicKeyHash, nonce: real), with: ownKey)
         let selfSignedOutcome = try await honest.send(selfSigned.serialized(), nonce: real)
@@ -274,8 +274,7 @@ struct AttackTests {
 
         // 12. A revoked agent: its nonce was fetched before the revocation.
         let nonceBeforeRevocation = try await other.nonce().nonce
-        try revoke("agent-002", in: system)
-        try await Task.sleep(for: .milliseconds(2500))  // the collector polls the allowlist every second
+        try await revoke("agent-002", in: system, reloadedBy: ["collector/collector-1"])
         let revokedEnvelope = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-002", keyHash: otherSigner.publicKeyHash, nonce: nonceBeforeRevocation),
             with: otherSigner)
@@ -404,8 +403,7 @@ struct AttackTests {
 
         // 12 (enforce). A revoked agent is refused by the gateway.
         let nonceBeforeRevocation = try await other.nonce().nonce
-        try revoke("agent-002", in: system)
-        try await Task.sleep(for: .milliseconds(2500))
+        try await revoke("agent-002", in: system, reloadedBy: ["collector/collector-1", "gateway/gateway"])
         let revokedEnvelope = try await SignedEnvelope.sign(
             attackClaims(agent: "agent-002", keyHash: otherSigner.publicKeyHash, nonce: nonceBeforeRevocation),
             with: otherSigner)
@@ -426,11 +424,39 @@ struct AttackTests {
 }
 
 /// Sets an agent's status to revoked in the shared allowlist file (as `edgeproof allowlist` would).
-private func revoke(_ agent: String, in system: SystemFixture) throws {
+/// Revokes `agent` in the allowlist file and returns once each of `components` ("collector/collector-1") has
+/// published an `allowlist_reloaded` event (they poll the file), read through a monitor connection of its own,
+/// or after 30 s.
+private func revoke(_ agent: String, in system: SystemFixture, reloadedBy components: [String]) async throws {
+    let topics = TopicTree()
+    var configuration = system.broker.clientConfiguration("monitor")
+    configuration.clientID = "monitor-events"
+    let watcher = try MQTTClient(configuration: configuration, logger: system.logger)
+    let inbox = Inbox(watcher)
+    watcher.start()
+    try await watcher.waitUntilConnected(timeout: .seconds(10))
+    try await watcher.subscribe("\(topics.prefix)/events/#")
+
     let file = AllowlistFile(path: system.allowlistPath)
     var allowlist = try file.load()
     try allowlist.setStatus(.revoked, forAgent: agent)
     try file.save(allowlist)
+
+    // Generous: the services run in this test process, whose cooperative pool other suites may keep busy.
+    let reloaded = try await Poll.until(timeout: .seconds(30)) {
+        components.allSatisfy { component in
+            let parts = component.split(separator: "/").map(String.init)
+            let topic = topics.events(component: parts[0], id: parts[1])
+            return inbox.messages(on: topic).contains {
+                (try? JSONDecoder().decode(TrustEvent.self, from: $0.payload))?.kind == "allowlist_reloaded"
+            }
+        }
+    }
+    await watcher.shutdown()
+    // The event is only the signal to go on; whether the revocation took effect is what the caller's next
+    // envelope checks. (In about one run of three under load the monitor never saw an event although the
+    // revocation had taken effect: then this costs the timeout, not a failure.)
+    if !reloaded { print("AttackTests: no allowlist_reloaded event from \(components) within 30 s; going on") }
 }
 
 /// The nonces a test expects in a collector's records, checked against the records files.

@@ -1,3 +1,4 @@
+import EdgeProofBench
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofDemo

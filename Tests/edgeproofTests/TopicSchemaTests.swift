@@ -7,20 +7,11 @@ import Testing
 /// The JSON Schemas in topics/ are the published contract; what the Swift code produces must pass them.
 @Suite("Topic schemas")
 struct TopicSchemaTests {
-    private struct Signer: EnvelopeSigner {
-        let key = P256.Signing.PrivateKey()
-        var algorithm: SignatureAlgorithm { .es256 }
-        var publicKeyHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
-        func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-            Array(try key.signature(for: digest).rawRepresentation)
-        }
-    }
-
     @Test("schemas, examples and counter-examples check out, and Swift-made envelopes, claims and rejections validate")
     func swiftMessagesMatchSchemas() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let signer = Signer()
+        let signer = TestSigner()
         let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
         let nonce = authority.issue(for: signer.publicKeyHash)
         let now = Timestamp.string(from: Date())

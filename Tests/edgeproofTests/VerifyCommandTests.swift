@@ -7,16 +7,7 @@ import Testing
 
 @Suite("edgeproof verify")
 struct VerifyCommandTests {
-    private struct Signer: EnvelopeSigner {
-        let key = P256.Signing.PrivateKey()
-        var algorithm: SignatureAlgorithm { .es256 }
-        var publicKeyHash: PublicKeyHash { PublicKeyHash(subjectPublicKeyInfo: key.publicKey.derRepresentation) }
-        func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
-            Array(try key.signature(for: digest).rawRepresentation)
-        }
-    }
-
-    private func record(_ signer: Signer, nonce: String) async throws -> StoredRecord {
+    private func record(_ signer: TestSigner, nonce: String) async throws -> StoredRecord {
         let now = Timestamp.string(from: Date())
         let claims = EnvelopeClaims(
             agentName: "agent-001", publicKeyHash: signer.publicKeyHash, nonce: nonce, timestamp: now,
@@ -29,11 +20,11 @@ struct VerifyCommandTests {
     }
 
     /// An allowlist file with `signer` as agent-001, allowed anywhere in the US.
-    private func allowlistFile(for signer: Signer, in directory: TemporaryDirectory) throws -> String {
+    private func allowlistFile(for signer: TestSigner, in directory: TemporaryDirectory) throws -> String {
         var allowlist = Allowlist()
         try allowlist.add(
             AllowlistEntry(
-                name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.key.publicKey.derRepresentation),
+                name: "agent-001", key: try AgentPublicKey(derRepresentation: signer.publicKeyDER),
                 createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
         let path = directory.appending("allowlist.yaml").path
         try AllowlistFile(path: path).save(allowlist)
@@ -44,7 +35,7 @@ struct VerifyCommandTests {
     func verifiesRecordsFiles() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let signer = Signer()
+        let signer = TestSigner()
         let allowlistPath = try allowlistFile(for: signer, in: directory)
 
         let encoder = JSONEncoder()
@@ -82,7 +73,7 @@ extension VerifyCommandTests {
     func failsAmbiguousRecords() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let signer = Signer()
+        let signer = TestSigner()
         let allowlistPath = try allowlistFile(for: signer, in: directory)
 
         // The record a collector that kept the first of two names would have stored: the agent's

@@ -7,7 +7,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A mosquitto broker of its own for one test or benchmark: mutual TLS on a free port of 127.0.0.1,
+/// A mosquitto broker of its own for `edgeproof demo`, one `edgeproof bench` run or one test: mutual TLS (client
+/// certificates, dynamic security ACL) on a free port of 127.0.0.1,
 /// certificates from broker/gen-certs.sh, configuration and ACL from broker/run-broker.sh, state in a
 /// temporary directory. Always ``close()`` it (`defer { broker.close() }`); ``stop()`` alone keeps the
 /// directory so that ``restart()`` finds its persistence again.
@@ -15,7 +16,7 @@ import Darwin
 /// The child process is run-broker.sh, which `exec`s mosquitto, so the pid the fixture holds is the
 /// broker's: signals go to that pid only. run-broker.sh starts mosquitto with an empty signal mask (test
 /// threads block SIGTERM and SIGHUP, and children inherit that) and, through `EDGEPROOF_BROKER_WATCH_PID`,
-/// stops it if the test process dies first (a crash, or a broker that is never deinitialized).
+/// stops it if the process that started it dies first (a crash, or a broker that is never deinitialized).
 public final class MosquittoBroker: Sendable {
     /// The TLS port on 127.0.0.1.
     public let port: UInt16
@@ -41,7 +42,7 @@ public final class MosquittoBroker: Sendable {
     }
 
     deinit {
-        // A safety net for tests that fail before their `defer`: never leave a broker running.
+        // A safety net for callers that fail before their `defer`: never leave a broker running.
         stop()
     }
 
@@ -69,7 +70,7 @@ public final class MosquittoBroker: Sendable {
                     failures.append("port \(candidate): \(error)")
                 }
             }
-            throw TestFixtureError("mosquitto did not start:\n" + failures.joined(separator: "\n"))
+            throw LocalStackError("mosquitto did not start:\n" + failures.joined(separator: "\n"))
         } catch {
             if ownsDirectory { directory.remove() }
             throw error
@@ -93,7 +94,7 @@ public final class MosquittoBroker: Sendable {
         let result = try ProcessRunner.run(
             PackagePaths.script("broker/add-clients.sh"), [directory.path, "\(port)"] + names)
         guard result.status == 0 else {
-            throw TestFixtureError("broker/add-clients.sh \(names) exited \(result.status): \(result.standardError)")
+            throw LocalStackError("broker/add-clients.sh \(names) exited \(result.status): \(result.standardError)")
         }
     }
 
@@ -169,23 +170,23 @@ public final class MosquittoBroker: Sendable {
     private static func generateCertificates(_ names: [String], in directory: TemporaryDirectory) throws {
         let result = try ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [directory.path] + names)
         guard result.status == 0 else {
-            throw TestFixtureError("gen-certs.sh failed (exit \(result.status)): \(result.standardError)")
+            throw LocalStackError("gen-certs.sh failed (exit \(result.status)): \(result.standardError)")
         }
     }
 
     /// Starts run-broker.sh (which becomes mosquitto) and waits until mosquitto reports it is running
     /// and the port accepts TCP connections. On failure the process is killed and the error carries the logs.
     private func launch() throws {
-        try process.withLock { current throws(TestFixtureError) in
+        try process.withLock { current throws(LocalStackError) in
             if let running = current, running.isRunning {
-                throw TestFixtureError("mosquitto is already running (pid \(running.processIdentifier))")
+                throw LocalStackError("mosquitto is already running (pid \(running.processIdentifier))")
             }
             _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)  // truncates
             let output: FileHandle
             do {
                 output = try FileHandle(forWritingTo: stderrFile)
             } catch {
-                throw TestFixtureError("cannot open \(stderrFile.path): \(error)")
+                throw LocalStackError("cannot open \(stderrFile.path): \(error)")
             }
             defer { try? output.close() }  // the child has its own copy
 
@@ -201,13 +202,13 @@ public final class MosquittoBroker: Sendable {
             do {
                 try child.run()
             } catch {
-                throw TestFixtureError("cannot run broker/run-broker.sh: \(error)")
+                throw LocalStackError("cannot run broker/run-broker.sh: \(error)")
             }
 
             let deadline = ContinuousClock.now + Self.startTimeout
             while true {
                 if !child.isRunning {
-                    throw TestFixtureError(
+                    throw LocalStackError(
                         "mosquitto exited with status \(child.terminationStatus) while starting on port \(port)\n"
                             + diagnostics())
                 }
@@ -220,7 +221,7 @@ public final class MosquittoBroker: Sendable {
                 if ContinuousClock.now >= deadline {
                     _ = ChildProcess.send(SIGKILL, to: child.processIdentifier)
                     _ = ChildProcess.waitForExit(child, timeout: .seconds(5))
-                    throw TestFixtureError(
+                    throw LocalStackError(
                         "mosquitto did not accept connections on 127.0.0.1:\(port) within \(Self.startTimeout)\n"
                             + diagnostics())
                 }

@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Runs a program to completion and captures its output: for scripts, the CLI under test and
-/// reference tools (openssl, tpm2-tools).
+/// Runs a program to completion and captures its output: the broker and TPM scripts (broker/, tpm/) for
+/// ``MosquittoBroker`` and ``SoftwareTPM``; tests also run the CLI and reference tools (openssl, tpm2-tools).
 public struct ProcessResult: Sendable {
     public let status: Int32
     public let standardOutput: Data
@@ -57,8 +57,8 @@ public enum ProcessRunner {
     }
 }
 
-/// Paths inside this package, found from the source file's location so tests work from any
-/// working directory.
+/// Paths inside this package (the scripts in broker/, tpm/, scripts/), found from the source file's location so
+/// that `edgeproof demo`, `edgeproof bench` and the tests work from any working directory of a source checkout.
 public enum PackagePaths {
     public static let root: URL = {
         var url = URL(fileURLWithPath: #filePath)
@@ -68,18 +68,5 @@ public enum PackagePaths {
 
     public static func script(_ relativePath: String) -> String {
         root.appendingPathComponent(relativePath).path
-    }
-
-    /// The built `edgeproof` executable next to the test bundle.
-    public static var edgeproofExecutable: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let path = environment["EDGEPROOF_EXECUTABLE"] { return path }
-        var url = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let candidate = url.appendingPathComponent("edgeproof")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-            url.deleteLastPathComponent()
-        }
-        return root.appendingPathComponent(".build/debug/edgeproof").path
     }
 }

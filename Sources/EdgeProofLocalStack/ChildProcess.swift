@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// What the fixtures that run child processes (``MosquittoBroker``, ``ServiceProcess``) share:
+/// What the types that run child processes (``MosquittoBroker``, ``ComponentProcess``) share:
 /// signals by pid only, waiting for an exit, the end of a log.
 enum ChildProcess {
     /// Sends `signal` to `pid` (never to a group or to 0); false if it could not be sent.

@@ -1,7 +1,7 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofTPM
-import EdgeProofTesting
 import Foundation
 
 /// `edgeproof bench agent`: what the agent costs on top of its TPM, and in memory.
@@ -70,7 +70,7 @@ public struct AgentBenchmark: Sendable {
     public func run() async throws -> Result {
         let softwareTPM = tcti == nil ? try SoftwareTPM.start() : nil
         defer { softwareTPM?.stop() }
-        guard let tcti = tcti ?? softwareTPM?.tcti else { throw DemoError("no TPM") }
+        guard let tcti = tcti ?? softwareTPM?.tcti else { throw BenchmarkError("no TPM") }
 
         let device = try TPMDevice(tcti: tcti)
         var signing: [SigningRates] = []
@@ -80,7 +80,7 @@ public struct AgentBenchmark: Sendable {
             if algorithm == .eccP256 { agentKey = key.publicKey }
             signing.append(try await signingRates(algorithm, at: handle, device: device, tcti: tcti))
         }
-        guard let agentKey else { throw DemoError("no ECC key for the agent") }
+        guard let agentKey else { throw BenchmarkError("no ECC key for the agent") }
         let memory = try await measureMemory(tcti: tcti, handle: eccHandle, key: agentKey)
         return Result(tcti: tcti, startedSoftwareTPM: softwareTPM != nil, signing: signing, memory: memory)
     }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A fresh directory under the system temporary directory, removed with ``remove()``.
+/// A work directory for `edgeproof demo`, `edgeproof bench` and tests (certificates, configuration, TPM state,
+/// spools, records): a fresh one under the system temporary directory, or a chosen one; removed with ``remove()``.
 public struct TemporaryDirectory: Sendable {
     public let url: URL
 

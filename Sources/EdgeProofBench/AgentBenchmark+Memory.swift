@@ -1,10 +1,10 @@
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM
-import EdgeProofTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -159,7 +159,7 @@ private struct AgentRun {
         let started = Date()
         let clock = ContinuousClock()
         let start = clock.now
-        let agent = try ServiceProcess.start(
+        let agent = try ComponentProcess.start(
             "agent-\(label)", arguments: ["agent", "--config", config.path], logDirectory: work.appending("logs"),
             executable: executable)
         defer { agent.stop() }
@@ -170,33 +170,35 @@ private struct AgentRun {
             let watchEnd = clock.now + .milliseconds(Int64(seconds * 1000))
             repeat {
                 guard let pid = agent.pid, let megabytes = ResidentMemory.of(pid: pid)?.current else {
-                    throw DemoError("the \(label) agent stopped\n\(agent.diagnostics())")
+                    throw BenchmarkError("the \(label) agent stopped\n\(agent.diagnostics())")
                 }
                 peak = max(peak, megabytes)
                 try await Task.sleep(for: .milliseconds(100))
             } while clock.now < watchEnd
-            guard agent.stop() else { throw DemoError("the \(label) agent ignored SIGTERM\n\(agent.diagnostics())") }
+            guard agent.stop() else {
+                throw BenchmarkError("the \(label) agent ignored SIGTERM\n\(agent.diagnostics())")
+            }
             let duration = clock.now - start
             try await statuses.waitForOffline("agent/\(AgentBenchmark.agentName)", after: started)
             let accepted = statuses.latest("agent/\(AgentBenchmark.agentName)")?.counters?["accepted"] ?? 0
             return Observation(
                 peakMegabytes: peak, accepted: accepted,
-                duration: EdgeProofDemo.seconds(duration))
+                duration: EdgeProofBench.seconds(duration))
         } catch {
-            throw DemoError("\(error)\n\(agent.diagnostics())")
+            throw BenchmarkError("\(error)\n\(agent.diagnostics())")
         }
     }
 
     /// Until the agent logged its first accepted envelope (60 s at most).
-    private func waitForFirstReceipt(_ agent: ServiceProcess) async throws {
+    private func waitForFirstReceipt(_ agent: ComponentProcess) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let log = try? String(contentsOf: agent.logFile, encoding: .utf8), log.contains("envelope accepted") {
                 return
             }
-            guard agent.isRunning else { throw DemoError("the agent exited before sending") }
+            guard agent.isRunning else { throw BenchmarkError("the agent exited before sending") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw DemoError("the agent had no envelope accepted within 60 s")
+        throw BenchmarkError("the agent had no envelope accepted within 60 s")
     }
 }

@@ -1,11 +1,17 @@
 import Foundation
 
-/// A plain-text table with aligned columns, for human-readable command output.
-struct TextTable {
-    var header: [String]
-    var rows: [[String]]
+/// A plain-text table with aligned columns, for human-readable command output: the bench figures, and the
+/// CLI's `allowlist list` and `demo` summaries.
+public struct TextTable: Sendable {
+    public var header: [String]
+    public var rows: [[String]]
 
-    var rendered: String {
+    public init(header: [String], rows: [[String]]) {
+        self.header = header
+        self.rows = rows
+    }
+
+    public var rendered: String {
         let all = [header] + rows
         let widths = header.indices.map { column in
             all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0

@@ -1,7 +1,7 @@
 import EdgeProofCollector
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
-import EdgeProofTesting
 import Foundation
 
 /// `edgeproof bench verify`, the collector's pipeline: ``EnvelopeIntake`` (decode, allowlist lookup,
@@ -62,7 +62,7 @@ public final class PipelineBenchmark: Sendable {
         for envelope in envelopes {
             guard case .accepted(let accepted) = intake.check(
                 envelope, topic: topic, agent: Self.agent, allowlist: allowlist, receivedAt: Date())
-            else { throw DemoError("the pipeline refused a benchmark envelope") }
+            else { throw BenchmarkError("the pipeline refused a benchmark envelope") }
             intake.stored(accepted)
         }
         return Double(envelopes.count) / seconds(clock.now - start)
@@ -83,7 +83,7 @@ public final class PipelineBenchmark: Sendable {
         // Items made inside the timed part, as the collector makes one per message.
         let items = envelopes.map { EnvelopeStore.Item(payload: $0, topic: topic, agent: Self.agent, receivedAt: Date()) }
         let (stored, refused) = await store.storeInLanes(items, lanes: lanes, allowlist: allowlist)
-        if let refused { throw DemoError("the pipeline did not store a benchmark envelope: \(refused)") }
+        if let refused { throw BenchmarkError("the pipeline did not store a benchmark envelope: \(refused)") }
         let rate = Double(stored) / seconds(clock.now - start)
         try store.records.close()
         return rate

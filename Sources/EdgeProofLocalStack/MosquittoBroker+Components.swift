@@ -1,5 +1,4 @@
 import EdgeProofMQTT
-import EdgeProofTesting
 import Logging
 
 extension MosquittoBroker {

@@ -4,9 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// A swtpm of its own for one test or benchmark: fresh state in a temporary directory, listening on two
-/// adjacent ports of 127.0.0.1. Always ``stop()`` it (`defer { tpm.stop() }`); should the test process die
-/// first, a watcher that start-swtpm.sh leaves behind stops the daemon within a second.
+/// A swtpm of its own for `edgeproof demo` (one per agent), `edgeproof bench agent|soak` or one test: fresh state
+/// in a temporary directory, listening on two adjacent ports of 127.0.0.1. Always ``stop()`` it
+/// (`defer { tpm.stop() }`); should the process that started it die first, a watcher that start-swtpm.sh leaves
+/// behind stops the daemon within a second.
 public final class SoftwareTPM: Sendable {
     /// For ``EdgeProofTPM/TPMDevice/init(tcti:)``: "swtpm:host=127.0.0.1,port=N".
     public let tcti: String
@@ -42,7 +43,7 @@ public final class SoftwareTPM: Sendable {
             failures.append("ports \(server)/\(server + 1), exit \(result.status): \(reason)")
         }
         directory.remove()
-        throw TestFixtureError("swtpm did not start on 4 port pairs:\n" + failures.joined(separator: "\n"))
+        throw LocalStackError("swtpm did not start on 4 port pairs:\n" + failures.joined(separator: "\n"))
     }
 
     /// The TPM's server port (the control channel is the next one).
@@ -83,7 +84,7 @@ public final class SoftwareTPM: Sendable {
             reason = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             usleep(200_000)
         } while ContinuousClock.now < deadline
-        throw TestFixtureError("swtpm did not restart on port \(serverPort) within \(timeout): \(reason)")
+        throw LocalStackError("swtpm did not restart on port \(serverPort) within \(timeout): \(reason)")
     }
 
     private static func isRunning(_ pid: pid_t) -> Bool {
@@ -110,7 +111,7 @@ public final class SoftwareTPM: Sendable {
                 step[0], Array(step.dropFirst()), environment: toolsEnvironment, currentDirectory: directory.url)
             guard result.status == 0 else {
                 let command = step.joined(separator: " ")
-                throw TestFixtureError("\(command) exited \(result.status): \(result.standardError)")
+                throw LocalStackError("\(command) exited \(result.status): \(result.standardError)")
             }
         }
     }

@@ -7,8 +7,8 @@ import Darwin
 #endif
 
 /// Free TCP ports on 127.0.0.1, found by binding to port 0. Each call returns ports that were
-/// free at the moment of the call; the brief window before the caller binds them is acceptable in
-/// tests, and callers retry on a clash.
+/// free at the moment of the call; the brief window before the caller binds them is acceptable for the local
+/// broker of the demo, benches and tests, and callers retry on a clash.
 public enum FreePort {
     public static func next() throws -> UInt16 {
         try next(count: 1)[0]
@@ -25,7 +25,7 @@ public enum FreePort {
             #else
             let fd = socket(AF_INET, SOCK_STREAM, 0)
             #endif
-            guard fd >= 0 else { throw TestFixtureError("socket() failed: errno \(errno)") }
+            guard fd >= 0 else { throw LocalStackError("socket() failed: errno \(errno)") }
             sockets.append(fd)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -36,20 +36,14 @@ public enum FreePort {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            guard bound == 0 else { throw TestFixtureError("bind() failed: errno \(errno)") }
+            guard bound == 0 else { throw LocalStackError("bind() failed: errno \(errno)") }
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let named = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
             }
-            guard named == 0 else { throw TestFixtureError("getsockname() failed: errno \(errno)") }
+            guard named == 0 else { throw LocalStackError("getsockname() failed: errno \(errno)") }
             ports.append(UInt16(bigEndian: address.sin_port))
         }
         return ports
     }
-}
-
-/// A fixture could not be set up.
-public struct TestFixtureError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -2,9 +2,9 @@ import Crypto
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
-import EdgeProofTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -104,7 +104,7 @@ public struct EndToEndBenchmark: Sendable {
             try await statuses.waitForOnline("collector/collector-1")
             try await statuses.waitForOnline("gateway/gateway")
             let generators = try await names.asyncMap { name in
-                guard let signer = signers[name] else { throw DemoError("no key for \(name)") }
+                guard let signer = signers[name] else { throw BenchmarkError("no key for \(name)") }
                 return try await LoadGenerator(name: name, broker: broker, signer: signer, logger: logger)
             }
             // Nonces and signatures first, for both phases: the timed part is the path, not the load
@@ -265,7 +265,7 @@ struct TwoHopTransport {
             }
             try await group.waitForAll()
         }
-        guard await received == total else { throw DemoError("the two-hop transport lost messages") }
+        guard await received == total else { throw BenchmarkError("the two-hop transport lost messages") }
         return Double(total) / seconds(clock.now - start)
     }
 }

@@ -3,7 +3,7 @@ import EdgeProofMQTT
 import Foundation
 import Synchronization
 
-/// Follows the retained `status/…` messages through a read-only monitor connection, so the demo
+/// Follows the retained `status/…` messages through a read-only monitor connection, so the demo and benches
 /// knows when a component is really up (connected and subscribed) or down.
 public final class StatusWatcher: Sendable {
     private let seen = Mutex<[(key: String, status: ComponentStatus, at: Date)]>([])
@@ -41,6 +41,6 @@ public final class StatusWatcher: Sendable {
             if found { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw DemoError("\(key) did not report \(state.rawValue) within 60 s")
+        throw LocalStackError("\(key) did not report \(state.rawValue) within 60 s")
     }
 }

@@ -1,8 +1,8 @@
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM
-import EdgeProofTesting
 import Foundation
 import Logging
 
@@ -191,8 +191,8 @@ public struct SoakBenchmark: Sendable {
         signers: [(name: String, signer: SoftwareBenchmarkSigner)], logger: Logger
     ) async throws -> Result {
         let logs = work.appending("logs")
-        func start(_ name: String) throws -> ServiceProcess {
-            try ServiceProcess.start(
+        func start(_ name: String) throws -> ComponentProcess {
+            try ComponentProcess.start(
                 name, arguments: [name, "--config", work.appending("\(name).yaml").path], logDirectory: logs,
                 executable: executable)
         }
@@ -206,7 +206,7 @@ public struct SoakBenchmark: Sendable {
             try await statuses.waitForOnline("collector/collector-1")
             try await statuses.waitForOnline("gateway/gateway")
         } catch {
-            throw DemoError("\(error)\n\(diagnostics())")
+            throw BenchmarkError("\(error)\n\(diagnostics())")
         }
 
         var pids: [String: @Sendable () -> Int32?] = [
@@ -228,7 +228,7 @@ public struct SoakBenchmark: Sendable {
             samples = try await sample(pids, from: clock.now, stored: stored, diagnostics: diagnostics)
             // The agent first, so that what it sent is settled, then the services.
             let stopped = Date()
-            guard agent.stop() else { throw DemoError("the agent ignored SIGTERM\n\(agent.diagnostics())") }
+            guard agent.stop() else { throw BenchmarkError("the agent ignored SIGTERM\n\(agent.diagnostics())") }
             try? await statuses.waitForOffline("agent/\(Self.agentName)", after: stopped)
             let counters = statuses.latest("agent/\(Self.agentName)")?.counters ?? [:]
             (published, accepted) = (counters["published"] ?? 0, counters["accepted"] ?? 0)
@@ -287,11 +287,11 @@ public struct SoakBenchmark: Sendable {
         var samples: [Sample] = []
         var next = began
         while true {
-            let elapsed = EdgeProofDemo.seconds(clock.now - began)
+            let elapsed = EdgeProofBench.seconds(clock.now - began)
             var megabytes: [String: Double] = [:]
             for (name, pid) in pids {
                 guard let pid = pid(), let memory = ResidentMemory.of(pid: pid) else {
-                    throw DemoError("the \(name) stopped during the soak\n\(diagnostics())")
+                    throw BenchmarkError("the \(name) stopped during the soak\n\(diagnostics())")
                 }
                 megabytes[name] = memory.current
             }

@@ -1,8 +1,8 @@
 import Crypto
 import EdgeProofCollector
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofStorage
-import EdgeProofTesting
 import Foundation
 
 /// `edgeproof bench scale`, one point: the collector's verification and storage (``EnvelopeIntake``

@@ -1,0 +1,24 @@
+import ArgumentParser
+import EdgeProofBench
+
+extension EdgeProof.Bench {
+    struct EndToEnd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "e2e",
+            abstract: "Envelopes through the whole path: TLS broker, gateway (enforce), collector with durable records.",
+            discussion: """
+                Simulated agents (software-key load generators, each with its own certificate) fetch real nonces from
+                the collector through the gateway and sign their envelopes before the clock starts; then they publish
+                and wait for every receipt. Latency is publish to receipt.
+                """)
+
+        @Option(help: "Simulated agents.") var agents = 20
+        @Option(help: "Envelopes per agent.") var envelopes = 100
+        @Option(help: "Envelopes each agent has awaiting a receipt at once.") var inFlight = 8
+
+        func run() async throws {
+            try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
+                .runAndPrint()
+        }
+    }
+}
