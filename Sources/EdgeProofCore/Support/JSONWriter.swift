@@ -18,7 +18,7 @@ struct JSONWriter {
     private var needsComma = false
 
     /// `JSONEncoder` refuses containers nested deeper than this.
-    private static let maximumDepth = 512
+    static let maximumDepth = 512
 
     init(capacity: Int = 1024) {
         bytes.reserveCapacity(capacity)
