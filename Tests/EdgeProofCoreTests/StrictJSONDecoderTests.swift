@@ -76,9 +76,12 @@ struct StrictJSONDecoderTests {
     func ignoresUnknownMembersStrictly() throws {
         let receipt = #"{"collector":"c","nonce":"n","status":"accepted","stored_at":"s""#
         #expect(try Receipt(strictJSON: Array((receipt + #","x":{"y":[1,null]}}"#).utf8)).nonce == "n")
-        #expect(Self.refusal(Receipt.self, receipt + #","x":{"y":1,"y":2}}"#) == #"duplicate member "y" in the document.x"#)
-        #expect(Self.refusal(Receipt.self, receipt + #","x":1e400}"#)?.hasPrefix("a number that overflows a double") == true)
-        #expect(Self.refusal(Receipt.self, receipt + #","x":[1,]}"#)?.hasPrefix("trailing comma in the document.x") == true)
+        #expect(Self.refusal(Receipt.self, receipt + #","x":{"y":1,"y":2}}"#)
+            == #"duplicate member "y" in the document.x"#)
+        #expect(Self.refusal(Receipt.self, receipt + #","x":1e400}"#)?
+            .hasPrefix("a number that overflows a double") == true)
+        #expect(Self.refusal(Receipt.self, receipt + #","x":[1,]}"#)?
+            .hasPrefix("trailing comma in the document.x") == true)
     }
 
     @Test("a refusal names what is wrong and the member it is in")
@@ -94,7 +97,8 @@ struct StrictJSONDecoderTests {
             .hasPrefix("expected an integer without fraction or exponent in the document.count") == true)
         #expect(Self.refusal(Sample.self, #"{"count":1,"small":300}"#)?
             .hasPrefix("an integer out of the range of UInt8 in the document.small") == true)
-        #expect(Self.refusal(Sample.self, #"{"count":1,"small":3,"big":0,"ratio":0,"single":0,"flag":true,"tags":["a",2]}"#)?
+        let tags = #"{"count":1,"small":3,"big":0,"ratio":0,"single":0,"flag":true,"tags":["a",2]}"#
+        #expect(Self.refusal(Sample.self, tags)?
             .hasPrefix("expected a string, found '2' in the document.tags[1]") == true)
         let rejection = #"{"details":{},"error":"e","rejected_by":"nobody","timestamp":"t","validation_type":"x"}"#
         #expect(Self.refusal(Rejection.self, rejection)?.hasSuffix("in the document.rejected_by") == true)

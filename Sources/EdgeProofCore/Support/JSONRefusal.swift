@@ -52,8 +52,8 @@ public struct JSONRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     func under(_ codingPath: [any CodingKey]) -> JSONRefusal {
         var outer = self
         outer.isAboutObject = false
-        outer.path.insert(
-            contentsOf: codingPath.map { key in key.intValue.map { "[\($0)]" } ?? Self.clipped(key.stringValue) }, at: 0)
+        let steps = codingPath.map { key in key.intValue.map { "[\($0)]" } ?? Self.clipped(key.stringValue) }
+        outer.path.insert(contentsOf: steps, at: 0)
         return outer
     }
 

@@ -79,8 +79,8 @@ private final class WireNode {
             do throws(JSONWriter.Refusal) {
                 try writer.number(value)
             } catch {
-                throw EncodingError.invalidValue(
-                    value, EncodingError.Context(codingPath: codingPath, debugDescription: "\(value) is not valid JSON"))
+                let context = EncodingError.Context(codingPath: codingPath, debugDescription: "\(value) is not valid JSON")
+                throw EncodingError.invalidValue(value, context)
             }
         case .object(let members):
             try checkDepth(depth, codingPath)
@@ -235,7 +235,9 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
         try WireEncoding.encode(value, into: node.element(), codingPath: path)
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    ) -> KeyedEncodingContainer<NestedKey> {
         let path = nextPath
         return WireEncoding(node: node.element(), codingPath: path).container(keyedBy: keyType)
     }
