@@ -44,23 +44,8 @@ public actor EnvelopeSpool {
         public var nonce: String? { signed?.nonce }
     }
 
-    /// The unsigned content of an envelope.
-    public struct UnsignedBatch: Sendable, Hashable, Codable {
-        public var geographicRegion: GeographicRegion
-        public var geolocation: Geolocation?
-        public var metrics: MetricsBatch
-
-        enum CodingKeys: String, CodingKey {
-            case geographicRegion = "geographic_region"
-            case geolocation, metrics
-        }
-
-        public init(geographicRegion: GeographicRegion, geolocation: Geolocation? = nil, metrics: MetricsBatch) {
-            self.geographicRegion = geographicRegion
-            self.geolocation = geolocation
-            self.metrics = metrics
-        }
-    }
+    /// The unsigned content of an envelope (one definition, in Core).
+    public typealias UnsignedBatch = EnvelopeContent
 
     /// A signed envelope of an entry.
     public struct SignedForm: Sendable, Hashable, Codable {

@@ -173,8 +173,7 @@ struct WorkloadGeoIDReadingTests {
                     bytes.remove(at: index)
                 }
             }
-            guard let strict = try? JSONReader.read(bytes, { reader throws(JSONRefusal) in try WorkloadGeoID(reading: &reader) })
-            else { continue }
+            guard let strict = try? StrictJSONDecoder().decode(WorkloadGeoID.self, from: bytes) else { continue }
             read += 1
             #expect(strict == (try? JSONDecoder().decode(WorkloadGeoID.self, from: Data(bytes))), "\(String(decoding: bytes, as: UTF8.self))")
         }

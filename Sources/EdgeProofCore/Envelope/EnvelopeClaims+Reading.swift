@@ -62,7 +62,7 @@ extension EnvelopeClaims {
     }
 }
 
-extension PublicKeyHash {
+extension PublicKeyHash: JSONReadable {
     /// Only the canonical form, 64 lowercase hex digits: any other spelling of the same hash is refused,
     /// never normalised, so that every reader and every stored record sees the same bytes.
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
@@ -73,7 +73,7 @@ extension PublicKeyHash {
     }
 }
 
-extension GeographicRegion {
+extension GeographicRegion: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var region: String?
         var state: String?
@@ -98,7 +98,7 @@ extension GeographicRegion {
     }
 }
 
-extension Geolocation {
+extension Geolocation: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var latitude: Double?
         var longitude: Double?
@@ -133,7 +133,7 @@ extension Geolocation {
     }
 }
 
-extension MetricsBatch {
+extension MetricsBatch: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var service: ServiceInfo?
         var samples: [MetricSample]?
@@ -159,7 +159,7 @@ extension MetricsBatch {
     }
 }
 
-extension ServiceInfo {
+extension ServiceInfo: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var name: String?
         var version: String?
@@ -186,7 +186,7 @@ extension ServiceInfo {
     }
 }
 
-extension MetricSample {
+extension MetricSample: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var timestamp: String?
         var metricType: String?

@@ -1,6 +1,6 @@
 /// The protected header and the claims as ``SignedEnvelope/sign(_:with:)`` signs them: the same bytes as
-/// their `Codable` conformances give through `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]`,
-/// members in UTF-8 key order, absent optionals left out. A member added to one of these types must be
+/// their `Codable` conformances give through ``WireJSON`` (and `JSONEncoder` with `[.sortedKeys,
+/// .withoutEscapingSlashes]`), members in UTF-8 key order, absent optionals left out. A member added to one of these types must be
 /// added here too; `ClaimsEncodingTests` compares every type with all its optionals set against `JSONEncoder`.
 extension JSONWriter {
     mutating func write(_ header: JWSHeader) {

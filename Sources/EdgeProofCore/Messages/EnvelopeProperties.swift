@@ -92,3 +92,11 @@ public struct SignatureInput: Sendable, Hashable {
         self.init(keyID: keyID, created: created, expires: expires, algorithm: algorithm, nonce: nonce)
     }
 }
+
+extension WorkloadGeoID {
+    /// Reads the property value strictly (``StrictJSONDecoder``): in enforce mode the gateway compares it
+    /// with the signed claims, so it must mean the same to every reader.
+    public init(strictJSON value: String) throws(JSONRefusal) {
+        self = try StrictJSONDecoder().decode(WorkloadGeoID.self, from: value.utf8)
+    }
+}

@@ -34,3 +34,18 @@ public struct NonceRequest: Sendable, Hashable, Codable {
         self.publicKeyHash = publicKeyHash
     }
 }
+
+extension NonceResponse {
+    /// Reads a nonce response strictly (``StrictJSONDecoder``): the agent signs the nonce it names.
+    public init(strictJSON payload: some Collection<UInt8>) throws(JSONRefusal) {
+        self = try StrictJSONDecoder().decode(NonceResponse.self, from: payload)
+    }
+}
+
+extension NonceRequest {
+    /// Reads a non-empty nonce request strictly (``StrictJSONDecoder``). Its members are informative (the
+    /// topic names the agent), but a request that is not strict JSON of this shape is refused all the same.
+    public init(strictJSON payload: some Collection<UInt8>) throws(JSONRefusal) {
+        self = try StrictJSONDecoder().decode(NonceRequest.self, from: payload)
+    }
+}

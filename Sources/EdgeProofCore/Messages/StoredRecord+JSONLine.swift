@@ -1,8 +1,8 @@
 import Foundation
 
-/// The record's line, written by ``JSONWriter``: the same compact, key-sorted JSON that `JSONEncoder`
-/// with `.sortedKeys` and `.withoutEscapingSlashes` makes, without its generic machinery, which cost
-/// the collector more than parsing and verifying the envelope together.
+/// The record's line, written by ``JSONWriter`` by hand: the same compact, key-sorted JSON that
+/// ``WireJSON`` makes, and it carries the signed `metrics` bytes as they are rather than re-encoding
+/// them (the collector writes one per envelope: `edgeproof bench verify`).
 extension StoredRecord {
     public func jsonLine() throws -> [UInt8] {
         try jsonLine(signedMetricsJSON: nil)
@@ -26,7 +26,7 @@ extension StoredRecord {
             try write(signedMetricsJSON: signedMetricsJSON, into: &writer)
             return writer.bytes
         } catch {
-            // What the writer refuses, JSONEncoder decides (and names the problem).
+            // What the writer refuses, WireJSON decides (and names the problem).
             return Array(try WireJSON.encode(self))
         }
     }

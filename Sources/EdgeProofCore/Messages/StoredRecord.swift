@@ -80,3 +80,12 @@ public struct StoredRecord: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension StoredRecord {
+    /// Reads a record line strictly (``StrictJSONDecoder``), as `edgeproof verify` does: a line with a
+    /// duplicate name, a non-canonical kid or anything else a strict reader refuses is not a record. Its
+    /// claims' parts are read by the claims' own readers.
+    public init(strictJSON line: some Collection<UInt8>) throws(JSONRefusal) {
+        self = try StrictJSONDecoder().decode(StoredRecord.self, from: line)
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Payload of `events/{component}/{id}` and a line of a collector's events file: a rejection or
 /// another trust-relevant event.
 public struct TrustEvent: Sendable, Hashable, Codable {
@@ -61,5 +63,12 @@ public struct ComponentStatus: Sendable, Hashable, Codable {
         self.version = version
         self.counters = counters
         self.problem = problem
+    }
+}
+
+extension TrustEvent {
+    /// The event's JSON (``WireJSON``); throws for a value JSON cannot carry (a number that is not finite).
+    public func jsonData() throws -> Data {
+        try WireJSON.encode(self)
     }
 }

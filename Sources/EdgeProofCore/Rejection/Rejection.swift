@@ -41,3 +41,17 @@ public struct Rejection: Sendable, Hashable, Codable {
     /// The specific reason code (`details.reason`).
     public var reasonCode: String? { details["reason"]?.stringValue }
 }
+
+extension Rejection {
+    /// Reads a rejection strictly (``StrictJSONDecoder``): the agent acts on its reason.
+    public init(strictJSON payload: some Collection<UInt8>) throws(JSONRefusal) {
+        self = try StrictJSONDecoder().decode(Rejection.self, from: payload)
+    }
+}
+
+extension Rejection {
+    /// The rejection's JSON (``WireJSON``); throws for a value JSON cannot carry (a number that is not finite).
+    public func jsonData() throws -> Data {
+        try WireJSON.encode(self)
+    }
+}

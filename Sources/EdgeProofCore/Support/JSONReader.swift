@@ -47,12 +47,21 @@ struct JSONReader {
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    /// The whole document being read.
+    var document: UnsafeBufferPointer<UInt8> { bytes }
     private var index = 0
     private var depth = 0
     private var unescapedNames: UnescapedNames?
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
+    }
+
+    /// A reader of the value at `offset` of a document another reader has checked whole (see
+    /// ``StrictJSONDecoder``): its refusals name offsets in that document.
+    init(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) {
+        self.bytes = bytes
+        self.index = offset
     }
 
     /// Reads one whole document with `body`, which must consume exactly its top-level value.
@@ -148,6 +157,12 @@ struct JSONReader {
         }
     }
 
+    /// Whether the value at the reader's position is `null`, without consuming it.
+    mutating func isNullNext() -> Bool {
+        skipWhitespace()
+        return index < bytes.count && bytes[index] == UInt8(ascii: "n")
+    }
+
     /// Consumes `null` if it is next; leaves anything else unread.
     mutating func readNullIfPresent() throws(JSONRefusal) -> Bool {
         skipWhitespace()
@@ -157,6 +172,17 @@ struct JSONReader {
     }
 
     // MARK: Scalars
+
+    mutating func readBool() throws(JSONRefusal) -> Bool {
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "t") {
+            try literal("true")
+            return true
+        }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "f") else { throw unexpected("expected true or false") }
+        try literal("false")
+        return false
+    }
 
     mutating func readString() throws(JSONRefusal) -> String {
         try expect(UInt8(ascii: "\""), orSay: "expected a string")
@@ -355,6 +381,31 @@ struct JSONReader {
         }
     }
 
+    /// Any value, checked as ``readValue()`` checks it, kept as where its parts are (see ``JSONNode``).
+    mutating func readNode() throws(JSONRefusal) -> JSONNode {
+        skipWhitespace()
+        let offset = index
+        guard index < bytes.count else { throw unexpected("expected a value") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            var members: [String: JSONNode] = [:]
+            try readObject { reader, key throws(JSONRefusal) in
+                let name = key.string
+                guard members.updateValue(try reader.readNode(), forKey: name) == nil else {
+                    throw JSONRefusal.duplicate(name)
+                }
+            }
+            return JSONNode(offset: offset, content: .object(members))
+        case UInt8(ascii: "["):
+            var elements: [JSONNode] = []
+            try readArray { reader throws(JSONRefusal) in elements.append(try reader.readNode()) }
+            return JSONNode(offset: offset, content: .array(elements))
+        default:
+            _ = try readValue()
+            return JSONNode(offset: offset, content: .scalar)
+        }
+    }
+
     /// An object of any values, names unique after unescaping.
     mutating func readObjectValue() throws(JSONRefusal) -> [String: JSONValue] {
         var object: [String: JSONValue] = [:]
@@ -515,7 +566,7 @@ struct JSONReader {
     }
 
     /// `problem`, saying what stands at the current position instead.
-    private func unexpected(_ problem: String) -> JSONRefusal {
+    func unexpected(_ problem: String) -> JSONRefusal {
         guard index < bytes.count else { return JSONRefusal("\(problem), found the end of the JSON text", at: index) }
         let byte = bytes[index]
         let found =
@@ -572,5 +623,10 @@ extension JSONRefusal {
     /// A member the type requires is absent.
     static func missing(_ name: StaticString) -> JSONRefusal {
         JSONRefusal("missing member \"\(name)\"")
+    }
+
+    /// A member the type requires is absent.
+    static func missing(named name: String) -> JSONRefusal {
+        JSONRefusal("missing member \"\(clipped(name))\"")
     }
 }

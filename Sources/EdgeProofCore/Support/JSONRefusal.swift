@@ -47,6 +47,16 @@ public struct JSONRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         return outer
     }
 
+    /// The same refusal, found at `codingPath` below the top of the document (the path it has already is
+    /// below that).
+    func under(_ codingPath: [any CodingKey]) -> JSONRefusal {
+        var outer = self
+        outer.isAboutObject = false
+        let steps = codingPath.map { key in key.intValue.map { "[\($0)]" } ?? Self.clipped(key.stringValue) }
+        outer.path.insert(contentsOf: steps, at: 0)
+        return outer
+    }
+
     /// The same refusal, found inside element `index` of the enclosing array.
     func inElement(_ index: Int) -> JSONRefusal {
         var outer = self

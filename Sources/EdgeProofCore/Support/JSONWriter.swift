@@ -3,9 +3,9 @@
 /// escapes (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00xx` for other control characters; everything
 /// else as is), numbers as their `description` without a trailing ".0".
 ///
-/// The agent signs every envelope's header and claims as JSON, and `JSONEncoder` took about as long as
-/// the rest of the envelope together; this writer takes a tenth of that. Tests hold the two byte for byte
-/// equal (`ClaimsEncodingTests`); `SignedEnvelope.sign` falls back to `JSONEncoder` for what it refuses.
+/// ``WireJSON`` writes every wire type through it; the envelope's header and claims and the record line,
+/// written once per envelope, call it by hand (`edgeproof bench verify` and `bench agent` measure them).
+/// Tests hold it byte for byte equal to `JSONEncoder` (`ClaimsEncodingTests`, `MessageEncodingTests`).
 ///
 /// Keys of fixed structures are written in sorted order by their callers; ``write(_:)`` sorts the
 /// keys of free-form objects.
@@ -18,7 +18,7 @@ struct JSONWriter {
     private var needsComma = false
 
     /// `JSONEncoder` refuses containers nested deeper than this.
-    private static let maximumDepth = 512
+    static let maximumDepth = 512
 
     init(capacity: Int = 1024) {
         bytes.reserveCapacity(capacity)
