@@ -27,4 +27,12 @@ public struct TPMSigner: EnvelopeSigner {
     public func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
         try await device.sign(digest: Array(digest), with: handle, algorithm: algorithm)
     }
+
+    /// Runs `body` on the TPM's executor: its signatures are then plain calls on the thread that talks
+    /// to the TPM. Child tasks `body` starts inherit the preference unless they name another executor.
+    public func signingLoop<T, Failure: Error>(
+        isolation: isolated (any Actor)? = #isolation, _ body: () async throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        try await withTaskExecutorPreference(device.taskExecutor, isolation: isolation, operation: body)
+    }
 }
