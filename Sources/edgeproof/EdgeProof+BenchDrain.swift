@@ -1,0 +1,51 @@
+import ArgumentParser
+import EdgeProofDemo
+import Foundation
+
+extension EdgeProof.Bench {
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "An agent draining a spooled backlog over a slow link, against the TPM's bare signing rate.",
+            discussion: """
+                A real swtpm, TLS mosquitto, collector and passthrough gateway. The agent's spool holds --batches
+                one-sample batches before it starts; it reaches the broker through a TCP proxy that delays every
+                chunk by --delay-ms each way. drain_per_s: batches receipted per second until the spool is empty;
+                bare_sign_per_s: Esys_Sign in a loop on the same key in the same run; drain_ratio: their quotient.
+                """)
+
+        @Option(help: "Batches in the spool when the agent starts.") var batches = 2000
+        @Option(help: "Delay the proxy adds each way, in milliseconds (the round trip grows by twice this).")
+        var delayMs = 25
+        @Option(help: "The agent's max_in_flight.") var maxInFlight = 8
+
+        func validate() throws {
+            guard batches > 0, delayMs >= 0, (1...1024).contains(maxInFlight) else {
+                throw ValidationError("--batches must be positive, --delay-ms not negative, --max-in-flight 1–1024")
+            }
+        }
+
+        func run() async throws {
+            let result = try await DrainBenchmark(
+                batches: batches, delay: .milliseconds(delayMs), maxInFlight: maxInFlight
+            ).run()
+            print(
+                "Agent drain: \(result.batches) spooled batches over +\(Int(result.addedRoundTripMilliseconds)) ms RTT,"
+                    + " max_in_flight \(maxInFlight)")
+            print(
+                TextTable(
+                    header: ["DRAIN/S", "BARE SIGN/S", "RATIO", "SECONDS"],
+                    rows: [[
+                        format(result.drainPerSecond), format(result.bareSignPerSecond),
+                        String(format: "%.3f", result.ratio), String(format: "%.2f", result.drainSeconds),
+                    ]]
+                ).rendered)
+            print("agent counters: \(result.counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+            print(
+                try jsonLine([
+                    "drain_per_s": result.drainPerSecond.rounded(), "bare_sign_per_s": result.bareSignPerSecond.rounded(),
+                    "drain_ratio": (result.ratio * 1000).rounded() / 1000, "batches": Double(result.batches),
+                    "added_rtt_ms": result.addedRoundTripMilliseconds, "max_in_flight": Double(maxInFlight),
+                ]))
+        }
+    }
+}
