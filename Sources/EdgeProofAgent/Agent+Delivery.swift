@@ -47,7 +47,7 @@ extension Agent {
     }
 
     /// A batch on its way: the spooled entry, and once signed, its envelope and the exact bytes stored.
-    struct Flight: @unchecked Sendable {
+    struct Flight: Sendable {
         var entry: EnvelopeSpool.Entry
         var resigns = 0
         var envelope: SignedEnvelope?
@@ -160,7 +160,11 @@ extension Agent {
                     while nonces.count + nonceRequests < upcoming {
                         nonceRequests += 1
                         group.addTask(executorPreference: globalConcurrentExecutor) {
-                            .nonce(await Result { () async throws -> NonceReply in try await self.fetchNonce(client) })
+                            do {
+                                return .nonce(.success(try await self.fetchNonce(client)))
+                            } catch {
+                                return .nonce(.failure(error))
+                            }
                         }
                     }
                     var ready: [Flight] = []
@@ -274,11 +278,11 @@ extension Agent {
     private func launch(_ flight: Flight, _ client: MQTTClient, in group: inout ThrowingTaskGroup<WindowEvent, any Error>) {
         guard let nonce = flight.entry.nonce, let envelope = flight.envelope else { return }
         board.expect(nonce, from: Set(configuration.receiptsFrom), size: flight.payload.count)
-        let message = message(for: envelope, payload: flight.payload, expiresAt: flight.expiresAt)
+        let outgoing = message(for: envelope, payload: flight.payload, expiresAt: flight.expiresAt)
         let receiptTimeout = seconds(configuration.receiptTimeout)
         group.addTask(executorPreference: globalConcurrentExecutor) {
             do {
-                try await withTimeout(receiptTimeout) { try await client.publish(message) }
+                try await withTimeout(receiptTimeout) { try await client.publish(outgoing) }
             } catch {
                 self.board.forget(nonce)
                 return .settled(flight, nil, publishError: "\(error)")

@@ -85,10 +85,10 @@ public final class DelayingProxy: Sendable {
                 setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             }
             sockets.withLock { $0.formUnion([client, upstream]) }
-            let done = Atomic<Int>(0)
+            let done = Countdown()
             // Each descriptor is closed once both directions have ended.
             let finish: @Sendable () -> Void = { [self] in
-                guard done.add(1, ordering: .acquiringAndReleasing).newValue == 2 else { return }
+                guard done.value.add(1, ordering: .acquiringAndReleasing).newValue == 2 else { return }
                 sockets.withLock { $0.subtract([client, upstream]) }
                 close(client)
                 close(upstream)
@@ -96,6 +96,11 @@ public final class DelayingProxy: Sendable {
             startDirection(from: client, to: upstream, finish)
             startDirection(from: upstream, to: client, finish)
         }
+    }
+
+    /// Both directions of a connection count here as they end.
+    private final class Countdown: Sendable {
+        let value = Atomic<Int>(0)
     }
 
     /// Chunks read from `source`, each with the time it may be written to `destination`.
@@ -136,8 +141,9 @@ public final class DelayingProxy: Sendable {
                     return .some(state.chunks.removeFirst())
                 }
                 guard let item = next else { continue }
-                guard let (due, bytes) = item else { return }
-                let wait = due - ContinuousClock.now
+                guard let chunk = item else { return }
+                let bytes = chunk.bytes
+                let wait = chunk.due - ContinuousClock.now
                 if wait > .zero { Thread.sleep(forTimeInterval: Self.seconds(wait)) }
                 var offset = 0
                 while offset < bytes.count {

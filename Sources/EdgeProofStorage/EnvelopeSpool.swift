@@ -325,7 +325,7 @@ public actor EnvelopeSpool {
     /// the order given; entries no longer in the spool are left out.
     @discardableResult
     public func recordSigned(_ signed: [(sequence: UInt64, signed: SignedForm)]) throws(StorageError) -> [Entry] {
-        try storeSigned(signed, sendCount: 1)
+        try storeSigned(signed.map { ($0.sequence, Optional($0.signed)) }, sendCount: 1)
     }
 
     /// Counts one more publication of the entry's current envelope, durably.

@@ -30,9 +30,9 @@ public struct TPMSigner: EnvelopeSigner {
 
     /// Runs `body` on the TPM's executor: its signatures are then plain calls on the thread that talks
     /// to the TPM. Child tasks `body` starts inherit the preference unless they name another executor.
-    public func signingLoop<T, Failure: Error>(
-        isolation: isolated (any Actor)? = #isolation, _ body: () async throws(Failure) -> T
+    public func signingLoop<T: Sendable, Failure: Error>(
+        _ body: @Sendable () async throws(Failure) -> T
     ) async throws(Failure) -> T {
-        try await withTaskExecutorPreference(device.taskExecutor, isolation: isolation, operation: body)
+        try await withTaskExecutorPreference(device.taskExecutor, operation: body)
     }
 }

@@ -9,15 +9,15 @@ public protocol EnvelopeSigner: Sendable {
     func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8]
     /// Runs `body`, a loop that signs many envelopes, where this signer's calls are cheapest (a TPM
     /// signer: on the TPM's own thread, so that each signature is a call rather than two thread hops).
-    /// The default runs `body` where it is.
-    func signingLoop<T, Failure: Error>(
-        isolation: isolated (any Actor)?, _ body: () async throws(Failure) -> T
+    func signingLoop<T: Sendable, Failure: Error>(
+        _ body: @Sendable () async throws(Failure) -> T
     ) async throws(Failure) -> T
 }
 
 extension EnvelopeSigner {
-    public func signingLoop<T, Failure: Error>(
-        isolation: isolated (any Actor)? = #isolation, _ body: () async throws(Failure) -> T
+    /// Runs `body` where it is: a signer without a thread of its own.
+    public func signingLoop<T: Sendable, Failure: Error>(
+        _ body: @Sendable () async throws(Failure) -> T
     ) async throws(Failure) -> T {
         try await body()
     }
