@@ -230,7 +230,9 @@ public final class Agent: Service {
                     continue
                 }
                 let nonce = rejection.details["nonce"]?.stringValue
-                if !board.deliver(.rejection(rejection), nonce: nonce) {
+                // Without a nonce (payload_too_large is refused unread) the size tells the envelopes in flight apart.
+                let size: Int? = if case .number(let bytes)? = rejection.details["size"] { Int(exactly: bytes) } else { nil }
+                if !board.deliver(.rejection(rejection), nonce: nonce, size: size) {
                     log(rejection, context: "rejection for no envelope in flight")
                 }
             default:
