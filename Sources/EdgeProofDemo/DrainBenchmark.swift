@@ -3,6 +3,7 @@ import EdgeProofAgent
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
+import EdgeProofMQTT
 import EdgeProofStorage
 import EdgeProofTPM
 import EdgeProofTesting
