@@ -23,7 +23,8 @@ import Darwin
 ///   nonce, which a collector would store a second time. An entry file is never rewritten; on
 ///   loading, the newest generation's line for a sequence wins over older lines and over a signed form
 ///   inside the entry file (written by earlier versions, which still load). A signature file goes once
-///   none of its entries is left;
+///   none of its entries is left and their removal is durable; sequences named in it are not given out
+///   again;
 /// - removed: the entry file is unlinked; ``remove(nonces:)`` syncs the directory once for several, and
 ///   ``remove(nonce:durably:)`` with `durably: false` leaves the sync to the next durable write or
 ///   ``sync()``. A removal lost in a crash only brings an entry back that collectors already stored:
@@ -148,6 +149,10 @@ public actor EnvelopeSpool {
     private var nextGeneration: UInt64 = 1
     /// Files were unlinked since the directory was last synced.
     private var unsyncedRemovals = false
+    /// Signature files no live entry uses any more, unlinked only after the directory sync that makes the
+    /// removal of their entries durable: a crash must not keep an entry file and lose its signed form (the
+    /// batch would be signed again under a new nonce and stored twice).
+    private var retiredSignatureFiles: [String] = []
 
     private struct Slot {
         var entry: Entry
@@ -238,7 +243,10 @@ public actor EnvelopeSpool {
                 continue
             }
             for (line, size) in lines {
-                guard var slot = loaded[line.sequence] else { continue }  // removed since
+                // A line may outlive its entry (removed since): its sequence must never be given out again, or
+                // it would attach an old envelope to a new batch at the next start.
+                highest = max(highest, line.sequence)
+                guard var slot = loaded[line.sequence] else { continue }
                 if let previous = slot.signatureFile { signatureFiles[previous]?.remove(line.sequence) }
                 slot.entry.signed = line.signed
                 slot.entry.sendCount = line.sendCount
@@ -309,7 +317,7 @@ public actor EnvelopeSpool {
         try DurableFile.write(data, to: directory.appendingPathComponent(name))
         nextSequence += 1
         entries[entry.sequence] = Slot(entry: entry, file: name, fileSize: data.count)
-        unsyncedRemovals = false  // the write synced the directory
+        directorySynced()
         return entry
     }
 
@@ -380,7 +388,15 @@ public actor EnvelopeSpool {
     public func sync() throws(StorageError) {
         guard unsyncedRemovals else { return }
         try DurableFile.syncDirectory(directory)
+        directorySynced()
+    }
+
+    /// The removals made so far are durable: the signature files they retired may go now. Their own
+    /// unlinks need no sync (one that comes back without live entries is removed on loading).
+    private func directorySynced() {
         unsyncedRemovals = false
+        for name in retiredSignatureFiles { unlink(directory.appendingPathComponent(name).path) }
+        retiredSignatureFiles.removeAll()
     }
 
     /// Replaces an entry by smaller batches (one too large to be sent as one envelope), appended in order at
@@ -451,7 +467,6 @@ public actor EnvelopeSpool {
         let name = Self.signatureFileName(generation: nextGeneration)
         try DurableFile.write(data, to: directory.appendingPathComponent(name))
         nextGeneration += 1
-        unsyncedRemovals = false  // the write synced the directory
         var updated: [Entry] = []
         for ((sequence, form), lineSize) in zip(live, lineSizes) {
             guard var slot = entries[sequence] else { continue }
@@ -464,16 +479,18 @@ public actor EnvelopeSpool {
             signatureFiles[name, default: []].insert(sequence)
             updated.append(slot.entry)
         }
+        // After the new file is in place: a signature file this write retired must not go before it.
+        directorySynced()
         return updated
     }
 
-    /// `sequence` no longer takes its signed form from `file`; the file goes once nothing does. Not synced:
-    /// a signature file that comes back after a crash has no live entry and is removed on loading.
+    /// `sequence` no longer takes its signed form from `file`; the file goes once nothing does, after the
+    /// next directory sync (see ``retiredSignatureFiles``).
     private func release(_ sequence: UInt64, from file: String) {
         signatureFiles[file]?.remove(sequence)
         if signatureFiles[file]?.isEmpty ?? false {
             signatureFiles[file] = nil
-            unlink(directory.appendingPathComponent(file).path)
+            retiredSignatureFiles.append(file)
         }
     }
 
