@@ -4,6 +4,7 @@ import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
 import Logging
+import Synchronization
 
 /// The agent's delivery pipeline: spooled batches go out oldest first, up to `max_in_flight` envelopes
 /// awaiting their receipts at once, so that a backlog drains at the signer's rate rather than at one
@@ -218,15 +219,16 @@ extension Agent {
                             guard let resent = await spool.noteResend(sequence: flight.entry.sequence) else { continue }
                             flight.entry.sendCount = resent.sendCount
                         }
-                        launch(flight, client, in: &group)
-                        inFlight += 1
+                        if launch(flight, client, in: &group) { inFlight += 1 }
                     }
                 }
                 if inFlight == 0, pass.stop != nil || queue.isEmpty || !client.isConnected || Task.isCancelled {
                     if pass.stop == nil, !queue.isEmpty { pass.stop = .pending }
                     break
                 }
-                guard let event = try await group.next() else { break }
+                // Nothing outstanding while batches wait (one read back needs signing after all): the top of
+                // the loop asks for the nonces they need.
+                guard let event = try await group.next() else { continue }
                 switch event {
                 case .nonce(let result):
                     nonceRequests -= 1
@@ -273,14 +275,18 @@ extension Agent {
         entry.signed == nil || isStale(entry.signed)
     }
 
-    /// Publishes the flight's stored bytes and waits for its receipt, in a child task off the signer's
-    /// executor.
-    private func launch(_ flight: Flight, _ client: MQTTClient, in group: inout ThrowingTaskGroup<WindowEvent, any Error>) {
-        guard let nonce = flight.entry.nonce, let envelope = flight.envelope else { return }
+    /// Publishes the flight's stored bytes and waits for its receipt in a child task; false if the flight
+    /// has no envelope (never the case for a signed or restored one). The child tasks inherit the signer's
+    /// executor: on a serial one (the TPM's) they start in launch order and hand their messages to the
+    /// MQTT client before their first wait, so the envelopes go out oldest first.
+    private func launch(
+        _ flight: Flight, _ client: MQTTClient, in group: inout ThrowingTaskGroup<WindowEvent, any Error>
+    ) -> Bool {
+        guard let nonce = flight.entry.nonce, let envelope = flight.envelope else { return false }
         board.expect(nonce, from: Set(configuration.receiptsFrom), size: flight.payload.count)
         let outgoing = message(for: envelope, payload: flight.payload, expiresAt: flight.expiresAt)
         let receiptTimeout = seconds(configuration.receiptTimeout)
-        group.addTask(executorPreference: globalConcurrentExecutor) {
+        group.addTask {
             do {
                 try await withTimeout(receiptTimeout) { try await client.publish(outgoing) }
             } catch {
@@ -291,6 +297,7 @@ extension Agent {
             self.logger.debug("envelope published", metadata: ["nonce": "\(nonce)", "sequence": "\(flight.entry.sequence)"])
             return .settled(flight, await self.board.wait(for: nonce, timeout: receiptTimeout), publishError: nil)
         }
+        return true
     }
 
     /// Acts on an envelope's outcome; nil when the batch is to be signed again (the flight is made ready
