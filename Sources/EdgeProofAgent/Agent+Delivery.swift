@@ -155,8 +155,10 @@ extension Agent {
         try await withThrowingTaskGroup(of: WindowEvent.self) { group in
             while true {
                 if pass.stop == nil, client.isConnected, !Task.isCancelled {
-                    // Nonces for the batches the free window will take, and no more.
-                    let upcoming = queue.prefix(window - inFlight).filter { Self.needsSignature($0.entry) }.count
+                    // Nonces for the batches the free window will take, and no more; none while the TPM is
+                    // paused (a nonce would expire unused).
+                    let signable = tpmPaused() == nil ? queue.prefix(window - inFlight) : []
+                    let upcoming = signable.filter { Self.needsSignature($0.entry) }.count
                     nonces.removeAll { $0.expiresAt.timeIntervalSinceNow < Self.nonceSafetyMargin }
                     while nonces.count + nonceRequests < upcoming {
                         nonceRequests += 1

@@ -207,4 +207,47 @@ import Testing
         #expect(try signatureFiles().isEmpty)
         #expect(await (try EnvelopeSpool(directory: directory.url)).pending().compactMap(spoolTests.label) == ["b3"])
     }
+
+    @Test func aSequenceNamedInASignatureFileIsNeverGivenToANewBatch() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool-reuse")
+        defer { directory.remove() }
+        let spool = try EnvelopeSpool(directory: directory.url)
+        let first = try #require(try await spool.enqueue(spoolTests.batch("first"))).sequence
+        let second = try #require(try await spool.enqueue(spoolTests.batch("second"))).sequence
+        try await spool.recordSigned([first, second].map {
+            ($0, EnvelopeSpool.SignedForm(envelope: "{}", nonce: "n-\($0)", nonceExpiresAt: "2099-11-21T10:05:00.000Z"))
+        })
+        // The newest entry leaves; its line stays in the file the older one still uses.
+        try await spool.remove(nonce: "n-\(second)")
+        let reopened = try EnvelopeSpool(directory: directory.url)
+        let added = try #require(try await reopened.enqueue(spoolTests.batch("new")))
+        #expect(added.sequence > second)
+        let again = try EnvelopeSpool(directory: directory.url)
+        let entries = await again.pending()
+        #expect(entries.map(spoolTests.label) == ["first", "new"])
+        #expect(entries.map(\.nonce) == ["n-\(first)", nil], "the new batch must not inherit an old envelope")
+    }
+
+    @Test func aSignatureFileOutlivesItsEntriesUntilTheirRemovalIsSynced() async throws {
+        let directory = try TemporaryDirectory(prefix: "spool-retire")
+        defer { directory.remove() }
+        func names(_ prefix: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix(prefix) }.sorted()
+        }
+        let spool = try EnvelopeSpool(directory: directory.url)
+        let sequence = try #require(try await spool.enqueue(spoolTests.batch("only"))).sequence
+        let form = EnvelopeSpool.SignedForm(envelope: "{}", nonce: "n-only", nonceExpiresAt: "2099-11-21T10:05:00.000Z")
+        try await spool.recordSigned([(sequence, form)])
+        let entryFile = try #require(try names("0").first)
+        let entryBytes = try Data(contentsOf: directory.appending(entryFile))
+        try await spool.remove(nonce: "n-only", durably: false)
+        // Until the directory is synced the entry's unlink may be lost in a crash: its signed form stays.
+        #expect(try names("signed-").count == 1)
+        try entryBytes.write(to: directory.appending(entryFile))  // as if the unlink had been lost
+        let revived = try #require(await (try EnvelopeSpool(directory: directory.url)).pending().first)
+        #expect(revived.nonce == "n-only" && revived.sendCount == 1, "resent as stored, never signed anew")
+        try FileManager.default.removeItem(at: directory.appending(entryFile))
+        try await spool.sync()
+        #expect(try names("signed-").isEmpty)
+    }
 }
