@@ -10,11 +10,11 @@ import Synchronization
 /// awaiting their receipts at once, so that a backlog drains at the signer's rate rather than at one
 /// round trip per envelope.
 ///
-/// One pass (``drain(_:through:)``) keeps a window full: nonces are requested ahead for the batches about
-/// to be signed (never more than the free window, so each is used within moments of its issue, well
-/// inside its lifetime); batches are signed one after another on the signer's executor, the envelopes
-/// signed together are stored in the spool in one durable write, and each is published as the bytes
-/// that were stored, without waiting for the previous receipt. Receipts and rejections are matched by
+/// One pass (``drain(_:through:)``) keeps a window full: nonces are requested ahead for the next
+/// `max_in_flight` batches (so each is used within about one receipt round trip of its issue, well inside
+/// its lifetime; one that comes near its expiry unused is dropped); batches are signed one after another
+/// on the signer's executor, the envelopes signed together are stored in the spool in one durable write,
+/// and each is published as the bytes that were stored, without waiting for the previous receipt. Receipts and rejections are matched by
 /// nonce (``ReplyBoard``). A batch whose envelope is refused with `nonce_expired`, `timestamp_skew`,
 /// or `nonce_replayed` after a resend is re-signed (at most ``Agent/maximumResigns`` times per pass);
 /// `payload_too_large` splits it; other rejections are definitive. A timeout or a failed publish leaves
@@ -155,9 +155,10 @@ extension Agent {
         try await withThrowingTaskGroup(of: WindowEvent.self) { group in
             while true {
                 if pass.stop == nil, client.isConnected, !Task.isCancelled {
-                    // Nonces for the batches the free window will take, and no more; none while the TPM is
-                    // paused (a nonce would expire unused).
-                    let signable = tpmPaused() == nil ? queue.prefix(window - inFlight) : []
+                    // Nonces for the next `window` batches: those the free slots take now, and those that
+                    // take the slots freed next, which then need not wait a round trip for theirs. None while
+                    // the TPM is paused (they would expire unused).
+                    let signable = tpmPaused() == nil ? queue.prefix(window) : []
                     let upcoming = signable.filter { Self.needsSignature($0.entry) }.count
                     nonces.removeAll { $0.expiresAt.timeIntervalSinceNow < Self.nonceSafetyMargin }
                     while nonces.count + nonceRequests < upcoming {
