@@ -21,9 +21,6 @@ public struct TPMSigner: EnvelopeSigner {
         self.publicKeyHash = publicKey.hash
     }
 
-    /// Where a task that signs in a loop should run: see ``TPMDevice/taskExecutor``.
-    public var taskExecutor: any TaskExecutor { device.taskExecutor }
-
     public func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
         try await device.sign(digest: Array(digest), with: handle, algorithm: algorithm)
     }
