@@ -54,12 +54,17 @@ extension Agent {
         var envelope: SignedEnvelope?
         var payload = Data()
         var expiresAt = Date.distantPast
+        /// Signed in this pass and not yet in the spool.
+        var unstored = false
     }
 
     enum WindowEvent: Sendable {
         case nonce(Result<NonceReply, any Error>)
         /// The envelope's outcome: nil after a timeout; `publishError` when it never went out.
         case settled(Flight, ReplyBoard.Outcome?, publishError: String?)
+        /// A group of flights ready to go, after the durable write of those signed in it: the sequences
+        /// stored (the others left the spool meanwhile).
+        case stored([Flight], Result<Set<UInt64>, any Error>)
     }
 
     /// One tick: spools it, sends what the spool holds (older batches first, several in flight) and
@@ -150,7 +155,10 @@ extension Agent {
         var pass = Pass()
         var nonces: [(response: NonceResponse, expiresAt: Date)] = []
         var nonceRequests = 0
+        /// Window slots taken: flights staged for the spool write, being written, or published.
         var inFlight = 0
+        var staged: [Flight] = []
+        var storing = false
         let window = max(1, configuration.maxInFlight)
         try await withThrowingTaskGroup(of: WindowEvent.self) { group in
             while true {
@@ -171,9 +179,7 @@ extension Agent {
                             }
                         }
                     }
-                    var ready: [Flight] = []
-                    var signed: [(sequence: UInt64, signed: EnvelopeSpool.SignedForm)] = []
-                    while inFlight + ready.count < window, var flight = queue.first, pass.stop == nil {
+                    while inFlight < window, var flight = queue.first, pass.stop == nil {
                         if Self.needsSignature(flight.entry) {
                             if let problem = tpmPaused() {
                                 pass.stop = .tpmFailed(problem)
@@ -196,8 +202,8 @@ extension Agent {
                                 try await unsendable(flight.entry, problem)
                                 pass.outcomes[flight.entry.sequence] = .requeued
                                 continue
-                            case .signed(let form):
-                                signed.append((flight.entry.sequence, form))
+                            case .signed:
+                                break
                             }
                         } else if flight.envelope == nil {
                             // Read back from disk (a restart, an earlier pass): checked once before it goes out.
@@ -207,22 +213,29 @@ extension Agent {
                             }
                         }
                         queue.removeFirst()
-                        ready.append(flight)
+                        staged.append(flight)
+                        inFlight += 1
                     }
-                    // The envelopes signed together: one durable write, before any of them goes out.
-                    var stored = Set<UInt64>()
-                    if !signed.isEmpty {
-                        for entry in try await spool.recordSigned(signed) { stored.insert(entry.sequence) }
+                }
+                // Group commit: the envelopes signed while the previous write was under way go into the spool
+                // in one durable write, before any of them is published; one write at a time keeps the order.
+                if !storing, !staged.isEmpty {
+                    let batch = staged
+                    staged.removeAll()
+                    let forms = batch.compactMap { flight in
+                        flight.unstored ? flight.entry.signed.map { (sequence: flight.entry.sequence, signed: $0) } : nil
                     }
-                    for var flight in ready {
-                        if signed.contains(where: { $0.sequence == flight.entry.sequence }) {
-                            guard stored.contains(flight.entry.sequence) else { continue }  // left the spool meanwhile
-                            flight.entry.sendCount = 1
-                        } else {
-                            guard let resent = await spool.noteResend(sequence: flight.entry.sequence) else { continue }
-                            flight.entry.sendCount = resent.sendCount
+                    if forms.isEmpty {
+                        inFlight -= await release(batch, stored: [], client, in: &group)
+                    } else {
+                        storing = true
+                        group.addTask(executorPreference: globalConcurrentExecutor) { [spool] in
+                            do {
+                                return .stored(batch, .success(Set(try await spool.recordSigned(forms).map(\.sequence))))
+                            } catch {
+                                return .stored(batch, .failure(error))
+                            }
                         }
-                        if launch(flight, client, in: &group) { inFlight += 1 }
                     }
                 }
                 if inFlight == 0, pass.stop != nil || queue.isEmpty || !client.isConnected || Task.isCancelled {
@@ -248,6 +261,9 @@ extension Agent {
                         logger.warning("no nonce", metadata: ["error": "\(error)"])
                         if pass.stop == nil { pass.stop = .pending }
                     }
+                case .stored(let batch, let result):
+                    storing = false
+                    inFlight -= await release(batch, stored: try result.get(), client, in: &group)
                 case .settled(var flight, let outcome, let publishError):
                     inFlight -= 1
                     if let publishError {
@@ -271,6 +287,33 @@ extension Agent {
         // Removals made without a directory sync of their own (see EnvelopeSpool) become durable here.
         try await spool.sync()
         return pass
+    }
+
+    /// Publishes a group of flights in order once the signed ones among them are stored; returns how many
+    /// did not go out (they left the spool meanwhile).
+    private func release(
+        _ batch: [Flight], stored: Set<UInt64>, _ client: MQTTClient,
+        in group: inout ThrowingTaskGroup<WindowEvent, any Error>
+    ) async -> Int {
+        var dropped = 0
+        for var flight in batch {
+            if flight.unstored {
+                guard stored.contains(flight.entry.sequence) else {
+                    dropped += 1
+                    continue
+                }
+                flight.unstored = false
+                flight.entry.sendCount = 1
+            } else {
+                guard let resent = await spool.noteResend(sequence: flight.entry.sequence) else {
+                    dropped += 1
+                    continue
+                }
+                flight.entry.sendCount = resent.sendCount
+            }
+            if !launch(flight, client, in: &group) { dropped += 1 }
+        }
+        return dropped
     }
 
     /// Whether the entry must be signed (again) before it can go out.
@@ -402,6 +445,7 @@ extension Agent {
         let form = EnvelopeSpool.SignedForm(
             envelope: String(decoding: payload, as: UTF8.self), nonce: nonce.nonce, nonceExpiresAt: nonce.expiresAt)
         flight.entry.signed = form
+        flight.unstored = true
         flight.envelope = envelope
         flight.payload = payload
         flight.expiresAt = expiresAt
