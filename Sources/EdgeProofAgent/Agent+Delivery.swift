@@ -65,6 +65,8 @@ extension Agent {
         /// A group of flights ready to go, after the durable write of those signed in it: the sequences
         /// stored (the others left the spool meanwhile).
         case stored([Flight], Result<Set<UInt64>, any Error>)
+        /// Settled envelopes left the spool (one removal at a time, without a directory sync).
+        case removed(Result<Void, any Error>)
     }
 
     /// One tick: spools it, sends what the spool holds (older batches first, several in flight) and
@@ -159,6 +161,10 @@ extension Agent {
         var inFlight = 0
         var staged: [Flight] = []
         var storing = false
+        /// Nonces of settled envelopes to take out of the spool, batched like the signed ones: the spool's
+        /// actor may be busy with a durable write, which the loop should not wait for.
+        var removals: [String] = []
+        var removing = false
         let window = max(1, configuration.maxInFlight)
         try await withThrowingTaskGroup(of: WindowEvent.self) { group in
             while true {
@@ -238,7 +244,20 @@ extension Agent {
                         }
                     }
                 }
-                if inFlight == 0, pass.stop != nil || queue.isEmpty || !client.isConnected || Task.isCancelled {
+                if !removing, !removals.isEmpty {
+                    removing = true
+                    let nonces = removals
+                    removals.removeAll()
+                    group.addTask(executorPreference: globalConcurrentExecutor) { [spool] in
+                        do {
+                            try await spool.remove(nonces: nonces, durably: false)
+                            return .removed(.success(()))
+                        } catch {
+                            return .removed(.failure(error))
+                        }
+                    }
+                }
+                if inFlight == 0, !removing, pass.stop != nil || queue.isEmpty || !client.isConnected || Task.isCancelled {
                     if pass.stop == nil, !queue.isEmpty { pass.stop = .pending }
                     break
                 }
@@ -261,6 +280,9 @@ extension Agent {
                         logger.warning("no nonce", metadata: ["error": "\(error)"])
                         if pass.stop == nil { pass.stop = .pending }
                     }
+                case .removed(let result):
+                    removing = false
+                    try result.get()
                 case .stored(let batch, let result):
                     storing = false
                     inFlight -= await release(batch, stored: try result.get(), client, in: &group)
@@ -271,7 +293,7 @@ extension Agent {
                         if pass.stop == nil { pass.stop = .pending }
                         continue
                     }
-                    let delivery = try await settle(&flight, outcome)
+                    let delivery = try await settle(&flight, outcome, removals: &removals)
                     if case .pending = delivery, pass.stop == nil { pass.stop = .pending }
                     if let delivery {
                         pass.outcomes[flight.entry.sequence] = delivery
@@ -347,8 +369,10 @@ extension Agent {
     }
 
     /// Acts on an envelope's outcome; nil when the batch is to be signed again (the flight is made ready
-    /// for that).
-    private func settle(_ flight: inout Flight, _ outcome: ReplyBoard.Outcome?) async throws -> Delivery? {
+    /// for that). The nonce of an envelope that leaves the spool goes to `removals`.
+    private func settle(
+        _ flight: inout Flight, _ outcome: ReplyBoard.Outcome?, removals: inout [String]
+    ) async throws -> Delivery? {
         let entry = flight.entry
         guard let nonce = entry.nonce else { return .pending }
         switch outcome {
@@ -360,7 +384,7 @@ extension Agent {
             return .pending
         case .stored(let receipts)?:
             guard let first = receipts.first else { return .pending }
-            try await spool.remove(nonce: nonce, durably: false)
+            removals.append(nonce)
             count("accepted")
             logger.info(
                 "envelope accepted",
@@ -393,7 +417,7 @@ extension Agent {
                 return .requeued
             }
             log(rejection, context: "definitive; the envelope leaves the spool")
-            try await spool.remove(nonce: nonce, durably: false)
+            removals.append(nonce)
             return .rejected(rejection)
         }
     }

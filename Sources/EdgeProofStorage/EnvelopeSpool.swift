@@ -362,13 +362,14 @@ public actor EnvelopeSpool {
         return slot.entry
     }
 
-    /// Removes the entries whose envelopes carry `nonces`, with one directory sync for all of them.
+    /// Removes the entries whose envelopes carry `nonces`, with one directory sync for all of them (none
+    /// with `durably: false`, see ``remove(nonce:durably:)``).
     @discardableResult
-    public func remove(nonces: some Collection<String>) throws(StorageError) -> [Entry] {
+    public func remove(nonces: some Collection<String>, durably: Bool = true) throws(StorageError) -> [Entry] {
         let wanted = Set(nonces)
         let slots = entries.values.filter { $0.entry.nonce.map(wanted.contains) ?? false }
         for slot in slots { try remove(sequence: slot.entry.sequence, durably: false) }
-        try sync()
+        if durably { try sync() }
         return slots.map(\.entry)
     }
 
