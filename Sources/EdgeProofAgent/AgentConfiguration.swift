@@ -166,7 +166,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout: Double = 10,
         receiptTimeout: Double = 30,
         receiptsFrom: [String] = [],
-        maxInFlight: Int = 8,
+        maxInFlight: Int = 64,
         logLevel: String = "info"
     ) {
         self.name = name
@@ -222,7 +222,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
         receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
         receiptsFrom = try container.decodeIfPresent([String].self, forKey: .receiptsFrom) ?? []
-        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? 8
+        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? 64
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
     }
 }
