@@ -172,8 +172,8 @@ extension Agent {
                     // Nonces for the next `window` batches: those the free slots take now, and those that
                     // take the slots freed next, which then need not wait a round trip for theirs. None while
                     // the TPM is paused (they would expire unused).
-                    let signable = tpmPaused() == nil ? queue.prefix(window) : []
-                    let upcoming = signable.filter { Self.needsSignature($0.entry) }.count
+                    let upcoming =
+                        tpmPaused() == nil ? queue.prefix(window).lazy.filter { Self.needsSignature($0.entry) }.count : 0
                     nonces.removeAll { $0.expiresAt.timeIntervalSinceNow < Self.nonceSafetyMargin }
                     while nonces.count + nonceRequests < upcoming {
                         nonceRequests += 1
