@@ -30,11 +30,11 @@ import Synchronization
 /// starts and ends, and the retained status says `degraded` with the reasons meanwhile.
 public final class Agent: Service {
     public let configuration: AgentConfiguration
-    private let signer: TPMSigner
-    private let logger: Logger
-    private let topics: TopicTree
-    private let spool: EnvelopeSpool
-    private let board = ReplyBoard()
+    let signer: any EnvelopeSigner
+    let logger: Logger
+    let topics: TopicTree
+    let spool: EnvelopeSpool
+    let board = ReplyBoard()
     private let sampler: Mutex<SystemMetrics>
     /// Samples not yet spooled as a batch.
     private let builder: Mutex<BatchBuilder>
@@ -42,9 +42,9 @@ public final class Agent: Service {
     let budget: EnvelopeBudget
     /// The counters (swift-metrics), read back for the status and ``counters``.
     private let metrics: ServiceMetrics
-    private let health = AgentHealth()
+    let health = AgentHealth()
     /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
-    private let tpmOutage = Mutex<TPMOutage?>(nil)
+    let tpmOutage = Mutex<TPMOutage?>(nil)
     private let startedAt = Date()
 
     /// Re-signs per delivery attempt before the batch is left in the spool for later.
@@ -54,9 +54,11 @@ public final class Agent: Service {
     /// How long a TPM failure pauses signing at most (a lockout lasts longer; it is checked again after this).
     static let maximumTPMPause: Duration = .seconds(60)
 
-    /// Opens the spool. `signer` is the only key the agent signs with (a TPM key, see ``TPMSigner``).
+    /// Opens the spool. `signer` is the only key the agent signs with (the command line gives it a TPM key,
+    /// ``TPMSigner``; nothing else is selectable there).
     public init(
-        configuration: AgentConfiguration, signer: TPMSigner, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+        configuration: AgentConfiguration, signer: any EnvelopeSigner, metrics: ServiceMetrics = ServiceMetrics(),
+        logger: Logger
     ) throws {
         try configuration.validate()
         self.configuration = configuration
@@ -78,13 +80,13 @@ public final class Agent: Service {
                 "envelopes are limited to a third of spool.max_bytes",
                 metadata: ["limit": "\(envelopeLimit)", "max_envelope_bytes": "\(configuration.maxEnvelopeBytes)"])
         }
-        if !signer.lockoutExempt {
+        if let tpm = signer as? TPMSigner, !tpm.lockoutExempt {
             logger.warning(
                 """
                 the TPM signing key has no noDA: after a few unclean shutdowns (power losses) the TPM locks it out \
                 (TPM_RC_LOCKOUT); replace it with `edgeproof tpm provision --replace` and update the allowlist
                 """,
-                metadata: ["handle": "\(signer.handle)"])
+                metadata: ["handle": "\(tpm.handle)"])
         }
         let dropped = metrics.counter("spool_dropped")
         do {
@@ -125,8 +127,8 @@ public final class Agent: Service {
             await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { loops in
                     loops.addTask { await self.sampleLoop() }
-                    // On the TPM's own thread: each signature is then a call, not two thread handoffs.
-                    loops.addTask(executorPreference: self.signer.taskExecutor) { await self.sendLoop(client) }
+                    // Where the signer signs cheapest (the TPM's own thread), see EnvelopeSigner.signingLoop.
+                    loops.addTask { await self.signer.signingLoop { await self.sendLoop(client) } }
                 }
             }
             await self.spoolCollected()
@@ -143,7 +145,7 @@ public final class Agent: Service {
             group.addTask { await self.dispatch(client) }
             let outcome: AgentOutcome
             do {
-                outcome = try await withTaskExecutorPreference(self.signer.taskExecutor) {
+                outcome = try await self.signer.signingLoop { () async throws -> AgentOutcome in
                     try await self.sendOnce(client)
                 }
             } catch {
@@ -154,44 +156,6 @@ public final class Agent: Service {
             await self.endSession(client)
             return outcome
         }
-    }
-
-    private func sendOnce(_ client: MQTTClient) async throws -> AgentOutcome {
-        // One tick: usually one batch, two when its samples do not fit in one envelope together.
-        let batches = budget.split(takeSample().map(\.sample)).batches
-        guard !batches.isEmpty else {
-            throw AgentError("no sample to send: \(health.summary ?? "every sample was refused")")
-        }
-        var entries: [EnvelopeSpool.Entry] = []
-        for samples in batches {
-            guard let entry = try await spool.enqueue(batch(samples)) else {
-                throw AgentError("the spool is full (when_full: drop_newest) and refused the new batch")
-            }
-            entries.append(entry)
-        }
-        do {
-            try await client.waitUntilConnected(timeout: seconds(configuration.nonceTimeout))
-        } catch {
-            logger.warning("broker unreachable; the batch stays in the spool", metadata: ["error": "\(error)"])
-            return .pendingInSpool
-        }
-        await publishStatus(client)
-        let newest = entries.map(\.sequence).max()
-        var last: AgentOutcome = .pendingInSpool
-        for entry in await spool.pending() {
-            let delivery = try await deliver(entry, client)
-            switch delivery {
-            case .accepted(let receipt): last = .accepted(receipt)
-            case .rejected(let rejection): last = .rejected(rejection)
-            case .requeued: last = .pendingInSpool
-            case .nonceRefused(let rejection): return .rejected(rejection)
-            case .pending: return .pendingInSpool
-            case .tpmFailed(let error):
-                throw AgentError("cannot sign: \(error); the batch stays in the spool")
-            }
-            if entry.sequence == newest { break }
-        }
-        return last
     }
 
     // MARK: - Session
@@ -225,7 +189,7 @@ public final class Agent: Service {
     }
 
     /// Publishes the retained status: online, degraded with the current problems, or offline.
-    private func publishStatus(_ client: MQTTClient, offline: Bool = false) async {
+    func publishStatus(_ client: MQTTClient, offline: Bool = false) async {
         let state: ComponentStatus.State = offline ? .offline : health.summary == nil ? .online : .degraded
         let message = MQTTMessage(
             topic: topics.status(component: "agent", id: configuration.name),
@@ -273,7 +237,9 @@ public final class Agent: Service {
                     continue
                 }
                 let nonce = rejection.details["nonce"]?.stringValue
-                if !board.deliver(.rejection(rejection), nonce: nonce) {
+                // Without a nonce (payload_too_large is refused unread) the size tells the envelopes in flight apart.
+                let size: Int? = if case .number(let bytes)? = rejection.details["size"] { Int(exactly: bytes) } else { nil }
+                if !board.deliver(.rejection(rejection), nonce: nonce, size: size) {
                     log(rejection, context: "rejection for no envelope in flight")
                 }
             default:
@@ -331,398 +297,6 @@ public final class Agent: Service {
         }
     }
 
-    /// Sends spooled batches in order whenever connected; backs off after a batch stayed pending.
-    private func sendLoop(_ client: MQTTClient) async {
-        var wasConnected = false
-        var publishedHealth = -1
-        var backoff: Double = 0
-        while !Task.isCancelled {
-            let connected = client.isConnected
-            // The status follows the problems: republished on connection and whenever they change.
-            if connected, !wasConnected || publishedHealth != health.version {
-                publishedHealth = health.version
-                await publishStatus(client)
-            }
-            wasConnected = connected
-            var pause = 0.25
-            if connected {
-                do {
-                    try await spool.dropExpired()
-                    for entry in await spool.pending() {
-                        guard !Task.isCancelled, client.isConnected else { break }
-                        let delivery = try await deliver(entry, client)
-                        if case .pending = delivery {
-                            backoff = min(max(1, backoff * 2), 60)
-                            pause = backoff
-                            break
-                        }
-                        if case .nonceRefused = delivery {
-                            // Not on the allowlist (or revoked): try again at the next sample.
-                            pause = max(configuration.sampleInterval, 1)
-                            break
-                        }
-                        if case .tpmFailed = delivery {
-                            // Until the TPM may be asked again; short slices keep the status current.
-                            pause = min(max(0.25, tpmPauseRemaining), 5)
-                            break
-                        }
-                        backoff = 0
-                    }
-                } catch {
-                    logger.error("sending from the spool failed", metadata: ["error": "\(error)"])
-                    pause = 1
-                }
-            }
-            try? await Task.sleep(for: seconds(pause))
-        }
-    }
-
-    // MARK: - One envelope
-
-    enum Delivery {
-        case accepted(Receipt)
-        case rejected(Rejection)
-        /// The nonce request was refused: the batch stays in the spool.
-        case nonceRefused(Rejection)
-        /// No answer in time: the batch stays in the spool.
-        case pending
-        /// The batch could not be one envelope: it was split into smaller batches at the end of the queue,
-        /// or dropped if nothing of it could ever be sent. The queue goes on with the next batch.
-        case requeued
-        /// The TPM could not sign (said why); the batch stays in the spool until it can.
-        case tpmFailed(String)
-    }
-
-    enum NonceReply {
-        case nonce(NonceResponse, expiresAt: Date)
-        case rejected(Rejection)
-    }
-
-    /// Sends one spooled batch (signing or re-signing it first if needed) and waits for its outcome.
-    func deliver(_ spooled: EnvelopeSpool.Entry, _ client: MQTTClient) async throws -> Delivery {
-        var entry = spooled
-        var resigns = 0
-        var freshlySigned = false
-        while true {
-            if entry.signed == nil || Self.isStale(entry.signed) {
-                if let problem = tpmPaused() { return .tpmFailed(problem) }
-                if try await splitIfTooLarge(entry) { return .requeued }
-                let reply: NonceReply
-                do {
-                    reply = try await fetchNonce(client)
-                } catch {
-                    count("nonce_timeouts")
-                    logger.warning("no nonce", metadata: ["error": "\(error)"])
-                    return .pending
-                }
-                switch reply {
-                case .rejected(let rejection):
-                    count("rejected")
-                    count("rejected.\(rejection.reasonCode ?? "unknown")")
-                    log(rejection, context: "nonce request refused; the batch stays in the spool")
-                    return .nonceRefused(rejection)
-                case .nonce(let nonce, let expiresAt):
-                    switch try await sign(entry, nonce: nonce, expiresAt: expiresAt) {
-                    case .signed(let signed):
-                        entry = signed
-                        freshlySigned = true
-                    case .gone:
-                        return .pending  // left the spool meanwhile (a late receipt)
-                    case .tpmFailed(let problem):
-                        return .tpmFailed(problem)
-                    case .invalid(let problem):
-                        try await unsendable(entry, problem)
-                        return .requeued
-                    }
-                }
-            }
-            let envelope: SignedEnvelope
-            do throws(ValidationFailure) {
-                envelope = try SignedEnvelope(
-                    parsing: Data((entry.signed?.envelope ?? "").utf8), maximumSize: budget.maximumEnvelopeBytes)
-            } catch {
-                // Signing again cannot mend what was just signed; only an envelope read back from disk may
-                // be worth one more signature (a damaged file, or one signed by another version).
-                if freshlySigned {
-                    try await unsendable(entry, error)
-                    return .requeued
-                }
-                logger.warning(
-                    "spooled envelope unreadable; re-signing",
-                    metadata: ["sequence": "\(entry.sequence)", "error": "\(error)"])
-                entry.signed = nil
-                continue
-            }
-            guard let signed = entry.signed, let expiresAt = signed.nonceExpiry else {
-                if freshlySigned {
-                    try await unsendable(entry, "its nonce has no valid expiry")
-                    return .requeued
-                }
-                entry.signed = nil
-                continue
-            }
-            board.expect(signed.nonce, from: Set(configuration.receiptsFrom))
-            guard let sent = try await spool.recordSend(sequence: entry.sequence) else {
-                board.forget(signed.nonce)
-                return .pending
-            }
-            entry = sent
-            do {
-                try await withTimeout(seconds(configuration.receiptTimeout)) {
-                    try await client.publish(self.message(for: envelope, expiresAt: expiresAt))
-                }
-            } catch {
-                board.forget(signed.nonce)
-                logger.warning("cannot publish the envelope; it stays in the spool", metadata: ["error": "\(error)"])
-                return .pending
-            }
-            count("published")
-            logger.debug("envelope published", metadata: ["nonce": "\(signed.nonce)", "sequence": "\(entry.sequence)"])
-
-            switch await board.wait(for: signed.nonce, timeout: seconds(configuration.receiptTimeout)) {
-            case nil:
-                count("receipt_timeouts")
-                logger.warning(
-                    "no receipt in time; the envelope stays in the spool",
-                    metadata: ["nonce": "\(signed.nonce)", "sequence": "\(entry.sequence)"])
-                return .pending
-            case .stored(let receipts)?:
-                guard let first = receipts.first else { return .pending }
-                try await spool.remove(nonce: signed.nonce)
-                count("accepted")
-                logger.info(
-                    "envelope accepted",
-                    metadata: [
-                        "collectors": "\(receipts.map(\.collector).joined(separator: ","))", "nonce": "\(signed.nonce)",
-                        "samples": "\(entry.batch.metrics.samples.count)",
-                    ])
-                return .accepted(first)
-            case .rejected(let rejection)?:
-                count("rejected")
-                count("rejected.\(rejection.reasonCode ?? "unknown")")
-                if Self.isRetryable(rejection, sendCount: entry.sendCount) {
-                    guard resigns < Self.maximumResigns else {
-                        log(rejection, context: "still refused after \(resigns) re-signs; the batch stays in the spool")
-                        return .rejected(rejection)
-                    }
-                    resigns += 1
-                    count("resigned")
-                    log(rejection, context: "re-signing with a fresh nonce")
-                    entry.signed = nil
-                    continue
-                }
-                if rejection.reasonCode == RejectionReason.payloadTooLarge.code, entry.batch.metrics.samples.count > 1 {
-                    // A receiver with a lower limit than max_envelope_bytes: smaller batches still arrive.
-                    log(
-                        rejection,
-                        context: "splitting the batch in two; set max_envelope_bytes to the receivers' limit")
-                    let samples = entry.batch.metrics.samples
-                    let half = samples.count / 2
-                    try await split(entry, into: [Array(samples[..<half]), Array(samples[half...])])
-                    return .requeued
-                }
-                log(rejection, context: "definitive; the envelope leaves the spool")
-                try await spool.remove(nonce: signed.nonce)
-                return .rejected(rejection)
-            }
-        }
-    }
-
-    /// nonce_expired and timestamp_skew always, nonce_replayed for an envelope sent more than once:
-    /// a fresh nonce and timestamp may succeed. Everything else is definitive.
-    static func isRetryable(_ rejection: Rejection, sendCount: Int) -> Bool {
-        switch rejection.reasonCode {
-        case RejectionReason.nonceExpired.code?, RejectionReason.timestampSkew.code?: true
-        case RejectionReason.nonceReplayed.code?: sendCount > 1
-        default: false
-        }
-    }
-
-    static func isStale(_ signed: EnvelopeSpool.SignedForm?) -> Bool {
-        guard let expiry = signed?.nonceExpiry else { return true }
-        return expiry.timeIntervalSinceNow < nonceSafetyMargin
-    }
-
-    /// Asks for a nonce; the answer is a nonce response or a rejection with the same correlation data.
-    func fetchNonce(_ client: MQTTClient) async throws -> NonceReply {
-        let payload = try WireJSON.encode(
-            NonceRequest(agentName: configuration.name, publicKeyHash: signer.publicKeyHash))
-        let request = MQTTMessage(
-            topic: topics.agentNonceRequest(configuration.name), payload: payload, qos: .atLeastOnce,
-            properties: MQTTProperties(responseTopic: topics.agentNonceResponse(configuration.name)))
-        let reply = try await client.request(request, timeout: seconds(configuration.nonceTimeout))
-        if reply.topic == topics.agentRejections(configuration.name) {
-            return .rejected(try Rejection(strictJSON: reply.payload))
-        }
-        let response: NonceResponse
-        do {
-            response = try NonceResponse(strictJSON: reply.payload)
-        } catch {
-            throw AgentError("malformed nonce response: \(error)")
-        }
-        guard let expiresAt = Timestamp.date(from: response.expiresAt) else {
-            throw AgentError("nonce response has no valid expires_at")
-        }
-        return .nonce(response, expiresAt: expiresAt)
-    }
-
-    enum Signing {
-        case signed(EnvelopeSpool.Entry)
-        /// The entry left the spool meanwhile.
-        case gone
-        case tpmFailed(String)
-        /// No valid envelope can be made of this batch.
-        case invalid(String)
-    }
-
-    /// Signs the entry's batch with `nonce` through the TPM and stores the envelope in the spool.
-    private func sign(_ entry: EnvelopeSpool.Entry, nonce: NonceResponse, expiresAt: Date) async throws -> Signing {
-        let claims = EnvelopeClaims(
-            agentName: configuration.name, publicKeyHash: signer.publicKeyHash, nonce: nonce.nonce,
-            timestamp: Timestamp.string(from: Date()), geographicRegion: entry.batch.geographicRegion,
-            geolocation: entry.batch.geolocation, metrics: entry.batch.metrics)
-        let envelope: SignedEnvelope
-        do {
-            envelope = try await SignedEnvelope.sign(claims, with: signer)
-        } catch let error as TPMError {
-            return .tpmFailed(recordTPMFailure(error))
-        } catch {
-            // Not the TPM: the claims themselves cannot be written (a value JSON cannot carry).
-            return .invalid("its claims cannot be written as JSON: \(error)")
-        }
-        tpmRecovered()
-        let signed = EnvelopeSpool.SignedForm(
-            envelope: String(decoding: envelope.serialized(), as: UTF8.self), nonce: nonce.nonce,
-            nonceExpiresAt: nonce.expiresAt)
-        guard let updated = try await spool.replaceEnvelope(sequence: entry.sequence, with: signed) else {
-            return .gone
-        }
-        return .signed(updated)
-    }
-
-    // MARK: - Batches that cannot be one envelope
-
-    /// Splits a batch that does not fit in one envelope (spooled by an older version, or under a larger
-    /// `max_envelope_bytes`) into batches that do; samples that fit nowhere are left out. Returns whether
-    /// the entry was replaced.
-    private func splitIfTooLarge(_ entry: EnvelopeSpool.Entry) async throws -> Bool {
-        let samples = entry.batch.metrics.samples
-        let (batches, unfit) = budget.split(samples)
-        guard batches.count > 1 || !unfit.isEmpty else { return false }
-        if !unfit.isEmpty {
-            count("samples_refused", by: unfit.count)
-            logger.error(
-                "left out samples that cannot fit in an envelope of \(budget.maximumEnvelopeBytes) bytes",
-                metadata: ["sequence": "\(entry.sequence)", "samples": "\(unfit.count)"])
-        }
-        guard !batches.isEmpty else {
-            let limit = budget.maximumEnvelopeBytes
-            try await unsendable(entry, "none of its samples fits in an envelope of \(limit) bytes")
-            return true
-        }
-        try await split(entry, into: batches)
-        return true
-    }
-
-    private func split(_ entry: EnvelopeSpool.Entry, into parts: [[MetricSample]]) async throws {
-        let batches = parts.map { samples in
-            EnvelopeSpool.UnsignedBatch(
-                geographicRegion: entry.batch.geographicRegion, geolocation: entry.batch.geolocation,
-                metrics: MetricsBatch(service: entry.batch.metrics.service, samples: samples))
-        }
-        let added = try await spool.split(sequence: entry.sequence, into: batches)
-        count("batches_split")
-        logger.warning(
-            "batch too large for one envelope; split, the parts go to the end of the queue",
-            metadata: [
-                "sequence": "\(entry.sequence)", "samples": "\(entry.batch.metrics.samples.count)",
-                "parts": "\(added.map(\.sequence))", "max_envelope_bytes": "\(budget.maximumEnvelopeBytes)",
-            ])
-    }
-
-    /// Drops a batch of which no valid envelope can be made, saying why: retrying it would only hold up
-    /// every batch behind it.
-    private func unsendable(_ entry: EnvelopeSpool.Entry, _ problem: any CustomStringConvertible) async throws {
-        count("batches_unsendable")
-        logger.error(
-            "dropping a batch that cannot be made into a valid envelope",
-            metadata: [
-                "sequence": "\(entry.sequence)", "samples": "\(entry.batch.metrics.samples.count)",
-                "problem": "\(problem)",
-            ])
-        try await spool.discard(sequence: entry.sequence, reason: "unsendable")
-    }
-
-    // MARK: - TPM trouble
-
-    /// The TPM's current trouble and when to ask it again; nil while it signs.
-    private struct TPMOutage: Sendable {
-        var retryAt: ContinuousClock.Instant
-        var kind: String
-        var problem: String
-    }
-
-    /// The TPM's problem while signing is paused after a failure; nil when it may be asked.
-    private func tpmPaused() -> String? {
-        tpmOutage.withLock { outage in
-            guard let outage, ContinuousClock.now < outage.retryAt else { return nil }
-            return outage.problem
-        }
-    }
-
-    /// Seconds until the TPM may be asked again.
-    private var tpmPauseRemaining: Double {
-        let remaining = tpmOutage.withLock { $0.map { $0.retryAt - ContinuousClock.now } } ?? .zero
-        return Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18
-    }
-
-    /// Notes a failed signature: pauses signing (the lockout's recovery time or the device's reconnect
-    /// backoff, at most a minute), logs when the kind of trouble changes, and marks the status degraded.
-    private func recordTPMFailure(_ error: TPMError) -> String {
-        count("tpm_failures")
-        let kind =
-            if error.isLockout {
-                "the TPM is in dictionary-attack lockout"
-            } else if error.isUnavailable {
-                "the TPM is unavailable"
-            } else {
-                "TPM signing failed"
-            }
-        let problem = "\(kind); batches are spooled and signed once it works again: \(error)"
-        let pause = min(max(error.retryAfter ?? .seconds(5), .milliseconds(250)), Self.maximumTPMPause)
-        let isNew = tpmOutage.withLock { outage in
-            let isNew = outage?.kind != kind
-            // The first report of a kind stays: the status changes with the trouble, not with each retry.
-            let shown = isNew ? problem : outage?.problem ?? problem
-            outage = TPMOutage(retryAt: ContinuousClock.now + pause, kind: kind, problem: shown)
-            return isNew
-        }
-        if isNew {
-            health.report("tpm", problem)
-            logger.error("\(kind); sampling and spooling go on", metadata: ["error": "\(error)"])
-        } else {
-            logger.debug("TPM still failing", metadata: ["error": "\(error)"])
-        }
-        return problem
-    }
-
-    private func tpmRecovered() {
-        guard tpmOutage.withLock({ $0.take() }) != nil else { return }
-        health.clear("tpm")
-        logger.notice("the TPM signs again; sending the spooled batches")
-    }
-
-    private func message(for envelope: SignedEnvelope, expiresAt: Date) -> MQTTMessage {
-        MQTTMessage(
-            topic: topics.agentMetrics(configuration.name), payload: envelope.serialized(), qos: .atLeastOnce,
-            properties: MQTTProperties(userProperties: [
-                MQTTUserProperty(EnvelopeProperty.workloadGeoID, WorkloadGeoID(claims: envelope.claims).headerValue),
-                MQTTUserProperty(
-                    EnvelopeProperty.signatureInput,
-                    SignatureInput(envelope: envelope, nonceExpiresAt: expiresAt).headerValue),
-            ]))
-    }
-
     // MARK: - Sampling
 
     /// The application document becomes a sample's `values`, four levels down in the claims: deeper
@@ -733,7 +307,7 @@ public final class Agent: Service {
     /// One tick: the system sample, plus the application sample when a metrics file is configured, each
     /// with its JSON size. A sample that cannot fit in an envelope (or that JSON cannot carry) is refused
     /// here, said and counted, rather than becoming a batch that can never be sent.
-    private func takeSample() -> [(sample: MetricSample, bytes: Int)] {
+    func takeSample() -> [(sample: MetricSample, bytes: Int)] {
         let now = Timestamp.string(from: Date())
         var samples = [MetricSample(timestamp: now, metricType: "system", values: sampler.withLock { $0.sample() })]
         if let path = configuration.applicationMetricsFile {
@@ -812,7 +386,7 @@ public final class Agent: Service {
         return .success(members)
     }
 
-    private func batch(_ samples: [MetricSample]) -> EnvelopeSpool.UnsignedBatch {
+    func batch(_ samples: [MetricSample]) -> EnvelopeSpool.UnsignedBatch {
         EnvelopeSpool.UnsignedBatch(
             geographicRegion: configuration.location, geolocation: configuration.geolocation,
             metrics: MetricsBatch(service: configuration.service, samples: samples))
@@ -820,7 +394,7 @@ public final class Agent: Service {
 
     // MARK: - Helpers
 
-    private func log(_ rejection: Rejection, context: String) {
+    func log(_ rejection: Rejection, context: String) {
         var metadata: Logger.Metadata = [
             "rejected_by": "\(rejection.rejectedBy.rawValue)",
             "validation_type": "\(rejection.validationType.rawValue)",
@@ -833,16 +407,12 @@ public final class Agent: Service {
         logger.warning("rejection: \(context)", metadata: metadata)
     }
 
-    /// Counts one of `name` (flat: `rejected.<reason>` is `rejected` with a reason).
-    private func count(_ name: String) {
-        count(name, by: 1)
-    }
-
-    private func count(_ name: String, by amount: Int) {
+    /// Counts `amount` of `name` (flat: `rejected.<reason>` is `rejected` with a reason).
+    func count(_ name: String, by amount: Int = 1) {
         metrics.count(name, by: amount)
     }
 
-    private func seconds(_ value: Double) -> Duration {
+    func seconds(_ value: Double) -> Duration {
         .milliseconds(Int64((value * 1000).rounded()))
     }
 }

@@ -40,6 +40,7 @@ import Foundation
 /// nonce_timeout_s: 10                # default 10
 /// receipt_timeout_s: 30              # default 30
 /// receipts_from: [collector-1, collector-2]   # default []: any one collector's receipt is enough
+/// max_in_flight: 64                  # default 64; envelopes awaiting receipts at once (1–1024)
 /// log_level: info                    # default info; trace debug info notice warn warning error critical
 /// ```
 ///
@@ -116,6 +117,9 @@ extension AgentConfiguration {
         }
         guard (4096...(64 * 1024 * 1024)).contains(maxEnvelopeBytes) else {
             throw fail("max_envelope_bytes", "must be 4096–67108864, not \(maxEnvelopeBytes)")
+        }
+        guard (1...1024).contains(maxInFlight) else {
+            throw fail("max_in_flight", "must be 1–1024, not \(maxInFlight)")
         }
         for collector in receiptsFrom where !AgentName.isValid(collector) {
             throw fail("receipts_from", "\"\(collector)\" is not a valid collector id")

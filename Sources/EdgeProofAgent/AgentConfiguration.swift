@@ -36,6 +36,9 @@ public struct AgentConfiguration: Sendable, Decodable {
     /// Collectors (their ids) that must each confirm storing an envelope before it leaves the
     /// spool; empty: the first receipt from any collector is enough.
     public var receiptsFrom: [String]
+    /// Envelopes published and awaiting their receipts at once (nonces are fetched ahead for as many):
+    /// with several in flight a backlog drains at the TPM's rate instead of one round trip per envelope.
+    public var maxInFlight: Int
     /// trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
 
@@ -128,6 +131,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case nonceTimeout = "nonce_timeout_s"
         case receiptTimeout = "receipt_timeout_s"
         case receiptsFrom = "receipts_from"
+        case maxInFlight = "max_in_flight"
         case logLevel = "log_level"
     }
 
@@ -162,6 +166,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout: Double = 10,
         receiptTimeout: Double = 30,
         receiptsFrom: [String] = [],
+        maxInFlight: Int = 64,
         logLevel: String = "info"
     ) {
         self.name = name
@@ -180,6 +185,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         self.nonceTimeout = nonceTimeout
         self.receiptTimeout = receiptTimeout
         self.receiptsFrom = receiptsFrom
+        self.maxInFlight = maxInFlight
         self.logLevel = logLevel
     }
 
@@ -216,6 +222,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
         receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
         receiptsFrom = try container.decodeIfPresent([String].self, forKey: .receiptsFrom) ?? []
+        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? 64
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
     }
 }

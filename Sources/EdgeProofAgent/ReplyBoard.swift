@@ -1,9 +1,10 @@
 import EdgeProofCore
 import Synchronization
 
-/// Matches receipts and rejections that arrive on the agent's topics to the envelope in flight (the
-/// agent sends one at a time). A receipt names its nonce; a rejection names it in `details.nonce`
-/// when the rejecting component includes it, and otherwise belongs to the envelope in flight.
+/// Matches receipts and rejections that arrive on the agent's topics to the envelopes in flight (up to
+/// `max_in_flight` at once). A receipt names its nonce; a rejection names it in `details.nonce` when the
+/// rejecting component read that far. One that does not (`payload_too_large` is refused before parsing)
+/// goes to the envelope in flight whose size it names in `details.size`, else to the oldest in flight.
 ///
 /// An envelope is settled by a rejection, or once the collectors it needs have confirmed it: any one
 /// when none are named, else every named one.
@@ -20,8 +21,11 @@ final class ReplyBoard: Sendable {
     }
 
     private struct InFlight {
-        let nonce: String
         let required: Set<String>
+        /// The envelope's bytes, for a rejection that names only the size.
+        let size: Int?
+        /// When it was declared: a rejection without nonce or size goes to the oldest.
+        let order: UInt64
         var receipts: [Receipt] = []
         var outcome: Outcome?
         var waiter: CheckedContinuation<Outcome?, Never>?
@@ -33,33 +37,42 @@ final class ReplyBoard: Sendable {
         }
     }
 
-    private let state = Mutex<InFlight?>(nil)
+    private struct State {
+        var flights: [String: InFlight] = [:]
+        var declared: UInt64 = 0
+    }
 
-    /// Declares `nonce` the envelope in flight, before it is published; `required` are the
-    /// collectors that must confirm it (empty: any one).
-    func expect(_ nonce: String, from required: Set<String>) {
+    private let state = Mutex(State())
+
+    /// Envelopes in flight.
+    var count: Int { state.withLock { $0.flights.count } }
+
+    /// Declares `nonce` in flight, before its envelope is published; `required` are the collectors that
+    /// must confirm it (empty: any one); `size` is the envelope's length in bytes.
+    func expect(_ nonce: String, from required: Set<String>, size: Int? = nil) {
         let previous = state.withLock { state in
-            defer { state = InFlight(nonce: nonce, required: required) }
-            return state?.waiter
+            defer {
+                state.declared += 1
+                state.flights[nonce] = InFlight(required: required, size: size, order: state.declared)
+            }
+            return state.flights[nonce]?.waiter
         }
         previous?.resume(returning: nil)
     }
 
     /// Forgets `nonce` if it is in flight (its publish failed).
     func forget(_ nonce: String) {
-        let waiter = state.withLock { state -> CheckedContinuation<Outcome?, Never>? in
-            guard state?.nonce == nonce else { return nil }
-            defer { state = nil }
-            return state?.waiter
-        }
+        let waiter = state.withLock { $0.flights.removeValue(forKey: nonce)?.waiter }
         waiter?.resume(returning: nil)
     }
 
-    /// Hands a reply to the envelope in flight; false when it is for no envelope in flight.
+    /// Hands a reply to the envelope it belongs to; false when it is for no envelope in flight.
     @discardableResult
-    func deliver(_ reply: Reply, nonce: String?) -> Bool {
+    func deliver(_ reply: Reply, nonce: String?, size: Int? = nil) -> Bool {
         let (matched, settled) = state.withLock { state -> (Bool, (CheckedContinuation<Outcome?, Never>, Outcome)?) in
-            guard var current = state, nonce == nil || nonce == current.nonce else { return (false, nil) }
+            guard let key = Self.flight(for: nonce, size: size, in: state.flights),
+                var current = state.flights[key]
+            else { return (false, nil) }
             if current.outcome == nil {
                 switch reply {
                 case .receipt(let receipt):
@@ -76,24 +89,34 @@ final class ReplyBoard: Sendable {
                 settled = (waiter, outcome)
                 current.waiter = nil
             }
-            state = current
+            state.flights[key] = current
             return (true, settled)
         }
         if let (waiter, outcome) = settled { waiter.resume(returning: outcome) }
         return matched
     }
 
+    /// The nonce a reply belongs to: its own; else the unsettled envelope of the named size, else the
+    /// oldest unsettled one.
+    private static func flight(for nonce: String?, size: Int?, in flights: [String: InFlight]) -> String? {
+        if let nonce { return flights[nonce] == nil ? nil : nonce }
+        let open = flights.filter { $0.value.outcome == nil }
+        let sized = size.map { size in open.filter { $0.value.size == size } } ?? [:]
+        let candidates = sized.isEmpty ? open : sized
+        return candidates.min { $0.value.order < $1.value.order }?.key
+    }
+
     /// Waits until `nonce` is settled; nil after `timeout`, on cancellation, or if it is not in
-    /// flight. Afterwards nothing is in flight.
+    /// flight. Afterwards it is no longer in flight.
     func wait(for nonce: String, timeout: Duration) async -> Outcome? {
         let outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
                     let ready = self.state.withLock { state -> Outcome?? in
-                        guard var current = state, current.nonce == nonce, !current.timedOut else { return .some(nil) }
+                        guard var current = state.flights[nonce], !current.timedOut else { return .some(nil) }
                         if let outcome = current.outcome { return .some(outcome) }
                         current.waiter = continuation
-                        state = current
+                        state.flights[nonce] = current
                         return nil
                     }
                     if let ready { continuation.resume(returning: ready) }
@@ -103,9 +126,12 @@ final class ReplyBoard: Sendable {
                 try? await Task.sleep(for: timeout)
                 // Timed out or cancelled: release the waiter (a no-op when it was answered).
                 let waiter = self.state.withLock { state -> CheckedContinuation<Outcome?, Never>? in
-                    guard var current = state, current.nonce == nonce else { return nil }
+                    guard var current = state.flights[nonce] else { return nil }
                     current.timedOut = true
-                    defer { current.waiter = nil; state = current }
+                    defer {
+                        current.waiter = nil
+                        state.flights[nonce] = current
+                    }
                     return current.waiter
                 }
                 waiter?.resume(returning: nil)
@@ -118,9 +144,8 @@ final class ReplyBoard: Sendable {
         }
         return state.withLock { state in
             // The timer may have won the race against a reply that settled it just now.
-            let settled = outcome ?? (state?.nonce == nonce ? state?.outcome : nil)
-            if state?.nonce == nonce { state = nil }
-            return settled
+            let flight = state.flights.removeValue(forKey: nonce)
+            return outcome ?? flight?.outcome
         }
     }
 }

@@ -97,8 +97,8 @@ public struct AgentBenchmark: Sendable {
         let batch = BenchmarkClaims.make(keyHash: signer.publicKeyHash, nonce: Self.nonce(0))
 
         func envelopes(_ count: Int) async throws -> Duration {
-            // Where the agent's send loop runs: on the TPM's thread (see Agent.run).
-            try await withTaskExecutorPreference(signer.taskExecutor) {
+            // Where the agent's send loop runs: where the signer signs cheapest (the TPM's thread).
+            try await signer.signingLoop {
                 let clock = ContinuousClock()
                 let start = clock.now
                 for index in 0..<count {

@@ -15,6 +15,23 @@ import Darwin
 /// the unsigned batch (so it can be signed once a nonce is available, or re-signed with a fresh one)
 /// and, once signed, the serialized envelope with its nonce and the nonce's expiry.
 ///
+/// Durable writes, one per state change that must survive a crash:
+/// - enqueue: the entry's own file (a batch must not be lost);
+/// - signed (and about to be sent): the signed forms of all entries signed together go into one
+///   signature file, `signed-<generation>.jsonl`, one line per entry (`sequence`, `signed`,
+///   `send_count`): a crash after the publish must not make the batch be signed again under another
+///   nonce, which a collector would store a second time. An entry file is never rewritten; on
+///   loading, the newest generation's line for a sequence wins over older lines and over a signed form
+///   inside the entry file (written by earlier versions, which still load). A signature file goes once
+///   none of its entries is left and their removal is durable; sequences named in it are not given out
+///   again;
+/// - removed: the entry file is unlinked; ``remove(nonces:)`` syncs the directory once for several, and
+///   ``remove(nonce:durably:)`` with `durably: false` leaves the sync to the next durable write or
+///   ``sync()``. A removal lost in a crash only brings an entry back that collectors already stored:
+///   resent, it is answered `nonce_replayed` with `stored_at`, which counts as its receipt.
+/// A resend is not written (``noteResend(sequence:)``): the stored `send_count` of a signed entry is
+/// at least 1 already, which is all a restart needs to know.
+///
 /// Bounded by ``Limits``: entries older than `maxAge` are dropped, and when a new entry would push
 /// the spool over `maxBytes` the ``OverflowPolicy`` decides which entries go. Every drop is counted
 /// and reported through the `report` closure given at creation. Files that cannot be read are moved
@@ -110,8 +127,41 @@ public actor EnvelopeSpool {
     public nonisolated let directory: URL
     public nonisolated let limits: Limits
     private let report: @Sendable (Event) -> Void
-    private var entries: [UInt64: (entry: Entry, file: String, size: Int)] = [:]
+    private var entries: [UInt64: Slot] = [:]
     private var nextSequence: UInt64 = 1
+    /// Live entries whose current signed form is in each signature file, by file name.
+    private var signatureFiles: [String: Set<UInt64>] = [:]
+    private var nextGeneration: UInt64 = 1
+    /// Files were unlinked since the directory was last synced.
+    private var unsyncedRemovals = false
+    /// Signature files no live entry uses any more, unlinked only after the directory sync that makes the
+    /// removal of their entries durable: a crash must not keep an entry file and lose its signed form (the
+    /// batch would be signed again under a new nonce and stored twice).
+    private var retiredSignatureFiles: [String] = []
+
+    private struct Slot {
+        var entry: Entry
+        /// The entry's own file (enqueue state).
+        let file: String
+        let fileSize: Int
+        /// The signature file holding its current signed form, if not the entry file, and its line's size.
+        var signatureFile: String?
+        var signatureSize = 0
+
+        var size: Int { fileSize + signatureSize }
+    }
+
+    /// One line of a signature file.
+    struct SignatureLine: Codable {
+        var sequence: UInt64
+        var signed: SignedForm?
+        var sendCount: Int
+
+        enum CodingKeys: String, CodingKey {
+            case sequence, signed
+            case sendCount = "send_count"
+        }
+    }
     /// Entries dropped by the bounds since this spool was opened.
     public private(set) var droppedCount = 0
 
@@ -134,24 +184,66 @@ public actor EnvelopeSpool {
             throw StorageError("cannot list spool directory \(directory.path): \(error.localizedDescription)")
         }
         let decoder = JSONDecoder()
-        var loaded: [UInt64: (entry: Entry, file: String, size: Int)] = [:]
+        var loaded: [UInt64: Slot] = [:]
         var highest: UInt64 = 0
+        func quarantine(_ name: String, _ problem: String) {
+            let url = directory.appendingPathComponent(name)
+            rename(url.path, url.appendingPathExtension("corrupt").path)
+            report(.quarantined(file: name, problem: problem))
+        }
         for name in names.sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
             let url = directory.appendingPathComponent(name)
-            let problem: String
-            if let data = FileManager.default.contents(atPath: url.path) {
-                if let entry = try? decoder.decode(Entry.self, from: data), loaded[entry.sequence] == nil {
-                    loaded[entry.sequence] = (entry, name, data.count)
-                    highest = max(highest, entry.sequence)
-                    continue
-                }
-                problem = "not a spool entry (or a duplicate sequence)"
-            } else {
-                problem = "cannot be read"
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                quarantine(name, "cannot be read")
+                continue
             }
-            let aside = url.appendingPathExtension("corrupt")
-            rename(url.path, aside.path)
-            report(.quarantined(file: name, problem: problem))
+            guard let entry = try? decoder.decode(Entry.self, from: data), loaded[entry.sequence] == nil else {
+                quarantine(name, "not a spool entry (or a duplicate sequence)")
+                continue
+            }
+            loaded[entry.sequence] = Slot(entry: entry, file: name, fileSize: data.count)
+            highest = max(highest, entry.sequence)
+        }
+        // Signature files in generation order (the names sort so): a later line wins.
+        var generation: UInt64 = 0
+        var signatureFiles: [String: Set<UInt64>] = [:]
+        for name in names.sorted() where Self.generation(ofSignatureFile: name) != nil {
+            generation = max(generation, Self.generation(ofSignatureFile: name) ?? 0)
+            let url = directory.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                quarantine(name, "cannot be read")
+                continue
+            }
+            var lines: [(line: SignatureLine, size: Int)] = []
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let parsed = try? decoder.decode(SignatureLine.self, from: line) else {
+                    lines = []
+                    break
+                }
+                lines.append((parsed, line.count + 1))
+            }
+            guard !lines.isEmpty else {
+                // Written whole or not at all (renamed into place after fsync): this one is damaged.
+                quarantine(name, "not a spool signature file")
+                continue
+            }
+            for (line, size) in lines {
+                // A line may outlive its entry (removed since): its sequence must never be given out again, or
+                // it would attach an old envelope to a new batch at the next start.
+                highest = max(highest, line.sequence)
+                guard var slot = loaded[line.sequence] else { continue }
+                if let previous = slot.signatureFile { signatureFiles[previous]?.remove(line.sequence) }
+                slot.entry.signed = line.signed
+                slot.entry.sendCount = line.sendCount
+                slot.signatureFile = name
+                slot.signatureSize = size
+                loaded[line.sequence] = slot
+                signatureFiles[name, default: []].insert(line.sequence)
+            }
+            if signatureFiles[name] == nil { signatureFiles[name] = [] }
+        }
+        for (name, live) in signatureFiles where live.isEmpty {
+            unlink(directory.appendingPathComponent(name).path)
         }
         // Leftover temporary files of an interrupted write are incomplete by definition.
         for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
@@ -159,6 +251,8 @@ public actor EnvelopeSpool {
         }
         self.entries = loaded
         self.nextSequence = highest + 1
+        self.signatureFiles = signatureFiles.filter { !$0.value.isEmpty }
+        self.nextGeneration = generation + 1
     }
 
     /// Entries in queue order (oldest first).
@@ -207,7 +301,8 @@ public actor EnvelopeSpool {
         let name = Self.fileName(sequence: entry.sequence, enqueuedAt: now)
         try DurableFile.write(data, to: directory.appendingPathComponent(name))
         nextSequence += 1
-        entries[entry.sequence] = (entry, name, data.count)
+        entries[entry.sequence] = Slot(entry: entry, file: name, fileSize: data.count)
+        directorySynced()
         return entry
     }
 
@@ -215,35 +310,79 @@ public actor EnvelopeSpool {
     /// send count. Returns the updated entry, nil if it is no longer in the spool.
     @discardableResult
     public func replaceEnvelope(sequence: UInt64, with signed: SignedForm) throws(StorageError) -> Entry? {
-        try update(sequence) { entry in
-            entry.signed = signed
-            entry.sendCount = 0
-        }
+        try storeSigned([(sequence, signed)], sendCount: 0).first
     }
 
-    /// Counts one more publication of the entry's current envelope (persisted, so a restart knows the
-    /// envelope already went out once).
+    /// Stores the signed forms of entries about to be published, all in one durable write, each with a
+    /// send count of 1 (a restart treats them as sent, which they may be). Returns the updated entries, in
+    /// the order given; entries no longer in the spool are left out.
+    @discardableResult
+    public func recordSigned(_ signed: [(sequence: UInt64, signed: SignedForm)]) throws(StorageError) -> [Entry] {
+        try storeSigned(signed.map { ($0.sequence, Optional($0.signed)) }, sendCount: 1)
+    }
+
+    /// Counts one more publication of the entry's current envelope, durably.
     @discardableResult
     public func recordSend(sequence: UInt64) throws(StorageError) -> Entry? {
-        try update(sequence) { $0.sendCount += 1 }
+        guard let entry = entries[sequence]?.entry else { return nil }
+        return try storeSigned([(sequence, entry.signed)], sendCount: entry.sendCount + 1).first
     }
 
-    /// Removes the entry whose envelope carries `nonce` (after its receipt or a definitive rejection).
+    /// Counts one more publication of the entry's current envelope, in memory only: a signed entry was
+    /// stored as sent at least once, which is all a restart needs (see ``recordSigned(_:)``).
     @discardableResult
-    public func remove(nonce: String) throws(StorageError) -> Entry? {
-        guard let slot = entries.values.first(where: { $0.entry.nonce == nonce }) else { return nil }
-        try remove(sequence: slot.entry.sequence)
+    public func noteResend(sequence: UInt64) -> Entry? {
+        guard var slot = entries[sequence] else { return nil }
+        slot.entry.sendCount += 1
+        entries[sequence] = slot
         return slot.entry
     }
 
+    /// Removes the entry whose envelope carries `nonce` (after its receipt or a definitive rejection).
+    /// With `durably: false` the directory sync is left to the next durable write or ``sync()``.
+    @discardableResult
+    public func remove(nonce: String, durably: Bool = true) throws(StorageError) -> Entry? {
+        guard let slot = entries.values.first(where: { $0.entry.nonce == nonce }) else { return nil }
+        try remove(sequence: slot.entry.sequence, durably: durably)
+        return slot.entry
+    }
+
+    /// Removes the entries whose envelopes carry `nonces`, with one directory sync for all of them (none
+    /// with `durably: false`, see ``remove(nonce:durably:)``).
+    @discardableResult
+    public func remove(nonces: some Collection<String>, durably: Bool = true) throws(StorageError) -> [Entry] {
+        let wanted = Set(nonces)
+        let slots = entries.values.filter { $0.entry.nonce.map(wanted.contains) ?? false }
+        for slot in slots { try remove(sequence: slot.entry.sequence, durably: false) }
+        if durably { try sync() }
+        return slots.map(\.entry)
+    }
+
     /// Removes an entry by sequence.
-    public func remove(sequence: UInt64) throws(StorageError) {
+    public func remove(sequence: UInt64, durably: Bool = true) throws(StorageError) {
         guard let slot = entries.removeValue(forKey: sequence) else { return }
         let path = directory.appendingPathComponent(slot.file).path
         if unlink(path) != 0, errno != ENOENT {
             throw StorageError.system("unlink \(path)", errno: errno)
         }
+        unsyncedRemovals = true
+        if let file = slot.signatureFile { release(sequence, from: file) }
+        if durably { try sync() }
+    }
+
+    /// Makes removals durable that were made with `durably: false`.
+    public func sync() throws(StorageError) {
+        guard unsyncedRemovals else { return }
         try DurableFile.syncDirectory(directory)
+        directorySynced()
+    }
+
+    /// The removals made so far are durable: the signature files they retired may go now. Their own
+    /// unlinks need no sync (one that comes back without live entries is removed on loading).
+    private func directorySynced() {
+        unsyncedRemovals = false
+        for name in retiredSignatureFiles { unlink(directory.appendingPathComponent(name).path) }
+        retiredSignatureFiles.removeAll()
     }
 
     /// Replaces an entry by smaller batches (one too large to be sent as one envelope), appended in order at
@@ -292,14 +431,53 @@ public actor EnvelopeSpool {
             enqueuedAt: slot.entry.enqueuedAt))
     }
 
-    private func update(_ sequence: UInt64, _ change: (inout Entry) -> Void) throws(StorageError) -> Entry? {
-        guard var slot = entries[sequence] else { return nil }
-        change(&slot.entry)
-        let data = try Self.encode(slot.entry)
-        try DurableFile.write(data, to: directory.appendingPathComponent(slot.file))
-        slot.size = data.count
-        entries[sequence] = slot
-        return slot.entry
+    /// One signature file for all of `signed` (one fsync, one rename, one directory sync).
+    private func storeSigned(
+        _ signed: [(sequence: UInt64, signed: SignedForm?)], sendCount: Int
+    ) throws(StorageError) -> [Entry] {
+        let live = signed.filter { entries[$0.sequence] != nil }
+        guard !live.isEmpty else { return [] }
+        var data = Data()
+        var lineSizes: [Int] = []
+        for (sequence, form) in live {
+            let line: Data
+            do {
+                line = try WireJSON.encode(SignatureLine(sequence: sequence, signed: form, sendCount: sendCount))
+            } catch {
+                throw StorageError("cannot encode the signed form of spool entry \(sequence): \(error)")
+            }
+            data.append(line)
+            data.append(UInt8(ascii: "\n"))
+            lineSizes.append(line.count + 1)
+        }
+        let name = Self.signatureFileName(generation: nextGeneration)
+        try DurableFile.write(data, to: directory.appendingPathComponent(name))
+        nextGeneration += 1
+        var updated: [Entry] = []
+        for ((sequence, form), lineSize) in zip(live, lineSizes) {
+            guard var slot = entries[sequence] else { continue }
+            if let previous = slot.signatureFile { release(sequence, from: previous) }
+            slot.entry.signed = form
+            slot.entry.sendCount = sendCount
+            slot.signatureFile = name
+            slot.signatureSize = lineSize
+            entries[sequence] = slot
+            signatureFiles[name, default: []].insert(sequence)
+            updated.append(slot.entry)
+        }
+        // After the new file is in place: a signature file this write retired must not go before it.
+        directorySynced()
+        return updated
+    }
+
+    /// `sequence` no longer takes its signed form from `file`; the file goes once nothing does, after the
+    /// next directory sync (see ``retiredSignatureFiles``).
+    private func release(_ sequence: UInt64, from file: String) {
+        signatureFiles[file]?.remove(sequence)
+        if signatureFiles[file]?.isEmpty ?? false {
+            signatureFiles[file] = nil
+            retiredSignatureFiles.append(file)
+        }
     }
 
     private static func encode(_ entry: Entry) throws(StorageError) -> Data {
@@ -310,11 +488,24 @@ public actor EnvelopeSpool {
         }
     }
 
+    /// `signed-00000000000000000007.jsonl`: sorts by generation; not `*.json`, so never taken for an entry.
+    static func signatureFileName(generation: UInt64) -> String {
+        "signed-\(padded(generation)).jsonl"
+    }
+
+    static func generation(ofSignatureFile name: String) -> UInt64? {
+        guard name.hasPrefix("signed-"), name.hasSuffix(".jsonl") else { return nil }
+        return UInt64(name.dropFirst("signed-".count).dropLast(".jsonl".count))
+    }
+
+    private static func padded(_ number: UInt64) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
     /// `00000000000000000042-20261121T100000123Z.json`: sorts by sequence, readable by people.
     static func fileName(sequence: UInt64, enqueuedAt: Date) -> String {
-        let digits = String(sequence)
-        let padded = String(repeating: "0", count: max(0, 20 - digits.count)) + digits
         let stamp = Timestamp.string(from: enqueuedAt).filter { $0 != "-" && $0 != ":" && $0 != "." }
-        return "\(padded)-\(stamp).json"
+        return "\(padded(sequence))-\(stamp).json"
     }
 }

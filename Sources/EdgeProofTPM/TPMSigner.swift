@@ -21,10 +21,15 @@ public struct TPMSigner: EnvelopeSigner {
         self.publicKeyHash = publicKey.hash
     }
 
-    /// Where a task that signs in a loop should run: see ``TPMDevice/taskExecutor``.
-    public var taskExecutor: any TaskExecutor { device.taskExecutor }
-
     public func signature(forDigest digest: SHA256.Digest) async throws -> [UInt8] {
         try await device.sign(digest: Array(digest), with: handle, algorithm: algorithm)
+    }
+
+    /// Runs `body` on the TPM's executor: its signatures are then plain calls on the thread that talks
+    /// to the TPM. Child tasks `body` starts inherit the preference unless they name another executor.
+    public func signingLoop<T: Sendable, Failure: Error>(
+        _ body: @Sendable () async throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        try await withTaskExecutorPreference(device.taskExecutor, operation: body)
     }
 }

@@ -39,6 +39,7 @@ import Testing
         #expect(configuration.spool.whenFull == .dropOldest)
         #expect(configuration.nonceTimeout == 10)
         #expect(configuration.receiptTimeout == 30)
+        #expect(configuration.maxInFlight == 64)
         #expect(configuration.broker.port == 8883)
         #expect(configuration.geolocation == nil)
     }
@@ -106,6 +107,7 @@ import Testing
         ("sample_interval_s: 0", "sample_interval_s: must be more than 0"),
         ("nonce_timeout_s: .inf", "nonce_timeout_s: must be more than 0 and at most 3600"),
         ("receipt_timeout_s: -1", "receipt_timeout_s: must be more than 0"),
+        ("max_in_flight: 0", "max_in_flight: must be 1–1024"),
         ("samples_per_envelope: 0", "samples_per_envelope: must be 1–100000"),
         ("samples_per_envelope: 100000000", "samples_per_envelope: must be 1–100000"),
         ("max_envelope_bytes: 100", "max_envelope_bytes: must be 4096–67108864"),

@@ -16,6 +16,10 @@ final class FakeCloud: Sendable {
         case receipt
         case reject(ValidationFailure)
         case silence
+        /// No answer yet: the receipt goes out with the next `.receiptReleasingHeld`.
+        case hold
+        /// A receipt for this envelope and for every one held before it.
+        case receiptReleasingHeld
     }
 
     struct Received: Sendable {
@@ -33,6 +37,7 @@ final class FakeCloud: Sendable {
     let received = Mutex<[Received]>([])
     let problems = Mutex<[String]>([])
     let nonceRequests = Atomic<Int>(0)
+    let held = Mutex<[SignedEnvelope]>([])
 
     init(broker: MosquittoBroker, publicKey: AgentPublicKey, nonceLifetime: Duration = .seconds(300)) async throws {
         self.publicKey = publicKey
@@ -88,12 +93,12 @@ final class FakeCloud: Sendable {
                 let answer = policy.withLock { $0 }(index, envelope)
                 switch answer {
                 case .receipt:
-                    _ = try authority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash)
-                    try await collector.publish(MQTTMessage(
-                        topic: topics.agentReceipts(agent),
-                        payload: try JSONEncoder().encode(Receipt(
-                            nonce: envelope.claims.nonce, collector: "collector-1",
-                            storedAt: Timestamp.string(from: Date())))))
+                    try await receipt(for: envelope, agent: agent)
+                case .hold:
+                    held.withLock { $0.append(envelope) }
+                case .receiptReleasingHeld:
+                    for earlier in held.withLock({ $0 }) + [envelope] { try await receipt(for: earlier, agent: agent) }
+                    held.withLock { $0.removeAll() }
                 case .reject(let failure):
                     try await collector.publish(MQTTMessage(
                         topic: topics.agentRejections(agent),
@@ -107,6 +112,14 @@ final class FakeCloud: Sendable {
         } catch {
             problems.withLock { $0.append("\(message.topic): \(error)") }
         }
+    }
+
+    private func receipt(for envelope: SignedEnvelope, agent: String) async throws {
+        _ = try authority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash)
+        try await collector.publish(MQTTMessage(
+            topic: topics.agentReceipts(agent),
+            payload: try JSONEncoder().encode(Receipt(
+                nonce: envelope.claims.nonce, collector: "collector-1", storedAt: Timestamp.string(from: Date())))))
     }
 }
 

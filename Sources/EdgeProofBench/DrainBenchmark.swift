@@ -1,0 +1,191 @@
+import Crypto
+import EdgeProofAgent
+import EdgeProofCollector
+import EdgeProofCore
+import EdgeProofGateway
+import EdgeProofMQTT
+import EdgeProofStorage
+import EdgeProofTPM
+import EdgeProofLocalStack
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `edgeproof bench drain`: how fast an agent empties a backlog over a slow link, against its TPM.
+///
+/// A real swtpm (ECC P-256 key), a TLS mosquitto, a collector and a passthrough gateway; the agent's spool
+/// holds `batches` one-sample batches before the agent starts, and the agent reaches the broker through a
+/// ``DelayingProxy`` adding `delay` each way. `drain_per_s`: batches receipted per second from the agent's
+/// start until its spool is empty. Beside it the TPM's bare signing rate (``TPMBareSignLoop``, same key,
+/// same run, before the agent starts) and `drain_ratio` = drain_per_s / sign rate.
+public struct DrainBenchmark: Sendable {
+    public var batches: Int
+    public var delay: Duration
+    public var maxInFlight: Int
+    public var timeout: Duration
+
+    public init(batches: Int = 2000, delay: Duration = .milliseconds(25), maxInFlight: Int = 64, timeout: Duration = .seconds(600)) {
+        self.batches = batches
+        self.delay = delay
+        self.maxInFlight = maxInFlight
+        self.timeout = timeout
+    }
+
+    public struct Result: Sendable {
+        public var batches: Int
+        public var drainSeconds: Double
+        public var drainPerSecond: Double
+        public var bareSignPerSecond: Double
+        public var ratio: Double { bareSignPerSecond > 0 ? drainPerSecond / bareSignPerSecond : 0 }
+        /// What the agent counted (published, accepted, resigned, receipt_timeouts, …).
+        public var counters: [String: Int]
+        /// Round trip through the proxy, agent side: twice the delay.
+        public var addedRoundTripMilliseconds: Double
+    }
+
+    public func run() async throws -> Result {
+        let work = try TemporaryDirectory(prefix: "edgeproof-bench-drain")
+        defer { work.remove() }
+        var logger = Logger(label: "edgeproof.bench")
+        logger.logLevel = .critical
+        let tpm = try SoftwareTPM.start()
+        defer { tpm.stop() }
+        let device = try TPMDevice(tcti: tpm.tcti)
+        let handle = PersistentHandle.defaultSigningKey
+        _ = try await device.provisionSigningKey(.eccP256, at: handle)
+        let signer = try await TPMSigner(device: device, handle: handle)
+
+        let agentName = "agent-001"
+        let broker = try MosquittoBroker.start(
+            clients: ["gateway", "collector-1", "monitor", agentName], directory: TemporaryDirectory(at: work.appending("broker")))
+        defer { broker.stop() }
+        let proxy = try DelayingProxy(targetPort: broker.port, delay: delay)
+        defer { proxy.stop() }
+
+        var allowlist = Allowlist()
+        try allowlist.add(
+            AllowlistEntry(
+                name: agentName, key: signer.publicKey, createdAt: Timestamp.string(from: Date()),
+                allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
+        let allowlistPath = work.appending("allowlist.yaml").path
+        try AllowlistFile(path: allowlistPath).save(allowlist)
+        let nonceKeys = work.appending("nonce.keys")
+        try NonceKeyFile.generate(at: nonceKeys)
+        try Data(
+            """
+            id: collector-1
+            \(broker.configurationSection(for: "collector-1"))
+            allowlist_file: \(allowlistPath)
+            nonce_key_file: \(nonceKeys.path)
+            records:
+              directory: \(work.appending("records").path)
+            """.utf8
+        ).write(to: work.appending("collector.yaml"))
+        try Data(
+            """
+            id: gateway
+            mode: passthrough
+            \(broker.configurationSection(for: "gateway"))
+            allowlist_file: \(allowlistPath)
+            """.utf8
+        ).write(to: work.appending("gateway.yaml"))
+        let spoolDirectory = work.appending("spool").path
+        try Data(
+            """
+            name: \(agentName)
+            \(broker.configurationSection(for: agentName))
+            location: US/California/Santa Clara
+            sample_interval_s: 3600
+            spool:
+              directory: \(spoolDirectory)
+            max_in_flight: \(maxInFlight)
+            log_level: critical
+            """.utf8
+        ).write(to: work.appending("agent.yaml"))
+        var agentConfiguration = try AgentConfiguration.load(file: work.appending("agent.yaml").path, environment: [:])
+        agentConfiguration.broker.port = Int(proxy.port)
+
+        // The backlog, spooled before the agent starts (as after an outage).
+        let spool = try EnvelopeSpool(directory: URL(fileURLWithPath: spoolDirectory))
+        let sample = BenchmarkClaims.make(keyHash: signer.publicKeyHash, nonce: "unused")
+        for _ in 0..<batches {
+            try await spool.enqueue(
+                EnvelopeSpool.UnsignedBatch(
+                    geographicRegion: agentConfiguration.location, geolocation: nil, metrics: sample.metrics))
+        }
+
+        // The bare rate on the same key, in this run, before the agent holds the TPM.
+        let bare = try TPMBareSignLoop(tcti: tpm.tcti, handle: handle)
+        let digest = SHA256.hash(data: Data("edgeproof drain benchmark".utf8))
+        _ = try bare.run(count: 50, digest: digest)
+        let bareRate = Double(batches) / Self.seconds(try bare.run(count: batches, digest: digest))
+
+        let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
+        let services = ServiceGroup(
+            services: [
+                try Collector(
+                    configuration: try CollectorConfiguration.load(file: work.appending("collector.yaml").path, environment: [:]),
+                    logger: logger),
+                try Gateway(
+                    configuration: try GatewayConfiguration.load(file: work.appending("gateway.yaml").path, environment: [:]),
+                    logger: logger),
+            ],
+            logger: logger)
+        let result = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            try await statuses.waitForOnline("collector/collector-1")
+            try await statuses.waitForOnline("gateway/gateway")
+
+            let agent = try Agent(configuration: agentConfiguration, signer: signer, logger: logger)
+            let agentGroup = ServiceGroup(services: [agent], logger: logger)
+            let clock = ContinuousClock()
+            let start = clock.now
+            group.addTask { try await agentGroup.run() }
+            var remaining = await agent.spooledCount()
+            while remaining > 0 {
+                guard clock.now - start < timeout else {
+                    throw BenchmarkError("the agent still had \(remaining) of \(batches) batches after \(timeout)")
+                }
+                try await Task.sleep(for: .milliseconds(10))
+                remaining = await agent.spooledCount()
+            }
+            let elapsed = Self.seconds(clock.now - start)
+            await agentGroup.triggerGracefulShutdown()
+            await services.triggerGracefulShutdown()
+            return Result(
+                batches: batches, drainSeconds: elapsed, drainPerSecond: Double(batches) / elapsed,
+                bareSignPerSecond: bareRate, counters: agent.counters,
+                addedRoundTripMilliseconds: Self.seconds(delay * 2) * 1000)
+        }
+        await monitor.shutdown()
+        return result
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Runs the bench and prints its table and, last, the JSON line of its figures.
+    public func runAndPrint() async throws {
+        let result = try await run()
+        print(
+            "Agent drain: \(result.batches) spooled batches over +\(Int(result.addedRoundTripMilliseconds)) ms RTT,"
+                + " max_in_flight \(maxInFlight)")
+        print(
+            TextTable(
+                header: ["DRAIN/S", "BARE SIGN/S", "RATIO", "SECONDS"],
+                rows: [[
+                    format(result.drainPerSecond), format(result.bareSignPerSecond),
+                    String(format: "%.3f", result.ratio), String(format: "%.2f", result.drainSeconds),
+                ]]
+            ).rendered)
+        let counters = result.counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        print("agent counters: \(counters.joined(separator: " "))")
+        print(
+            try jsonLine([
+                "drain_per_s": result.drainPerSecond.rounded(), "bare_sign_per_s": result.bareSignPerSecond.rounded(),
+                "drain_ratio": (result.ratio * 1000).rounded() / 1000, "batches": Double(result.batches),
+                "added_rtt_ms": result.addedRoundTripMilliseconds, "max_in_flight": Double(maxInFlight),
+            ]))
+    }
+}
