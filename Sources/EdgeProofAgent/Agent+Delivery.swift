@@ -71,7 +71,7 @@ extension Agent {
 
     /// One tick: spools it, sends what the spool holds (older batches first, several in flight) and
     /// returns the outcome of the new batch.
-    func sendOnce(_ client: MQTTClient) async throws -> AgentOutcome {
+    func sendOnce(_ client: any MQTTTransport) async throws -> AgentOutcome {
         // One tick: usually one batch, two when its samples do not fit in one envelope together.
         let batches = budget.split(takeSample().map(\.sample)).batches
         guard !batches.isEmpty else {
@@ -111,7 +111,7 @@ extension Agent {
     }
 
     /// Sends spooled batches whenever connected; backs off after a pass ended with batches pending.
-    func sendLoop(_ client: MQTTClient) async {
+    func sendLoop(_ client: any MQTTTransport) async {
         var wasConnected = false
         var publishedHealth = -1
         var backoff: Double = 0
@@ -152,7 +152,7 @@ extension Agent {
     // MARK: - The window
 
     /// One pass over the spool (entries up to `through`, all when nil), as described above.
-    func drain(_ client: MQTTClient, through last: UInt64? = nil) async throws -> Pass {
+    func drain(_ client: any MQTTTransport, through last: UInt64? = nil) async throws -> Pass {
         var queue = await spool.pending().filter { last == nil || $0.sequence <= last ?? 0 }.map { Flight(entry: $0) }
         var pass = Pass()
         var nonces: [(response: NonceResponse, expiresAt: Date)] = []
@@ -314,7 +314,7 @@ extension Agent {
     /// Publishes a group of flights in order once the signed ones among them are stored; returns how many
     /// did not go out (they left the spool meanwhile).
     private func release(
-        _ batch: [Flight], stored: Set<UInt64>, _ client: MQTTClient,
+        _ batch: [Flight], stored: Set<UInt64>, _ client: any MQTTTransport,
         in group: inout ThrowingTaskGroup<WindowEvent, any Error>
     ) async -> Int {
         var dropped = 0
@@ -348,7 +348,7 @@ extension Agent {
     /// executor: on a serial one (the TPM's) they start in launch order and hand their messages to the
     /// MQTT client before their first wait, so the envelopes go out oldest first.
     private func launch(
-        _ flight: Flight, _ client: MQTTClient, in group: inout ThrowingTaskGroup<WindowEvent, any Error>
+        _ flight: Flight, _ client: any MQTTTransport, in group: inout ThrowingTaskGroup<WindowEvent, any Error>
     ) -> Bool {
         guard let nonce = flight.entry.nonce, let envelope = flight.envelope else { return false }
         board.expect(nonce, from: Set(configuration.receiptsFrom), size: flight.payload.count)
@@ -505,7 +505,7 @@ extension Agent {
     }
 
     /// Asks for a nonce; the answer is a nonce response or a rejection with the same correlation data.
-    func fetchNonce(_ client: MQTTClient) async throws -> NonceReply {
+    func fetchNonce(_ client: any MQTTTransport) async throws -> NonceReply {
         let payload = try WireJSON.encode(
             NonceRequest(agentName: configuration.name, publicKeyHash: signer.publicKeyHash))
         let request = MQTTMessage(

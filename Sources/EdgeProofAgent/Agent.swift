@@ -28,7 +28,7 @@ import Synchronization
 /// unreachable or in dictionary-attack lockout, sampling and spooling go on and signing is retried
 /// with backoff. Whatever is wrong (TPM, application metrics file, refused samples) is logged when it
 /// starts and ends, and the retained status says `degraded` with the reasons meanwhile.
-public final class Agent: Service {
+public final class Agent: Sendable {
     public let configuration: AgentConfiguration
     let signer: any EnvelopeSigner
     let logger: Logger
@@ -114,32 +114,41 @@ public final class Agent: Service {
     /// Batches in the spool.
     public func spooledCount() async -> Int { await spool.count }
 
-    // MARK: - Service
+    // MARK: - Running
+
+    /// The agent as a service over `transport`, which the caller owns and runs (listed before the agent
+    /// in the `ServiceGroup`, so that it stops after the agent published its offline status).
+    public func service(over transport: any MQTTTransport) -> some Service {
+        AgentService(agent: self, transport: transport)
+    }
 
     /// Samples every `sample_interval_s`, spools a batch every `samples_per_envelope` samples, and
     /// sends spooled batches whenever the broker is reachable, until graceful shutdown. On shutdown
-    /// a partial batch is spooled too.
-    public func run() async throws {
-        let client = try makeClient()
-        try await startSession(client)
+    /// a partial batch is spooled too and the offline status published; `transport` stays up.
+    public func run(over transport: any MQTTTransport) async throws {
+        try await startSession(transport)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.dispatch(client) }
+            group.addTask { await self.dispatch(transport) }
             await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { loops in
                     loops.addTask { await self.sampleLoop() }
                     // Where the signer signs cheapest (the TPM's own thread), see EnvelopeSigner.signingLoop.
-                    loops.addTask { await self.signer.signingLoop { await self.sendLoop(client) } }
+                    loops.addTask { await self.signer.signingLoop { await self.sendLoop(transport) } }
                 }
             }
             await self.spoolCollected()
-            await self.endSession(client)
+            if transport.isConnected { await self.publishStatus(transport, offline: true) }
+            // The dispatcher waits on the transport's messages; the agent is done with them.
+            group.cancelAll()
         }
     }
 
-    /// One sample, one envelope: spools it, sends what the spool holds (older batches first) and
-    /// waits for the answer to the new one.
+    /// One sample, one envelope, as `edgeproof agent --once` does: a command, not a service, so it opens a
+    /// client of its own for the one exchange. Spools the sample, sends what the spool holds (older batches
+    /// first) and waits for the answer to the new one.
     public func runOnce() async throws -> AgentOutcome {
-        let client = try makeClient()
+        let client = try Self.makeClient(configuration: configuration, logger: logger)
+        client.start()
         try await startSession(client)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.dispatch(client) }
@@ -160,10 +169,16 @@ public final class Agent: Service {
 
     // MARK: - Session
 
-    private func makeClient() throws -> MQTTClient {
+    /// The agent's MQTT client, with its last will: the retained status says offline if the agent goes
+    /// without saying so. Nothing connects before the client runs.
+    public static func makeClient(configuration: AgentConfiguration, logger: Logger) throws -> MQTTClient {
+        let topics = TopicTree(prefix: configuration.broker.topicPrefix)
+        let offline = ComponentStatus(
+            component: "agent", id: configuration.name, state: .offline, since: Timestamp.string(from: Date()),
+            version: configuration.service.version)
         let will = MQTTMessage(
             topic: topics.status(component: "agent", id: configuration.name),
-            payload: statusPayload(.offline, since: startedAt), qos: .atLeastOnce, retain: true)
+            payload: (try? WireJSON.encode(offline)) ?? Data(), qos: .atLeastOnce, retain: true)
         let clientConfiguration = configuration.broker.clientConfiguration(clientID: configuration.name, will: will)
         do {
             return try MQTTClient(configuration: clientConfiguration, logger: logger)
@@ -172,9 +187,8 @@ public final class Agent: Service {
         }
     }
 
-    /// Starts connecting and subscribes (subscriptions made offline are sent on connection).
-    private func startSession(_ client: MQTTClient) async throws {
-        client.start()
+    /// Subscribes (subscriptions made offline are sent on connection).
+    private func startSession(_ client: any MQTTTransport) async throws {
         for topic in [
             topics.agentReceipts(configuration.name), topics.agentRejections(configuration.name),
             topics.agentNonceResponse(configuration.name),
@@ -189,7 +203,7 @@ public final class Agent: Service {
     }
 
     /// Publishes the retained status: online, degraded with the current problems, or offline.
-    func publishStatus(_ client: MQTTClient, offline: Bool = false) async {
+    func publishStatus(_ client: any MQTTTransport, offline: Bool = false) async {
         let state: ComponentStatus.State = offline ? .offline : health.summary == nil ? .online : .degraded
         let message = MQTTMessage(
             topic: topics.status(component: "agent", id: configuration.name),
@@ -211,7 +225,7 @@ public final class Agent: Service {
     }
 
     /// Routes receipts and rejections to the envelope waiting for them, until the client shuts down.
-    private func dispatch(_ client: MQTTClient) async {
+    private func dispatch(_ client: any MQTTTransport) async {
         for await message in client.messages {
             guard let (kind, agent) = topics.parse(message.topic), agent == configuration.name else { continue }
             switch kind {
@@ -378,9 +392,10 @@ public final class Agent: Service {
         }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
+            // The strict reader: what the agent signs has one meaning for every receiver.
+            value = try StrictJSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            return problem("not valid JSON: \(DecodingProblem.describe(error))")
+            return problem("not valid JSON: \(error)")
         }
         guard case .object(let members) = value else { return problem("the JSON is not an object") }
         return .success(members)
@@ -414,5 +429,15 @@ public final class Agent: Service {
 
     func seconds(_ value: Double) -> Duration {
         .milliseconds(Int64((value * 1000).rounded()))
+    }
+}
+
+/// ``Agent/run(over:)`` as a service of a `ServiceGroup`.
+struct AgentService: Service {
+    let agent: Agent
+    let transport: any MQTTTransport
+
+    func run() async throws {
+        try await agent.run(over: transport)
     }
 }

@@ -137,7 +137,8 @@ public struct DrainBenchmark: Sendable {
             try await statuses.waitForOnline("gateway/gateway")
 
             let agent = try Agent(configuration: agentConfiguration, signer: signer, logger: logger)
-            let agentGroup = ServiceGroup(services: [agent], logger: logger)
+            let client = try Agent.makeClient(configuration: agentConfiguration, logger: logger)
+            let agentGroup = ServiceGroup(services: [client, agent.service(over: client)], logger: logger)
             let clock = ContinuousClock()
             let start = clock.now
             group.addTask { try await agentGroup.run() }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeProofAgent
+import EdgeProofMQTT
 import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
@@ -52,9 +53,17 @@ extension EdgeProof {
                 if case .accepted = outcome { return }
                 throw ExitCode.failure
             }
+            // The client first: the group stops services in reverse order, so the agent spools what it
+            // sampled and publishes its offline status before the client disconnects.
+            let client: MQTTClient
+            do {
+                client = try EdgeProofAgent.Agent.makeClient(configuration: configuration, logger: logger)
+            } catch {
+                throw CLIError("\(error)")
+            }
             let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: [.init(service: agent)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [client, agent.service(over: client)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
             try await group.run()
         }
 

@@ -6,6 +6,7 @@ import EdgeProofTPM
 import EdgeProofTesting
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -332,7 +333,7 @@ struct Rig: Sendable {
         // First agent: samples while the broker is down, then stops.
         let configuration = rig.configuration(sampleInterval: 0.2, receiptTimeout: 5)
         let first = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
-        let firstRun = Task { try await first.run() }
+        let firstRun = try first.runAsService(testLogger)
         // At least three batches taken offline (a loaded machine may sample late).
         try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) { await first.spooledCount() >= 3 }
         firstRun.cancel()
@@ -343,7 +344,7 @@ struct Rig: Sendable {
         // Second agent on the same spool, still offline; then the broker returns.
         let second = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
         #expect(await second.spooledCount() == spooledOffline)
-        let secondRun = Task { try await second.run() }
+        let secondRun = try second.runAsService(testLogger)
         try await Task.sleep(for: .seconds(0.5))
         try rig.broker.restart()
 
@@ -364,5 +365,15 @@ struct Rig: Sendable {
         let firstTimes = batches.compactMap(\.first)
         #expect(firstTimes == firstTimes.sorted())
         for envelope in received { #expect(throws: Never.self) { try envelope.envelope.verifySignature(with: rig.publicKey) } }
+    }
+}
+
+extension Agent {
+    /// Runs the agent as `edgeproof agent` does: its client first, then the agent, in one ServiceGroup.
+    /// Cancelling the task stops both.
+    func runAsService(_ logger: Logger) throws -> Task<Void, any Error> {
+        let client = try Agent.makeClient(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [client, service(over: client)], logger: logger)
+        return Task { try await group.run() }
     }
 }

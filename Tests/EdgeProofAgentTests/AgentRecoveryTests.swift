@@ -123,7 +123,7 @@ import Testing
         let agent = try Agent(
             configuration: rig.configuration(sampleInterval: 0.2, receiptTimeout: 5), signer: rig.signer,
             logger: testLogger)
-        let run = Task { try await agent.run() }
+        let run = try agent.runAsService(testLogger)
         defer { run.cancel() }
         #expect(
             try await Poll.until(timeout: .seconds(30)) { cloud.envelopes.count >= 2 },
@@ -233,7 +233,7 @@ import Testing
         configuration.samplesPerEnvelope = 700
         configuration.applicationMetricsFile = file.path
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
-        let run = Task { try await agent.run() }
+        let run = try agent.runAsService(testLogger)
         let sent = try await Poll.until(timeout: .seconds(60)) { cloud.envelopes.count >= 3 }
         run.cancel()
         _ = await run.result
@@ -277,9 +277,13 @@ import Testing
         }
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
         #expect(await agent.spooledCount() == 2)
-        let run = Task { try await agent.run() }
+        let run = try agent.runAsService(testLogger)
         let expected = Set(samples.map(\.timestamp) + [late.timestamp])
-        let complete = try await Poll.until(timeout: .seconds(60)) { expected.isSubset(of: Set(sampleTimes(cloud))) }
+        // Every sample arrived and every receipt was taken (the spool is empty).
+        let complete = try await Poll.until(timeout: .seconds(60)) {
+            guard expected.isSubset(of: Set(sampleTimes(cloud))) else { return false }
+            return await agent.spooledCount() == 0
+        }
         run.cancel()
         _ = await run.result
         await cloud.shutdown()

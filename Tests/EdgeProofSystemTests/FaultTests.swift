@@ -45,7 +45,7 @@ struct FaultTests {
         }
 
         let running = try agents.map { try fastAgent($0, system) }
-        let group = ServiceGroup(services: running, logger: system.logger)
+        let group = ServiceGroup(services: try running.flatMap { try $0.services(system.logger) }, logger: system.logger)
         var faults: [String] = []
         var left = Int.max
         let sendingStarted = clock.now
@@ -225,7 +225,7 @@ struct FaultTests {
 
         let expected = try await system.prefillSpool(of: "agent-001", count: count)
         let agent = try fastAgent("agent-001", system)
-        let group = ServiceGroup(services: [agent], logger: system.logger)
+        let group = ServiceGroup(services: try agent.services(system.logger), logger: system.logger)
         var spooledWhileBlocked = -1
         var left = -1
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -9,6 +9,7 @@ import EdgeProofTPM
 import EdgeProofTesting
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// A whole EdgeProof installation for one test: a real mosquitto with mutual TLS and the ACL, one real
 /// swtpm per agent, an allowlist, a shared nonce key, and YAML configurations for every component.
@@ -158,5 +159,13 @@ final class SystemFixture {
             }
         }
         return records
+    }
+}
+
+extension Agent {
+    /// The agent as `edgeproof agent` composes it: its client first, then the agent.
+    func services(_ logger: Logger) throws -> [any Service] {
+        let client = try Agent.makeClient(configuration: configuration, logger: logger)
+        return [client, service(over: client)]
     }
 }

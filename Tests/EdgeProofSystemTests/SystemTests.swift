@@ -114,7 +114,7 @@ struct SystemTests {
             system.broker.stop()
             // First agent process: samples while offline, then stops (its batches stay in the spool).
             let first = try system.agent("agent-001", sampleInterval: 0.2)
-            let firstGroup = ServiceGroup(services: [first], logger: system.logger)
+            let firstGroup = ServiceGroup(services: try first.services(system.logger), logger: system.logger)
             try await withThrowingTaskGroup(of: Void.self) { agentGroup in
                 agentGroup.addTask { try await firstGroup.run() }
                 // At least three batches taken offline (a loaded machine may sample late).
@@ -130,7 +130,7 @@ struct SystemTests {
 
             // Second agent process on the same spool; the broker comes back while it runs.
             let second = try system.agent("agent-001", sampleInterval: 3600)
-            let secondGroup = ServiceGroup(services: [second], logger: system.logger)
+            let secondGroup = ServiceGroup(services: try second.services(system.logger), logger: system.logger)
             try await withThrowingTaskGroup(of: Void.self) { agentGroup in
                 agentGroup.addTask { try await secondGroup.run() }
                 try await Task.sleep(for: .milliseconds(300))
