@@ -148,8 +148,8 @@ let package = Package(
         .target(
             name: "EdgeProofBench",
             dependencies: [
-                "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
-                "EdgeProofTPM", "EdgeProofLocalStack",
+                "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
