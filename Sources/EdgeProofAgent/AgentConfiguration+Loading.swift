@@ -40,7 +40,7 @@ import Foundation
 /// nonce_timeout_s: 10                # default 10
 /// receipt_timeout_s: 30              # default 30
 /// receipts_from: [collector-1, collector-2]   # default []: any one collector's receipt is enough
-/// max_in_flight: 64                  # default 64; envelopes awaiting receipts at once (1–1024)
+/// max_in_flight: 256                 # default 256; envelopes awaiting receipts at once (1–1024)
 /// log_level: info                    # default info; trace debug info notice warn warning error critical
 /// ```
 ///

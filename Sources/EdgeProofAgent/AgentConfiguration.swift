@@ -7,6 +7,10 @@ import Foundation
 /// Everything an ``Agent`` needs to know. YAML keys, defaults and environment variables are listed
 /// in `AgentConfiguration+Loading.swift`.
 public struct AgentConfiguration: Sendable, Decodable {
+    /// Envelopes in flight by default: enough to drain a backlog over a link of about 50 ms round trip
+    /// near the signing rate of a software TPM (`edgeproof bench drain`); each holds one envelope in memory.
+    public static let defaultMaxInFlight = 256
+
     /// The agent name: the CN of its client certificate, its MQTT identity and the claims' `agent_name`.
     public var name: String
     public var broker: BrokerSettings
@@ -166,7 +170,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout: Double = 10,
         receiptTimeout: Double = 30,
         receiptsFrom: [String] = [],
-        maxInFlight: Int = 64,
+        maxInFlight: Int = AgentConfiguration.defaultMaxInFlight,
         logLevel: String = "info"
     ) {
         self.name = name
@@ -222,7 +226,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
         receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
         receiptsFrom = try container.decodeIfPresent([String].self, forKey: .receiptsFrom) ?? []
-        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? 64
+        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? Self.defaultMaxInFlight
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
     }
 }

@@ -24,7 +24,10 @@ public struct DrainBenchmark: Sendable {
     public var maxInFlight: Int
     public var timeout: Duration
 
-    public init(batches: Int = 2000, delay: Duration = .milliseconds(25), maxInFlight: Int = 64, timeout: Duration = .seconds(600)) {
+    public init(
+        batches: Int = 2000, delay: Duration = .milliseconds(25),
+        maxInFlight: Int = AgentConfiguration.defaultMaxInFlight, timeout: Duration = .seconds(600)
+    ) {
         self.batches = batches
         self.delay = delay
         self.maxInFlight = maxInFlight

@@ -50,6 +50,9 @@ final class MosquittoClient {
         mosquitto_destroy(handle)
     }
 
+    /// QoS 1 messages the broker may send before our acknowledgements (MQTT v5 Receive Maximum).
+    static let receiveMaximum: Int32 = 1000
+
     private func configure() throws(MQTTError) {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(
@@ -59,6 +62,11 @@ final class MosquittoClient {
         // maximum lowers it further. Our own bound (maximumPendingPublishes) covers the queue behind it.
         let sendMaximum = Int32(clamping: min(max(configuration.maximumPendingPublishes, 1), 65535))
         try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, sendMaximum), "set send maximum")
+        // The broker sends at most this many QoS 1 messages before our PUBACKs (libmosquitto's default is
+        // 20). libmosquitto acknowledges on receipt, so a higher bound costs nothing, while 20 would cap
+        // an agent with many envelopes in flight at 20 answers per round trip.
+        try MQTTError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_RECEIVE_MAXIMUM, Self.receiveMaximum), "set receive maximum")
         // Called from the network thread and from publishers: libmosquitto must lock internally.
         try MQTTError.check(mosquitto_threaded_set(handle, true), "mosquitto_threaded_set")
         try MQTTError.check(

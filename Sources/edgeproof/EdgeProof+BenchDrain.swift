@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeProofAgent
 import EdgeProofBench
 
 extension EdgeProof.Bench {
@@ -15,7 +16,7 @@ extension EdgeProof.Bench {
         @Option(help: "Batches in the spool when the agent starts.") var batches = 2000
         @Option(help: "Delay the proxy adds each way, in milliseconds (the round trip grows by twice this).")
         var delayMs = 25
-        @Option(help: "The agent's max_in_flight.") var maxInFlight = 64
+        @Option(help: "The agent's max_in_flight.") var maxInFlight = AgentConfiguration.defaultMaxInFlight
 
         func validate() throws {
             guard batches > 0, delayMs >= 0, (1...1024).contains(maxInFlight) else {

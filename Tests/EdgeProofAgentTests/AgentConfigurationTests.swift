@@ -39,7 +39,7 @@ import Testing
         #expect(configuration.spool.whenFull == .dropOldest)
         #expect(configuration.nonceTimeout == 10)
         #expect(configuration.receiptTimeout == 30)
-        #expect(configuration.maxInFlight == 64)
+        #expect(configuration.maxInFlight == 256)
         #expect(configuration.broker.port == 8883)
         #expect(configuration.geolocation == nil)
     }
