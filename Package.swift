@@ -137,7 +137,7 @@ let package = Package(
             name: "EdgeProofDemo",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +149,7 @@ let package = Package(
             name: "EdgeProofBench",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
-                "EdgeProofTPM", "EdgeProofLocalStack",
+                "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -255,6 +255,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
                 "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
+                "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,6 +3,7 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -79,14 +80,12 @@ extension AgentBenchmark {
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let services = ServiceGroup(
-            services: [
-                try Collector(
-                    configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]),
-                    logger: logger),
-                try Gateway(
-                    configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]),
-                    logger: logger),
-            ],
+            services: try Collector.compose(
+                configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]), logger: logger
+            ).services
+                + Gateway.compose(
+                    configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger
+                ).services,
             logger: logger)
         let figures: MemoryFigures
         do {

@@ -4,6 +4,7 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -94,10 +95,12 @@ public struct EndToEndBenchmark: Sendable {
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
 
         let services = ServiceGroup(
-            services: [
-                try Collector(configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]), logger: logger),
-                try Gateway(configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger),
-            ],
+            services: try Collector.compose(
+                configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]), logger: logger
+            ).services
+                + Gateway.compose(
+                    configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger
+                ).services,
             logger: logger)
         var result: Result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }

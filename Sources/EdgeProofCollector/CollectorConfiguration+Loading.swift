@@ -82,30 +82,31 @@ extension CollectorConfiguration {
             throw fail("id", "\"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
         }
         guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
-        guard nonceLifetimeSeconds > 0, nonceLifetimeSeconds <= 86_400 else {
-            throw fail("nonce_lifetime_s", "must be between 1 and 86400, got \(nonceLifetimeSeconds)")
-        }
+        try nonceLifetime.validate(key: "nonce_lifetime_s", wholeSeconds: true, maximum: Self.maximumNonceLifetime)
         guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
-        guard maximumClockSkewSeconds >= 0 else { throw fail("max_clock_skew_s", "must not be negative") }
-        _ = try Duration.configurationSeconds(allowlistPollSeconds, key: "allowlist_poll_s")
+        try maximumClockSkew.validate(key: "max_clock_skew_s", allowZero: true, wholeSeconds: true)
+        try allowlistPollInterval.validate(key: "allowlist_poll_s")
         guard !records.directory.isEmpty else { throw fail("records.directory", "must not be empty") }
         guard records.maximumFileBytes > 0 else { throw fail("records.max_file_bytes", "must be positive") }
-        guard records.maximumFileAgeSeconds > 0 else { throw fail("records.max_file_age_s", "must be positive") }
+        try records.maximumFileAge.validate(key: "records.max_file_age_s")
         guard records.retainFiles >= 0 else { throw fail("records.retain_files", "must not be negative") }
-        guard records.retainAgeSeconds >= 0 else { throw fail("records.retain_age_s", "must not be negative") }
+        try records.retainAge.validate(key: "records.retain_age_s", allowZero: true)
     }
+
+    /// A day: nonces live minutes, not days.
+    static let maximumNonceLifetime: Double = 86_400
 
     enum CodingKeys: String, CodingKey {
         case id, broker
         case allowlistFile = "allowlist_file"
         case nonceKeyFile = "nonce_key_file"
-        case nonceLifetimeSeconds = "nonce_lifetime_s"
+        case nonceLifetime = "nonce_lifetime_s"
         case nonceSubscription = "nonce_subscription"
         case records
         case eventsDirectory = "events_directory"
         case maximumEnvelopeBytes = "max_envelope_bytes"
-        case maximumClockSkewSeconds = "max_clock_skew_s"
-        case allowlistPollSeconds = "allowlist_poll_s"
+        case maximumClockSkew = "max_clock_skew_s"
+        case allowlistPollInterval = "allowlist_poll_s"
         case logLevel = "log_level"
     }
 
@@ -117,18 +118,18 @@ extension CollectorConfiguration {
             broker: try container.decode(BrokerSettings.self, forKey: .broker),
             allowlistFile: try container.decode(String.self, forKey: .allowlistFile),
             nonceKeyFile: try container.decode(String.self, forKey: .nonceKeyFile),
-            nonceLifetimeSeconds: try container.decodeIfPresent(Int.self, forKey: .nonceLifetimeSeconds)
-                ?? defaults.nonceLifetimeSeconds,
+            nonceLifetime: try container.decodeDurationIfPresent(
+                forKey: .nonceLifetime, wholeSeconds: true, maximum: Self.maximumNonceLifetime) ?? defaults.nonceLifetime,
             nonceSubscription: try container.decodeIfPresent(NonceSubscription.self, forKey: .nonceSubscription)
                 ?? defaults.nonceSubscription,
             records: try container.decode(Records.self, forKey: .records),
             eventsDirectory: try container.decodeIfPresent(String.self, forKey: .eventsDirectory),
             maximumEnvelopeBytes: try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
                 ?? defaults.maximumEnvelopeBytes,
-            maximumClockSkewSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
-                ?? defaults.maximumClockSkewSeconds,
-            allowlistPollSeconds: try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds)
-                ?? defaults.allowlistPollSeconds,
+            maximumClockSkew: try container.decodeDurationIfPresent(
+                forKey: .maximumClockSkew, allowZero: true, wholeSeconds: true) ?? defaults.maximumClockSkew,
+            allowlistPollInterval: try container.decodeDurationIfPresent(forKey: .allowlistPollInterval)
+                ?? defaults.allowlistPollInterval,
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
     }
 }
@@ -137,9 +138,9 @@ extension CollectorConfiguration.Records {
     enum CodingKeys: String, CodingKey {
         case directory
         case maximumFileBytes = "max_file_bytes"
-        case maximumFileAgeSeconds = "max_file_age_s"
+        case maximumFileAge = "max_file_age_s"
         case retainFiles = "retain_files"
-        case retainAgeSeconds = "retain_age_s"
+        case retainAge = "retain_age_s"
         case fsync
     }
 
@@ -150,11 +151,9 @@ extension CollectorConfiguration.Records {
             directory: try container.decode(String.self, forKey: .directory),
             maximumFileBytes: try container.decodeIfPresent(Int.self, forKey: .maximumFileBytes)
                 ?? defaults.maximumFileBytes,
-            maximumFileAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumFileAgeSeconds)
-                ?? defaults.maximumFileAgeSeconds,
+            maximumFileAge: try container.decodeDurationIfPresent(forKey: .maximumFileAge) ?? defaults.maximumFileAge,
             retainFiles: try container.decodeIfPresent(Int.self, forKey: .retainFiles) ?? defaults.retainFiles,
-            retainAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .retainAgeSeconds)
-                ?? defaults.retainAgeSeconds,
+            retainAge: try container.decodeDurationIfPresent(forKey: .retainAge, allowZero: true) ?? defaults.retainAge,
             fsync: try container.decodeIfPresent(Bool.self, forKey: .fsync) ?? defaults.fsync)
     }
 }
