@@ -48,7 +48,7 @@ import Logging
 /// SUBSCRIBE (plain `acl_file`) needs `all`. With `all`, every collector receives and answers every
 /// request, at the cost of N answers per request; the agent keeps the first and drops the rest as
 /// unmatched. Any answer works everywhere, because every collector accepts every collector's nonces.
-extension CollectorConfiguration {
+extension CollectorConfiguration: LoadableConfiguration {
     /// Environment variable → dotted configuration key.
     public static let environmentOverrides: [String: String] = [
         "EDGEPROOF_COLLECTOR_ID": "id",
@@ -57,21 +57,6 @@ extension CollectorConfiguration {
         "EDGEPROOF_ALLOWLIST": "allowlist_file",
         "LOG_LEVEL": "log_level",
     ]
-
-    /// Reads `file` (optional: the environment may supply everything), applies the environment
-    /// overrides, and checks the values.
-    public static func load(
-        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ConfigurationError) -> CollectorConfiguration {
-        let configuration = try ConfigurationLoader(environment: environment)
-            .load(CollectorConfiguration.self, file: file, overrides: environmentOverrides)
-        do {
-            try configuration.validate()
-        } catch {
-            throw error.from(file ?? "the environment")
-        }
-        return configuration
-    }
 
     /// Checks values that decode but cannot work; the error names the key.
     public func validate() throws(ConfigurationError) {

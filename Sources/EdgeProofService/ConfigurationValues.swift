@@ -56,9 +56,13 @@ extension KeyedDecodingContainer {
         forKey key: Key, allowZero: Bool = false, wholeSeconds: Bool = false, maximum: Double = 3_153_600_000
     ) throws -> Duration? {
         guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
-        return try Duration.configurationSeconds(
-            seconds, key: ConfigurationError.path(codingPath + [key]), allowZero: allowZero,
-            wholeSeconds: wholeSeconds, maximum: maximum)
+        do {
+            return try Duration.configurationSeconds(
+                seconds, key: key.stringValue, allowZero: allowZero, wholeSeconds: wholeSeconds, maximum: maximum)
+        } catch {
+            // As a decoding error, so that the loader names the key with its path, as for every other key.
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: error.problem)
+        }
     }
 
     /// `log_level` as every component spells it (see ``Logging/Logger/Level/configurationNames``).

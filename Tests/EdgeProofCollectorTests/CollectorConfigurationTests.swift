@@ -1,5 +1,6 @@
 import EdgeProofCollector
 import EdgeProofMQTT
+import EdgeProofService
 import Logging
 import EdgeProofTesting
 import Foundation
