@@ -20,7 +20,7 @@ import Logging
 ///   max_pending_publishes: 1000   # 1000
 /// allowlist_file: allowlist.yaml  # required; reloaded when it changes and on SIGHUP
 /// nonce_key_file: nonce.keys      # required; `<id 1-255>:<base64 secret ≥ 32 bytes>` per line, first = current
-/// nonce_lifetime_s: 300           # 300
+/// nonce_lifetime_s: 300           # 300; whole seconds, at most 86400
 /// nonce_subscription: shared      # shared | all (see below)
 /// records:
 ///   directory: /var/lib/edgeproof/records   # required

@@ -11,9 +11,9 @@ import Foundation
 /// - `mode` (passthrough): `passthrough` or `enforce`; the prototype's `gateway-policy-enforcement`
 ///   and `gateway-allowlist` mean enforce.
 /// - `allowlist_file` (none): JSON or YAML allowlist; required in enforce mode, ignored in passthrough.
-/// - `max_clock_skew_s` (300): allowed distance between an envelope's timestamp and the clock, both ways.
+/// - `max_clock_skew_s` (300): allowed distance (whole seconds) between an envelope's timestamp and the clock.
 /// - `max_envelope_bytes` (262144): larger envelopes are rejected as `payload_too_large`.
-/// - `status_interval_s` (10): how often the retained online status with counters is republished.
+/// - `status_interval_s` (10): how often the retained online status with counters is republished (fractions allowed).
 /// - `allowlist_poll_s` (1): how often the allowlist file is checked for changes.
 /// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
 ///
