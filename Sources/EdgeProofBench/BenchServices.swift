@@ -44,7 +44,8 @@ enum BenchServices {
         ).write(to: gatewayConfig)
 
         let collector = try Collector.compose(
-            configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]), logger: logger)
+            configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]),
+            logger: logger)
         let gateway = try Gateway.compose(
             configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger)
         return collector.services + gateway.services

@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// The collector talks to the broker through the transport it is given;
 /// ``compose(configuration:metrics:logger:)`` makes its client, the collector and its ``allowlistWatcher``
-/// in the order a `ServiceGroup` runs them. ``run()`` subscribes, handles messages until graceful shutdown, drains what is
-/// in flight and publishes its offline status.
+/// in the order a `ServiceGroup` runs them. ``run()`` subscribes, handles messages until graceful
+/// shutdown, drains what is in flight and publishes its offline status.
 public final class Collector: Service, Sendable {
     public let configuration: CollectorConfiguration
     let logger: Logger

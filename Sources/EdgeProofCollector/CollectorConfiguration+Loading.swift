@@ -104,7 +104,8 @@ extension CollectorConfiguration: LoadableConfiguration {
             allowlistFile: try container.decode(String.self, forKey: .allowlistFile),
             nonceKeyFile: try container.decode(String.self, forKey: .nonceKeyFile),
             nonceLifetime: try container.decodeDurationIfPresent(
-                forKey: .nonceLifetime, wholeSeconds: true, maximum: Self.maximumNonceLifetime) ?? defaults.nonceLifetime,
+                forKey: .nonceLifetime, wholeSeconds: true, maximum: Self.maximumNonceLifetime)
+                ?? defaults.nonceLifetime,
             nonceSubscription: try container.decodeIfPresent(NonceSubscription.self, forKey: .nonceSubscription)
                 ?? defaults.nonceSubscription,
             records: try container.decode(Records.self, forKey: .records),

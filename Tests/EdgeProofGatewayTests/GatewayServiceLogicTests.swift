@@ -14,6 +14,10 @@ import Testing
 @Suite("Gateway service logic (in-memory transport)")
 struct GatewayServiceLogicTests {
     static let topics = TopicTree(prefix: "edgeproof/v1")
+    /// How long a wait may take: generous, because in a full run the integration suites starting their
+    /// brokers block the few threads of the shared pool for a minute or more (a wait ends as soon as its
+    /// condition holds).
+    static let patience: Duration = .seconds(180)
 
     /// Runs a gateway on `transport` until `body` returns, then shuts it down gracefully.
     static func withGateway(
@@ -42,7 +46,9 @@ struct GatewayServiceLogicTests {
                     topic: Self.topics.agentNonceRequest("agent-404"), payload: Data(#"{"agent_name":"agent-404"}"#.utf8),
                     properties: MQTTProperties(
                         responseTopic: "edgeproof/v1/agents/agent-404/nonce/response", correlationData: Data([7]))))
-            let eventPublished = try await Poll.until { !transport.published(on: events).isEmpty }
+            let eventPublished = try await Poll.until(timeout: Self.patience) {
+                !transport.published(on: events).isEmpty
+            }
             #expect(eventPublished)
 
             let answer = try #require(transport.published(on: rejections).first)
@@ -69,13 +75,15 @@ struct GatewayServiceLogicTests {
         let transport = InMemoryTransport()
         let metrics = ServiceMetrics()
         try await Self.withGateway(GatewayConfiguration(id: "gateway-p"), transport, metrics: metrics) { gateway in
-            let subscribed = try await Poll.until { transport.subscriptions.count == 2 }
+            let subscribed = try await Poll.until(timeout: Self.patience) { transport.subscriptions.count == 2 }
             #expect(subscribed)
             transport.deliver(MQTTMessage(topic: Self.topics.agentMetrics("agent-001"), payload: Data("{}".utf8)))
             let verified = Self.topics.verifiedMetrics("agent-001")
-            let forwarded = try await Poll.until { transport.published(on: verified).count == 1 }
+            let forwarded = try await Poll.until(timeout: Self.patience) {
+                transport.published(on: verified).count == 1
+            }
             #expect(forwarded)
-            let counted = try await Poll.until { gateway.counters["forwarded"] == 1 }
+            let counted = try await Poll.until(timeout: Self.patience) { gateway.counters["forwarded"] == 1 }
             #expect(counted)
             #expect(transport.published(on: Self.topics.agentRejections("agent-001")).isEmpty)
         }
@@ -93,7 +101,9 @@ struct GatewayServiceLogicTests {
             #expect(await gateway.reloadAllowlist())
             try Data("agents: [ {name: broken".utf8).write(to: allowlist.url)
             #expect(await gateway.reloadAllowlist() == false)
-            let bothEventsPublished = try await Poll.until { transport.published(on: events).count == 2 }
+            let bothEventsPublished = try await Poll.until(timeout: Self.patience) {
+                transport.published(on: events).count == 2
+            }
             #expect(bothEventsPublished)
             let kinds = try transport.published(on: events).map { try JSONDecoder().decode(TrustEvent.self, from: $0.payload).kind }
             #expect(kinds == ["allowlist_reloaded", "allowlist_reload_failed"])

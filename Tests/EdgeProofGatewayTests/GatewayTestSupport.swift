@@ -94,7 +94,8 @@ final class GatewayHarness: Sendable {
                 certificateFile: broker.certificate(for: "gateway"), keyFile: broker.key(for: "gateway"))
             let configuration = GatewayConfiguration(
                 id: "gateway", broker: settings, mode: mode,
-                allowlistFile: allowlist == nil ? nil : allowlistFile.url.path, allowlistPollInterval: .milliseconds(50))
+                allowlistFile: allowlist == nil ? nil : allowlistFile.url.path,
+                allowlistPollInterval: .milliseconds(50))
             let gateway = try Gateway.compose(configuration: configuration, logger: quietLogger)
 
             let topics = TopicTree()

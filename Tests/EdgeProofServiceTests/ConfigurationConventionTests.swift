@@ -28,7 +28,8 @@ struct ConfigurationConventionTests {
 
     static func collector(_ extra: String, records: String = "") throws -> CollectorConfiguration {
         let (directory, path) = try write(
-            broker + "\nallowlist_file: a.yaml\nnonce_key_file: n.keys\nrecords: {directory: /tmp/r\(records)}\n" + extra)
+            broker + "\nallowlist_file: a.yaml\nnonce_key_file: n.keys\nrecords: {directory: /tmp/r\(records)}\n"
+                + extra)
         defer { directory.remove() }
         return try CollectorConfiguration.load(file: path, environment: [:])
     }
@@ -102,7 +103,9 @@ struct ConfigurationConventionTests {
         ("nonce_lifetime_s: 1.5", "", "nonce_lifetime_s", "whole number of seconds"),
         ("max_clock_skew_s: 2.5", "", "max_clock_skew_s", "whole number of seconds"),
     ])
-    func aCollectorDurationOutOfBoundsIsRefusedWithItsKeyNamed(yaml: String, records: String, key: String, problem: String) {
+    func aCollectorDurationOutOfBoundsIsRefusedWithItsKeyNamed(
+        yaml: String, records: String, key: String, problem: String
+    ) {
         let error = #expect(throws: ConfigurationError.self) { try Self.collector(yaml, records: records) }
         #expect(error?.key == key, "\(String(describing: error))")
         #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")

@@ -23,7 +23,8 @@ struct AttackTests {
         let (monitor, statuses) = try await system.monitor()
         let components = ["collector/collector-1", "gateway/gateway"]
         var services = try await OnlineServices(
-            try system.collector("collector-1").services + system.gateway().services, system: system, statuses: statuses,
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: components)
         let honest = try await Link("agent-001", system: system)
         let other = try await Link("agent-002", system: system)
@@ -60,7 +61,8 @@ struct AttackTests {
         // 2. The same replay after a collector (and gateway) restart: the records are read back on start.
         try await services.stop()
         services = try await OnlineServices(
-            try system.collector("collector-1").services + system.gateway().services, system: system, statuses: statuses,
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: components)
         let afterRestart = try await honest.send(captured.serialized(), nonce: captured.claims.nonce, wait: .seconds(10))
         #expect(
@@ -295,7 +297,8 @@ struct AttackTests {
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
         let first = try await OnlineServices(
-            try system.collector("collector-1").services + system.gateway().services, system: system, statuses: statuses,
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: ["collector/collector-1", "gateway/gateway"])
         let honest = try await Link("agent-001", system: system)
         let signer = try #require(system.signers["agent-001"])
@@ -306,7 +309,8 @@ struct AttackTests {
         #expect(original.isReceipt, "case 3: the original is accepted by collector-1: \(original)")
 
         let second = try await OnlineServices(
-            try system.collector("collector-2").services, system: system, statuses: statuses, waitFor: ["collector/collector-2"])
+            try system.collector("collector-2").services,
+            system: system, statuses: statuses, waitFor: ["collector/collector-2"])
         func outcomes(after count: Int) async throws -> [String] {
             let deadline = ContinuousClock.now + .seconds(5)
             while honest.outcomes(for: nonce).count < count, ContinuousClock.now < deadline {

@@ -116,7 +116,8 @@ struct MalformedInputSystemTests {
         }
         let (monitor, statuses) = try await system.monitor()
         let services = ServiceGroup(
-            services: try system.collector("collector-1").services + system.gateway(mode: mode).services, logger: system.logger)
+            services: try system.collector("collector-1").services + system.gateway(mode: mode).services,
+            logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await statuses.waitForOnline("collector/collector-1")

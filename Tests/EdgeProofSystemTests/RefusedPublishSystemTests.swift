@@ -19,7 +19,8 @@ struct RefusedPublishSystemTests {
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
         let services = try await OnlineServices(
-            try system.collector("collector-1").services + system.gateway(mode: mode).services, system: system, statuses: statuses,
+            try system.collector("collector-1").services + system.gateway(mode: mode).services,
+            system: system, statuses: statuses,
             waitFor: ["collector/collector-1", "gateway/gateway"])
         let agent = try await Link("agent-001", system: system, cleanStart: false)
         let signer = try #require(system.signers["agent-001"])

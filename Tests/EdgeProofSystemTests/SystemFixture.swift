@@ -116,7 +116,8 @@ final class SystemFixture {
     /// The gateway composed as the CLI runs it: its client, the gateway, its allowlist watcher (enforce).
     func gateway(mode: String = "passthrough") throws -> ComposedService<Gateway> {
         let path = try gatewayConfiguration(mode: mode)
-        return try Gateway.compose(configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
+        return try Gateway.compose(
+            configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
     func spoolDirectory(_ agent: String) -> URL { directory.appending("spool-\(agent)") }

@@ -107,7 +107,8 @@ struct SystemTests {
         let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1"])
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
-        let services = ServiceGroup(services: try system.collector("collector-1").services + system.gateway().services, logger: system.logger)
+        let services = ServiceGroup(
+            services: try system.collector("collector-1").services + system.gateway().services, logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await statuses.waitForOnline("collector/collector-1")
