@@ -223,9 +223,10 @@ let package = Package(
             name: "EdgeProofServiceTests",
             dependencies: [
                 "EdgeProofService", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofStorage",
-                "EdgeProofCore", "EdgeProofTesting",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
