@@ -137,7 +137,7 @@ let package = Package(
             name: "EdgeProofDemo",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -149,7 +149,7 @@ let package = Package(
             name: "EdgeProofBench",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -223,9 +223,10 @@ let package = Package(
             name: "EdgeProofServiceTests",
             dependencies: [
                 "EdgeProofService", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofStorage",
-                "EdgeProofCore", "EdgeProofTesting",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -256,6 +257,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
                 "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
+                "EdgeProofService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

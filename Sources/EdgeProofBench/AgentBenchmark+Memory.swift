@@ -3,6 +3,7 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -51,42 +52,10 @@ extension AgentBenchmark {
             AllowlistEntry(
                 name: Self.agentName, key: key, createdAt: Timestamp.string(from: Date()),
                 allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
-        let allowlistPath = work.appending("allowlist.yaml").path
-        try AllowlistFile(path: allowlistPath).save(allowlist)
-        let nonceKeys = work.appending("nonce.keys")
-        try NonceKeyFile.generate(at: nonceKeys)
-
-        let collectorConfig = work.appending("collector.yaml")
-        try Data(
-            """
-            id: collector-1
-            \(broker.configurationSection(for: "collector-1"))
-            allowlist_file: \(allowlistPath)
-            nonce_key_file: \(nonceKeys.path)
-            records:
-              directory: \(work.appending("records").path)
-            """.utf8
-        ).write(to: collectorConfig)
-        let gatewayConfig = work.appending("gateway.yaml")
-        try Data(
-            """
-            id: gateway
-            mode: passthrough
-            \(broker.configurationSection(for: "gateway"))
-            allowlist_file: \(allowlistPath)
-            """.utf8
-        ).write(to: gatewayConfig)
-
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let services = ServiceGroup(
-            services: [
-                try Collector(
-                    configuration: try CollectorConfiguration.load(file: collectorConfig.path, environment: [:]),
-                    logger: logger),
-                try Gateway(
-                    configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]),
-                    logger: logger),
-            ],
+            services: try BenchServices.collectorAndGateway(
+                allowlist: allowlist, gatewayMode: .passthrough, work: work, broker: broker, logger: logger),
             logger: logger)
         let figures: MemoryFigures
         do {

@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofService
 import EdgeProofTPM
 import Foundation
 

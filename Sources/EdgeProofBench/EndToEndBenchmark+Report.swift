@@ -1,3 +1,4 @@
+import EdgeProofService
 import Foundation
 
 extension EndToEndBenchmark {

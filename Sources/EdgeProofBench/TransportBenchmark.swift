@@ -1,5 +1,6 @@
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofService
 import Foundation
 import Logging
 

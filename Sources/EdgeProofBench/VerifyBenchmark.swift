@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofService
 import Foundation
 
 /// `edgeproof bench verify`: the collector's verification pipeline (``PipelineBenchmark``) against bare

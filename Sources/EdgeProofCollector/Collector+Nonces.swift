@@ -38,7 +38,7 @@ extension Collector {
         guard let payload = try? Self.encode(NonceResponse(issued)) else { return }
         let properties = MQTTProperties(
             correlationData: correlation,
-            messageExpiryInterval: UInt32(clamping: configuration.nonceLifetimeSeconds))
+            messageExpiryInterval: UInt32(clamping: configuration.nonceLifetime.components.seconds))
         count("nonces_issued")
         await publish(
             MQTTMessage(topic: topics.agentNonceResponse(agent), payload: payload, properties: properties))

@@ -1,20 +1,21 @@
 import EdgeProofCore
+import EdgeProofMQTT
 import EdgeProofStorage
 import Foundation
 import Logging
 
 /// Single use of nonces across restarts: the records files are the durable account.
 extension Collector {
-    /// Seconds of records that can still hold unexpired nonces: the nonce lifetime, plus a margin
-    /// for clock steps. Records files changed within it are read back on start and never deleted
-    /// by retention.
-    static func replayWindow(_ configuration: CollectorConfiguration) -> Int {
-        configuration.nonceLifetimeSeconds + 60
+    /// How far back records can still hold unexpired nonces: the nonce lifetime, plus a margin for
+    /// clock steps. Records files changed within it are read back on start and never deleted by
+    /// retention.
+    static func replayWindow(_ configuration: CollectorConfiguration) -> Duration {
+        configuration.nonceLifetime + .seconds(60)
     }
 
     /// Fills the replay cache with the nonces of the records written within the replay window.
     func rememberRecordedNonces(now: Date = Date()) throws {
-        let since = now.addingTimeInterval(-Double(Self.replayWindow(configuration)))
+        let since = now.addingTimeInterval(-Self.replayWindow(configuration).seconds)
         let read: (uses: [RecordedNonceReader.Use], unreadableLines: Int)
         do {
             read = try RecordedNonceReader.read(directory: records.file.directory, modifiedSince: since)

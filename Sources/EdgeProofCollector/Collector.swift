@@ -13,10 +13,10 @@ import Synchronization
 /// JSON Lines files, and only then sends the agent a receipt. Every rejection goes to the agent, to
 /// the events topic and file, and into the status counters.
 ///
-/// The collector talks to the broker through the transport it is given (the executable lists the
-/// ``EdgeProofMQTT/MQTTClient`` first in its `ServiceGroup`, then the collector, then its
-/// ``allowlistWatcher``): ``run()`` subscribes, handles messages until graceful shutdown, drains what is
-/// in flight and publishes its offline status.
+/// The collector talks to the broker through the transport it is given;
+/// ``compose(configuration:metrics:logger:)`` makes its client, the collector and its ``allowlistWatcher``
+/// in the order a `ServiceGroup` runs them. ``run()`` subscribes, handles messages until graceful
+/// shutdown, drains what is in flight and publishes its offline status.
 public final class Collector: Service, Sendable {
     public let configuration: CollectorConfiguration
     let logger: Logger
@@ -32,8 +32,6 @@ public final class Collector: Service, Sendable {
     /// Trust events, written in order without holding anyone up.
     let events: GroupCommitLog
     let client: any MQTTTransport
-    /// The client this collector made and runs itself (``init(configuration:logger:)``), if any.
-    let ownedClient: MQTTClient?
     /// The allowlist in force, reloaded when its file changes and on SIGHUP.
     public let allowlistWatcher: AllowlistWatcher
     /// The status counters (swift-metrics).
@@ -62,48 +60,21 @@ public final class Collector: Service, Sendable {
     /// Loads the allowlist and the nonce keys, opens the records and events files (closing files a
     /// crash left open) and rebuilds the replay cache from the recent records. Fails with a message
     /// naming the file and problem. Counters are made with `metrics` (see ``counters``).
-    public convenience init(
+    public init(
         configuration: CollectorConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics = ServiceMetrics(),
         logger: Logger
-    ) throws {
-        try self.init(configuration: configuration, transport: transport, metrics: metrics, logger: logger, owned: nil)
-    }
-
-    /// A collector with its own MQTT client, which ``run()`` starts and stops, and its own allowlist
-    /// watcher, which ``run()`` runs: for harnesses that run the collector alone. An executable composes
-    /// ``makeClient(configuration:logger:)``, the collector and its ``allowlistWatcher`` instead.
-    public convenience init(configuration: CollectorConfiguration, logger: Logger) throws {
-        try configuration.validate()
-        let client = try Self.makeClient(configuration: configuration, logger: logger)
-        try self.init(
-            configuration: configuration, transport: client, metrics: ServiceMetrics(), logger: logger, owned: client)
-    }
-
-    /// The collector's MQTT client: its id, certificates, and its offline status as the last will.
-    public static func makeClient(configuration: CollectorConfiguration, logger: Logger) throws -> MQTTClient {
-        let will = statusMessage(.offline, configuration: configuration, since: Date(), counters: [:], problem: nil)
-        return try MQTTClient(
-            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
-            logger: logger)
-    }
-
-    private init(
-        configuration: CollectorConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics, logger: Logger,
-        owned: MQTTClient?
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
         self.client = transport
-        self.ownedClient = owned
         self.metrics = metrics
 
         do {
             allowlistWatcher = try AllowlistWatcher(
                 file: AllowlistFile(path: configuration.allowlistFile),
-                pollInterval: try Duration.configurationSeconds(
-                    configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                pollInterval: configuration.allowlistPollInterval,
                 metrics: metrics, logger: logger)
         } catch {
             throw CollectorError("cannot start: \(error)")
@@ -115,7 +86,7 @@ public final class Collector: Service, Sendable {
         } catch {
             throw CollectorError("cannot start: \(error)")
         }
-        nonceAuthority = NonceAuthority(keyring: keyring, lifetime: .seconds(configuration.nonceLifetimeSeconds))
+        nonceAuthority = NonceAuthority(keyring: keyring, lifetime: configuration.nonceLifetime)
 
         do {
             var recordLimits = configuration.records.limits
@@ -141,9 +112,28 @@ public final class Collector: Service, Sendable {
             intake: EnvelopeIntake(
                 collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
                 maximumEnvelopeBytes: configuration.maximumEnvelopeBytes,
-                maximumClockSkew: .seconds(configuration.maximumClockSkewSeconds)),
+                maximumClockSkew: configuration.maximumClockSkew),
             records: records)
         try rememberRecordedNonces()
+    }
+
+    /// The collector ready to run: its MQTT client, the collector on it, and its allowlist watcher, for
+    /// the executable's `ServiceGroup` or an in-process run (demo, bench, tests).
+    public static func compose(
+        configuration: CollectorConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+    ) throws -> ComposedService<Collector> {
+        try configuration.validate()
+        let client = try makeClient(configuration: configuration, logger: logger)
+        let collector = try Collector(configuration: configuration, transport: client, metrics: metrics, logger: logger)
+        return ComposedService(client: client, component: collector, helpers: [collector.allowlistWatcher])
+    }
+
+    /// The collector's MQTT client: its id, certificates, and its offline status as the last will.
+    static func makeClient(configuration: CollectorConfiguration, logger: Logger) throws -> MQTTClient {
+        let will = statusMessage(.offline, configuration: configuration, since: Date(), counters: [:], problem: nil)
+        return try MQTTClient(
+            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
+            logger: logger)
     }
 
     deinit {
@@ -156,14 +146,8 @@ public final class Collector: Service, Sendable {
     /// shutdown; then drains in-flight messages, publishes the offline status, finalizes the active
     /// files and disconnects.
     public func run() async throws {
-        ownedClient?.start()
-        do {
-            try await client.subscribe(topics.allVerifiedMetrics)
-            try await client.subscribe(nonceRequestFilter)
-        } catch {
-            await ownedClient?.shutdown()
-            throw error
-        }
+        try await client.subscribe(topics.allVerifiedMetrics)
+        try await client.subscribe(nonceRequestFilter)
         logger.info(
             "collector started",
             metadata: [
@@ -175,7 +159,6 @@ public final class Collector: Service, Sendable {
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.maintainStatus() }
             background.addTask { await self.publishAllowlistEvents() }
-            if ownedClient != nil { background.addTask { try? await self.allowlistWatcher.run() } }
             background.addTask { await self.rotateIdleFiles() }
             await self.handleMessages()
             background.cancelAll()
@@ -192,7 +175,6 @@ public final class Collector: Service, Sendable {
         } catch {
             logger.error("cannot finalize the active files", metadata: ["error": "\(error)"])
         }
-        await ownedClient?.shutdown()
     }
 
     /// `verified/+/nonce/request`, shared among the collectors or not (see the configuration).
@@ -218,8 +200,9 @@ public final class Collector: Service, Sendable {
     ///
     /// A task group keeps every child that finished until `next()` takes it (a few KB each), so every
     /// child, nonce answer and envelope worker alike, counts in `inFlight` until taken, and a new one
-    /// first takes a finished one once ``maximumConcurrentMessages`` are held. Envelope workers that
-    /// were started without this (one per envelope at a steady rate) held ~6 KB per stored envelope.
+    /// first takes a finished one once ``maximumConcurrentMessages`` are held. Without this, workers
+    /// started one per envelope at a steady rate held memory per stored envelope (`edgeproof bench soak`
+    /// shows the collector's memory over time).
     private func handleMessages() async {
         await withTaskGroup(of: Bool.self) { group in
             var inFlight = 0

@@ -20,7 +20,7 @@ import Logging
 ///   max_pending_publishes: 1000   # 1000
 /// allowlist_file: allowlist.yaml  # required; reloaded when it changes and on SIGHUP
 /// nonce_key_file: nonce.keys      # required; `<id 1-255>:<base64 secret ≥ 32 bytes>` per line, first = current
-/// nonce_lifetime_s: 300           # 300
+/// nonce_lifetime_s: 300           # 300; whole seconds, at most 86400
 /// nonce_subscription: shared      # shared | all (see below)
 /// records:
 ///   directory: /var/lib/edgeproof/records   # required
@@ -48,7 +48,7 @@ import Logging
 /// SUBSCRIBE (plain `acl_file`) needs `all`. With `all`, every collector receives and answers every
 /// request, at the cost of N answers per request; the agent keeps the first and drops the rest as
 /// unmatched. Any answer works everywhere, because every collector accepts every collector's nonces.
-extension CollectorConfiguration {
+extension CollectorConfiguration: LoadableConfiguration {
     /// Environment variable → dotted configuration key.
     public static let environmentOverrides: [String: String] = [
         "EDGEPROOF_COLLECTOR_ID": "id",
@@ -57,21 +57,6 @@ extension CollectorConfiguration {
         "EDGEPROOF_ALLOWLIST": "allowlist_file",
         "LOG_LEVEL": "log_level",
     ]
-
-    /// Reads `file` (optional: the environment may supply everything), applies the environment
-    /// overrides, and checks the values.
-    public static func load(
-        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ConfigurationError) -> CollectorConfiguration {
-        let configuration = try ConfigurationLoader(environment: environment)
-            .load(CollectorConfiguration.self, file: file, overrides: environmentOverrides)
-        do {
-            try configuration.validate()
-        } catch {
-            throw error.from(file ?? "the environment")
-        }
-        return configuration
-    }
 
     /// Checks values that decode but cannot work; the error names the key.
     public func validate() throws(ConfigurationError) {
@@ -82,30 +67,31 @@ extension CollectorConfiguration {
             throw fail("id", "\"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
         }
         guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
-        guard nonceLifetimeSeconds > 0, nonceLifetimeSeconds <= 86_400 else {
-            throw fail("nonce_lifetime_s", "must be between 1 and 86400, got \(nonceLifetimeSeconds)")
-        }
+        try nonceLifetime.validate(key: "nonce_lifetime_s", wholeSeconds: true, maximum: Self.maximumNonceLifetime)
         guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
-        guard maximumClockSkewSeconds >= 0 else { throw fail("max_clock_skew_s", "must not be negative") }
-        _ = try Duration.configurationSeconds(allowlistPollSeconds, key: "allowlist_poll_s")
+        try maximumClockSkew.validate(key: "max_clock_skew_s", allowZero: true, wholeSeconds: true)
+        try allowlistPollInterval.validate(key: "allowlist_poll_s")
         guard !records.directory.isEmpty else { throw fail("records.directory", "must not be empty") }
         guard records.maximumFileBytes > 0 else { throw fail("records.max_file_bytes", "must be positive") }
-        guard records.maximumFileAgeSeconds > 0 else { throw fail("records.max_file_age_s", "must be positive") }
+        try records.maximumFileAge.validate(key: "records.max_file_age_s")
         guard records.retainFiles >= 0 else { throw fail("records.retain_files", "must not be negative") }
-        guard records.retainAgeSeconds >= 0 else { throw fail("records.retain_age_s", "must not be negative") }
+        try records.retainAge.validate(key: "records.retain_age_s", allowZero: true)
     }
+
+    /// A day: nonces live minutes, not days.
+    static let maximumNonceLifetime: Double = 86_400
 
     enum CodingKeys: String, CodingKey {
         case id, broker
         case allowlistFile = "allowlist_file"
         case nonceKeyFile = "nonce_key_file"
-        case nonceLifetimeSeconds = "nonce_lifetime_s"
+        case nonceLifetime = "nonce_lifetime_s"
         case nonceSubscription = "nonce_subscription"
         case records
         case eventsDirectory = "events_directory"
         case maximumEnvelopeBytes = "max_envelope_bytes"
-        case maximumClockSkewSeconds = "max_clock_skew_s"
-        case allowlistPollSeconds = "allowlist_poll_s"
+        case maximumClockSkew = "max_clock_skew_s"
+        case allowlistPollInterval = "allowlist_poll_s"
         case logLevel = "log_level"
     }
 
@@ -117,18 +103,19 @@ extension CollectorConfiguration {
             broker: try container.decode(BrokerSettings.self, forKey: .broker),
             allowlistFile: try container.decode(String.self, forKey: .allowlistFile),
             nonceKeyFile: try container.decode(String.self, forKey: .nonceKeyFile),
-            nonceLifetimeSeconds: try container.decodeIfPresent(Int.self, forKey: .nonceLifetimeSeconds)
-                ?? defaults.nonceLifetimeSeconds,
+            nonceLifetime: try container.decodeDurationIfPresent(
+                forKey: .nonceLifetime, wholeSeconds: true, maximum: Self.maximumNonceLifetime)
+                ?? defaults.nonceLifetime,
             nonceSubscription: try container.decodeIfPresent(NonceSubscription.self, forKey: .nonceSubscription)
                 ?? defaults.nonceSubscription,
             records: try container.decode(Records.self, forKey: .records),
             eventsDirectory: try container.decodeIfPresent(String.self, forKey: .eventsDirectory),
             maximumEnvelopeBytes: try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
                 ?? defaults.maximumEnvelopeBytes,
-            maximumClockSkewSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
-                ?? defaults.maximumClockSkewSeconds,
-            allowlistPollSeconds: try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds)
-                ?? defaults.allowlistPollSeconds,
+            maximumClockSkew: try container.decodeDurationIfPresent(
+                forKey: .maximumClockSkew, allowZero: true, wholeSeconds: true) ?? defaults.maximumClockSkew,
+            allowlistPollInterval: try container.decodeDurationIfPresent(forKey: .allowlistPollInterval)
+                ?? defaults.allowlistPollInterval,
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
     }
 }
@@ -137,9 +124,9 @@ extension CollectorConfiguration.Records {
     enum CodingKeys: String, CodingKey {
         case directory
         case maximumFileBytes = "max_file_bytes"
-        case maximumFileAgeSeconds = "max_file_age_s"
+        case maximumFileAge = "max_file_age_s"
         case retainFiles = "retain_files"
-        case retainAgeSeconds = "retain_age_s"
+        case retainAge = "retain_age_s"
         case fsync
     }
 
@@ -150,11 +137,9 @@ extension CollectorConfiguration.Records {
             directory: try container.decode(String.self, forKey: .directory),
             maximumFileBytes: try container.decodeIfPresent(Int.self, forKey: .maximumFileBytes)
                 ?? defaults.maximumFileBytes,
-            maximumFileAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumFileAgeSeconds)
-                ?? defaults.maximumFileAgeSeconds,
+            maximumFileAge: try container.decodeDurationIfPresent(forKey: .maximumFileAge) ?? defaults.maximumFileAge,
             retainFiles: try container.decodeIfPresent(Int.self, forKey: .retainFiles) ?? defaults.retainFiles,
-            retainAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .retainAgeSeconds)
-                ?? defaults.retainAgeSeconds,
+            retainAge: try container.decodeDurationIfPresent(forKey: .retainAge, allowZero: true) ?? defaults.retainAge,
             fsync: try container.decodeIfPresent(Bool.self, forKey: .fsync) ?? defaults.fsync)
     }
 }

@@ -18,30 +18,32 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public struct Records: Sendable, Hashable, Decodable {
         public var directory: String
         public var maximumFileBytes: Int
-        public var maximumFileAgeSeconds: Int
+        /// `max_file_age_s`: a file this old is closed and a new one begun.
+        public var maximumFileAge: Duration
         /// 0 keeps all closed files.
         public var retainFiles: Int
-        /// 0 keeps closed files forever.
-        public var retainAgeSeconds: Int
+        /// `retain_age_s`; zero keeps closed files forever.
+        public var retainAge: Duration
         public var fsync: Bool
 
         public init(
-            directory: String = "records", maximumFileBytes: Int = 64 * 1024 * 1024, maximumFileAgeSeconds: Int = 3600,
-            retainFiles: Int = 0, retainAgeSeconds: Int = 0, fsync: Bool = true
+            directory: String = "records", maximumFileBytes: Int = 64 * 1024 * 1024,
+            maximumFileAge: Duration = .seconds(3600), retainFiles: Int = 0, retainAge: Duration = .zero,
+            fsync: Bool = true
         ) {
             self.directory = directory
             self.maximumFileBytes = maximumFileBytes
-            self.maximumFileAgeSeconds = maximumFileAgeSeconds
+            self.maximumFileAge = maximumFileAge
             self.retainFiles = retainFiles
-            self.retainAgeSeconds = retainAgeSeconds
+            self.retainAge = retainAge
             self.fsync = fsync
         }
 
         /// The rotation and retention limits for a ``RotatingJSONLinesFile``.
         public var limits: RotatingJSONLinesFile.Limits {
             RotatingJSONLinesFile.Limits(
-                maximumFileBytes: maximumFileBytes, maximumFileAge: maximumFileAgeSeconds, retainFiles: retainFiles,
-                retainAge: retainAgeSeconds, fsync: fsync)
+                maximumFileBytes: maximumFileBytes, maximumFileAge: maximumFileAge, retainFiles: retainFiles,
+                retainAge: retainAge, fsync: fsync)
         }
     }
 
@@ -50,16 +52,18 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public var broker: BrokerSettings
     public var allowlistFile: String
     public var nonceKeyFile: String
-    public var nonceLifetimeSeconds: Int
+    /// `nonce_lifetime_s`, whole seconds (nonces carry their expiry in seconds).
+    public var nonceLifetime: Duration
     public var nonceSubscription: NonceSubscription
     public var records: Records
     /// nil: `<records.directory>/events`.
     public var eventsDirectory: String?
     public var maximumEnvelopeBytes: Int
-    /// How far a signed timestamp may lie outside its nonce's validity window, both ways.
-    public var maximumClockSkewSeconds: Int
-    /// How often the allowlist file is checked for changes, in seconds (`allowlist_poll_s`, as the gateway's).
-    public var allowlistPollSeconds: Double
+    /// How far a signed timestamp may lie outside its nonce's validity window, both ways
+    /// (`max_clock_skew_s`, whole seconds).
+    public var maximumClockSkew: Duration
+    /// How often the allowlist file is checked for changes (`allowlist_poll_s`, as the gateway's).
+    public var allowlistPollInterval: Duration
     public var logLevel: Logger.Level
 
     public init(
@@ -68,26 +72,26 @@ public struct CollectorConfiguration: Sendable, Decodable {
             caFile: "ca.crt", certificateFile: "collector-1.crt", keyFile: "collector-1.key"),
         allowlistFile: String = "allowlist.yaml",
         nonceKeyFile: String = "nonce.keys",
-        nonceLifetimeSeconds: Int = 300,
+        nonceLifetime: Duration = .seconds(300),
         nonceSubscription: NonceSubscription = .shared,
         records: Records = Records(),
         eventsDirectory: String? = nil,
         maximumEnvelopeBytes: Int = 262_144,
-        maximumClockSkewSeconds: Int = 300,
-        allowlistPollSeconds: Double = 1,
+        maximumClockSkew: Duration = .seconds(300),
+        allowlistPollInterval: Duration = .seconds(1),
         logLevel: Logger.Level = .info
     ) {
         self.id = id
         self.broker = broker
         self.allowlistFile = allowlistFile
         self.nonceKeyFile = nonceKeyFile
-        self.nonceLifetimeSeconds = nonceLifetimeSeconds
+        self.nonceLifetime = nonceLifetime
         self.nonceSubscription = nonceSubscription
         self.records = records
         self.eventsDirectory = eventsDirectory
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
-        self.maximumClockSkewSeconds = maximumClockSkewSeconds
-        self.allowlistPollSeconds = allowlistPollSeconds
+        self.maximumClockSkew = maximumClockSkew
+        self.allowlistPollInterval = allowlistPollInterval
         self.logLevel = logLevel
     }
 

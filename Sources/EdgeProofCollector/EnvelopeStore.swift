@@ -97,8 +97,8 @@ public struct EnvelopeStore: Sendable {
     }
 
     /// Batches of one worker that may be checked but not yet durable at once. More than one: when a
-    /// batch is checked faster than the disk syncs (RS256 on this machine: 128 envelopes in about 3 ms
-    /// against a 4 ms fsync), the next batches join the following group commit instead of waiting.
+    /// batch is checked faster than the disk syncs (compare `edgeproof bench verify` with the fsync time
+    /// of the records disk), the next batches join the following group commit instead of waiting.
     public static let maximumUnwrittenBatches = 4
 
     /// Stores batches from `next` until it returns nil, checking each batch while earlier ones are

@@ -4,6 +4,7 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -85,10 +86,10 @@ public struct DemoRunner: Sendable {
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: serviceLogger)
 
-        let collector = try Collector(
+        let collector = try Collector.compose(
             configuration: try CollectorConfiguration.load(file: paths.config("collector.yaml").path, environment: [:]),
             logger: serviceLogger)
-        let collectorGroup = ServiceGroup(services: [collector], logger: serviceLogger)
+        let collectorGroup = ServiceGroup(services: collector.services, logger: serviceLogger)
         var outcomes: [DemoOutcome] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await collectorGroup.run() }
@@ -97,10 +98,10 @@ public struct DemoRunner: Sendable {
 
             for mode in Self.modes {
                 let since = Date()
-                let gateway = try Gateway(
+                let gateway = try Gateway.compose(
                     configuration: try GatewayConfiguration.load(file: paths.config("gateway-\(mode).yaml").path, environment: [:]),
                     logger: serviceLogger)
-                let gatewayGroup = ServiceGroup(services: [gateway], logger: serviceLogger)
+                let gatewayGroup = ServiceGroup(services: gateway.services, logger: serviceLogger)
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")

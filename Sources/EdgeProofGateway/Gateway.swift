@@ -17,17 +17,15 @@ import ServiceLifecycle
 /// trust event. A retained status on `status/gateway/{id}` says online (with counters) while the
 /// gateway runs and offline after it stopped, by its last will if it did not stop cleanly.
 ///
-/// The gateway talks to the broker through the transport it is given (the executable lists the
-/// ``EdgeProofMQTT/MQTTClient`` first in its `ServiceGroup`, then the gateway, then its
-/// ``allowlistWatcher``); `run()` works until graceful shutdown (or cancellation), drains publishes in
-/// flight and publishes the offline status. In enforce mode the allowlist file is reloaded when it changes
+/// The gateway talks to the broker through the transport it is given; ``compose(configuration:metrics:logger:)``
+/// makes its client, the gateway and its ``allowlistWatcher`` in the order a `ServiceGroup` runs them.
+/// `run()` works until graceful shutdown (or cancellation), drains publishes in flight and publishes
+/// the offline status. In enforce mode the allowlist file is reloaded when it changes
 /// and on SIGHUP; a file that does not load leaves the previous allowlist in force.
 public final class Gateway: Service {
     public let configuration: GatewayConfiguration
     let logger: Logger
     let client: any MQTTTransport
-    /// The client this gateway made and runs itself (``init(configuration:logger:)``), if any.
-    let ownedClient: MQTTClient?
     let topics: TopicTree
     let inspector: MessageInspector
     /// The allowlist in force and its reloading (enforce mode); nil in passthrough mode.
@@ -59,22 +57,14 @@ public final class Gateway: Service {
     /// Checks the configuration and loads the allowlist (enforce mode); nothing is published before
     /// ``run()``. Throws a ``ConfigurationError`` for an unusable configuration, a ``StorageError`` for an
     /// unusable allowlist. Counters are made with `metrics` (see ``counters``).
-    public convenience init(
+    public init(
         configuration: GatewayConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics = ServiceMetrics(),
         logger: Logger
-    ) throws {
-        try self.init(configuration: configuration, transport: transport, metrics: metrics, logger: logger, owned: nil)
-    }
-
-    private init(
-        configuration: GatewayConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics, logger: Logger,
-        owned: MQTTClient?
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.client = transport
-        self.ownedClient = owned
         self.topics = configuration.topics
         self.inspector = MessageInspector(configuration: configuration)
         self.metrics = metrics
@@ -83,26 +73,26 @@ public final class Gateway: Service {
         if configuration.mode == .enforce, let path = configuration.allowlistFile {
             allowlistWatcher = try AllowlistWatcher(
                 file: AllowlistFile(path: path),
-                pollInterval: try Duration.configurationSeconds(
-                    configuration.allowlistPollSeconds, key: "allowlist_poll_s"),
+                pollInterval: configuration.allowlistPollInterval,
                 metrics: metrics, logger: logger)
         } else {
             allowlistWatcher = nil
         }
     }
 
-    /// A gateway with its own MQTT client, which ``run()`` starts and stops, and its own allowlist
-    /// watcher, which ``run()`` runs: for harnesses that run the gateway alone. An executable composes
-    /// ``makeClient(configuration:logger:)``, the gateway and its ``allowlistWatcher`` instead.
-    public convenience init(configuration: GatewayConfiguration, logger: Logger) throws {
+    /// The gateway ready to run: its MQTT client, the gateway on it, and its allowlist watcher (enforce
+    /// mode), for the executable's `ServiceGroup` or an in-process run (demo, bench, tests).
+    public static func compose(
+        configuration: GatewayConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+    ) throws -> ComposedService<Gateway> {
         try configuration.validate()
-        let client = try Self.makeClient(configuration: configuration, logger: logger)
-        try self.init(
-            configuration: configuration, transport: client, metrics: ServiceMetrics(), logger: logger, owned: client)
+        let client = try makeClient(configuration: configuration, logger: logger)
+        let gateway = try Gateway(configuration: configuration, transport: client, metrics: metrics, logger: logger)
+        return ComposedService(client: client, component: gateway, helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
     }
 
     /// The gateway's MQTT client: its id, certificates, and its offline status as the last will.
-    public static func makeClient(configuration: GatewayConfiguration, logger: Logger) throws -> MQTTClient {
+    static func makeClient(configuration: GatewayConfiguration, logger: Logger) throws -> MQTTClient {
         let will = MQTTMessage(
             topic: configuration.topics.status(component: component, id: configuration.id),
             payload: encode(
@@ -144,19 +134,16 @@ public final class Gateway: Service {
         // Registered before the client starts, the subscriptions go out with the first connection,
         // before anything waiting for the connection (the online status among them) proceeds.
         await subscribe()
-        ownedClient?.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.publishStatusPeriodically() }
             if let watcher = allowlistWatcher {
                 group.addTask { await self.publishAllowlistEvents(watcher) }
-                if ownedClient != nil { group.addTask { try? await watcher.run() } }
             }
             await processMessages()
             group.cancelAll()
         }
         logger.info("gateway stopping", metadata: ["counters": "\(counters)"])
         await publishFinalStatus()
-        await ownedClient?.shutdown()
     }
 
     /// Publishes the watcher's reload events until cancelled.
@@ -283,7 +270,7 @@ public final class Gateway: Service {
             do {
                 // Also repairs the status after a reconnect, when the broker may have sent the will.
                 try await client.publish(statusMessage(.online))
-                try await Task.sleep(for: .seconds(configuration.statusIntervalSeconds))
+                try await Task.sleep(for: configuration.statusInterval)
             } catch is CancellationError {
                 return
             } catch {

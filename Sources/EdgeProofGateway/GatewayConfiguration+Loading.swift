@@ -1,43 +1,30 @@
 import EdgeProofService
 import Foundation
 
-extension GatewayConfiguration {
-    /// Loads the gateway configuration from a YAML file (optional) and environment variables that
-    /// override single keys, then checks it.
-    ///
-    /// Keys (defaults in parentheses):
-    /// - `id` ("gateway"): client id, certificate CN, `{id}` of the gateway's event and status topics.
-    /// - `broker:` (required): `host` (127.0.0.1), `port` (8883), `ca_file`, `cert_file`, `key_file`
-    ///   (all three required), `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000).
-    /// - `mode` (passthrough): `passthrough` or `enforce`; the prototype's `gateway-policy-enforcement`
-    ///   and `gateway-allowlist` mean enforce.
-    /// - `allowlist_file` (none): JSON or YAML allowlist; required in enforce mode, ignored in passthrough.
-    /// - `max_clock_skew_s` (300): allowed distance between an envelope's timestamp and the clock, both ways.
-    /// - `max_envelope_bytes` (262144): larger envelopes are rejected as `payload_too_large`.
-    /// - `status_interval_s` (10): how often the retained online status with counters is republished.
-    /// - `allowlist_poll_s` (1): how often the allowlist file is checked for changes.
-    /// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
-    ///
-    /// Environment variables (override the file):
-    /// `GATEWAY_MODE` → `mode`, `EDGEPROOF_BROKER_HOST` → `broker.host`, `EDGEPROOF_BROKER_PORT` →
-    /// `broker.port`, `EDGEPROOF_TOPIC_PREFIX` → `broker.topic_prefix`, `EDGEPROOF_ALLOWLIST` →
-    /// `allowlist_file`, `LOG_LEVEL` → `log_level`.
-    ///
-    /// Relative file names (certificates, allowlist) are taken as they are, relative to the working
-    /// directory of the process.
-    public static func load(
-        file path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ConfigurationError) -> GatewayConfiguration {
-        let configuration = try ConfigurationLoader(environment: environment)
-            .load(GatewayConfiguration.self, file: path, overrides: environmentOverrides)
-        do {
-            try configuration.validate()
-        } catch {
-            throw error.from(path ?? "the environment")
-        }
-        return configuration
-    }
-
+/// The gateway configuration loads from a YAML file (optional) and environment variables that
+/// override single keys (``LoadableConfiguration/load(file:environment:)``), then is checked.
+///
+/// Keys (defaults in parentheses):
+/// - `id` ("gateway"): client id, certificate CN, `{id}` of the gateway's event and status topics.
+/// - `broker:` (required): `host` (127.0.0.1), `port` (8883), `ca_file`, `cert_file`, `key_file`
+///   (all three required), `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000).
+/// - `mode` (passthrough): `passthrough` or `enforce`; the prototype's `gateway-policy-enforcement`
+///   and `gateway-allowlist` mean enforce.
+/// - `allowlist_file` (none): JSON or YAML allowlist; required in enforce mode, ignored in passthrough.
+/// - `max_clock_skew_s` (300): allowed distance (whole seconds) between an envelope's timestamp and the clock.
+/// - `max_envelope_bytes` (262144): larger envelopes are rejected as `payload_too_large`.
+/// - `status_interval_s` (10): how often the retained online status with counters is republished (fractions allowed).
+/// - `allowlist_poll_s` (1): how often the allowlist file is checked for changes.
+/// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
+///
+/// Environment variables (override the file):
+/// `GATEWAY_MODE` → `mode`, `EDGEPROOF_BROKER_HOST` → `broker.host`, `EDGEPROOF_BROKER_PORT` →
+/// `broker.port`, `EDGEPROOF_TOPIC_PREFIX` → `broker.topic_prefix`, `EDGEPROOF_ALLOWLIST` →
+/// `allowlist_file`, `LOG_LEVEL` → `log_level`.
+///
+/// Relative file names (certificates, allowlist) are taken as they are, relative to the working
+/// directory of the process.
+extension GatewayConfiguration: LoadableConfiguration {
     /// Environment variable → dotted configuration key.
     public static let environmentOverrides: [String: String] = [
         "GATEWAY_MODE": "mode",

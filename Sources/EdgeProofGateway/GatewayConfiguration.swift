@@ -17,14 +17,14 @@ public struct GatewayConfiguration: Sendable {
     /// The allowlist file (JSON or YAML); required in enforce mode, unused in passthrough mode.
     public var allowlistFile: String?
     /// Largest accepted difference between an envelope's signing time and the gateway's clock,
-    /// in either direction, in seconds.
-    public var maximumClockSkewSeconds: Int
+    /// in either direction (`max_clock_skew_s`, whole seconds).
+    public var maximumClockSkew: Duration
     /// Envelopes above this many bytes are rejected (`payload_too_large`) in enforce mode.
     public var maximumEnvelopeBytes: Int
-    /// How often the retained online status (with counters) is republished, in seconds.
-    public var statusIntervalSeconds: Int
-    /// How often the allowlist file is checked for changes, in seconds.
-    public var allowlistPollSeconds: Double
+    /// How often the retained online status (with counters) is republished (`status_interval_s`).
+    public var statusInterval: Duration
+    /// How often the allowlist file is checked for changes (`allowlist_poll_s`).
+    public var allowlistPollInterval: Duration
     public var logLevel: Logger.Level
 
     public init(
@@ -33,20 +33,20 @@ public struct GatewayConfiguration: Sendable {
             caFile: "ca.crt", certificateFile: "gateway.crt", keyFile: "gateway.key"),
         mode: GatewayMode = .passthrough,
         allowlistFile: String? = nil,
-        maximumClockSkewSeconds: Int = 300,
+        maximumClockSkew: Duration = .seconds(300),
         maximumEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
-        statusIntervalSeconds: Int = 10,
-        allowlistPollSeconds: Double = 1,
+        statusInterval: Duration = .seconds(10),
+        allowlistPollInterval: Duration = .seconds(1),
         logLevel: Logger.Level = .info
     ) {
         self.id = id
         self.broker = broker
         self.mode = mode
         self.allowlistFile = allowlistFile
-        self.maximumClockSkewSeconds = maximumClockSkewSeconds
+        self.maximumClockSkew = maximumClockSkew
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
-        self.statusIntervalSeconds = statusIntervalSeconds
-        self.allowlistPollSeconds = allowlistPollSeconds
+        self.statusInterval = statusInterval
+        self.allowlistPollInterval = allowlistPollInterval
         self.logLevel = logLevel
     }
 
@@ -64,10 +64,10 @@ public struct GatewayConfiguration: Sendable {
         if mode == .enforce, (allowlistFile ?? "").isEmpty {
             throw fail("allowlist_file", "mode enforce needs allowlist_file (or EDGEPROOF_ALLOWLIST)")
         }
-        guard maximumClockSkewSeconds >= 0 else { throw fail("max_clock_skew_s", "must not be negative") }
+        try maximumClockSkew.validate(key: CodingKeys.maximumClockSkew.rawValue, allowZero: true, wholeSeconds: true)
         guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
-        guard statusIntervalSeconds > 0 else { throw fail("status_interval_s", "must be positive") }
-        _ = try Duration.configurationSeconds(allowlistPollSeconds, key: "allowlist_poll_s")
+        try statusInterval.validate(key: CodingKeys.statusInterval.rawValue)
+        try allowlistPollInterval.validate(key: CodingKeys.allowlistPollInterval.rawValue)
         guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
     }
 }
@@ -76,10 +76,10 @@ extension GatewayConfiguration: Decodable {
     enum CodingKeys: String, CodingKey {
         case id, broker, mode
         case allowlistFile = "allowlist_file"
-        case maximumClockSkewSeconds = "max_clock_skew_s"
+        case maximumClockSkew = "max_clock_skew_s"
         case maximumEnvelopeBytes = "max_envelope_bytes"
-        case statusIntervalSeconds = "status_interval_s"
-        case allowlistPollSeconds = "allowlist_poll_s"
+        case statusInterval = "status_interval_s"
+        case allowlistPollInterval = "allowlist_poll_s"
         case logLevel = "log_level"
     }
 
@@ -90,15 +90,14 @@ extension GatewayConfiguration: Decodable {
         broker = try container.decode(BrokerSettings.self, forKey: .broker)
         mode = try container.decodeIfPresent(GatewayMode.self, forKey: .mode) ?? defaults.mode
         allowlistFile = try container.decodeIfPresent(String.self, forKey: .allowlistFile)
-        maximumClockSkewSeconds =
-            try container.decodeIfPresent(Int.self, forKey: .maximumClockSkewSeconds)
-            ?? defaults.maximumClockSkewSeconds
+        maximumClockSkew =
+            try container.decodeDurationIfPresent(forKey: .maximumClockSkew, allowZero: true, wholeSeconds: true)
+            ?? defaults.maximumClockSkew
         maximumEnvelopeBytes =
             try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes) ?? defaults.maximumEnvelopeBytes
-        statusIntervalSeconds =
-            try container.decodeIfPresent(Int.self, forKey: .statusIntervalSeconds) ?? defaults.statusIntervalSeconds
-        allowlistPollSeconds =
-            try container.decodeIfPresent(Double.self, forKey: .allowlistPollSeconds) ?? defaults.allowlistPollSeconds
+        statusInterval = try container.decodeDurationIfPresent(forKey: .statusInterval) ?? defaults.statusInterval
+        allowlistPollInterval =
+            try container.decodeDurationIfPresent(forKey: .allowlistPollInterval) ?? defaults.allowlistPollInterval
         logLevel = try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel
     }
 }

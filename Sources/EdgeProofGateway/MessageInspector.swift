@@ -2,17 +2,6 @@ import EdgeProofCore
 import EdgeProofMQTT
 import Foundation
 
-/// What the gateway does with one message from an agent.
-enum Verdict: Sendable {
-    /// Republish this message (to a `verified/` topic).
-    case forward(MQTTMessage)
-    /// Turn the message away: tell `agent` why (with the request's correlation data, if any).
-    case reject(Rejection, agent: String, correlationData: Data?)
-    /// Not an agent message the gateway understands (e.g. an invalid agent name in the topic):
-    /// dropped with a log line only, since there is no valid agent to answer.
-    case drop(String)
-}
-
 /// The gateway's decision for one message, as a pure function of the message, the allowlist and
 /// the clock. Cheap: one JSON parse and, in enforce mode, one signature verification per envelope.
 struct MessageInspector: Sendable {
@@ -21,6 +10,17 @@ struct MessageInspector: Sendable {
     var maximumEnvelopeBytes: Int
     var maximumClockSkew: Duration
 
+    /// What the gateway does with one message from an agent.
+    enum Verdict: Sendable {
+        /// Republish this message (to a `verified/` topic).
+        case forward(MQTTMessage)
+        /// Turn the message away: tell `agent` why (with the request's correlation data, if any).
+        case reject(Rejection, agent: String, correlationData: Data?)
+        /// Not an agent message the gateway understands (e.g. an invalid agent name in the topic):
+        /// dropped with a log line only, since there is no valid agent to answer.
+        case drop(String)
+    }
+
     /// Nonce requests are empty or a small JSON object; anything larger is refused in enforce mode.
     static let maximumNonceRequestBytes = NonceRequest.maximumSize
 
@@ -28,7 +28,7 @@ struct MessageInspector: Sendable {
         mode = configuration.mode
         topics = configuration.topics
         maximumEnvelopeBytes = configuration.maximumEnvelopeBytes
-        maximumClockSkew = .seconds(configuration.maximumClockSkewSeconds)
+        maximumClockSkew = configuration.maximumClockSkew
     }
 
     func inspect(_ message: MQTTMessage, allowlist: Allowlist, now: Date) -> Verdict {

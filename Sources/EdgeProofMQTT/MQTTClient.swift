@@ -54,7 +54,7 @@ public final class MQTTClient: Sendable {
         if started.load(ordering: .sequentiallyConsistent) {
             await mosquitto.stop()
         }
-        session.shutDown()
+        session.shutdown()
     }
 
     public var isConnected: Bool {

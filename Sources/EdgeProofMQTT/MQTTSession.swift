@@ -77,7 +77,7 @@ final class MQTTSession: MosquittoEvents {
         /// Topics that only carry responses: a message there without a matching request is dropped.
         var responseTopics: Set<String> = []
         var unmatchedResponses = 0
-        var isShutDown = false
+        var isShutdown = false
 
         mutating func makeID() -> Int {
             nextID += 1
@@ -149,7 +149,7 @@ final class MQTTSession: MosquittoEvents {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 let failure = state.withLock { state -> (any Error)? in
                     if state.cancelled.remove(id) != nil { return CancellationError() }
-                    if state.isShutDown { return MQTTError.shutDown }
+                    if state.isShutdown { return MQTTError.shutDown }
                     register(&state, id, continuation)
                     return nil
                 }
@@ -413,9 +413,9 @@ final class MQTTSession: MosquittoEvents {
     // MARK: Shutdown
 
     /// Fails every waiter with ``MQTTError/shutDown`` and ends the inbound stream.
-    func shutDown() {
+    func shutdown() {
         let waiters = state.withLock { state in
-            state.isShutDown = true
+            state.isShutdown = true
             defer { state.waiters = [:] }
             return Array(state.waiters.values)
         }

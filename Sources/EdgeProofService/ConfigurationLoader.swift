@@ -71,3 +71,28 @@ public struct ConfigurationLoader: Sendable {
         tree[first] = child
     }
 }
+
+/// A component's configuration as the kit loads it: YAML, then the environment, then checked.
+public protocol LoadableConfiguration: Decodable {
+    /// Environment variable → the dotted key it sets.
+    static var environmentOverrides: [String: String] { get }
+    /// Checks values that decode but cannot work; the error names the key.
+    func validate() throws(ConfigurationError)
+}
+
+extension LoadableConfiguration {
+    /// Reads `file` (optional: the environment may supply everything), applies the environment
+    /// overrides, and checks the values.
+    public static func load(
+        file: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> Self {
+        let configuration = try ConfigurationLoader(environment: environment)
+            .load(Self.self, file: file, overrides: environmentOverrides)
+        do {
+            try configuration.validate()
+        } catch {
+            throw error.from(file ?? "the environment")
+        }
+        return configuration
+    }
+}

@@ -1,3 +1,4 @@
+import EdgeProofMQTT
 import Logging
 
 /// The value conventions every configuration shares: log levels and durations.
@@ -16,17 +17,31 @@ extension Logger.Level {
 }
 
 extension Duration {
-    /// A duration from a configuration key ending `_s`: seconds as a number, fractions allowed. Every
-    /// `_s` key is read here. Throws when it is negative, not finite, or beyond `maximum` seconds.
+    /// A duration from a configuration key ending `_s`: seconds as a number, fractions allowed unless
+    /// `wholeSeconds` (for values the wire counts in whole seconds). Every `_s` key is read here. Throws
+    /// when it is negative, zero (unless `allowZero`), not finite, or beyond `maximum` seconds.
     public static func configurationSeconds(
-        _ seconds: Double, key: String, allowZero: Bool = false, maximum: Double = 3_153_600_000
+        _ seconds: Double, key: String, allowZero: Bool = false, wholeSeconds: Bool = false,
+        maximum: Double = 3_153_600_000
     ) throws(ConfigurationError) -> Duration {
         guard seconds.isFinite, allowZero ? seconds >= 0 : seconds > 0, seconds <= maximum else {
             let lower = allowZero ? "at least 0" : "more than 0"
             throw ConfigurationError(
                 key: key, problem: "must be \(lower) and at most \(Self.format(maximum)) seconds, not \(seconds)")
         }
+        guard !wholeSeconds || seconds == seconds.rounded() else {
+            throw ConfigurationError(key: key, problem: "must be a whole number of seconds, not \(seconds)")
+        }
         return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
+    /// Checks a duration set in code against the same bounds as its `_s` key (see
+    /// ``configurationSeconds(_:key:allowZero:wholeSeconds:maximum:)``).
+    public func validate(
+        key: String, allowZero: Bool = false, wholeSeconds: Bool = false, maximum: Double = 3_153_600_000
+    ) throws(ConfigurationError) {
+        _ = try Self.configurationSeconds(
+            seconds, key: key, allowZero: allowZero, wholeSeconds: wholeSeconds, maximum: maximum)
     }
 
     private static func format(_ seconds: Double) -> String {
@@ -35,6 +50,21 @@ extension Duration {
 }
 
 extension KeyedDecodingContainer {
+    /// An `_s` key read through ``Swift/Duration/configurationSeconds(_:key:allowZero:wholeSeconds:maximum:)``;
+    /// the error names the dotted key (`records.max_file_age_s`).
+    public func decodeDurationIfPresent(
+        forKey key: Key, allowZero: Bool = false, wholeSeconds: Bool = false, maximum: Double = 3_153_600_000
+    ) throws -> Duration? {
+        guard let seconds = try decodeIfPresent(Double.self, forKey: key) else { return nil }
+        do {
+            return try Duration.configurationSeconds(
+                seconds, key: key.stringValue, allowZero: allowZero, wholeSeconds: wholeSeconds, maximum: maximum)
+        } catch {
+            // As a decoding error, so that the loader names the key with its path, as for every other key.
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: error.problem)
+        }
+    }
+
     /// `log_level` as every component spells it (see ``Logging/Logger/Level/configurationNames``).
     public func decodeLogLevelIfPresent(forKey key: Key) throws -> Logger.Level? {
         guard let name = try decodeIfPresent(String.self, forKey: key) else { return nil }

@@ -26,21 +26,21 @@ public final class RotatingJSONLinesFile: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Rotate once the active file has this many bytes.
         public var maximumFileBytes: Int
-        /// Rotate once the active file is this old (seconds).
-        public var maximumFileAge: Int
+        /// Rotate once the active file is this old; zero never rotates by age.
+        public var maximumFileAge: Duration
         /// Keep at most this many closed files; 0 keeps all.
         public var retainFiles: Int
-        /// Delete closed files older than this (seconds); 0 keeps them forever.
-        public var retainAge: Int
+        /// Delete closed files older than this; zero keeps them forever.
+        public var retainAge: Duration
         /// fsync after every batch (the default); off, data is synced at rotation and close only.
         public var fsync: Bool
-        /// Closed files changed within this many seconds are kept whatever `retainFiles` and
-        /// `retainAge` say (the collector's replay protection reads them back).
-        public var keepRecent: Int
+        /// Closed files changed within this are kept whatever `retainFiles` and `retainAge` say (the
+        /// collector's replay protection reads them back).
+        public var keepRecent: Duration
 
         public init(
-            maximumFileBytes: Int = 64 * 1024 * 1024, maximumFileAge: Int = 3600, retainFiles: Int = 0,
-            retainAge: Int = 0, fsync: Bool = true, keepRecent: Int = 0
+            maximumFileBytes: Int = 64 * 1024 * 1024, maximumFileAge: Duration = .seconds(3600), retainFiles: Int = 0,
+            retainAge: Duration = .zero, fsync: Bool = true, keepRecent: Duration = .zero
         ) {
             self.maximumFileBytes = maximumFileBytes
             self.maximumFileAge = maximumFileAge
@@ -194,7 +194,8 @@ public final class RotatingJSONLinesFile: Sendable {
 
     private func isDue(_ active: Active, now: Date) -> Bool {
         active.size >= limits.maximumFileBytes
-            || (limits.maximumFileAge > 0 && now.timeIntervalSince(active.openedAt) >= Double(limits.maximumFileAge))
+            || (limits.maximumFileAge > .zero
+                && now.timeIntervalSince(active.openedAt) >= limits.maximumFileAge.timeInterval)
     }
 
     private func openNext(_ state: inout State, now: Date) throws(StorageError) -> Active {
@@ -271,20 +272,20 @@ public final class RotatingJSONLinesFile: Sendable {
     /// Deletes the oldest closed files beyond `retainFiles` and those older than `retainAge`. Best
     /// effort: a file that cannot be deleted now is tried again at the next rotation.
     private func applyRetention(now: Date) {
-        guard limits.retainFiles > 0 || limits.retainAge > 0,
+        guard limits.retainFiles > 0 || limits.retainAge > .zero,
             let closed = try? Self.files(in: directory, prefix: prefix)
                 .filter({ $0.url.lastPathComponent.hasSuffix(Self.closedSuffix) })
         else { return }
         let tooMany = limits.retainFiles > 0 ? max(0, closed.count - limits.retainFiles) : 0
-        let cutoff = limits.retainAge > 0 ? now.addingTimeInterval(-Double(limits.retainAge)) : nil
-        let recent = now.addingTimeInterval(-Double(limits.keepRecent))
+        let cutoff = limits.retainAge > .zero ? now.addingTimeInterval(-limits.retainAge.timeInterval) : nil
+        let recent = now.addingTimeInterval(-limits.keepRecent.timeInterval)
         var doomed = [URL]()
         for (index, file) in closed.enumerated() {
             let modified = Self.modificationDate(of: file.url)
             let expired = cutoff.map { cutoff in modified.map { $0 < cutoff } ?? false } ?? false
             guard index < tooMany || expired else { continue }
             // Files changed within `keepRecent` stay whatever the limits say (an unknown date too).
-            if limits.keepRecent > 0, modified.map({ $0 >= recent }) ?? true { continue }
+            if limits.keepRecent > .zero, modified.map({ $0 >= recent }) ?? true { continue }
             doomed.append(file.url)
         }
         guard !doomed.isEmpty else { return }
@@ -343,4 +344,11 @@ private func systemClose(_ fd: Int32) -> Int32 {
 
 private func systemRename(_ from: String, _ to: String) -> Int32 {
     rename(from, to)
+}
+
+extension Duration {
+    /// This duration in seconds, for `Date` arithmetic.
+    var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
 }

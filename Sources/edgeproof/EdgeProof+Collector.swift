@@ -1,10 +1,9 @@
 import ArgumentParser
 import EdgeProofCollector
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
-import ServiceLifecycle
-import UnixSignals
 
 extension EdgeProof {
     struct Collector: AsyncParsableCommand {
@@ -32,25 +31,17 @@ extension EdgeProof.Collector {
         var config: String
 
         func run() async throws {
-            let settings: CollectorConfiguration
-            let services: [any Service]
+            let collector: ComposedService<EdgeProofCollector.Collector>
             var logger = Logger(label: "edgeproof.collector")
             do {
-                settings = try CollectorConfiguration.load(file: config)
+                let settings = try CollectorConfiguration.load(file: config)
                 logger.logLevel = settings.logLevel
-                // The client first: the group stops services in reverse order, so the collector drains and
-                // publishes its offline status before the client disconnects.
-                let client = try EdgeProofCollector.Collector.makeClient(configuration: settings, logger: logger)
-                let collector = try EdgeProofCollector.Collector(
-                    configuration: settings, transport: client, logger: logger)
-                services = [client, collector, collector.allowlistWatcher]
+                collector = try EdgeProofCollector.Collector.compose(configuration: settings, logger: logger)
             } catch {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            let group = ServiceGroup(
-                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            try await group.run()
+            try await collector.run(logger: logger)
         }
     }
 

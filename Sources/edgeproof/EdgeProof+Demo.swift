@@ -1,5 +1,5 @@
 import ArgumentParser
-import EdgeProofBench
+import EdgeProofService
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofStorage

@@ -1,8 +1,7 @@
 import ArgumentParser
 import EdgeProofGateway
+import EdgeProofService
 import Logging
-import ServiceLifecycle
-import UnixSignals
 
 extension EdgeProof {
     struct Gateway: AsyncParsableCommand {
@@ -30,18 +29,13 @@ extension EdgeProof {
             }
             var logger = Logger(label: "edgeproof.gateway")
             logger.logLevel = settings.logLevel
-            // The client first: the group stops services in reverse order, so the gateway publishes its
-            // offline status before the client disconnects.
-            let services: [any Service]
+            let gateway: ComposedService<EdgeProofGateway.Gateway>
             do {
-                let client = try EdgeProofGateway.Gateway.makeClient(configuration: settings, logger: logger)
-                let gateway = try EdgeProofGateway.Gateway(configuration: settings, transport: client, logger: logger)
-                services = [client, gateway] + (gateway.allowlistWatcher.map { [$0] } ?? [])
+                gateway = try EdgeProofGateway.Gateway.compose(configuration: settings, logger: logger)
             } catch {
                 throw CLIError("cannot start the gateway: \(error)")
             }
-            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            try await group.run()
+            try await gateway.run(logger: logger)
         }
     }
 }

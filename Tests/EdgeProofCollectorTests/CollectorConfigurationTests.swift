@@ -1,5 +1,6 @@
 import EdgeProofCollector
 import EdgeProofMQTT
+import EdgeProofService
 import Logging
 import EdgeProofTesting
 import Foundation
@@ -27,10 +28,10 @@ struct CollectorConfigurationTests {
         let configuration = try CollectorConfiguration.load(file: path, environment: [:])
         #expect(configuration.id == "collector-1")
         #expect(configuration.broker.port == 8883)
-        #expect(configuration.nonceLifetimeSeconds == 300)
+        #expect(configuration.nonceLifetime == .seconds(300))
         #expect(configuration.nonceSubscription == .shared)
         #expect(configuration.records.maximumFileBytes == 64 * 1024 * 1024)
-        #expect(configuration.records.maximumFileAgeSeconds == 3600)
+        #expect(configuration.records.maximumFileAge == .seconds(3600))
         #expect(configuration.records.retainFiles == 0)
         #expect(configuration.records.fsync)
         #expect(configuration.resolvedEventsDirectory == "/data/records/events")

@@ -2,11 +2,11 @@ import Crypto
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -99,17 +99,15 @@ final class CollectorWorld: Sendable {
     }
 }
 
-/// A collector running in a ServiceGroup, as the CLI runs it.
+/// A collector with its client and allowlist watcher running in one ServiceGroup, as the CLI runs it.
 struct RunningCollector {
     let collector: Collector
-    let group: ServiceGroup
-    let task: Task<Void, any Error>
+    let services: RunningServices
 
     /// Starts the collector and waits until its retained status says online (it has subscribed).
     static func start(_ configuration: CollectorConfiguration, statusInbox: Inbox) async throws -> RunningCollector {
-        let collector = try Collector(configuration: configuration, logger: quietLogger)
-        let group = ServiceGroup(services: [collector], logger: quietLogger)
-        let task = Task { try await group.run() }
+        let composed = try Collector.compose(configuration: configuration, logger: quietLogger)
+        let services = composed.start(logger: quietLogger)
         let statusTopic = topics.status(component: "collector", id: configuration.id)
         let startedAfter = Date().addingTimeInterval(-1)
         let online = try await statusInbox.first(timeout: .seconds(15)) { message in
@@ -119,13 +117,13 @@ struct RunningCollector {
             else { return false }
             return since >= startedAfter
         }
+        if online == nil { try? await services.stop() }
         try #require(online != nil, "collector \(configuration.id) did not come online")
-        return RunningCollector(collector: collector, group: group, task: task)
+        return RunningCollector(collector: composed.component, services: services)
     }
 
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await services.stop()
     }
 }
 

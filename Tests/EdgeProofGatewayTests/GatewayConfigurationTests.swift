@@ -29,7 +29,7 @@ struct GatewayConfigurationTests {
         #expect(configuration.id == "gateway")
         #expect(configuration.mode == .passthrough)
         #expect(configuration.allowlistFile == nil)
-        #expect(configuration.maximumClockSkewSeconds == 300)
+        #expect(configuration.maximumClockSkew == .seconds(300))
         #expect(configuration.maximumEnvelopeBytes == 262_144)
         #expect(configuration.logLevel == .info)
         #expect(configuration.broker.host == "127.0.0.1")

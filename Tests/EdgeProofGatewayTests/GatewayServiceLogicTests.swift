@@ -5,7 +5,6 @@ import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
 import Logging
-import ServiceLifecycle
 import Testing
 
 @testable import EdgeProofGateway
@@ -15,6 +14,10 @@ import Testing
 @Suite("Gateway service logic (in-memory transport)")
 struct GatewayServiceLogicTests {
     static let topics = TopicTree(prefix: "edgeproof/v1")
+    /// How long a wait may take: generous, because in a full run the integration suites starting their
+    /// brokers block the few threads of the shared pool for a minute or more (a wait ends as soon as its
+    /// condition holds).
+    static let patience: Duration = .seconds(180)
 
     /// Runs a gateway on `transport` until `body` returns, then shuts it down gracefully.
     static func withGateway(
@@ -24,19 +27,7 @@ struct GatewayServiceLogicTests {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let gateway = try Gateway(configuration: configuration, transport: transport, metrics: metrics, logger: logger)
-        let group = ServiceGroup(services: [gateway], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await body(gateway)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
-    /// Waits (bounded) until `condition` holds.
-    static func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<200 where !condition() { try? await Task.sleep(for: .milliseconds(10)) }
-        return condition()
+        try await RunningServices.withRunning([gateway], logger: logger) { try await body(gateway) }
     }
 
     @Test func enforceModeAnswersAnUnknownAgentWithARejectionAndAnEventAndForwardsNothing() async throws {
@@ -55,7 +46,10 @@ struct GatewayServiceLogicTests {
                     topic: Self.topics.agentNonceRequest("agent-404"), payload: Data(#"{"agent_name":"agent-404"}"#.utf8),
                     properties: MQTTProperties(
                         responseTopic: "edgeproof/v1/agents/agent-404/nonce/response", correlationData: Data([7]))))
-            #expect(await Self.eventually { !transport.published(on: events).isEmpty })
+            let eventPublished = try await Poll.until(timeout: Self.patience) {
+                !transport.published(on: events).isEmpty
+            }
+            #expect(eventPublished)
 
             let answer = try #require(transport.published(on: rejections).first)
             #expect(answer.properties.correlationData == Data([7]))
@@ -81,11 +75,16 @@ struct GatewayServiceLogicTests {
         let transport = InMemoryTransport()
         let metrics = ServiceMetrics()
         try await Self.withGateway(GatewayConfiguration(id: "gateway-p"), transport, metrics: metrics) { gateway in
-            #expect(await Self.eventually { transport.subscriptions.count == 2 })
+            let subscribed = try await Poll.until(timeout: Self.patience) { transport.subscriptions.count == 2 }
+            #expect(subscribed)
             transport.deliver(MQTTMessage(topic: Self.topics.agentMetrics("agent-001"), payload: Data("{}".utf8)))
             let verified = Self.topics.verifiedMetrics("agent-001")
-            #expect(await Self.eventually { transport.published(on: verified).count == 1 })
-            #expect(await Self.eventually { gateway.counters["forwarded"] == 1 })
+            let forwarded = try await Poll.until(timeout: Self.patience) {
+                transport.published(on: verified).count == 1
+            }
+            #expect(forwarded)
+            let counted = try await Poll.until(timeout: Self.patience) { gateway.counters["forwarded"] == 1 }
+            #expect(counted)
             #expect(transport.published(on: Self.topics.agentRejections("agent-001")).isEmpty)
         }
     }
@@ -102,7 +101,10 @@ struct GatewayServiceLogicTests {
             #expect(await gateway.reloadAllowlist())
             try Data("agents: [ {name: broken".utf8).write(to: allowlist.url)
             #expect(await gateway.reloadAllowlist() == false)
-            #expect(await Self.eventually { transport.published(on: events).count == 2 })
+            let bothEventsPublished = try await Poll.until(timeout: Self.patience) {
+                transport.published(on: events).count == 2
+            }
+            #expect(bothEventsPublished)
             let kinds = try transport.published(on: events).map { try JSONDecoder().decode(TrustEvent.self, from: $0.payload).kind }
             #expect(kinds == ["allowlist_reloaded", "allowlist_reload_failed"])
             #expect(gateway.counters["allowlist_reloads"] == 1)

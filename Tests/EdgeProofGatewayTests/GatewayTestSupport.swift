@@ -2,6 +2,7 @@ import Crypto
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -58,7 +59,8 @@ let quietLogger: Logger = {
 final class GatewayHarness: Sendable {
     let broker: MosquittoBroker
     let gateway: Gateway
-    let gatewayTask: Task<Void, any Error>
+    /// The gateway's client, the gateway and its allowlist watcher in one group, as the CLI runs them.
+    let services: RunningServices
     let collector: MQTTClient
     let collectorInbox: Inbox
     let agents: [String: (client: MQTTClient, inbox: Inbox)]
@@ -68,12 +70,12 @@ final class GatewayHarness: Sendable {
     static let agentNames = ["agent-001", "agent-002"]
 
     private init(
-        broker: MosquittoBroker, gateway: Gateway, gatewayTask: Task<Void, any Error>, collector: MQTTClient,
+        broker: MosquittoBroker, gateway: Gateway, services: RunningServices, collector: MQTTClient,
         collectorInbox: Inbox, agents: [String: (client: MQTTClient, inbox: Inbox)], allowlistFile: AllowlistFile
     ) {
         self.broker = broker
         self.gateway = gateway
-        self.gatewayTask = gatewayTask
+        self.services = services
         self.collector = collector
         self.collectorInbox = collectorInbox
         self.agents = agents
@@ -92,8 +94,9 @@ final class GatewayHarness: Sendable {
                 certificateFile: broker.certificate(for: "gateway"), keyFile: broker.key(for: "gateway"))
             let configuration = GatewayConfiguration(
                 id: "gateway", broker: settings, mode: mode,
-                allowlistFile: allowlist == nil ? nil : allowlistFile.url.path, allowlistPollSeconds: 0.05)
-            let gateway = try Gateway(configuration: configuration, logger: quietLogger)
+                allowlistFile: allowlist == nil ? nil : allowlistFile.url.path,
+                allowlistPollInterval: .milliseconds(50))
+            let gateway = try Gateway.compose(configuration: configuration, logger: quietLogger)
 
             let topics = TopicTree()
             let collector = try await connect(broker, "collector-1")
@@ -110,9 +113,9 @@ final class GatewayHarness: Sendable {
                 agents[name] = (client, inbox)
             }
 
-            let gatewayTask = Task { try await gateway.run() }
             let harness = GatewayHarness(
-                broker: broker, gateway: gateway, gatewayTask: gatewayTask, collector: collector,
+                broker: broker, gateway: gateway.component, services: gateway.start(logger: quietLogger),
+                collector: collector,
                 collectorInbox: collectorInbox, agents: agents, allowlistFile: allowlistFile)
             let statusTopic = topics.status(component: "gateway", id: "gateway")
             let online = try await collectorInbox.wait { messages in
@@ -136,10 +139,10 @@ final class GatewayHarness: Sendable {
         return client
     }
 
-    /// Stops the gateway (by cancellation, as a service group does after graceful shutdown).
+    /// Stops the gateway gracefully (as SIGTERM does): it publishes its offline status before its client
+    /// disconnects.
     func stopGateway() async {
-        gatewayTask.cancel()
-        _ = await gatewayTask.result
+        try? await services.stop()
     }
 
     /// Stops the gateway, the clients and the broker.

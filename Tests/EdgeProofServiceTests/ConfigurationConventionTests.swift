@@ -2,6 +2,7 @@ import EdgeProofAgent
 import EdgeProofCollector
 import EdgeProofGateway
 import EdgeProofService
+import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
 import Logging
@@ -25,9 +26,10 @@ struct ConfigurationConventionTests {
         return try GatewayConfiguration.load(file: path, environment: [:])
     }
 
-    static func collector(_ extra: String) throws -> CollectorConfiguration {
+    static func collector(_ extra: String, records: String = "") throws -> CollectorConfiguration {
         let (directory, path) = try write(
-            broker + "\nallowlist_file: a.yaml\nnonce_key_file: n.keys\nrecords: {directory: /tmp/r}\n" + extra)
+            broker + "\nallowlist_file: a.yaml\nnonce_key_file: n.keys\nrecords: {directory: /tmp/r\(records)}\n"
+                + extra)
         defer { directory.remove() }
         return try CollectorConfiguration.load(file: path, environment: [:])
     }
@@ -63,9 +65,9 @@ struct ConfigurationConventionTests {
     }
 
     @Test func allowlistPollIsOneSettingInSecondsWithFractions() throws {
-        #expect(try Self.gateway("allowlist_poll_s: 0.25").allowlistPollSeconds == 0.25)
-        #expect(try Self.collector("allowlist_poll_s: 0.25").allowlistPollSeconds == 0.25)
-        #expect(try Self.collector("").allowlistPollSeconds == 1)
+        #expect(try Self.gateway("allowlist_poll_s: 0.25").allowlistPollInterval == .milliseconds(250))
+        #expect(try Self.collector("allowlist_poll_s: 0.25").allowlistPollInterval == .milliseconds(250))
+        #expect(try Self.collector("").allowlistPollInterval == .seconds(1))
         let error = #expect(throws: ConfigurationError.self) { try Self.collector("allowlist_poll_s: 0") }
         #expect(error?.key == "allowlist_poll_s")
         #expect(error?.description.contains("allowlist_poll_s: must be more than 0") == true)
@@ -79,6 +81,41 @@ struct ConfigurationConventionTests {
         #expect(throws: ConfigurationError.self) { try Duration.configurationSeconds(.infinity, key: "x_s") }
         #expect(throws: ConfigurationError.self) { try Duration.configurationSeconds(.nan, key: "x_s") }
         #expect(try Duration.configurationSeconds(0, key: "x_s", allowZero: true) == .zero)
+    }
+
+    @Test func everyDurationKeyOfGatewayAndCollectorIsADurationReadFromSeconds() throws {
+        let gateway = try Self.gateway("status_interval_s: 2.5\nmax_clock_skew_s: 0")
+        #expect(gateway.statusInterval == .milliseconds(2500))
+        #expect(gateway.maximumClockSkew == .zero)
+        let collector = try Self.collector(
+            "nonce_lifetime_s: 120\nmax_clock_skew_s: 30", records: ", max_file_age_s: 0.5, retain_age_s: 0")
+        #expect(collector.nonceLifetime == .seconds(120))
+        #expect(collector.maximumClockSkew == .seconds(30))
+        #expect(collector.records.maximumFileAge == .milliseconds(500))
+        #expect(collector.records.retainAge == .zero)
+        #expect(collector.records.limits.maximumFileAge == .milliseconds(500))
+    }
+
+    @Test(arguments: [
+        ("", ", max_file_age_s: -1", "records.max_file_age_s", "must be more than 0"),
+        ("", ", retain_age_s: -1", "records.retain_age_s", "must be at least 0"),
+        ("nonce_lifetime_s: 86401", "", "nonce_lifetime_s", "at most 86400 seconds"),
+        ("nonce_lifetime_s: 1.5", "", "nonce_lifetime_s", "whole number of seconds"),
+        ("max_clock_skew_s: 2.5", "", "max_clock_skew_s", "whole number of seconds"),
+    ])
+    func aCollectorDurationOutOfBoundsIsRefusedWithItsKeyNamed(
+        yaml: String, records: String, key: String, problem: String
+    ) {
+        let error = #expect(throws: ConfigurationError.self) { try Self.collector(yaml, records: records) }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
+    }
+
+    @Test func aGatewayDurationOutOfBoundsIsRefusedWithItsKeyNamed() {
+        let error = #expect(throws: ConfigurationError.self) { try Self.gateway("status_interval_s: 0") }
+        #expect(error?.key == "status_interval_s")
+        let skew = #expect(throws: ConfigurationError.self) { try Self.gateway("max_clock_skew_s: -5") }
+        #expect(skew?.key == "max_clock_skew_s")
     }
 
     @Test func anErrorNamesTheSourceTheKeyAndTheProblem() {

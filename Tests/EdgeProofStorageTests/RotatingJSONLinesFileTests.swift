@@ -49,7 +49,7 @@ struct RotatingJSONLinesFileTests {
         let directory = try TemporaryDirectory(prefix: "edgeproof-rotating")
         defer { directory.remove() }
         let file = try RotatingJSONLinesFile(
-            directory: directory.url, prefix: "events", limits: .init(maximumFileAge: 60, retainFiles: 2))
+            directory: directory.url, prefix: "events", limits: .init(maximumFileAge: .seconds(60), retainFiles: 2))
         let start = Date()
         for minute in 0..<5 {
             try file.append(line: line(minute), now: start.addingTimeInterval(Double(minute) * 61))
@@ -68,7 +68,7 @@ struct RotatingJSONLinesFileTests {
         // retain_files 1 would delete three of them, but all were changed just now.
         let file = try RotatingJSONLinesFile(
             directory: directory.url, prefix: "records",
-            limits: .init(maximumFileBytes: 1, retainFiles: 1, retainAge: 1, keepRecent: 600))
+            limits: .init(maximumFileBytes: 1, retainFiles: 1, retainAge: .seconds(1), keepRecent: .seconds(600)))
         for index in 0..<4 { try file.append(line: line(index)) }
         #expect(try file.closedFiles().count == 4)
     }

@@ -2,6 +2,7 @@ import Crypto
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofTesting
 import Foundation
 import ServiceLifecycle
@@ -184,13 +185,13 @@ final class Flag: Sendable {
     var isRaised: Bool { value.load(ordering: .sequentiallyConsistent) }
 }
 
-/// Collector(s) and gateway as in-process services that can be stopped and started again.
+/// Collector(s) and gateway as in-process services (the kit's ``RunningServices``) that can be stopped
+/// and started again, waited for until their statuses say online.
 ///
 /// Readiness is the latest retained status of each component, not a wall-clock comparison: this
 /// machine's clock can step, and `StatusWatcher.waitForOnline(after:)` compares wall-clock times.
-final class RunningServices {
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+final class OnlineServices {
+    private let running: RunningServices
     private let statuses: StatusWatcher
     private let keys: [String]
 
@@ -199,20 +200,21 @@ final class RunningServices {
     {
         self.statuses = statuses
         self.keys = keys
-        group = ServiceGroup(services: services, logger: system.logger)
-        let group = group
+        let running = RunningServices(services, logger: system.logger)
+        self.running = running
         let ended = Flag()
-        task = Task {
+        Task {
             defer { ended.raise() }
-            try await group.run()
+            try? await running.waitUntilFinished()
         }
         let deadline = ContinuousClock.now + .seconds(60)
         while !keys.allSatisfy({ statuses.latest($0)?.state == .online }) {
             if ended.isRaised {
-                _ = try await task.value
+                try await running.waitUntilFinished()
                 throw TestFixtureError("the services ended before \(keys) reported online")
             }
             guard ContinuousClock.now < deadline else {
+                try? await running.stop()
                 throw TestFixtureError("\(keys) did not all report online within 60 s")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -222,8 +224,7 @@ final class RunningServices {
     /// Stops the services and waits until the monitor has seen each of them go offline, so that a
     /// restart waits for its own "online".
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await running.stop()
         let deadline = ContinuousClock.now + .seconds(15)
         while !keys.allSatisfy({ statuses.latest($0)?.state == .offline }) {
             guard ContinuousClock.now < deadline else {

@@ -1,6 +1,7 @@
 import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import EdgeProofTesting
@@ -21,8 +22,9 @@ struct AttackTests {
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
         let components = ["collector/collector-1", "gateway/gateway"]
-        var services = try await RunningServices(
-            [try system.collector("collector-1"), try system.gateway()], system: system, statuses: statuses,
+        var services = try await OnlineServices(
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: components)
         let honest = try await Link("agent-001", system: system)
         let other = try await Link("agent-002", system: system)
@@ -58,8 +60,9 @@ struct AttackTests {
 
         // 2. The same replay after a collector (and gateway) restart: the records are read back on start.
         try await services.stop()
-        services = try await RunningServices(
-            [try system.collector("collector-1"), try system.gateway()], system: system, statuses: statuses,
+        services = try await OnlineServices(
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: components)
         let afterRestart = try await honest.send(captured.serialized(), nonce: captured.claims.nonce, wait: .seconds(10))
         #expect(
@@ -293,8 +296,9 @@ struct AttackTests {
         let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1", "collector-2"])
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
-        let first = try await RunningServices(
-            [try system.collector("collector-1"), try system.gateway()], system: system, statuses: statuses,
+        let first = try await OnlineServices(
+            try system.collector("collector-1").services + system.gateway().services,
+            system: system, statuses: statuses,
             waitFor: ["collector/collector-1", "gateway/gateway"])
         let honest = try await Link("agent-001", system: system)
         let signer = try #require(system.signers["agent-001"])
@@ -304,8 +308,9 @@ struct AttackTests {
         let original = try await honest.send(captured.serialized(), nonce: nonce)
         #expect(original.isReceipt, "case 3: the original is accepted by collector-1: \(original)")
 
-        let second = try await RunningServices(
-            [try system.collector("collector-2")], system: system, statuses: statuses, waitFor: ["collector/collector-2"])
+        let second = try await OnlineServices(
+            try system.collector("collector-2").services,
+            system: system, statuses: statuses, waitFor: ["collector/collector-2"])
         func outcomes(after count: Int) async throws -> [String] {
             let deadline = ContinuousClock.now + .seconds(5)
             while honest.outcomes(for: nonce).count < count, ContinuousClock.now < deadline {
@@ -340,8 +345,8 @@ struct AttackTests {
         let system = try await SystemFixture(agents: ["agent-001", "agent-002"], collectors: ["collector-1"])
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
-        let services = try await RunningServices(
-            [try system.collector("collector-1"), try system.gateway(mode: "enforce")], system: system,
+        let services = try await OnlineServices(
+            try system.collector("collector-1").services + system.gateway(mode: "enforce").services, system: system,
             statuses: statuses, waitFor: ["collector/collector-1", "gateway/gateway"])
         let honest = try await Link("agent-001", system: system)
         let other = try await Link("agent-002", system: system)

@@ -4,6 +4,7 @@ import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -115,7 +116,8 @@ struct MalformedInputSystemTests {
         }
         let (monitor, statuses) = try await system.monitor()
         let services = ServiceGroup(
-            services: [try system.collector("collector-1"), try system.gateway(mode: mode)], logger: system.logger)
+            services: try system.collector("collector-1").services + system.gateway(mode: mode).services,
+            logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await statuses.waitForOnline("collector/collector-1")

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofTPM
 import EdgeProofTesting
 import Foundation
@@ -17,8 +18,9 @@ struct RefusedPublishSystemTests {
         let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1"])
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
-        let services = try await RunningServices(
-            [try system.collector("collector-1"), try system.gateway(mode: mode)], system: system, statuses: statuses,
+        let services = try await OnlineServices(
+            try system.collector("collector-1").services + system.gateway(mode: mode).services,
+            system: system, statuses: statuses,
             waitFor: ["collector/collector-1", "gateway/gateway"])
         let agent = try await Link("agent-001", system: system, cleanStart: false)
         let signer = try #require(system.signers["agent-001"])

@@ -4,6 +4,7 @@ import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import EdgeProofTesting
@@ -106,14 +107,18 @@ final class SystemFixture {
             """)
     }
 
-    func collector(_ id: String) throws -> Collector {
+    /// The collector `id` composed as the CLI runs it: its client, the collector, its allowlist watcher.
+    func collector(_ id: String) throws -> ComposedService<Collector> {
         let path = try collectorConfiguration(id)
-        return try Collector(configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
+        return try Collector.compose(
+            configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
-    func gateway(mode: String = "passthrough") throws -> Gateway {
+    /// The gateway composed as the CLI runs it: its client, the gateway, its allowlist watcher (enforce).
+    func gateway(mode: String = "passthrough") throws -> ComposedService<Gateway> {
         let path = try gatewayConfiguration(mode: mode)
-        return try Gateway(configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
+        return try Gateway.compose(
+            configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
     func spoolDirectory(_ agent: String) -> URL { directory.appending("spool-\(agent)") }

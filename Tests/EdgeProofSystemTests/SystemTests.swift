@@ -4,6 +4,7 @@ import EdgeProofCore
 import EdgeProofDemo
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -65,7 +66,8 @@ struct SystemTests {
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
         let services = ServiceGroup(
-            services: [try system.collector("collector-1"), try system.collector("collector-2"), try system.gateway()],
+            services: try system.collector("collector-1").services + system.collector("collector-2").services
+                + system.gateway().services,
             logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
@@ -105,7 +107,8 @@ struct SystemTests {
         let system = try await SystemFixture(agents: ["agent-001"], collectors: ["collector-1"])
         defer { system.close() }
         let (monitor, statuses) = try await system.monitor()
-        let services = ServiceGroup(services: [try system.collector("collector-1"), try system.gateway()], logger: system.logger)
+        let services = ServiceGroup(
+            services: try system.collector("collector-1").services + system.gateway().services, logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             try await statuses.waitForOnline("collector/collector-1")

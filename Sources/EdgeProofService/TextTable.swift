@@ -1,7 +1,8 @@
 import Foundation
 
-/// A plain-text table with aligned columns, for human-readable command output: the bench figures, and the
-/// CLI's `allowlist list` and `demo` summaries.
+/// A plain-text table with aligned columns, for human-readable command output: the CLI's `allowlist list`
+/// and `demo` summaries and the bench figures. In the kit because it is the one module below the CLI,
+/// the demo and the bench that all of them use (Core is the wire contract only).
 public struct TextTable: Sendable {
     public var header: [String]
     public var rows: [[String]]
