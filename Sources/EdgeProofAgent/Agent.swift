@@ -118,8 +118,14 @@ public final class Agent: Sendable {
 
     /// The agent as a service over `transport`, which the caller owns and runs (listed before the agent
     /// in the `ServiceGroup`, so that it stops after the agent published its offline status).
-    public func service(over transport: any MQTTTransport) -> some Service {
+    public func service(over transport: any MQTTTransport) -> AgentService {
         AgentService(agent: self, transport: transport)
+    }
+
+    /// The agent with a client of its own, composed as `edgeproof agent` runs them: `[client, agent]`.
+    public func composed() throws -> ComposedService<AgentService> {
+        let client = try Self.makeClient(configuration: configuration, logger: logger)
+        return ComposedService(client: client, component: service(over: client))
     }
 
     /// Samples every `sample_interval_s`, spools a batch every `samples_per_envelope` samples, and
@@ -433,11 +439,11 @@ public final class Agent: Sendable {
 }
 
 /// ``Agent/run(over:)`` as a service of a `ServiceGroup`.
-struct AgentService: Service {
+public struct AgentService: Service {
     let agent: Agent
     let transport: any MQTTTransport
 
-    func run() async throws {
+    public func run() async throws {
         try await agent.run(over: transport)
     }
 }

@@ -4,6 +4,7 @@ import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import EdgeProofLocalStack
@@ -60,7 +61,8 @@ public struct DrainBenchmark: Sendable {
 
         let agentName = "agent-001"
         let broker = try MosquittoBroker.start(
-            clients: ["gateway", "collector-1", "monitor", agentName], directory: TemporaryDirectory(at: work.appending("broker")))
+            clients: ["gateway", "collector-1", "monitor", agentName],
+            directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }
         let proxy = try DelayingProxy(targetPort: broker.port, delay: delay)
         defer { proxy.stop() }
@@ -70,28 +72,6 @@ public struct DrainBenchmark: Sendable {
             AllowlistEntry(
                 name: agentName, key: signer.publicKey, createdAt: Timestamp.string(from: Date()),
                 allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
-        let allowlistPath = work.appending("allowlist.yaml").path
-        try AllowlistFile(path: allowlistPath).save(allowlist)
-        let nonceKeys = work.appending("nonce.keys")
-        try NonceKeyFile.generate(at: nonceKeys)
-        try Data(
-            """
-            id: collector-1
-            \(broker.configurationSection(for: "collector-1"))
-            allowlist_file: \(allowlistPath)
-            nonce_key_file: \(nonceKeys.path)
-            records:
-              directory: \(work.appending("records").path)
-            """.utf8
-        ).write(to: work.appending("collector.yaml"))
-        try Data(
-            """
-            id: gateway
-            mode: passthrough
-            \(broker.configurationSection(for: "gateway"))
-            allowlist_file: \(allowlistPath)
-            """.utf8
-        ).write(to: work.appending("gateway.yaml"))
         let spoolDirectory = work.appending("spool").path
         try Data(
             """
@@ -125,14 +105,8 @@ public struct DrainBenchmark: Sendable {
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let services = ServiceGroup(
-            services: [
-                try Collector(
-                    configuration: try CollectorConfiguration.load(file: work.appending("collector.yaml").path, environment: [:]),
-                    logger: logger),
-                try Gateway(
-                    configuration: try GatewayConfiguration.load(file: work.appending("gateway.yaml").path, environment: [:]),
-                    logger: logger),
-            ],
+            services: try BenchServices.collectorAndGateway(
+                allowlist: allowlist, gatewayMode: .passthrough, work: work, broker: broker, logger: logger),
             logger: logger)
         let result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
@@ -140,8 +114,7 @@ public struct DrainBenchmark: Sendable {
             try await statuses.waitForOnline("gateway/gateway")
 
             let agent = try Agent(configuration: agentConfiguration, signer: signer, logger: logger)
-            let client = try Agent.makeClient(configuration: agentConfiguration, logger: logger)
-            let agentGroup = ServiceGroup(services: [client, agent.service(over: client)], logger: logger)
+            let agentGroup = ServiceGroup(services: try agent.composed().services, logger: logger)
             let clock = ContinuousClock()
             let start = clock.now
             group.addTask { try await agentGroup.run() }

@@ -53,18 +53,15 @@ extension EdgeProof {
                 if case .accepted = outcome { return }
                 throw ExitCode.failure
             }
-            // The client first: the group stops services in reverse order, so the agent spools what it
-            // sampled and publishes its offline status before the client disconnects.
-            let client: MQTTClient
+            // [client, agent]: the group stops services in reverse order, so the agent spools what it sampled
+            // and publishes its offline status before the client disconnects.
+            let composed: ComposedService<AgentService>
             do {
-                client = try EdgeProofAgent.Agent.makeClient(configuration: configuration, logger: logger)
+                composed = try agent.composed()
             } catch {
                 throw CLIError("\(error)")
             }
-            let group = ServiceGroup(
-                services: [client, agent.service(over: client)], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger)
-            try await group.run()
+            try await composed.run(logger: logger)
         }
 
         /// The signing key through the configured TPM. A TPM that cannot be reached yet (swtpm or a

@@ -1,6 +1,7 @@
 import EdgeProofAgent
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import EdgeProofTesting
@@ -372,8 +373,7 @@ extension Agent {
     /// Runs the agent as `edgeproof agent` does: its client first, then the agent, in one ServiceGroup.
     /// Cancelling the task stops both.
     func runAsService(_ logger: Logger) throws -> Task<Void, any Error> {
-        let client = try Agent.makeClient(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: [client, service(over: client)], logger: logger)
+        let group = ServiceGroup(services: try composed().services, logger: logger)
         return Task { try await group.run() }
     }
 }

@@ -170,7 +170,6 @@ final class SystemFixture {
 extension Agent {
     /// The agent as `edgeproof agent` composes it: its client first, then the agent.
     func services(_ logger: Logger) throws -> [any Service] {
-        let client = try Agent.makeClient(configuration: configuration, logger: logger)
-        return [client, service(over: client)]
+        try composed().services
     }
 }
