@@ -68,7 +68,7 @@ public struct AgentBenchmark: Sendable {
     }
 
     public func run() async throws -> Result {
-        let softwareTPM = tcti == nil ? try SoftwareTPM.start() : nil
+        let softwareTPM = await tcti == nil ? try await SoftwareTPM.start() : nil
         defer { softwareTPM?.stop() }
         guard let tcti = tcti ?? softwareTPM?.tcti else { throw BenchmarkError("no TPM") }
 

@@ -140,11 +140,11 @@ struct Rig: Sendable {
     let work: TemporaryDirectory
 
     static func start() async throws -> Rig {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         let device = try TPMDevice(tcti: tpm.tcti)
         let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
         let signer = try await TPMSigner(device: device, handle: .defaultSigningKey)
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "gateway-1", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "gateway-1", "collector-1"])
         return Rig(tpm: tpm, broker: broker, signer: signer, publicKey: key.publicKey,
             work: try TemporaryDirectory(prefix: "agent-work"))
     }
@@ -347,7 +347,7 @@ struct Rig: Sendable {
         #expect(await second.spooledCount() == spooledOffline)
         let secondRun = try second.runAsService(testLogger)
         try await Task.sleep(for: .seconds(0.5))
-        try rig.broker.restart()
+        await try rig.broker.restart()
 
         try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) {
             cloud.envelopes.count >= spooledOffline + 2

@@ -46,8 +46,9 @@ final class CollectorWorld: Sendable {
     let allowlistURL: URL
     let nonceKeyURL: URL
 
-    init() throws {
-        broker = try MosquittoBroker.start(clients: ["collector-1", "collector-2", "gateway", "agent-001", "agent-002", "agent-003"])
+    init() async throws {
+        broker = try await MosquittoBroker.start(
+            clients: ["collector-1", "collector-2", "gateway", "agent-001", "agent-002", "agent-003"])
         directory = try TemporaryDirectory(prefix: "edgeproof-collector-test")
         allowlistURL = directory.appending("allowlist.yaml")
         nonceKeyURL = directory.appending("nonce.keys")

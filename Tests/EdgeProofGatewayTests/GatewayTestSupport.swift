@@ -85,7 +85,7 @@ final class GatewayHarness: Sendable {
     /// Starts everything and returns once the gateway reported online (its subscriptions are in
     /// place by then).
     static func start(mode: GatewayMode, allowlist: Allowlist?) async throws -> GatewayHarness {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"] + agentNames)
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"] + agentNames)
         do {
             let allowlistFile = AllowlistFile(url: broker.directory.appending("allowlist.json"))
             if let allowlist { try allowlistFile.save(allowlist) }

@@ -7,7 +7,7 @@ import Testing
 struct MQTTBatchTests {
     @Test("publish(contentsOf:) reports each message: published, invalid topic, refused by the ACL, QoS 0")
     func reportsEachMessageOfABatch() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "gateway"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "gateway"])
         defer { broker.close() }
         let gateway = try await broker.connectedClient("gateway")
         let inbox = Inbox(gateway)
@@ -34,7 +34,7 @@ struct MQTTBatchTests {
 
     @Test("a consumer that fell behind takes everything waiting as one batch, in order")
     func takesTheBacklogAtOnce() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1")
         try await collector.subscribe("\(prefix)/verified/+/metrics")
@@ -64,7 +64,7 @@ struct MQTTBatchTests {
 
     @Test("one-by-one iteration leaves what it did not take to the next iterator")
     func leavesTheRestToTheNextIterator() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1")
         try await collector.subscribe("\(prefix)/verified/+/metrics")
@@ -93,7 +93,7 @@ struct MQTTBatchTests {
 
     @Test("batches end after shutdown, once what arrived before was taken")
     func batchesEndAfterShutdown() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1")
         try await collector.subscribe("\(prefix)/verified/+/metrics")

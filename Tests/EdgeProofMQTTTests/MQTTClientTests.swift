@@ -7,7 +7,7 @@ import Testing
 struct MQTTClientTests {
     @Test("a message published with properties arrives with them")
     func roundTripsWithProperties() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1")
         let inbox = Inbox(collector)
@@ -35,7 +35,7 @@ struct MQTTClientTests {
 
     @Test("request/response through the gateway returns the correlated answer; silence times out")
     func requestResponse() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
         defer { broker.close() }
         let agent = try await broker.connectedClient("agent-001")
         let gateway = try await broker.connectedClient("gateway")
@@ -89,7 +89,7 @@ struct MQTTClientTests {
 
     @Test("a response with foreign correlation data is ignored by the requester")
     func ignoresUncorrelatedResponses() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "collector-1"])
         defer { broker.close() }
         let agent = try await broker.connectedClient("agent-001")
         let collector = try await broker.connectedClient("collector-1")
@@ -120,7 +120,7 @@ struct MQTTClientTests {
 
     @Test("a client without a certificate is refused")
     func refusesClientWithoutCertificate() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001"])
         defer { broker.close() }
         var configuration = broker.configuration("agent-001")
         configuration.certificateFile = nil
@@ -134,7 +134,7 @@ struct MQTTClientTests {
 
     @Test("a certificate from another CA is refused")
     func refusesForeignCertificate() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001"])
         defer { broker.close() }
         let foreign = try TemporaryDirectory(prefix: "edgeproof-foreign-ca")
         defer { foreign.remove() }
@@ -151,7 +151,7 @@ struct MQTTClientTests {
 
     @Test("a broker certificate from another CA is refused by the client")
     func refusesForeignBroker() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001"])
         defer { broker.close() }
         let foreign = try TemporaryDirectory(prefix: "edgeproof-foreign-ca")
         defer { foreign.remove() }
@@ -166,7 +166,7 @@ struct MQTTClientTests {
 
     @Test("an agent cannot publish to another agent's topics or to verified/ (reason 135)")
     func enforcesPublishACL() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001"])
         defer { broker.close() }
         let agent = try await broker.connectedClient("agent-001")
         try await agent.publish(MQTTMessage(topic: "\(prefix)/agents/agent-001/metrics", payload: Data("{}".utf8)))
@@ -184,7 +184,7 @@ struct MQTTClientTests {
 
     @Test("an agent may not subscribe to another agent's nonce responses, and receives none of them")
     func enforcesSubscribeACL() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "agent-002", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "agent-002", "collector-1"])
         defer { broker.close() }
         let eavesdropper = try await broker.connectedClient("agent-001")
         let owner = try await broker.connectedClient("agent-002")
@@ -215,7 +215,7 @@ struct MQTTClientTests {
 struct AddedClientTests {
     @Test("an agent added while the broker runs may use its own topics at once, and no others; the broker keeps running")
     func agentAddedWithoutRestartGetsItsOwnRightsOnly() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "collector-1"])
         defer { broker.close() }
         let pidBefore = broker.pid
         try broker.addClients(["agent-077"])
@@ -241,7 +241,7 @@ struct AddedClientTests {
 struct MonitorACLTests {
     @Test("a monitor reads status and events but cannot publish anywhere or read agent traffic")
     func monitorIsReadOnly() async throws {
-        let broker = try MosquittoBroker.start(clients: ["monitor", "collector-1", "agent-001"])
+        let broker = try await MosquittoBroker.start(clients: ["monitor", "collector-1", "agent-001"])
         defer { broker.close() }
         let monitor = try await broker.connectedClient("monitor")
         let collector = try await broker.connectedClient("collector-1")

@@ -31,7 +31,7 @@ struct MQTTRefusalTests {
         "only the forbidden message fails (135); every other in-flight publish arrives exactly once; the client reconnects",
         arguments: cases)
     func refusalCostsOnlyThatMessage(_ scenario: Case) async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
         defer { broker.close() }
         let reader = try await broker.connectedClient(scenario.reader, clientID: scenario.reader)
         let inbox = Inbox(reader)
@@ -102,7 +102,7 @@ struct MQTTRefusalTests {
 
     @Test("a request waiting for its response and the subscriptions survive the reconnect after a refusal")
     func pendingRequestSurvivesRefusal() async throws {
-        let broker = try MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "gateway", "collector-1"])
         defer { broker.close() }
         let gateway = try await broker.connectedClient("gateway", clientID: "gateway")
         let requests = Inbox(gateway)

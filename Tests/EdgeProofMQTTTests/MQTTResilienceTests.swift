@@ -7,7 +7,7 @@ import Testing
 struct MQTTResilienceTests {
     @Test("a persistent session receives what was queued while it was away, across a broker restart")
     func persistentSessionSurvivesBrokerRestart() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let first = try await broker.connectedClient("collector-1", clientID: "collector-1")
         try await first.subscribe("\(prefix)/verified/+/metrics")
@@ -18,7 +18,7 @@ struct MQTTResilienceTests {
             try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
         }
         await gateway.shutdown()
-        try broker.restart()
+        await try broker.restart()
 
         let second = try MQTTClient(configuration: broker.configuration("collector-1", clientID: "collector-1"), logger: quietLogger)
         let inbox = Inbox(second)
@@ -30,7 +30,7 @@ struct MQTTResilienceTests {
 
     @Test("a client reconnects by itself when the broker comes back, and keeps its subscriptions")
     func reconnectsAfterBrokerReturns() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
         let inbox = Inbox(collector)
@@ -39,7 +39,7 @@ struct MQTTResilienceTests {
 
         broker.kill()
         #expect(try await Poll.until { !collector.isConnected && !gateway.isConnected })
-        try broker.restart()
+        await try broker.restart()
         try await collector.waitUntilConnected(timeout: .seconds(10))
         try await gateway.waitUntilConnected(timeout: .seconds(10))
         try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("after".utf8)))
@@ -52,7 +52,7 @@ struct MQTTResilienceTests {
         "publishes beyond the outgoing bound wait, and all arrive once the broker is back (one by one; one batch)",
         arguments: [false, true])
     func boundsOutgoingQueue(asOneBatch: Bool) async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1", clientID: "collector-1")
         let inbox = Inbox(collector)
@@ -79,7 +79,7 @@ struct MQTTResilienceTests {
         try await Task.sleep(for: .milliseconds(200))
         #expect(gateway.outstandingPublishes == 5)
 
-        try broker.restart()
+        await try broker.restart()
         try await publishing.value
         #expect(gateway.outstandingPublishes == 0)
         let received = try await inbox.waitFor(20)
@@ -90,7 +90,7 @@ struct MQTTResilienceTests {
 
     @Test("10,000 QoS 1 messages arrive complete and in order")
     func deliversTenThousandInOrder() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let collector = try await broker.connectedClient("collector-1")
         let inbox = Inbox(collector)
@@ -109,7 +109,7 @@ struct MQTTResilienceTests {
 
     @Test("after shutdown, calls fail with a clear error instead of hanging")
     func failsAfterShutdown() async throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway"])
         defer { broker.close() }
         let gateway = try await broker.connectedClient("gateway")
         await gateway.shutdown()

@@ -31,7 +31,7 @@ final class SystemFixture {
     /// rogue "gateway-rogue" in attack tests.
     init(agents: [String], collectors: [String], extraClients: [String] = []) async throws {
         directory = try TemporaryDirectory(prefix: "edgeproof-system")
-        broker = try MosquittoBroker.start(
+        broker = try await MosquittoBroker.start(
             clients: ["gateway", "monitor"] + collectors + agents + extraClients,
             directory: TemporaryDirectory(at: directory.appending("broker")))
         var logger = Logger(label: "edgeproof.system-test")
@@ -39,7 +39,7 @@ final class SystemFixture {
         self.logger = logger
         var allowlist = Allowlist()
         for agent in agents {
-            let tpm = try SoftwareTPM.start()
+            let tpm = try await SoftwareTPM.start()
             tpms[agent] = tpm
             let device = try TPMDevice(tcti: tpm.tcti)
             let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)

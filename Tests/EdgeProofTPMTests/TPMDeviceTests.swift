@@ -8,7 +8,7 @@ import Testing
 @Suite struct TPMDeviceTests {
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func provisioningIsIdempotent(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let (first, second) = try await tpm.withDevice { device in
             let first = try await device.provisionSigningKey(algorithm, at: .defaultSigningKey)
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func flushesTransientObjectsOnSuccessAndFailure() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let failure = try await tpm.withDevice { device -> TPMError? in
             _ = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
@@ -55,7 +55,7 @@ import Testing
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func refusesToProvisionOverAKeyOfAnotherAlgorithm(_ algorithm: TPMKeyAlgorithm) async throws {
         let other: TPMKeyAlgorithm = algorithm == .eccP256 ? .rsa2048 : .eccP256
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let existing = try await device.provisionSigningKey(algorithm, at: .defaultSigningKey)
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func provisionsKeysAtSeveralHandles() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let second = try PersistentHandle(parsing: "0x81010011")
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func reportsAnEmptyHandle() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let error = try await #require(throws: TPMError.self) {
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func noticesAKeyEvictedBehindItsBack() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let first = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func refusesAKeyThatIsNotSignOnly() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         // A storage key (restricted | decrypt) made with tpm2-tools, flushing as it goes (no resource manager).
         _ = try tpm.tool("tpm2_createprimary", ["-C", "o", "-G", "ecc256", "-c", "primary.ctx", "-Q"])
@@ -141,7 +141,7 @@ import Testing
 
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func signingKeyHasExactlyTheSignOnlyAttributes(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         _ = try await tpm.withDevice { device in
             try await device.provisionSigningKey(algorithm, at: .defaultSigningKey)
@@ -159,7 +159,7 @@ import Testing
 
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func publicKeyHashMatchesOpenSSL(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let key = try await tpm.withDevice { device in
             _ = try await device.provisionSigningKey(algorithm, at: .defaultSigningKey)
@@ -194,7 +194,7 @@ import Testing
     }
 
     @Test func rejectsDigestsOfTheWrongLength() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let error = try await #require(throws: TPMError.self) {

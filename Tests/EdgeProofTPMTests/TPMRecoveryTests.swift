@@ -11,7 +11,7 @@ import Testing
     private static let digest = Array(hash)
 
     @Test func orderlyStopsAndUncleanStopsOfANoDAKeyCountNoFailures() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let device = try TPMDevice(tcti: tpm.tcti)
         let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
@@ -24,7 +24,7 @@ import Testing
             } else {
                 tpm.kill()
             }
-            try tpm.restart()
+            await try tpm.restart()
         }
         let status = try await signAgain(device)
         #expect(status.failures == 0, "\(status)")
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func orderlyStopKeepsEvenAKeyWithoutNoDAFromCounting() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try tpm.createKeyWithoutNoDA()
         for _ in 0..<4 {
@@ -42,7 +42,7 @@ import Testing
             _ = try await device.sign(digest: Self.digest, with: .defaultSigningKey, algorithm: .es256)
             let stop = try ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [tpm.directory.path])
             #expect(stop.status == 0, "\(stop.standardError)")
-            try tpm.restart()
+            await try tpm.restart()
         }
         let device = try TPMDevice(tcti: tpm.tcti)
         // Creating the legacy key used its DA-protected parent before the first orderly stop: at most that one.
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func lockoutIsReportedWithItsRecoveryTime() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try tpm.createKeyWithoutNoDA()
         // Power losses after using the key: swtpm locks it out after three.
@@ -65,7 +65,7 @@ import Testing
                 break
             }
             tpm.kill()
-            try tpm.restart()
+            await try tpm.restart()
         }
         let error = try #require(lockout)
         #expect(error.isLockout)
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func provisionRefusesAKeyWithoutNoDAUnlessToldToReplaceIt() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try tpm.createKeyWithoutNoDA()
         let device = try TPMDevice(tcti: tpm.tcti)
@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func deviceReconnectsAfterTheTPMWasAway() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let device = try TPMDevice(tcti: tpm.tcti)
         let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
@@ -125,7 +125,7 @@ import Testing
             #expect(error.isUnavailable, "\(error)")
             #expect(error.description.contains("is unavailable"))
         }
-        try tpm.restart()
+        await try tpm.restart()
         // Within the backoff (at most 15 s) the device opens a new context and signs again.
         let deadline = ContinuousClock.now + .seconds(20)
         var signature: [UInt8]?

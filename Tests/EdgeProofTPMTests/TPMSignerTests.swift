@@ -8,7 +8,7 @@ import Testing
 @Suite struct TPMSignerTests {
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func signedEnvelopeVerifiesAndAFlippedPayloadByteDoesNot(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let (envelope, key) = try await tpm.withDevice { device in
             let key = try await device.provisionSigningKey(algorithm, at: .defaultSigningKey).publicKey
@@ -38,7 +38,7 @@ import Testing
 
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func envelopeSignatureVerifiesWithOpenSSL(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let (envelope, key) = try await tpm.withDevice { device in
             let key = try await device.provisionSigningKey(algorithm, at: .defaultSigningKey).publicKey
@@ -61,7 +61,7 @@ import Testing
 
     @Test(arguments: TPMKeyAlgorithm.allCases)
     func tpm2SignSignatureVerifiesWithTheAgentKey(_ algorithm: TPMKeyAlgorithm) async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let key = try await tpm.withDevice { device in
             try await device.provisionSigningKey(algorithm, at: .defaultSigningKey).publicKey
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func signerReportsAnEmptyHandle() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let error = try await #require(throws: TPMError.self) { try await TPMSigner(device: device) }
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func manySignaturesOverOneContextAllVerify() async throws {
-        let tpm = try SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey).publicKey

@@ -25,8 +25,8 @@ struct GatewayCommandTests {
     }
 
     @Test("runs against mosquitto, reports online, and stops cleanly on SIGTERM with an offline status")
-    func runsAndStopsOnSIGTERM() throws {
-        let broker = try MosquittoBroker.start(clients: ["gateway", "collector-1"])
+    func runsAndStopsOnSIGTERM() async throws {
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let config = broker.directory.appending("gateway.yaml")
         try Data(

@@ -9,8 +9,8 @@ struct TPMCommandTests {
     }
 
     @Test("provision is idempotent and pubkey's PEM hashes, by openssl, to pubkey --format hash", arguments: ["ecc-p256", "rsa-2048"])
-    func provisionsAndPrintsKey(algorithm: String) throws {
-        let tpm = try SoftwareTPM.start()
+    func provisionsAndPrintsKey(algorithm: String) async throws {
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let target = ["--tcti", tpm.tcti, "--handle", "0x81010011"]
 
@@ -38,8 +38,8 @@ struct TPMCommandTests {
     }
 
     @Test("the other algorithm on an occupied handle fails with a clear error and exit status 1")
-    func refusesOccupiedHandle() throws {
-        let tpm = try SoftwareTPM.start()
+    func refusesOccupiedHandle() async throws {
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let target = ["--tcti", tpm.tcti, "--handle", "0x81010012"]
         #expect(try edgeproof(["tpm", "provision", "--alg", "ecc-p256"] + target).status == 0)
@@ -49,8 +49,8 @@ struct TPMCommandTests {
     }
 
     @Test("a key without noDA is refused with the reason and the fix; --replace makes a new key and says the allowlist must change")
-    func refusesKeyWithoutNoDAUntilReplaced() throws {
-        let tpm = try SoftwareTPM.start()
+    func refusesKeyWithoutNoDAUntilReplaced() async throws {
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         try tpm.createKeyWithoutNoDA(at: "0x81010010")
         let target = ["--tcti", tpm.tcti, "--handle", "0x81010010"]

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Runs `body` on a thread of its own and waits for it without holding a thread of Swift's cooperative pool.
+///
+/// Starting mosquitto or swtpm blocks for up to seconds (certificates made with openssl, a process and its
+/// port waited for). The pool has one thread per core: on a 2-core machine two tests starting brokers at
+/// once would stall every other task of the process until they are done.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.name = "edgeproof.local-stack"
+        thread.start()
+    }
+}
+
+extension MosquittoBroker {
+    /// ``start(clients:directory:port:)``, waited for off the cooperative pool (see `offThePool`).
+    public static func start(
+        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil
+    ) async throws -> MosquittoBroker {
+        try await offThePool { try start(clients: clients, directory: directory, port: port) as MosquittoBroker }
+    }
+
+    /// ``restart()``, waited for off the cooperative pool.
+    public func restart() async throws {
+        try await offThePool { try self.restart() as Void }
+    }
+}
+
+extension SoftwareTPM {
+    /// ``start()``, waited for off the cooperative pool.
+    public static func start() async throws -> SoftwareTPM {
+        try await offThePool { try start() as SoftwareTPM }
+    }
+
+    /// ``restart(timeout:)``, waited for off the cooperative pool.
+    public func restart(timeout: Duration = .seconds(30)) async throws {
+        try await offThePool { try self.restart(timeout: timeout) as Void }
+    }
+}
