@@ -40,3 +40,18 @@ extension SoftwareTPM {
         try await offThePool { try self.restart(timeout: timeout) as Void }
     }
 }
+
+extension ProcessRunner {
+    /// ``run(_:_:input:environment:currentDirectory:)``, waited for off the cooperative pool: a child that runs
+    /// for a minute (a bench) must not hold one of its threads meanwhile.
+    public static func run(
+        _ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil,
+        currentDirectory: URL? = nil
+    ) async throws -> ProcessResult {
+        try await offThePool {
+            try run(
+                executable, arguments, input: input, environment: environment, currentDirectory: currentDirectory)
+                as ProcessResult
+        }
+    }
+}

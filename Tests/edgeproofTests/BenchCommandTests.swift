@@ -5,8 +5,8 @@ import Testing
 @Suite("edgeproof bench")
 struct BenchCommandTests {
     @Test("bench agent runs on a swtpm of its own and ends with one JSON object of its figures")
-    func agentBenchPrintsFigures() throws {
-        let result = try ProcessRunner.run(
+    func agentBenchPrintsFigures() async throws {
+        let result = try await ProcessRunner.run(
             PackagePaths.edgeproofExecutable, ["bench", "agent", "--count", "20", "--rounds", "1", "--quick"])
         #expect(result.status == 0, "\(result.standardError)")
         let lastLine = try #require(result.output.split(separator: "\n").last)
@@ -21,8 +21,8 @@ struct BenchCommandTests {
     }
 
     @Test("bench verify stores every envelope through the collector's pipeline and ends with one JSON object of its figures")
-    func verifyBenchPrintsFigures() throws {
-        let result = try ProcessRunner.run(
+    func verifyBenchPrintsFigures() async throws {
+        let result = try await ProcessRunner.run(
             PackagePaths.edgeproofExecutable, ["bench", "verify", "--count", "40", "--rounds", "1"])
         #expect(result.status == 0, "\(result.standardError)")
         let lastLine = try #require(result.output.split(separator: "\n").last)

@@ -9,16 +9,16 @@ import Testing
 @Suite("edgeproof gateway")
 struct GatewayCommandTests {
     @Test("a configuration without a broker section fails with a clear message and exit 1")
-    func refusesBadConfiguration() throws {
+    func refusesBadConfiguration() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.appending("gateway.yaml")
         try Data("mode: enforce\n".utf8).write(to: file)
-        let result = try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["gateway", "--config", file.path])
+        let result = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["gateway", "--config", file.path])
         #expect(result.status == 1)
         #expect(result.standardError.contains("broker"), "\(result.standardError)")
 
-        let missing = try ProcessRunner.run(
+        let missing = try await ProcessRunner.run(
             PackagePaths.edgeproofExecutable, ["gateway", "--config", directory.appending("absent.yaml").path])
         #expect(missing.status == 1)
         #expect(missing.standardError.contains("absent.yaml"))
@@ -59,7 +59,7 @@ struct GatewayCommandTests {
         ]
         var online = false
         for _ in 0..<50 where !online {
-            let status = try ProcessRunner.run("mosquitto_sub", subscribe)
+            let status = try await ProcessRunner.run("mosquitto_sub", subscribe)
             online = status.output.contains(#""state":"online""#)
             if !online { usleep(100_000) }
         }
@@ -70,7 +70,7 @@ struct GatewayCommandTests {
         while process.isRunning, Date() < deadline { usleep(20_000) }
         #expect(!process.isRunning)
         #expect(process.terminationStatus == 0)
-        let final = try ProcessRunner.run("mosquitto_sub", subscribe)
+        let final = try await ProcessRunner.run("mosquitto_sub", subscribe)
         #expect(final.output.contains(#""state":"offline""#), "\(final.output)")
     }
 }

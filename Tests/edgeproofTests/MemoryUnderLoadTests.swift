@@ -16,8 +16,8 @@ struct MemoryUnderLoadTests {
     static let allowedMegabytesPer10kEnvelopes = 10.0
 
     @Test("the collector's and the gateway's memory stays flat under steady load once their caches are full")
-    func collectorMemoryStaysFlatUnderSteadyLoad() throws {
-        let result = try ProcessRunner.run(
+    func collectorMemoryStaysFlatUnderSteadyLoad() async throws {
+        let result = try await ProcessRunner.run(
             PackagePaths.edgeproofExecutable,
             [
                 "bench", "soak", "--load", "software-keys", "--duration", "70s", "--warm-up", "20s", "--rate", "400",
