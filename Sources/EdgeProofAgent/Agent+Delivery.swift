@@ -165,7 +165,7 @@ extension Agent {
         /// actor may be busy with a durable write, which the loop should not wait for.
         var removals: [String] = []
         var removing = false
-        let window = max(1, configuration.maxInFlight)
+        let window = max(1, configuration.maximumInFlight)
         try await withThrowingTaskGroup(of: WindowEvent.self) { group in
             while true {
                 if pass.stop == nil, client.isConnected, !Task.isCancelled {

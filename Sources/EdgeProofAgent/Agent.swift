@@ -69,16 +69,16 @@ public final class Agent: Sendable {
         self.sampler = Mutex(SystemMetrics(diskPath: configuration.diskPath))
         // An entry holds the batch and its signed envelope (base64 of it): a third of the spool at most, so
         // that a full-size batch is never dropped on arrival.
-        let envelopeLimit = min(configuration.maxEnvelopeBytes, configuration.spool.maxBytes / 3)
+        let envelopeLimit = min(configuration.maximumEnvelopeBytes, configuration.spool.maximumBytes / 3)
         budget = EnvelopeBudget(
             maximumEnvelopeBytes: envelopeLimit, agentName: configuration.name, publicKeyHash: signer.publicKeyHash,
             geographicRegion: configuration.location, geolocation: configuration.geolocation,
             service: configuration.service)
         builder = Mutex(BatchBuilder(room: budget.roomForSamples, ticksPerBatch: configuration.samplesPerEnvelope))
-        if envelopeLimit < configuration.maxEnvelopeBytes {
+        if envelopeLimit < configuration.maximumEnvelopeBytes {
             logger.warning(
                 "envelopes are limited to a third of spool.max_bytes",
-                metadata: ["limit": "\(envelopeLimit)", "max_envelope_bytes": "\(configuration.maxEnvelopeBytes)"])
+                metadata: ["limit": "\(envelopeLimit)", "max_envelope_bytes": "\(configuration.maximumEnvelopeBytes)"])
         }
         if let tpm = signer as? TPMSigner, !tpm.lockoutExempt {
             logger.warning(

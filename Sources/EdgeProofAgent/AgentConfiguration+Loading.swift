@@ -115,17 +115,17 @@ extension AgentConfiguration {
         where !(value > 0 && value <= 3600) {
             throw fail(key, "must be more than 0 and at most 3600, not \(value)")
         }
-        guard (4096...(64 * 1024 * 1024)).contains(maxEnvelopeBytes) else {
-            throw fail("max_envelope_bytes", "must be 4096–67108864, not \(maxEnvelopeBytes)")
+        guard (4096...(64 * 1024 * 1024)).contains(maximumEnvelopeBytes) else {
+            throw fail("max_envelope_bytes", "must be 4096–67108864, not \(maximumEnvelopeBytes)")
         }
-        guard (1...1024).contains(maxInFlight) else {
-            throw fail("max_in_flight", "must be 1–1024, not \(maxInFlight)")
+        guard (1...1024).contains(maximumInFlight) else {
+            throw fail("max_in_flight", "must be 1–1024, not \(maximumInFlight)")
         }
         for collector in receiptsFrom where !AgentName.isValid(collector) {
             throw fail("receipts_from", "\"\(collector)\" is not a valid collector id")
         }
         guard !spool.directory.isEmpty else { throw fail("spool.directory", "is required") }
-        guard spool.maxBytes > 0, spool.maxAge > 0, spool.maxAge <= 3_153_600_000 else {
+        guard spool.maximumBytes > 0, spool.maximumAge > 0, spool.maximumAge <= 3_153_600_000 else {
             throw fail("spool", "max_bytes and max_age_s must be positive (max_age_s at most 100 years)")
         }
         guard Logger.Level(configurationName: logLevel) != nil else {

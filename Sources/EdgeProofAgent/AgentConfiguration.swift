@@ -9,7 +9,7 @@ import Foundation
 public struct AgentConfiguration: Sendable, Decodable {
     /// Envelopes in flight by default: enough to drain a backlog over a link of about 50 ms round trip
     /// near the signing rate of a software TPM (`edgeproof bench drain`); each holds one envelope in memory.
-    public static let defaultMaxInFlight = 256
+    public static let defaultMaximumInFlight = 256
 
     /// The agent name: the CN of its client certificate, its MQTT identity and the claims' `agent_name`.
     public var name: String
@@ -29,7 +29,7 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var applicationMetricsFile: String?
     /// The largest envelope the agent makes; batches are cut to fit. Keep it at or below the gateway's
     /// and collectors' `max_envelope_bytes`, which refuse larger ones as `payload_too_large`.
-    public var maxEnvelopeBytes: Int
+    public var maximumEnvelopeBytes: Int
     /// The file system whose usage the disk metrics report.
     public var diskPath: String
     public var spool: SpoolSettings
@@ -42,7 +42,7 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var receiptsFrom: [String]
     /// Envelopes published and awaiting their receipts at once (nonces are fetched ahead for as many):
     /// with several in flight a backlog drains at the TPM's rate instead of one round trip per envelope.
-    public var maxInFlight: Int
+    public var maximumInFlight: Int
     /// trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
 
@@ -88,39 +88,40 @@ public struct AgentConfiguration: Sendable, Decodable {
     /// The `spool:` section.
     public struct SpoolSettings: Sendable, Hashable, Decodable {
         public var directory: String
-        public var maxBytes: Int
+        public var maximumBytes: Int
         /// Seconds after which a spooled batch is dropped.
-        public var maxAge: Double
+        public var maximumAge: Double
         public var whenFull: EnvelopeSpool.OverflowPolicy
 
         enum CodingKeys: String, CodingKey {
             case directory
-            case maxBytes = "max_bytes"
-            case maxAge = "max_age_s"
+            case maximumBytes = "max_bytes"
+            case maximumAge = "max_age_s"
             case whenFull = "when_full"
         }
 
         public init(
-            directory: String = "spool", maxBytes: Int = 64 * 1024 * 1024, maxAge: Double = 604_800,
+            directory: String = "spool", maximumBytes: Int = 64 * 1024 * 1024, maximumAge: Double = 604_800,
             whenFull: EnvelopeSpool.OverflowPolicy = .dropOldest
         ) {
             self.directory = directory
-            self.maxBytes = maxBytes
-            self.maxAge = maxAge
+            self.maximumBytes = maximumBytes
+            self.maximumAge = maximumAge
             self.whenFull = whenFull
         }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             directory = try container.decode(String.self, forKey: .directory)
-            maxBytes = try container.decodeIfPresent(Int.self, forKey: .maxBytes) ?? 64 * 1024 * 1024
-            maxAge = try container.decodeIfPresent(Double.self, forKey: .maxAge) ?? 604_800
+            maximumBytes = try container.decodeIfPresent(Int.self, forKey: .maximumBytes) ?? 64 * 1024 * 1024
+            maximumAge = try container.decodeIfPresent(Double.self, forKey: .maximumAge) ?? 604_800
             whenFull = try container.decodeIfPresent(EnvelopeSpool.OverflowPolicy.self, forKey: .whenFull) ?? .dropOldest
         }
 
         /// The spool's bounds.
         public var limits: EnvelopeSpool.Limits {
-            EnvelopeSpool.Limits(maxBytes: maxBytes, maxAge: .milliseconds(Int64(maxAge * 1000)), whenFull: whenFull)
+            EnvelopeSpool.Limits(
+                maximumBytes: maximumBytes, maximumAge: .milliseconds(Int64(maximumAge * 1000)), whenFull: whenFull)
         }
     }
 
@@ -129,13 +130,13 @@ public struct AgentConfiguration: Sendable, Decodable {
         case sampleInterval = "sample_interval_s"
         case samplesPerEnvelope = "samples_per_envelope"
         case applicationMetricsFile = "application_metrics_file"
-        case maxEnvelopeBytes = "max_envelope_bytes"
+        case maximumEnvelopeBytes = "max_envelope_bytes"
         case diskPath = "disk_path"
         case spool
         case nonceTimeout = "nonce_timeout_s"
         case receiptTimeout = "receipt_timeout_s"
         case receiptsFrom = "receipts_from"
-        case maxInFlight = "max_in_flight"
+        case maximumInFlight = "max_in_flight"
         case logLevel = "log_level"
     }
 
@@ -164,13 +165,13 @@ public struct AgentConfiguration: Sendable, Decodable {
         sampleInterval: Double = 10,
         samplesPerEnvelope: Int = 1,
         applicationMetricsFile: String? = nil,
-        maxEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
+        maximumEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
         diskPath: String = "/",
         spool: SpoolSettings = SpoolSettings(),
         nonceTimeout: Double = 10,
         receiptTimeout: Double = 30,
         receiptsFrom: [String] = [],
-        maxInFlight: Int = AgentConfiguration.defaultMaxInFlight,
+        maximumInFlight: Int = AgentConfiguration.defaultMaximumInFlight,
         logLevel: String = "info"
     ) {
         self.name = name
@@ -183,13 +184,13 @@ public struct AgentConfiguration: Sendable, Decodable {
         self.sampleInterval = sampleInterval
         self.samplesPerEnvelope = samplesPerEnvelope
         self.applicationMetricsFile = applicationMetricsFile
-        self.maxEnvelopeBytes = maxEnvelopeBytes
+        self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.diskPath = diskPath
         self.spool = spool
         self.nonceTimeout = nonceTimeout
         self.receiptTimeout = receiptTimeout
         self.receiptsFrom = receiptsFrom
-        self.maxInFlight = maxInFlight
+        self.maximumInFlight = maximumInFlight
         self.logLevel = logLevel
     }
 
@@ -219,14 +220,15 @@ public struct AgentConfiguration: Sendable, Decodable {
         sampleInterval = try container.decodeIfPresent(Double.self, forKey: .sampleInterval) ?? 10
         samplesPerEnvelope = try container.decodeIfPresent(Int.self, forKey: .samplesPerEnvelope) ?? 1
         applicationMetricsFile = try container.decodeIfPresent(String.self, forKey: .applicationMetricsFile)
-        maxEnvelopeBytes = try container.decodeIfPresent(Int.self, forKey: .maxEnvelopeBytes)
+        maximumEnvelopeBytes = try container.decodeIfPresent(Int.self, forKey: .maximumEnvelopeBytes)
             ?? SignedEnvelope.defaultMaximumSize
         diskPath = try container.decodeIfPresent(String.self, forKey: .diskPath) ?? "/"
         spool = try container.decode(SpoolSettings.self, forKey: .spool)
         nonceTimeout = try container.decodeIfPresent(Double.self, forKey: .nonceTimeout) ?? 10
         receiptTimeout = try container.decodeIfPresent(Double.self, forKey: .receiptTimeout) ?? 30
         receiptsFrom = try container.decodeIfPresent([String].self, forKey: .receiptsFrom) ?? []
-        maxInFlight = try container.decodeIfPresent(Int.self, forKey: .maxInFlight) ?? Self.defaultMaxInFlight
+        maximumInFlight =
+            try container.decodeIfPresent(Int.self, forKey: .maximumInFlight) ?? Self.defaultMaximumInFlight
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
     }
 }

@@ -22,16 +22,16 @@ import ServiceLifecycle
 public struct DrainBenchmark: Sendable {
     public var batches: Int
     public var delay: Duration
-    public var maxInFlight: Int
+    public var maximumInFlight: Int
     public var timeout: Duration
 
     public init(
         batches: Int = 2000, delay: Duration = .milliseconds(25),
-        maxInFlight: Int = AgentConfiguration.defaultMaxInFlight, timeout: Duration = .seconds(600)
+        maximumInFlight: Int = AgentConfiguration.defaultMaximumInFlight, timeout: Duration = .seconds(600)
     ) {
         self.batches = batches
         self.delay = delay
-        self.maxInFlight = maxInFlight
+        self.maximumInFlight = maximumInFlight
         self.timeout = timeout
     }
 
@@ -81,7 +81,7 @@ public struct DrainBenchmark: Sendable {
             sample_interval_s: 3600
             spool:
               directory: \(spoolDirectory)
-            max_in_flight: \(maxInFlight)
+            max_in_flight: \(maximumInFlight)
             log_level: critical
             """.utf8
         ).write(to: work.appending("agent.yaml"))
@@ -147,7 +147,7 @@ public struct DrainBenchmark: Sendable {
         let result = try await run()
         print(
             "Agent drain: \(result.batches) spooled batches over +\(Int(result.addedRoundTripMilliseconds)) ms RTT,"
-                + " max_in_flight \(maxInFlight)")
+                + " max_in_flight \(maximumInFlight)")
         print(
             TextTable(
                 header: ["DRAIN/S", "BARE SIGN/S", "RATIO", "SECONDS"],
@@ -162,7 +162,7 @@ public struct DrainBenchmark: Sendable {
             try jsonLine([
                 "drain_per_s": result.drainPerSecond.rounded(), "bare_sign_per_s": result.bareSignPerSecond.rounded(),
                 "drain_ratio": (result.ratio * 1000).rounded() / 1000, "batches": Double(result.batches),
-                "added_rtt_ms": result.addedRoundTripMilliseconds, "max_in_flight": Double(maxInFlight),
+                "added_rtt_ms": result.addedRoundTripMilliseconds, "max_in_flight": Double(maximumInFlight),
             ]))
     }
 }

@@ -32,8 +32,8 @@ import Darwin
 /// A resend is not written (``noteResend(sequence:)``): the stored `send_count` of a signed entry is
 /// at least 1 already, which is all a restart needs to know.
 ///
-/// Bounded by ``Limits``: entries older than `maxAge` are dropped, and when a new entry would push
-/// the spool over `maxBytes` the ``OverflowPolicy`` decides which entries go. Every drop is counted
+/// Bounded by ``Limits``: entries older than `maximumAge` are dropped, and when a new entry would push
+/// the spool over `maximumBytes` the ``OverflowPolicy`` decides which entries go. Every drop is counted
 /// and reported through the `report` closure given at creation. Files that cannot be read are moved
 /// aside (`*.corrupt`) and reported, never fatal.
 public actor EnvelopeSpool {
@@ -86,7 +86,7 @@ public actor EnvelopeSpool {
         public var nonceExpiry: Date? { Timestamp.date(from: nonceExpiresAt) }
     }
 
-    /// What to drop when a new entry does not fit under `maxBytes`.
+    /// What to drop when a new entry does not fit under `maximumBytes`.
     public enum OverflowPolicy: String, Sendable, Hashable, Codable, CaseIterable {
         /// Drop the oldest entries until the new one fits (keep recent data).
         case dropOldest = "drop_oldest"
@@ -95,13 +95,16 @@ public actor EnvelopeSpool {
     }
 
     public struct Limits: Sendable, Hashable {
-        public var maxBytes: Int
-        public var maxAge: Duration
+        public var maximumBytes: Int
+        public var maximumAge: Duration
         public var whenFull: OverflowPolicy
 
-        public init(maxBytes: Int = 64 * 1024 * 1024, maxAge: Duration = .seconds(604_800), whenFull: OverflowPolicy = .dropOldest) {
-            self.maxBytes = maxBytes
-            self.maxAge = maxAge
+        public init(
+            maximumBytes: Int = 64 * 1024 * 1024, maximumAge: Duration = .seconds(604_800),
+            whenFull: OverflowPolicy = .dropOldest
+        ) {
+            self.maximumBytes = maximumBytes
+            self.maximumAge = maximumAge
             self.whenFull = whenFull
         }
     }
@@ -275,7 +278,7 @@ public actor EnvelopeSpool {
         let entry = Entry(
             sequence: nextSequence, enqueuedAt: Timestamp.string(from: now), batch: batch, signed: signed, sendCount: 0)
         let data = try Self.encode(entry)
-        if totalBytes + data.count > limits.maxBytes {
+        if totalBytes + data.count > limits.maximumBytes {
             switch limits.whenFull {
             case .dropNewest:
                 nextSequence += 1
@@ -285,10 +288,10 @@ public actor EnvelopeSpool {
                     enqueuedAt: entry.enqueuedAt))
                 return nil
             case .dropOldest:
-                for sequence in entries.keys.sorted() where totalBytes + data.count > limits.maxBytes {
+                for sequence in entries.keys.sorted() where totalBytes + data.count > limits.maximumBytes {
                     try drop(sequence, reason: "full_drop_oldest")
                 }
-                if data.count > limits.maxBytes {
+                if data.count > limits.maximumBytes {
                     nextSequence += 1
                     droppedCount += 1
                     report(.dropped(
@@ -408,13 +411,14 @@ public actor EnvelopeSpool {
         try drop(sequence, reason: reason)
     }
 
-    /// Drops entries older than `maxAge`; returns how many went.
+    /// Drops entries older than `maximumAge`; returns how many went.
     @discardableResult
     public func dropExpired(now: Date = Date()) throws(StorageError) -> Int {
-        let maxAge = Double(limits.maxAge.components.seconds) + Double(limits.maxAge.components.attoseconds) / 1e18
+        let maximumAge =
+            Double(limits.maximumAge.components.seconds) + Double(limits.maximumAge.components.attoseconds) / 1e18
         let old = entries.values.filter { slot in
             guard let enqueued = Timestamp.date(from: slot.entry.enqueuedAt) else { return true }
-            return now.timeIntervalSince(enqueued) > maxAge
+            return now.timeIntervalSince(enqueued) > maximumAge
         }.map(\.entry.sequence).sorted()
         for sequence in old { try drop(sequence, reason: "too_old") }
         return old.count

@@ -16,16 +16,16 @@ extension EdgeProof.Bench {
         @Option(help: "Batches in the spool when the agent starts.") var batches = 2000
         @Option(help: "Delay the proxy adds each way, in milliseconds (the round trip grows by twice this).")
         var delayMs = 25
-        @Option(help: "The agent's max_in_flight.") var maxInFlight = AgentConfiguration.defaultMaxInFlight
+        @Option(help: "The agent's max_in_flight.") var maximumInFlight = AgentConfiguration.defaultMaximumInFlight
 
         func validate() throws {
-            guard batches > 0, delayMs >= 0, (1...1024).contains(maxInFlight) else {
+            guard batches > 0, delayMs >= 0, (1...1024).contains(maximumInFlight) else {
                 throw ValidationError("--batches must be positive, --delay-ms not negative, --max-in-flight 1–1024")
             }
         }
 
         func run() async throws {
-            try await DrainBenchmark(batches: batches, delay: .milliseconds(delayMs), maxInFlight: maxInFlight)
+            try await DrainBenchmark(batches: batches, delay: .milliseconds(delayMs), maximumInFlight: maximumInFlight)
                 .runAndPrint()
         }
     }

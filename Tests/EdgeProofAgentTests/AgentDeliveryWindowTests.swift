@@ -39,7 +39,7 @@ import Testing
         // first would wait for its receipt until the timeout.
         cloud.policy.withLock { $0 = { index, _ in index < 4 ? .hold : .receiptReleasingHeld } }
         var configuration = rig.configuration(receiptTimeout: 4)
-        configuration.maxInFlight = 5
+        configuration.maximumInFlight = 5
         let backlog = try await spoolBacklog(4, configuration)
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
 

@@ -54,7 +54,7 @@ import Testing
         defer { directory.remove() }
         let events = Mutex<[EnvelopeSpool.Event]>([])
         let spool = try EnvelopeSpool(
-            directory: directory.url, limits: .init(maxBytes: 4000, whenFull: .dropOldest)
+            directory: directory.url, limits: .init(maximumBytes: 4000, whenFull: .dropOldest)
         ) { event in events.withLock { $0.append(event) } }
         for index in 0..<10 { try await spool.enqueue(batch("b\(index)", padding: 600)) }
         let pending = await spool.pending()
@@ -69,7 +69,8 @@ import Testing
     @Test func dropsNewestWhenFullIfConfigured() async throws {
         let directory = try TemporaryDirectory(prefix: "spool")
         defer { directory.remove() }
-        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxBytes: 4000, whenFull: .dropNewest))
+        let spool = try EnvelopeSpool(
+            directory: directory.url, limits: .init(maximumBytes: 4000, whenFull: .dropNewest))
         var accepted = 0
         for index in 0..<10 where try await spool.enqueue(batch("b\(index)", padding: 600)) != nil { accepted += 1 }
         #expect(await spool.pending().first.flatMap(label) == "b0")
@@ -80,7 +81,7 @@ import Testing
     @Test func dropsEntriesOlderThanMaxAge() async throws {
         let directory = try TemporaryDirectory(prefix: "spool")
         defer { directory.remove() }
-        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(100)))
+        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maximumAge: .seconds(100)))
         let start = Date()
         try await spool.enqueue(batch("old"), now: start.addingTimeInterval(-120))
         try await spool.enqueue(batch("recent"), now: start.addingTimeInterval(-30))
@@ -163,13 +164,13 @@ import Testing
             "signed":{"envelope":"{}","nonce":"n-old","nonce_expires_at":"2099-11-21T10:05:00.000Z"}}
             """
         try Data(old.utf8).write(to: directory.appending("00000000000000000041-20991121T100000000Z.json"))
-        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(3_153_600_000)))
+        let spool = try EnvelopeSpool(directory: directory.url, limits: .init(maximumAge: .seconds(3_153_600_000)))
         let entry = try #require(await spool.pending().first)
         #expect(entry.sequence == 41 && entry.sendCount == 2 && entry.nonce == "n-old" && spoolTests.label(entry) == "old")
         // A newer signature overrides the old file's, and survives a restart.
         let form = EnvelopeSpool.SignedForm(envelope: "{}", nonce: "n-new", nonceExpiresAt: "2099-11-21T10:06:00.000Z")
         #expect(try await spool.recordSigned([(41, form)]).map(\.nonce) == ["n-new"])
-        let reopened = try EnvelopeSpool(directory: directory.url, limits: .init(maxAge: .seconds(3_153_600_000)))
+        let reopened = try EnvelopeSpool(directory: directory.url, limits: .init(maximumAge: .seconds(3_153_600_000)))
         let again = try #require(await reopened.pending().first)
         #expect(again.nonce == "n-new" && again.sendCount == 1)
         #expect(try await reopened.enqueue(spoolTests.batch("next"))?.sequence == 42)
