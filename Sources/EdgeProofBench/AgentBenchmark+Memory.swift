@@ -40,7 +40,7 @@ extension AgentBenchmark {
     func measureMemory(tcti: String, handle: PersistentHandle, key: AgentPublicKey) async throws -> MemoryFigures {
         let work = try TemporaryDirectory(prefix: "edgeproof-bench-agent")
         defer { work.remove() }
-        let broker = await try await MosquittoBroker.start(
+        let broker = try await MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor", Self.agentName],
             directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }

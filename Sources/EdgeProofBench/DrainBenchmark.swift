@@ -52,7 +52,7 @@ public struct DrainBenchmark: Sendable {
         defer { work.remove() }
         var logger = Logger(label: "edgeproof.bench")
         logger.logLevel = .critical
-        let tpm = await try await SoftwareTPM.start()
+        let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let device = try TPMDevice(tcti: tpm.tcti)
         let handle = PersistentHandle.defaultSigningKey
@@ -60,7 +60,7 @@ public struct DrainBenchmark: Sendable {
         let signer = try await TPMSigner(device: device, handle: handle)
 
         let agentName = "agent-001"
-        let broker = await try await MosquittoBroker.start(
+        let broker = try await MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor", agentName],
             directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }

@@ -49,7 +49,7 @@ public struct EndToEndBenchmark: Sendable {
         let work = try TemporaryDirectory(prefix: "edgeproof-bench-e2e")
         defer { work.remove() }
         let names = (0..<agents).map { String(format: "load-%03d", $0) }
-        let broker = await try await MosquittoBroker.start(
+        let broker = try await MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor"] + names, directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }
         var logger = Logger(label: "edgeproof.bench")

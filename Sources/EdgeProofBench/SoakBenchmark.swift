@@ -106,7 +106,7 @@ public struct SoakBenchmark: Sendable {
 
         // The load's identities and keys: the agent's in a swtpm of its own, or software keys.
         let tpm: SoftwareTPM?
-        if case .agent = load { tpm = await try await SoftwareTPM.start() } else { tpm = nil }
+        if case .agent = load { tpm = try await SoftwareTPM.start() } else { tpm = nil }
         defer { tpm?.stop() }
         let handle = try PersistentHandle(0x8101_0030)
         var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
@@ -124,7 +124,7 @@ public struct SoakBenchmark: Sendable {
             }
         }
 
-        let broker = await try await MosquittoBroker.start(
+        let broker = try await MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor"] + allowlist.entries.map(\.name),
             directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }

@@ -22,7 +22,7 @@ public struct TransportBenchmark: Sendable {
 
     /// Runs the benchmark and prints the rate and the figures.
     public func runAndPrint() async throws {
-        let broker = await try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["gateway", "collector-1"])
         defer { broker.close() }
         let figures = try await measure(broker)
         print(

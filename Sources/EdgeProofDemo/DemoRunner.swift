@@ -48,7 +48,7 @@ public struct DemoRunner: Sendable {
         say("work directory: \(workdir.path)")
 
         let agents = DemoScenario.all.map(\.agent)
-        let broker = await try await MosquittoBroker.start(
+        let broker = try await MosquittoBroker.start(
             clients: ["gateway", "collector-1", "monitor"] + agents, directory: TemporaryDirectory(at: paths.broker))
         say("started mosquitto (pid \(broker.pid.map(String.init) ?? "?")) on 127.0.0.1:\(broker.port), mutual TLS, ACL")
         var tpms: [SoftwareTPM] = []
@@ -63,7 +63,7 @@ public struct DemoRunner: Sendable {
         var devices: [String: SoftwareTPM] = [:]
         var allowlist = Allowlist()
         for scenario in DemoScenario.all {
-            let tpm = await try await SoftwareTPM.start()
+            let tpm = try await SoftwareTPM.start()
             tpms.append(tpm)
             devices[scenario.agent] = tpm
             let device = try TPMDevice(tcti: tpm.tcti)
@@ -110,7 +110,7 @@ public struct DemoRunner: Sendable {
                         // Pull the plug on the agent's TPM: SIGKILL, no TPM2_Shutdown, restart on its state.
                         for _ in 0..<scenario.powerLosses {
                             tpm.kill()
-                            await try tpm.restart()
+                            try await tpm.restart()
                         }
                         say("\(scenario.agent): its swtpm lost power \(scenario.powerLosses) times (SIGKILL, no TPM2_Shutdown)")
                     }

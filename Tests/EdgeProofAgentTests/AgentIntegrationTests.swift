@@ -347,7 +347,7 @@ struct Rig: Sendable {
         #expect(await second.spooledCount() == spooledOffline)
         let secondRun = try second.runAsService(testLogger)
         try await Task.sleep(for: .seconds(0.5))
-        await try rig.broker.restart()
+        try await rig.broker.restart()
 
         try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) {
             cloud.envelopes.count >= spooledOffline + 2

@@ -28,7 +28,7 @@ import Testing
             let signature = try await rig.signer.signature(forDigest: digest)
             #expect(rig.publicKey.isValidSignature(signature, forDigest: digest))
             rig.tpm.kill()
-            await try rig.tpm.restart()
+            try await rig.tpm.restart()
         }
         let status = try await rig.signer.device.dictionaryAttackStatus()
         #expect(status.failures == 0, "\(status)")
@@ -82,7 +82,7 @@ import Testing
         #expect(agent.isRunning, "the agent does not give up while the TPM is away: \(agent.diagnostics())")
         #expect(cloud.envelopes.isEmpty)
 
-        await try rig.tpm.restart()
+        try await rig.tpm.restart()
         let sent = try await Poll.until(timeout: .seconds(30)) { !cloud.envelopes.isEmpty }
         #expect(sent, "the agent signs and sends once the TPM is back: \(agent.diagnostics())")
     }
@@ -148,7 +148,7 @@ import Testing
             }, "\(statuses.withLock { $0 })")
         try await Task.sleep(for: .seconds(3))
 
-        await try rig.tpm.restart()
+        try await rig.tpm.restart()
         let backSince = Timestamp.string(from: Date())
         #expect(
             try await Poll.until(timeout: .seconds(40)) { sampleTimes(cloud).contains { $0 > backSince } },
@@ -190,7 +190,7 @@ import Testing
             do {
                 _ = try await signer.signature(forDigest: digest)
                 rig.tpm.kill()
-                await try rig.tpm.restart()
+                try await rig.tpm.restart()
             } catch let error as TPMError {
                 lockedOut = error.isLockout
                 if !lockedOut { throw error }

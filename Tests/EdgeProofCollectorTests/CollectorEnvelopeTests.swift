@@ -10,7 +10,7 @@ import Testing
 @Suite("Collector envelope verification and storage")
 struct CollectorEnvelopeTests {
     @Test func sendsReceiptOnlyAfterTheRecordIsInTheRecordsFile() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()
@@ -45,7 +45,7 @@ struct CollectorEnvelopeTests {
     }
 
     @Test func rejectsEachInvalidEnvelopeWithItsReasonAndStoresNothing() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()
@@ -139,7 +139,7 @@ struct CollectorEnvelopeTests {
     }
 
     @Test func acceptsAnEnvelopeOnceAndRejectsItsReplay() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()
@@ -159,7 +159,7 @@ struct CollectorEnvelopeTests {
     }
 
     @Test func keepsReplayProtectionAcrossARestart() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()
@@ -183,7 +183,7 @@ struct CollectorEnvelopeTests {
     }
 
     @Test func recordWrittenJustBeforeACrashStillBlocksReplaysAndAnswersTheResend() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()
@@ -224,7 +224,7 @@ struct CollectorEnvelopeTests {
     func twoCollectorsStoreEveryEnvelopeAndAcceptEachOthersNonces(
         subscription: CollectorConfiguration.NonceSubscription
     ) async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let one = world.configuration(id: "collector-1", subscription: subscription)

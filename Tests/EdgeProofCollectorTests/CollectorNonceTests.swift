@@ -9,7 +9,7 @@ import Testing
 @Suite("Collector nonce issuance")
 struct CollectorNonceTests {
     @Test func issuesNonceToAllowlistedAgentOnItsOwnResponseTopicWithTheCorrelationData() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let collector = try await RunningCollector.start(world.configuration(), statusInbox: session.gatewayInbox)
@@ -36,7 +36,7 @@ struct CollectorNonceTests {
     }
 
     @Test func answersNonceRequestOfUnknownAgentWithAgentNotFoundAndTheCorrelationData() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let collector = try await RunningCollector.start(world.configuration(), statusInbox: session.gatewayInbox)
@@ -54,7 +54,7 @@ struct CollectorNonceTests {
     }
 
     @Test func refusesOversizedNonceRequestWithPayloadTooLargeAndTheCorrelationData() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let collector = try await RunningCollector.start(world.configuration(), statusInbox: session.gatewayInbox)
@@ -87,7 +87,7 @@ struct CollectorNonceTests {
     }
 
     @Test func refusesNoncesToAnAgentRevokedInTheReloadedAllowlist() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let collector = try await RunningCollector.start(world.configuration(), statusInbox: session.gatewayInbox)
@@ -107,7 +107,7 @@ struct CollectorNonceTests {
     }
 
     @Test func keepsThePreviousAllowlistWhenTheChangedFileIsBroken() async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let configuration = world.configuration()

@@ -15,7 +15,7 @@ struct NonceStarvationTests {
     func everyNonceRequestIsAnsweredPromptlyWhileAnAgentTriesToJoinTheCollectorsSubscription(
         mode: CollectorConfiguration.NonceSubscription
     ) async throws {
-        let world = await try CollectorWorld()
+        let world = try await CollectorWorld()
         defer { world.close() }
         let session = try await Session.start(world)
         let first = try await RunningCollector.start(

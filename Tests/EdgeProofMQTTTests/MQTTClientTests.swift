@@ -138,7 +138,7 @@ struct MQTTClientTests {
         defer { broker.close() }
         let foreign = try TemporaryDirectory(prefix: "edgeproof-foreign-ca")
         defer { foreign.remove() }
-        let made = try ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [foreign.path, "agent-001"])
+        let made = try await ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [foreign.path, "agent-001"])
         try #require(made.status == 0, "\(made.standardError)")
         var configuration = broker.configuration("agent-001")
         configuration.certificateFile = foreign.appending("agent-001.crt").path
@@ -155,7 +155,7 @@ struct MQTTClientTests {
         defer { broker.close() }
         let foreign = try TemporaryDirectory(prefix: "edgeproof-foreign-ca")
         defer { foreign.remove() }
-        try #require(try ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [foreign.path, "x"]).status == 0)
+        try await #require(try ProcessRunner.run(PackagePaths.script("broker/gen-certs.sh"), [foreign.path, "x"]).status == 0)
         var configuration = broker.configuration("agent-001")
         configuration.caFile = foreign.appending("ca.crt").path
         let client = try MQTTClient(configuration: configuration, logger: quietLogger)

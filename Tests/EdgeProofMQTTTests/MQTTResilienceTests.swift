@@ -18,7 +18,7 @@ struct MQTTResilienceTests {
             try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("\(index)".utf8)))
         }
         await gateway.shutdown()
-        await try broker.restart()
+        try await broker.restart()
 
         let second = try MQTTClient(configuration: broker.configuration("collector-1", clientID: "collector-1"), logger: quietLogger)
         let inbox = Inbox(second)
@@ -39,7 +39,7 @@ struct MQTTResilienceTests {
 
         broker.kill()
         #expect(try await Poll.until { !collector.isConnected && !gateway.isConnected })
-        await try broker.restart()
+        try await broker.restart()
         try await collector.waitUntilConnected(timeout: .seconds(10))
         try await gateway.waitUntilConnected(timeout: .seconds(10))
         try await gateway.publish(MQTTMessage(topic: "\(prefix)/verified/agent-001/metrics", payload: Data("after".utf8)))
@@ -79,7 +79,7 @@ struct MQTTResilienceTests {
         try await Task.sleep(for: .milliseconds(200))
         #expect(gateway.outstandingPublishes == 5)
 
-        await try broker.restart()
+        try await broker.restart()
         try await publishing.value
         #expect(gateway.outstandingPublishes == 0)
         let received = try await inbox.waitFor(20)

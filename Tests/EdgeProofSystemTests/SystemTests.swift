@@ -137,7 +137,7 @@ struct SystemTests {
             try await withThrowingTaskGroup(of: Void.self) { agentGroup in
                 agentGroup.addTask { try await secondGroup.run() }
                 try await Task.sleep(for: .milliseconds(300))
-                await try system.broker.restart()
+                try await system.broker.restart()
                 let deadline = ContinuousClock.now + .seconds(45)
                 while await second.spooledCount() > 0, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(100))

@@ -19,12 +19,12 @@ import Testing
             _ = try await device.sign(digest: Self.digest, with: .defaultSigningKey, algorithm: .es256)
             // Alternately an orderly stop (stop-swtpm.sh: TPM2_Shutdown, SIGTERM) and a power loss.
             if round.isMultiple(of: 2) {
-                let stop = try ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [tpm.directory.path])
+                let stop = try await ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [tpm.directory.path])
                 #expect(stop.status == 0, "\(stop.standardError)")
             } else {
                 tpm.kill()
             }
-            await try tpm.restart()
+            try await tpm.restart()
         }
         let status = try await signAgain(device)
         #expect(status.failures == 0, "\(status)")
@@ -40,9 +40,9 @@ import Testing
         for _ in 0..<4 {
             let device = try TPMDevice(tcti: tpm.tcti)
             _ = try await device.sign(digest: Self.digest, with: .defaultSigningKey, algorithm: .es256)
-            let stop = try ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [tpm.directory.path])
+            let stop = try await ProcessRunner.run(PackagePaths.script("tpm/stop-swtpm.sh"), [tpm.directory.path])
             #expect(stop.status == 0, "\(stop.standardError)")
-            await try tpm.restart()
+            try await tpm.restart()
         }
         let device = try TPMDevice(tcti: tpm.tcti)
         // Creating the legacy key used its DA-protected parent before the first orderly stop: at most that one.
@@ -65,7 +65,7 @@ import Testing
                 break
             }
             tpm.kill()
-            await try tpm.restart()
+            try await tpm.restart()
         }
         let error = try #require(lockout)
         #expect(error.isLockout)
@@ -125,7 +125,7 @@ import Testing
             #expect(error.isUnavailable, "\(error)")
             #expect(error.description.contains("is unavailable"))
         }
-        await try tpm.restart()
+        try await tpm.restart()
         // Within the backoff (at most 15 s) the device opens a new context and signs again.
         let deadline = ContinuousClock.now + .seconds(20)
         var signature: [UInt8]?

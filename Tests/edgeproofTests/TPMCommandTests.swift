@@ -29,9 +29,9 @@ struct TPMCommandTests {
         let hash = try edgeproof(["tpm", "pubkey", "--format", "hash"] + target)
         let printed = hash.output.trimmingCharacters(in: .whitespacesAndNewlines)
 
-        let der = await try ProcessRunner.run("openssl", ["pkey", "-pubin", "-outform", "DER"], input: pem.standardOutput)
+        let der = try await ProcessRunner.run("openssl", ["pkey", "-pubin", "-outform", "DER"], input: pem.standardOutput)
         #expect(der.status == 0)
-        let digest = await try ProcessRunner.run("sha256sum", [], input: der.standardOutput)
+        let digest = try await ProcessRunner.run("sha256sum", [], input: der.standardOutput)
         let opensslHash = String(digest.output.prefix(64))
         #expect(printed == opensslHash)
         #expect(hashLine(first.output) == "tpm_public_key_hash: \(opensslHash)")
@@ -78,7 +78,7 @@ struct TPMCommandTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(newHash != oldHash)
         #expect(replaced.output.contains("tpm_public_key_hash: \(newHash)"))
-        let attributes = await try ProcessRunner.run(
+        let attributes = try await ProcessRunner.run(
             "tpm2_readpublic", ["-c", "0x81010010"], environment: tpm.toolsEnvironment).output
         #expect(attributes.contains("noda"))
 

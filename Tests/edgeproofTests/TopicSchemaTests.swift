@@ -39,7 +39,7 @@ struct TopicSchemaTests {
             try file.data.write(to: url)
             arguments.append("\(file.kind)=\(url.path)")
         }
-        let result = await try ProcessRunner.run("python3", arguments)
+        let result = try await ProcessRunner.run("python3", arguments)
         #expect(result.status == 0, "\(result.output)\(result.standardError)")
     }
 }

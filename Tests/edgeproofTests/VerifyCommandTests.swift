@@ -52,11 +52,11 @@ struct VerifyCommandTests {
             Data(String(repeating: "[", count: 513).utf8)]
         try Data(badLines.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined().utf8).write(to: badFile)
 
-        let ok = await try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path])
+        let ok = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path])
         #expect(ok.status == 0, "\(ok.output)\(ok.standardError)")
         #expect(ok.output.contains("3/3 records verified"))
 
-        let bad = await try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path, badFile.path])
+        let bad = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path, badFile.path])
         #expect(bad.status == 1)
         #expect(bad.output.contains("records-good.jsonl: 3/3 records verified"))
         #expect(bad.output.contains("records-bad.jsonl: 1/5 records verified"))
@@ -97,7 +97,7 @@ extension VerifyCommandTests {
         let file = directory.appending("records-ambiguous.jsonl")
         try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: file)
 
-        let run = await try ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, file.path])
+        let run = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, file.path])
         #expect(run.status == 1)
         #expect(run.output.contains("records-ambiguous.jsonl: 1/4 records verified"), "\(run.output)")
         #expect(run.output.contains(#"line 2: malformed_envelope: duplicate member "geographic_region" in claims"#), "\(run.output)")
