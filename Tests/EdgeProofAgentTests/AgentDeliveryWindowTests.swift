@@ -38,7 +38,9 @@ import Testing
         // The collector answers nobody until the fifth envelope has arrived: with one envelope in flight the
         // first would wait for its receipt until the timeout.
         cloud.policy.withLock { $0 = { index, _ in index < 4 ? .hold : .receiptReleasingHeld } }
-        var configuration = rig.configuration(receiptTimeout: 4)
+        // Generous: a loaded CI machine may stall the test process for seconds; the held receipts arrive
+        // within milliseconds of the fifth envelope when the window works, never when it does not.
+        var configuration = rig.configuration(receiptTimeout: 30)
         configuration.maximumInFlight = 5
         let backlog = try await spoolBacklog(4, configuration)
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
@@ -74,7 +76,9 @@ import Testing
                 }
             }
         }
-        let configuration = rig.configuration(receiptTimeout: 2)
+        // One envelope is never answered: the pass waits out its timeout, long enough for the others on a
+        // loaded machine.
+        let configuration = rig.configuration(receiptTimeout: 8)
         let backlog = try await spoolBacklog(4, configuration)
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
 
@@ -118,7 +122,7 @@ import Testing
                     : .receipt
             }
         }
-        let configuration = rig.configuration(receiptTimeout: 5)
+        let configuration = rig.configuration(receiptTimeout: 30)
         let backlog = try await spoolBacklog(3, configuration)
         let agent = try Agent(configuration: configuration, signer: rig.signer, logger: testLogger)
 

@@ -26,7 +26,7 @@ struct StrictReadingDifferentialTests {
         let key = try signer.publicKey
         let corpus = StrictReadingCorpus(keyHash: signer.publicKeyHash.hex)
         #expect(corpus.cases.count >= 500, "\(corpus.cases.count) cases")
-        let verdicts = try Self.judgeWithPython(corpus.cases.map(\.bytes))
+        let verdicts = try await Self.judgeWithPython(corpus.cases.map(\.bytes))
         try #require(verdicts.count == corpus.cases.count)
 
         var wrong: [String] = []
@@ -142,7 +142,7 @@ struct StrictReadingDifferentialTests {
         """#
 
     /// Python's verdict on each document, in one run of `python3`.
-    static func judgeWithPython(_ documents: [[UInt8]]) throws -> [Verdict] {
+    static func judgeWithPython(_ documents: [[UInt8]]) async throws -> [Verdict] {
         let directory = try TemporaryDirectory(prefix: "strict-reading")
         defer { directory.remove() }
         let script = directory.appending("oracle.py")
@@ -150,7 +150,7 @@ struct StrictReadingDifferentialTests {
         let output = directory.appending("verdicts.json")
         try Data(oracle.utf8).write(to: script)
         try JSONSerialization.data(withJSONObject: documents.map { Data($0).base64EncodedString() }).write(to: corpus)
-        let run = try ProcessRunner.run("python3", [script.path, corpus.path, output.path])
+        let run = try await ProcessRunner.run("python3", [script.path, corpus.path, output.path])
         try #require(run.status == 0, "python3 failed: \(run.standardError)")
         let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [[String: Any]])
         return try results.map { result in
