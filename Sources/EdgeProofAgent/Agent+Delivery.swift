@@ -123,27 +123,38 @@ extension Agent {
                 await publishStatus(client)
             }
             wasConnected = connected
-            var pause = 0.25
-            if connected {
+            guard connected else {
+                // Resumes as soon as the connection (and its subscriptions) is up, not at the next tick:
+                // after an outage the backlog starts draining at once.
                 do {
-                    try await spool.dropExpired()
-                    switch try await drain(client).stop {
-                    case .pending?:
-                        backoff = min(max(1, backoff * 2), 60)
-                        pause = backoff
-                    case .nonceRefused?:
-                        // Not on the allowlist (or revoked): try again at the next sample.
-                        pause = max(configuration.sampleInterval, 1)
-                    case .tpmFailed?:
-                        // Until the TPM may be asked again; short slices keep the status current.
-                        pause = min(max(0.25, tpmPauseRemaining), 5)
-                    default:
-                        backoff = 0
-                    }
+                    try await client.waitUntilConnected(timeout: seconds(0.25))
+                } catch let error as MQTTError where error.isTimeout {
+                    // Still offline: look again (the status and the loop's cancellation are checked above).
                 } catch {
-                    logger.error("sending from the spool failed", metadata: ["error": "\(error)"])
-                    pause = 1
+                    // Shut down or cancelled: no busy loop until the task ends.
+                    try? await Task.sleep(for: seconds(0.25))
                 }
+                continue
+            }
+            var pause = 0.25
+            do {
+                try await spool.dropExpired()
+                switch try await drain(client).stop {
+                case .pending?:
+                    backoff = min(max(1, backoff * 2), 60)
+                    pause = backoff
+                case .nonceRefused?:
+                    // Not on the allowlist (or revoked): try again at the next sample.
+                    pause = max(configuration.sampleInterval, 1)
+                case .tpmFailed?:
+                    // Until the TPM may be asked again; short slices keep the status current.
+                    pause = min(max(0.25, tpmPauseRemaining), 5)
+                default:
+                    backoff = 0
+                }
+            } catch {
+                logger.error("sending from the spool failed", metadata: ["error": "\(error)"])
+                pause = 1
             }
             try? await Task.sleep(for: seconds(pause))
         }
