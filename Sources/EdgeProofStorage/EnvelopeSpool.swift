@@ -309,26 +309,12 @@ public actor EnvelopeSpool {
         return entry
     }
 
-    /// Stores a (new) signed form for an entry, e.g. after re-signing with a fresh nonce; resets its
-    /// send count. Returns the updated entry, nil if it is no longer in the spool.
-    @discardableResult
-    public func replaceEnvelope(sequence: UInt64, with signed: SignedForm) throws(StorageError) -> Entry? {
-        try storeSigned([(sequence, signed)], sendCount: 0).first
-    }
-
     /// Stores the signed forms of entries about to be published, all in one durable write, each with a
     /// send count of 1 (a restart treats them as sent, which they may be). Returns the updated entries, in
     /// the order given; entries no longer in the spool are left out.
     @discardableResult
     public func recordSigned(_ signed: [(sequence: UInt64, signed: SignedForm)]) throws(StorageError) -> [Entry] {
-        try storeSigned(signed.map { ($0.sequence, Optional($0.signed)) }, sendCount: 1)
-    }
-
-    /// Counts one more publication of the entry's current envelope, durably.
-    @discardableResult
-    public func recordSend(sequence: UInt64) throws(StorageError) -> Entry? {
-        guard let entry = entries[sequence]?.entry else { return nil }
-        return try storeSigned([(sequence, entry.signed)], sendCount: entry.sendCount + 1).first
+        try storeSigned(signed, sendCount: 1)
     }
 
     /// Counts one more publication of the entry's current envelope, in memory only: a signed entry was
@@ -437,7 +423,7 @@ public actor EnvelopeSpool {
 
     /// One signature file for all of `signed` (one fsync, one rename, one directory sync).
     private func storeSigned(
-        _ signed: [(sequence: UInt64, signed: SignedForm?)], sendCount: Int
+        _ signed: [(sequence: UInt64, signed: SignedForm)], sendCount: Int
     ) throws(StorageError) -> [Entry] {
         let live = signed.filter { entries[$0.sequence] != nil }
         guard !live.isEmpty else { return [] }

@@ -30,8 +30,7 @@ import Testing
             for index in 0..<12 { try await spool.enqueue(batch("b\(index)")) }
             let signed = EnvelopeSpool.SignedForm(envelope: "{}", nonce: "n-3", nonceExpiresAt: "2026-11-21T10:05:00.000Z")
             let third = try #require(await spool.pending().dropFirst(3).first)
-            try await spool.replaceEnvelope(sequence: third.sequence, with: signed)
-            try await spool.recordSend(sequence: third.sequence)
+            try await spool.recordSigned([(third.sequence, signed)])
         }
         let reopened = try EnvelopeSpool(directory: directory.url)
         let pending = await reopened.pending()
