@@ -91,10 +91,19 @@ final class MQTTSession: MosquittoEvents {
             return connectionWaiters.compactMap { waiters.removeValue(forKey: $0) }
         }
 
-        mutating func goDown() {
+        /// Records that the connection is gone. SUBSCRIBEs still awaiting their SUBACK will get none on
+        /// this connection: their waiters are handed back to be resumed as if made while disconnected
+        /// (the filters are renewed on the next connection), so a subscribe never waits forever.
+        mutating func goDown() -> [(Waiter, [Int32])] {
             connected = false
             transportUp = false
             renewing = [:]
+            defer { subscribes = [:] }
+            return subscribes.values.compactMap { pending in
+                waiters.removeValue(forKey: pending.waiter).map { waiter in
+                    (waiter, [(subscriptions[pending.filter] ?? .atLeastOnce).rawValue])
+                }
+            }
         }
 
         /// Frees `count` slots of the outgoing bound and hands the room to the waiting publishers, oldest
@@ -312,22 +321,26 @@ final class MQTTSession: MosquittoEvents {
     }
 
     func didDisconnect(reasonCode: Int32) {
-        let wasConnected = state.withLock { state in
-            defer { state.goDown() }
-            return state.connected
+        let (wasConnected, unanswered) = state.withLock { state in
+            (state.connected, state.goDown())
         }
+        Self.resumeSubscribes(unanswered)
         if wasConnected, reasonCode != 0 {
             onConnectionChange(.lost(MQTTError.refused("connection", reasonCode: reasonCode)))
         }
     }
 
     func didFailToConnect(_ error: MQTTError) {
-        let wasConnected = state.withLock { state in
+        let (wasConnected, unanswered) = state.withLock { state in
             state.lastProblem = error.description
-            defer { state.goDown() }
-            return state.transportUp
+            return (state.transportUp, state.goDown())
         }
+        Self.resumeSubscribes(unanswered)
         onConnectionChange(wasConnected ? .lost(error) : .failed(error))
+    }
+
+    private static func resumeSubscribes(_ unanswered: [(Waiter, [Int32])]) {
+        for case (.granted(let continuation), let granted) in unanswered { continuation.resume(returning: granted) }
     }
 
     func didPublish(messageID: Int32, reasonCode: Int32) {

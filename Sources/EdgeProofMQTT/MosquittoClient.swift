@@ -80,7 +80,7 @@ final class MosquittoClient {
         }
         mosquitto_connect_v5_callback_set(handle) { _, userdata, reasonCode, flags, _ in
             guard let client = MosquittoClient.from(userdata) else { return }
-            if reasonCode == 0 { client.connectedSinceAttempt.store(true, ordering: .sequentiallyConsistent) }
+            if reasonCode == 0 { client.connectedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
             let renew = client.events.didConnect(reasonCode: reasonCode, sessionPresent: flags & 1 != 0)
             guard reasonCode == 0 else { return }
             var renewed = [(messageID: Int32, filter: String)]()
@@ -94,7 +94,9 @@ final class MosquittoClient {
             client.events.didRenewSubscriptions(renewed)
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, userdata, reasonCode, _ in
-            MosquittoClient.from(userdata)?.events.didDisconnect(reasonCode: reasonCode)
+            guard let client = MosquittoClient.from(userdata) else { return }
+            client.lastDisconnectReason.store(reasonCode, ordering: .relaxed)
+            client.events.didDisconnect(reasonCode: reasonCode)
         }
         mosquitto_publish_v5_callback_set(handle) { _, userdata, messageID, reasonCode, _ in
             MosquittoClient.from(userdata)?.events.didPublish(messageID: messageID, reasonCode: reasonCode)
@@ -182,7 +184,16 @@ final class MosquittoClient {
                     loopRC = mosquitto_loop(handle, 1000, 1)
                 }
                 if isStopping { break }
-                if connectedSinceAttempt.exchange(false, ordering: .sequentiallyConsistent) {
+                // The backoff starts over only after a connection that held. One lost soon after it was
+                // made (another connection with this identity taking the session over, since the broker
+                // makes the certificate CN the client id; a broker that drops the client) keeps growing it:
+                // reconnecting at once would take the session back and start a fight in which neither
+                // side keeps a connection long enough to use it.
+                let connectedAt = connectedAt.exchange(0, ordering: .relaxed)
+                let held = connectedAt > 0 && DispatchTime.now().uptimeNanoseconds - connectedAt >= stableNanoseconds
+                if lastDisconnectReason.exchange(0, ordering: .relaxed) == Self.sessionTakenOver {
+                    delay = configuration.reconnectDelay.upperBound
+                } else if held {
                     delay = configuration.reconnectDelay.lowerBound
                 }
                 events.didFailToConnect(MQTTError.library(loopRC, "connection to \(configuration.host):\(configuration.port)"))
@@ -202,8 +213,16 @@ final class MosquittoClient {
         waiters.forEach { $0.resume() }
     }
 
-    /// Set by the connect callback so the network loop can reset its backoff after a good connection.
-    let connectedSinceAttempt = Atomic<Bool>(false)
+    /// When the current connection was made (uptime nanoseconds, 0 for none), set by the connect callback
+    /// so that the network loop can tell a connection that held from one lost at once.
+    let connectedAt = Atomic<UInt64>(0)
+    /// A connection that lasted this long (the longest reconnect delay, at least a second) resets the backoff.
+    private var stableNanoseconds: UInt64 { UInt64(max(configuration.reconnectDelay.upperBound, 1) * 1e9) }
+    /// The reason code of the broker's last DISCONNECT, taken by the network loop.
+    let lastDisconnectReason = Atomic<Int32>(0)
+    /// MQTT v5 reason code 0x8E, Session taken over (sent by mosquitto from 2.0.15 on; 2.0.11 just closes
+    /// the old connection, which the rule on connections that did not hold covers).
+    static let sessionTakenOver: Int32 = 0x8E
 
     private func connectFirstTime() -> Int32 {
         var properties: OpaquePointer?  // mosquitto_property *

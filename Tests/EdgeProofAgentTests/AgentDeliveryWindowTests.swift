@@ -9,7 +9,7 @@ import Testing
 
 /// The delivery window (`max_in_flight`): several envelopes published before the first receipt, each
 /// settled on its own. Real swtpm, real mosquitto, the FakeCloud collector.
-@Suite(.serialized) struct AgentDeliveryWindowTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AgentDeliveryWindowTests {
     /// Spools `count` one-sample batches, oldest first, as an earlier run would have left them.
     private func spoolBacklog(_ count: Int, _ configuration: AgentConfiguration) async throws -> [String] {
         let spool = try EnvelopeSpool(directory: URL(fileURLWithPath: configuration.spool.directory))

@@ -40,6 +40,7 @@ final class FakeCloud: Sendable {
     let problems = Mutex<[String]>([])
     let nonceRequests = Atomic<Int>(0)
     let held = Mutex<[SignedEnvelope]>([])
+    private let handler = Mutex<Task<Void, Never>?>(nil)
 
     init(broker: MosquittoBroker, publicKey: AgentPublicKey, nonceLifetime: Duration = .seconds(300)) async throws {
         self.publicKey = publicKey
@@ -62,13 +63,18 @@ final class FakeCloud: Sendable {
         try await gateway.subscribe(topics.allAgentNonceRequests)
         try await gateway.subscribe(topics.allAgentMetrics)
         let messages = gateway.messages
-        Task { [weak self] in
-            for await message in messages { await self?.handle(message) }
+        handler.withLock {
+            $0 = Task { [weak self] in
+                for await message in messages { await self?.handle(message) }
+            }
         }
     }
 
+    /// Stops listening first and answers what already arrived, then closes the answering client: a request
+    /// still queued at shutdown is not answered on a closed client (which would count as a problem).
     func shutdown() async {
         await gateway.shutdown()
+        await handler.withLock { $0 }?.value
         await collector.shutdown()
     }
 
@@ -171,7 +177,7 @@ struct Rig: Sendable {
     }
 }
 
-@Suite(.serialized) struct AgentIntegrationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AgentIntegrationTests {
     @Test func acceptedEnvelopeLeavesTheSpool() async throws {
         let rig = try await Rig.start()
         defer { rig.close() }

@@ -11,7 +11,7 @@ import Testing
 
 /// Whatever the TPM, the configuration or the application metrics file do, the agent either sends or says
 /// why not, and recovers when the cause goes away: real swtpm, real mosquitto, the FakeCloud collector.
-@Suite(.serialized) struct AgentRecoveryTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AgentRecoveryTests {
 
     private func sampleTimes(_ cloud: FakeCloud) -> [String] {
         cloud.envelopes.flatMap { $0.envelope.claims.metrics.samples.map(\.timestamp) }

@@ -3,7 +3,7 @@ import EdgeProofTesting
 import Foundation
 import Testing
 
-@Suite("MQTT sessions, reconnects, back-pressure and volume")
+@Suite("MQTT sessions, reconnects, back-pressure and volume", .timeLimit(.minutes(10)))
 struct MQTTResilienceTests {
     @Test("a persistent session receives what was queued while it was away, across a broker restart")
     func persistentSessionSurvivesBrokerRestart() async throws {
@@ -46,6 +46,46 @@ struct MQTTResilienceTests {
         #expect(try await inbox.waitFor(1).first?.payload == Data("after".utf8))
         await gateway.shutdown()
         await collector.shutdown()
+    }
+
+    @Test("two connections with one identity: the one taken over backs off instead of fighting, and no subscribe waits forever")
+    func sessionTakeoverBacksOffAndSubscribesReturn() async throws {
+        let broker = try await MosquittoBroker.start(clients: ["monitor"])
+        defer { broker.close() }
+        // The broker makes the certificate CN the client id: both are "monitor" whatever they ask for.
+        let slowest = 2.0
+        let first = try await broker.connectedClient("monitor") { $0.reconnectDelay = 0.05...slowest }
+        let second = try await broker.connectedClient("monitor") { $0.reconnectDelay = 0.05...slowest }
+        let takeovers = { Self.count(of: "already connected, closing old connection", in: broker.logFile) }
+        #expect(try await Poll.until(timeout: .seconds(10)) { takeovers() >= 1 })
+
+        // Each side's backoff grows while its connections do not hold, up to the longest delay: then about
+        // one takeover per `slowest` seconds, where reconnecting at once made dozens.
+        try await Task.sleep(for: .seconds(slowest * 2))
+        let before = takeovers()
+        let clock = ContinuousClock()
+        let watched = clock.now
+        var subscribes = 0
+        while clock.now - watched < .seconds(6) {
+            for client in [first, second] {
+                // A SUBSCRIBE cut off by a takeover before its SUBACK returns (renewed on the next connection).
+                _ = try await withTimeout(.seconds(10), "subscribe during a takeover") {
+                    try await client.subscribe("edgeproof/v1/status/#")
+                }
+                subscribes += 1
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let during = takeovers() - before
+        #expect(during <= 8, "\(during) takeovers in 6 s: the clients fight over the session")
+        #expect(subscribes > 0)
+        await first.shutdown()
+        await second.shutdown()
+    }
+
+    private static func count(of needle: String, in file: URL) -> Int {
+        guard let data = try? Data(contentsOf: file) else { return 0 }
+        return String(decoding: data, as: UTF8.self).components(separatedBy: needle).count - 1
     }
 
     @Test(

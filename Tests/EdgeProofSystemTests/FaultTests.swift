@@ -14,7 +14,7 @@ import Testing
 ///
 /// Environment: `EDGEPROOF_FAULT_SEED` repeats a crash schedule (the seed is printed),
 /// `EDGEPROOF_FAULT_BATCHES` sets the batches per agent of the crash test (default 400).
-@Suite("Faults: crashes, a full disk and an unwritable directory lose and duplicate nothing", .serialized)
+@Suite("Faults: crashes, a full disk and an unwritable directory lose and duplicate nothing", .serialized, .timeLimit(.minutes(10)))
 struct FaultTests {
     static let collectors = ["collector-1", "collector-2"]
 

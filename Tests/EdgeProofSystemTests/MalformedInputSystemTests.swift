@@ -78,7 +78,7 @@ func residentMemoryBytes() -> Int {
     return kilobytes * 1024
 }
 
-@Suite("Malformed input through the whole system: refused with request_validation, nothing crashes or leaks", .serialized)
+@Suite("Malformed input through the whole system: refused with request_validation, nothing crashes or leaks", .serialized, .timeLimit(.minutes(10)))
 struct MalformedInputSystemTests {
     static let attacker = "agent-attacker"
     static let honest = "agent-honest"

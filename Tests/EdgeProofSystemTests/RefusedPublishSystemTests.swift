@@ -9,7 +9,7 @@ import Testing
 /// mosquitto 2.0.11 refuses a PUBLISH outside the client's rights with PUBACK reason 135 and then closes
 /// the connection, and libmosquitto resends what was in flight: at the MQTT level some envelopes reach the
 /// gateway and collector twice. The system must still lose nothing and store nothing twice.
-@Suite("A refused publish among an agent's envelopes", .serialized)
+@Suite("A refused publish among an agent's envelopes", .serialized, .timeLimit(.minutes(10)))
 struct RefusedPublishSystemTests {
     @Test(
         "every other envelope in flight is stored exactly once and answered as stored; only the refused one fails",

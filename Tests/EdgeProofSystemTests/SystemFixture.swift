@@ -32,7 +32,7 @@ final class SystemFixture {
     init(agents: [String], collectors: [String], extraClients: [String] = []) async throws {
         directory = try TemporaryDirectory(prefix: "edgeproof-system")
         broker = try await MosquittoBroker.start(
-            clients: ["gateway", "monitor"] + collectors + agents + extraClients,
+            clients: ["gateway", "monitor", "monitor-events"] + collectors + agents + extraClients,
             directory: TemporaryDirectory(at: directory.appending("broker")))
         var logger = Logger(label: "edgeproof.system-test")
         logger.logLevel = ProcessInfo.processInfo.environment["EDGEPROOF_TEST_LOG"] == nil ? .critical : .info

@@ -11,7 +11,7 @@ import Foundation
 import ServiceLifecycle
 import Testing
 
-@Suite("The whole system: agent, gateway, collectors, real broker, real TPMs, real files")
+@Suite("The whole system: agent, gateway, collectors, real broker, real TPMs, real files", .timeLimit(.minutes(10)))
 struct SystemTests {
     @Test("the prototype's scenarios and a compromised agent's attacks end as expected in both gateway modes; accepted data is stored once, rejected data not at all")
     func demoScenarios() async throws {
