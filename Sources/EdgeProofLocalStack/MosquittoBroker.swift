@@ -28,8 +28,9 @@ public final class MosquittoBroker: Sendable {
     private let ownsDirectory: Bool
     private let process: Mutex<Process?>
 
-    /// How long ``start(clients:directory:port:)`` and ``restart()`` wait for the listener.
-    public static let startTimeout: Duration = .seconds(10)
+    /// How long ``start(clients:directory:port:)`` and ``restart()`` wait for the listener. run-broker.sh
+    /// checks every certificate with openssl first, which takes seconds on a loaded 2-core machine.
+    public static let startTimeout: Duration = .seconds(30)
     /// How long ``stop()`` waits after SIGTERM before it sends SIGKILL.
     public static let stopTimeout: Duration = .seconds(10)
 

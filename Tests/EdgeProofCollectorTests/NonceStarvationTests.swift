@@ -49,7 +49,7 @@ struct NonceStarvationTests {
             let inbox = request.agent == "agent-001" ? session.agentInbox : session.strangerInbox
             let topic = request.agent == "agent-001"
                 ? topics.agentNonceResponse("agent-001") : topics.agentRejections("agent-002")
-            return try await inbox.first(timeout: .seconds(3)) {
+            return try await inbox.first(timeout: .seconds(10)) {
                 $0.topic == topic && $0.properties.correlationData == request.correlation
             } != nil
         }
@@ -57,7 +57,8 @@ struct NonceStarvationTests {
         for request in sent where try await !answer(request) { unanswered += 1 }
         let elapsed = clock.now - sent[0].at
         #expect(unanswered == 0, "\(unanswered) of \(requests) nonce requests unanswered (\(mode))")
-        // Each answer came within 3 s (above); all of them well before a swallowed request's agent timeout.
+        // A swallowed request is never answered; the others come within the (load-tolerant) wait above, and
+        // all of them together well before the agents would time out.
         #expect(elapsed < .seconds(15), "answers took \(elapsed)")
         #expect(stolen.messages.isEmpty)
 

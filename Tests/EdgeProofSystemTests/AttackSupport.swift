@@ -101,7 +101,7 @@ final class Link: Sendable {
     /// answer names one).
     func send(
         _ payload: Data, topic: String? = nil, properties: [MQTTUserProperty] = [], nonce: String? = nil,
-        wait: Duration = .seconds(5)
+        wait: Duration = .seconds(15)
     ) async throws -> Outcome {
         let mark = inbox.messages.count
         do {
@@ -120,7 +120,7 @@ final class Link: Sendable {
     }
 
     /// The first receipt or rejection after position `mark` of the inbox.
-    func next(after mark: Int, nonce: String?, wait: Duration = .seconds(5)) async throws -> Outcome {
+    func next(after mark: Int, nonce: String?, wait: Duration = .seconds(15)) async throws -> Outcome {
         var found: Outcome?
         try await Poll.until(timeout: wait, every: .milliseconds(20)) {
             found = inbox.messages.dropFirst(mark).lazy.compactMap { Self.outcome(of: $0, nonce: nonce) }.first

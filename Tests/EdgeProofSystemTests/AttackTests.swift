@@ -64,7 +64,7 @@ struct AttackTests {
             try system.collector("collector-1").services + system.gateway().services,
             system: system, statuses: statuses,
             waitFor: components)
-        let afterRestart = try await honest.send(captured.serialized(), nonce: captured.claims.nonce, wait: .seconds(10))
+        let afterRestart = try await honest.send(captured.serialized(), nonce: captured.claims.nonce, wait: .seconds(20))
         #expect(
             afterRestart.summary == "collector/nonce_validation/nonce_replayed",
             "case 2 (replay after collector restart): \(afterRestart)")
