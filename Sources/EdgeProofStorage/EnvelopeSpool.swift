@@ -131,6 +131,9 @@ public actor EnvelopeSpool {
     public nonisolated let limits: Limits
     private let report: @Sendable (Event) -> Void
     private var entries: [UInt64: Slot] = [:]
+    /// The entry whose stored envelope carries each nonce: receipts are matched by nonce, and a scan of
+    /// every entry per removal would make draining a large backlog quadratic.
+    private var sequencesByNonce: [String: UInt64] = [:]
     private var nextSequence: UInt64 = 1
     /// Live entries whose current signed form is in each signature file, by file name.
     private var signatureFiles: [String: Set<UInt64>] = [:]
@@ -253,6 +256,9 @@ public actor EnvelopeSpool {
             unlink(directory.appendingPathComponent(name).path)
         }
         self.entries = loaded
+        for (sequence, slot) in loaded {
+            if let nonce = slot.entry.nonce { sequencesByNonce[nonce] = sequence }
+        }
         self.nextSequence = highest + 1
         self.signatureFiles = signatureFiles.filter { !$0.value.isEmpty }
         self.nextGeneration = generation + 1
@@ -331,8 +337,8 @@ public actor EnvelopeSpool {
     /// With `durably: false` the directory sync is left to the next durable write or ``sync()``.
     @discardableResult
     public func remove(nonce: String, durably: Bool = true) throws(StorageError) -> Entry? {
-        guard let slot = entries.values.first(where: { $0.entry.nonce == nonce }) else { return nil }
-        try remove(sequence: slot.entry.sequence, durably: durably)
+        guard let sequence = sequencesByNonce[nonce], let slot = entries[sequence] else { return nil }
+        try remove(sequence: sequence, durably: durably)
         return slot.entry
     }
 
@@ -340,8 +346,7 @@ public actor EnvelopeSpool {
     /// with `durably: false`, see ``remove(nonce:durably:)``).
     @discardableResult
     public func remove(nonces: some Collection<String>, durably: Bool = true) throws(StorageError) -> [Entry] {
-        let wanted = Set(nonces)
-        let slots = entries.values.filter { $0.entry.nonce.map(wanted.contains) ?? false }
+        let slots = Set(nonces).compactMap { sequencesByNonce[$0] }.sorted().compactMap { entries[$0] }
         for slot in slots { try remove(sequence: slot.entry.sequence, durably: false) }
         if durably { try sync() }
         return slots.map(\.entry)
@@ -350,6 +355,7 @@ public actor EnvelopeSpool {
     /// Removes an entry by sequence.
     public func remove(sequence: UInt64, durably: Bool = true) throws(StorageError) {
         guard let slot = entries.removeValue(forKey: sequence) else { return }
+        if let nonce = slot.entry.nonce { sequencesByNonce[nonce] = nil }
         let path = directory.appendingPathComponent(slot.file).path
         if unlink(path) != 0, errno != ENOENT {
             throw StorageError.system("unlink \(path)", errno: errno)
@@ -447,6 +453,8 @@ public actor EnvelopeSpool {
         for ((sequence, form), lineSize) in zip(live, lineSizes) {
             guard var slot = entries[sequence] else { continue }
             if let previous = slot.signatureFile { release(sequence, from: previous) }
+            if let previous = slot.entry.nonce { sequencesByNonce[previous] = nil }
+            sequencesByNonce[form.nonce] = sequence
             slot.entry.signed = form
             slot.entry.sendCount = sendCount
             slot.signatureFile = name
