@@ -16,7 +16,7 @@ public struct ConfigurationLoader: Sendable {
     public func load<Configuration: Decodable>(
         _ type: Configuration.Type, file path: String?, overrides: [String: String]
     ) throws(ConfigurationError) -> Configuration {
-        var tree: [String: Any] = [:]
+        var tree = ConfigurationYAML.emptyMapping
         if let path {
             let text: String
             do {
@@ -24,33 +24,33 @@ public struct ConfigurationLoader: Sendable {
             } catch {
                 throw ConfigurationError(key: "", problem: "cannot read \(path): no such file or not readable")
             }
+            let loaded: Node?
             do {
-                guard let loaded = try Yams.load(yaml: text) else { return try decode(type, [:], path: path) }
-                guard let mapping = loaded as? [String: Any] else {
-                    throw ConfigurationError(key: "", problem: "must be a YAML mapping of keys to values", source: path)
-                }
-                tree = mapping
-            } catch let error as ConfigurationError {
-                throw error
+                loaded = try ConfigurationYAML.compose(text)
             } catch {
                 throw ConfigurationError(key: "", problem: "not valid YAML: \(error)", source: path)
+            }
+            if let loaded {
+                guard case .mapping = loaded else {
+                    throw ConfigurationError(key: "", problem: "must be a YAML mapping of keys to values", source: path)
+                }
+                tree = loaded
             }
         }
         for (variable, key) in overrides.sorted(by: { $0.key < $1.key }) {
             guard let raw = environment[variable], !raw.isEmpty else { continue }
-            let value = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
-            Self.set(value, at: key.split(separator: ".").map(String.init), in: &tree)
+            let value = (try? ConfigurationYAML.compose(raw)).flatMap { $0 } ?? ConfigurationYAML.string(raw)
+            tree = ConfigurationYAML.setting(value, at: key.split(separator: ".").map(String.init)[...], in: tree)
         }
         return try decode(type, tree, path: path)
     }
 
-    private func decode<Configuration: Decodable>(_ type: Configuration.Type, _ tree: [String: Any], path: String?)
+    private func decode<Configuration: Decodable>(_ type: Configuration.Type, _ tree: Node, path: String?)
         throws(ConfigurationError) -> Configuration
     {
         let source = path ?? "the environment"
         do {
-            let yaml = tree.isEmpty ? "{}" : try Yams.dump(object: tree)
-            return try YAMLDecoder().decode(type, from: yaml)
+            return try YAMLDecoder().decode(type, from: tree)
         } catch let error as DecodingError {
             throw ConfigurationError(decoding: error).from(source)
         } catch let error as ConfigurationError {
@@ -59,16 +59,50 @@ public struct ConfigurationLoader: Sendable {
             throw ConfigurationError(key: "", problem: "\(error)", source: source)
         }
     }
+}
 
-    private static func set(_ value: Any, at path: [String], in tree: inout [String: Any]) {
-        guard let first = path.first else { return }
-        if path.count == 1 {
-            tree[first] = value
-            return
+/// YAML read without Yams' implicit typing, whose resolver matches every plain scalar against
+/// `NSRegularExpression`s: on Linux those load ICU, several megabytes of resident memory that an agent on
+/// a small device keeps for its whole life (`edgeproof bench agent` reports its RSS). Plain scalars stay
+/// text until the configuration type asks for a number or a string; booleans are recognized by their
+/// YAML 1.1 spellings, which is all the typed constructors need.
+enum ConfigurationYAML {
+    private static var tag: Tag { Tag(.implicit, .basic) }
+    static var emptyMapping: Node { .mapping(Node.Mapping([], tag)) }
+
+    static func compose(_ text: String) throws -> Node? {
+        try Yams.compose(yaml: text, .basic).map(typed)
+    }
+
+    static func string(_ text: String) -> Node {
+        Node(text, tag, .plain)
+    }
+
+    /// `node` with `value` at the dotted `path` (mappings made as needed; a scalar on the way is replaced).
+    static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node?) -> Node {
+        guard let first = path.first else { return value }
+        var pairs: [(Node, Node)] = []
+        if case .mapping(let mapping)? = node { pairs = mapping.map { ($0.key, $0.value) } }
+        let index = pairs.firstIndex { $0.0.scalar?.string == first }
+        let child = setting(value, at: path.dropFirst(), in: index.map { pairs[$0].1 })
+        if let index { pairs[index].1 = child } else { pairs.append((Node(first, tag), child)) }
+        return .mapping(Node.Mapping(pairs, tag))
+    }
+
+    private static let booleans: Set<String> = ["true", "false", "yes", "no", "on", "off"]
+
+    private static func typed(_ node: Node) -> Node {
+        switch node {
+        case .scalar(var scalar):
+            if scalar.style == .plain, booleans.contains(scalar.string.lowercased()) { scalar.tag = Tag(.bool, .basic) }
+            return .scalar(scalar)
+        case .mapping(let mapping):
+            return .mapping(Node.Mapping(mapping.map { (typed($0.key), typed($0.value)) }, mapping.tag, mapping.style))
+        case .sequence(let sequence):
+            return .sequence(Node.Sequence(sequence.map(typed), sequence.tag, sequence.style))
+        default:
+            return node
         }
-        var child = tree[first] as? [String: Any] ?? [:]
-        set(value, at: Array(path.dropFirst()), in: &child)
-        tree[first] = child
     }
 }
 
