@@ -41,6 +41,12 @@ public struct DrainBenchmark: Sendable {
         public var drainPerSecond: Double
         public var bareSignPerSecond: Double
         public var ratio: Double { bareSignPerSecond > 0 ? drainPerSecond / bareSignPerSecond : 0 }
+        /// From the agent's start to the first batch out of the spool (connection, session, first nonces,
+        /// first signature, first receipt): the fixed cost of a drain.
+        public var firstReceiptSeconds: Double
+        /// Batches per second while the window is full: from 10 % to 90 % of the backlog gone.
+        public var steadyPerSecond: Double
+        public var steadyRatio: Double { bareSignPerSecond > 0 ? steadyPerSecond / bareSignPerSecond : 0 }
         /// What the agent counted (published, accepted, resigned, receipt_timeouts, …).
         public var counters: [String: Int]
         /// Round trip through the proxy, agent side: twice the delay.
@@ -119,19 +125,32 @@ public struct DrainBenchmark: Sendable {
             let start = clock.now
             group.addTask { try await agentGroup.run() }
             var remaining = await agent.spooledCount()
+            var firstOut: ContinuousClock.Instant?
+            var tenth: (at: ContinuousClock.Instant, remaining: Int)?
+            var ninth: (at: ContinuousClock.Instant, remaining: Int)?
             while remaining > 0 {
                 guard clock.now - start < timeout else {
                     throw BenchmarkError("the agent still had \(remaining) of \(batches) batches after \(timeout)")
                 }
                 try await Task.sleep(for: .milliseconds(10))
                 remaining = await agent.spooledCount()
+                let now = clock.now
+                if firstOut == nil, remaining < batches { firstOut = now }
+                if tenth == nil, remaining <= batches * 9 / 10 { tenth = (now, remaining) }
+                if ninth == nil, remaining <= batches / 10 { ninth = (now, remaining) }
             }
-            let elapsed = Self.seconds(clock.now - start)
+            let end = clock.now
+            let elapsed = Self.seconds(end - start)
+            var steady = 0.0
+            if let tenth, let ninth, ninth.at > tenth.at {
+                steady = Double(tenth.remaining - ninth.remaining) / Self.seconds(ninth.at - tenth.at)
+            }
             await agentGroup.triggerGracefulShutdown()
             await services.triggerGracefulShutdown()
             return Result(
                 batches: batches, drainSeconds: elapsed, drainPerSecond: Double(batches) / elapsed,
-                bareSignPerSecond: bareRate, counters: agent.counters,
+                bareSignPerSecond: bareRate, firstReceiptSeconds: Self.seconds((firstOut ?? end) - start),
+                steadyPerSecond: steady, counters: agent.counters,
                 addedRoundTripMilliseconds: Self.seconds(delay * 2) * 1000)
         }
         await monitor.shutdown()
@@ -150,10 +169,12 @@ public struct DrainBenchmark: Sendable {
                 + " max_in_flight \(maximumInFlight)")
         print(
             TextTable(
-                header: ["DRAIN/S", "BARE SIGN/S", "RATIO", "SECONDS"],
+                header: ["DRAIN/S", "BARE SIGN/S", "RATIO", "SECONDS", "FIRST OUT S", "STEADY/S", "STEADY RATIO"],
                 rows: [[
                     format(result.drainPerSecond), format(result.bareSignPerSecond),
                     String(format: "%.3f", result.ratio), String(format: "%.2f", result.drainSeconds),
+                    String(format: "%.2f", result.firstReceiptSeconds), format(result.steadyPerSecond),
+                    String(format: "%.3f", result.steadyRatio),
                 ]]
             ).rendered)
         let counters = result.counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
@@ -162,6 +183,9 @@ public struct DrainBenchmark: Sendable {
             try jsonLine([
                 "drain_per_s": result.drainPerSecond.rounded(), "bare_sign_per_s": result.bareSignPerSecond.rounded(),
                 "drain_ratio": (result.ratio * 1000).rounded() / 1000, "batches": Double(result.batches),
+                "first_out_s": (result.firstReceiptSeconds * 100).rounded() / 100,
+                "steady_per_s": result.steadyPerSecond.rounded(),
+                "steady_ratio": (result.steadyRatio * 1000).rounded() / 1000,
                 "added_rtt_ms": result.addedRoundTripMilliseconds, "max_in_flight": Double(maximumInFlight),
             ]))
     }
