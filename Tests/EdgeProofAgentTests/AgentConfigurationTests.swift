@@ -44,6 +44,19 @@ import Testing
         #expect(configuration.geolocation == nil)
     }
 
+    @Test func plainScalarsKeepTheirSpellingUntilTheTypeAsksForANumberOrABoolean() throws {
+        // Unquoted hex stays the handle as written (implicit YAML typing would make it 2164326417), a plain
+        // "yes" is a boolean where one is wanted, and a timestamp-like name stays a string.
+        let (directory, file) = try write(
+            minimal + "\ntpm: {handle: 0x81010011}\nservice: {version: 2026-12-02}\nmax_in_flight: 0x10\n")
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: ["LOG_LEVEL": "warn"])
+        #expect(configuration.tpm.handle.description == "0x81010011")
+        #expect(configuration.service.version == "2026-12-02")
+        #expect(configuration.maximumInFlight == 16)
+        #expect(configuration.logLevel == "warn")
+    }
+
     @Test func acceptsThePrototypeLocationString() throws {
         let (directory, file) = try write("""
             name: agent-002
