@@ -1,3 +1,4 @@
+import DequeModule
 import EdgeProofCore
 import EdgeProofMQTT
 import EdgeProofStorage
@@ -164,7 +165,9 @@ extension Agent {
 
     /// One pass over the spool (entries up to `through`, all when nil), as described above.
     func drain(_ client: any MQTTTransport, through last: UInt64? = nil) async throws -> Pass {
-        var queue = await spool.pending().filter { last == nil || $0.sequence <= last ?? 0 }.map { Flight(entry: $0) }
+        // A deque: the window takes from the front once per envelope, which in an array moves the whole
+        // backlog each time.
+        var queue = Deque(await spool.pending().filter { last == nil || $0.sequence <= last ?? 0 }.map { Flight(entry: $0) })
         var pass = Pass()
         var nonces: [(response: NonceResponse, expiresAt: Date)] = []
         var nonceRequests = 0
