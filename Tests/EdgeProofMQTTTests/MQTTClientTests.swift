@@ -89,16 +89,20 @@ struct MQTTClientTests {
 
     @Test("a response with foreign correlation data is ignored by the requester")
     func ignoresUncorrelatedResponses() async throws {
-        let broker = try await MosquittoBroker.start(clients: ["agent-001", "collector-1"])
+        let broker = try await MosquittoBroker.start(clients: ["agent-001", "collector-1", "gateway"])
         defer { broker.close() }
         let agent = try await broker.connectedClient("agent-001")
         let collector = try await broker.connectedClient("collector-1")
+        // Sees the request go out, which the agent sends only once it waits for the answer.
+        let gateway = try await broker.connectedClient("gateway")
+        let requests = Inbox(gateway)
+        try await gateway.subscribe("\(prefix)/agents/+/nonce/request")
         let inbox = Inbox(agent)
         let responseTopic = "\(prefix)/agents/agent-001/nonce/response"
         try await agent.subscribe(responseTopic)
 
-        // A request the collector never sees (no gateway), and a forged answer with other correlation data
-        // while it waits. The request's timeout is long so that a loaded machine cannot end it first.
+        // A request nobody answers, and a forged answer with other correlation data while it waits. The
+        // request's timeout is long so that a loaded machine cannot end it first.
         let requesting = Task {
             try await agent.request(
                 MQTTMessage(
@@ -106,7 +110,7 @@ struct MQTTClientTests {
                     properties: MQTTProperties(responseTopic: responseTopic)),
                 timeout: .seconds(60))
         }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await Poll.until(timeout: .seconds(30)) { !requests.messages.isEmpty }, "the request never went out")
         try await collector.publish(
             MQTTMessage(topic: responseTopic, payload: Data(#"{"nonce":"forged"}"#.utf8),
                         properties: MQTTProperties(correlationData: Data("not-yours".utf8))))
@@ -116,6 +120,7 @@ struct MQTTClientTests {
         #expect(inbox.messages.isEmpty)
         await agent.shutdown()
         await collector.shutdown()
+        await gateway.shutdown()
     }
 
     @Test("a client without a certificate is refused")
