@@ -6,10 +6,10 @@ import EdgeProofCore
 final class ESYSContext {
     /// An ESAPI object handle (`ESYS_TR`): this context's reference to a TPM object.
     struct Object: Hashable, Sendable {
-        fileprivate let rawValue: ESYS_TR
+        let rawValue: ESYS_TR
     }
 
-    private let context: OpaquePointer  // ESYS_CONTEXT *
+    let context: OpaquePointer  // ESYS_CONTEXT * (internal: the attestation calls live in an extension file)
     private let tcti: OpaquePointer  // TSS2_TCTI_CONTEXT *
 
     private init(takingOwnershipOf context: OpaquePointer, tcti: OpaquePointer) {
