@@ -12,7 +12,7 @@ import Testing
     static let akHandle = try! PersistentHandle(0x8100_0011)
 
     @Test func ekCertificateHoldsTheRecreatedEndorsementKey() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         let (certificates, ek) = try await tpm.withDevice { device in
             let certificates = try await device.endorsementCertificates()
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func ekFromTheTemplateEqualsTheOneSwtpmSetupPersisted() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         let ek = try await tpm.withDevice { device in
             let ek = try await device.endorsementKey()
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func activatesACredentialMadeForTheAttestationKeyOnly() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let ak = try await device.provisionAttestationKey(at: Self.akHandle)
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func attestationKeyHasExactlyTheRestrictedSigningAttributes() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         let (first, second) = try await tpm.withDevice { device in
             (try await device.provisionAttestationKey(at: Self.akHandle),
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func certifySignedByTheAttestationKeyNamesTheSigningKey() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         let nonce = Array(SHA256.hash(data: Data("certify nonce".utf8)))
         let (ak, signingKey, evidence) = try await tpm.withDevice { device in
@@ -140,7 +140,7 @@ import Testing
     }
 
     @Test func quoteSignsTheDigestOfTheReturnedPCRValues() async throws {
-        let tpm = try SoftwareTPM.start(endorsementCertificates: true)
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
         // Measured values, so that the digest is not that of zeros alone.
         _ = try tpm.tool("tpm2_pcrextend", ["7:sha256=" + String(repeating: "ab", count: 32)])
