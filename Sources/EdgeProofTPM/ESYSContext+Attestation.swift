@@ -62,20 +62,9 @@ extension ESYSContext {
         return content
     }
 
-    /// Creates the endorsement hierarchy's primary key from `template` (endorsement auth empty) as a
-    /// transient object: flush it.
+    /// The endorsement hierarchy's primary key from `template` (endorsement auth empty), transient: flush it.
     func createPrimaryEndorsementKey(_ template: TPM2B_PUBLIC) throws(TPMError) -> Object {
-        var sensitive = TPM2B_SENSITIVE_CREATE()
-        var template = template
-        var outsideInfo = TPM2B_DATA()
-        var creationPCR = TPML_PCR_SELECTION()
-        var primary = ESYS_TR_NONE
-        try check(
-            Esys_CreatePrimary(
-                context, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
-                &outsideInfo, &creationPCR, &primary, nil, nil, nil, nil),
-            "Esys_CreatePrimary (endorsement key)")
-        return Object(rawValue: primary)
+        try createPrimary(template, in: ESYS_TR_RH_ENDORSEMENT, "endorsement key")
     }
 
     /// The TPM handle (0x80…) of a loaded object.
@@ -145,36 +134,12 @@ extension ESYSContext {
         return Object(rawValue: session)
     }
 
-    /// Creates a key from `template` under `parent` (an EK: `parentSession` is its policy session) and loads
-    /// it as a transient object: flush it. The EK policy is spent by Create, so Load gets a fresh session.
+    /// Creates a key from `template` under the EK `parent` (a PolicySecret(endorsement) session for each
+    /// use of it) and loads it as a transient object: flush it.
     func createKey(_ template: TPM2B_PUBLIC, underEndorsementKey parent: Object) throws(TPMError) -> Object {
-        var sensitive = TPM2B_SENSITIVE_CREATE()
-        var template = template
-        var outsideInfo = TPM2B_DATA()
-        var creationPCR = TPML_PCR_SELECTION()
-        var outPrivate: UnsafeMutablePointer<TPM2B_PRIVATE>?
-        var outPublic: UnsafeMutablePointer<TPM2B_PUBLIC>?
-        defer {
-            Esys_Free(outPrivate)
-            Esys_Free(outPublic)
+        try createKey(template, parent: parent, "attestation key under the EK") { () throws(TPMError) in
+            try endorsementPolicySession()
         }
-        let createSession = try endorsementPolicySession()
-        defer { try? flush(createSession) }
-        try check(
-            Esys_Create(
-                context, parent.rawValue, createSession.rawValue, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
-                &outsideInfo, &creationPCR, &outPrivate, &outPublic, nil, nil, nil),
-            "Esys_Create (attestation key under the EK)")
-        guard let outPrivate, let outPublic else { throw .unexpectedResponse("Esys_Create returned no key") }
-        let loadSession = try endorsementPolicySession()
-        defer { try? flush(loadSession) }
-        var key = ESYS_TR_NONE
-        try check(
-            Esys_Load(
-                context, parent.rawValue, loadSession.rawValue, ESYS_TR_NONE, ESYS_TR_NONE, outPrivate, outPublic,
-                &key),
-            "Esys_Load (attestation key)")
-        return Object(rawValue: key)
     }
 
     /// TPM2_ActivateCredential: `credentialBlob` (TPM2B_ID_OBJECT's buffer) and `secret`
@@ -211,44 +176,46 @@ extension ESYSContext {
     func certify(_ object: Object, by signer: Object, qualifyingData: [UInt8]) throws(TPMError)
         -> (attest: [UInt8], signature: [UInt8])
     {
-        var data = try Self.qualifyingData(qualifyingData)
-        var scheme = TPMT_SIG_SCHEME()
-        scheme.scheme = TPM2_ALG_NULL
-        var attest: UnsafeMutablePointer<TPM2B_ATTEST>?
-        var signature: UnsafeMutablePointer<TPMT_SIGNATURE>?
-        defer {
-            Esys_Free(attest)
-            Esys_Free(signature)
-        }
-        try check(
+        try signedAttestation("Esys_Certify", qualifyingData) { data, scheme, attest, signature in
             Esys_Certify(
-                context, object.rawValue, signer.rawValue, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &data,
-                &scheme, &attest, &signature),
-            "Esys_Certify")
-        guard let attest, let signature else { throw .unexpectedResponse("Esys_Certify returned no attestation") }
-        return (bytes(of: attest.pointee.attestationData, count: attest.pointee.size), try Self.marshal(signature))
+                context, object.rawValue, signer.rawValue, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, data,
+                scheme, attest, signature)
+        }
     }
 
     /// TPM2_Quote of the SHA-256 PCRs `pcrs` by `signer`: the TPMS_ATTEST bytes and TPMT_SIGNATURE marshalled.
     func quote(pcrs: [Int], by signer: Object, qualifyingData: [UInt8]) throws(TPMError)
         -> (attest: [UInt8], signature: [UInt8])
     {
+        var selection = Self.sha256Selection(pcrs)
+        return try signedAttestation("Esys_Quote", qualifyingData) { data, scheme, attest, signature in
+            Esys_Quote(
+                context, signer.rawValue, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, data, scheme, &selection,
+                attest, signature)
+        }
+    }
+
+    /// Runs a command that returns a TPM2B_ATTEST and its TPMT_SIGNATURE (certify, quote), with
+    /// `qualifyingData` and the signing key's own scheme, and copies both out.
+    private func signedAttestation(
+        _ operation: String, _ qualifyingData: [UInt8],
+        _ call: (
+            UnsafePointer<TPM2B_DATA>, UnsafePointer<TPMT_SIG_SCHEME>,
+            UnsafeMutablePointer<UnsafeMutablePointer<TPM2B_ATTEST>?>,
+            UnsafeMutablePointer<UnsafeMutablePointer<TPMT_SIGNATURE>?>
+        ) -> TSS2_RC
+    ) throws(TPMError) -> (attest: [UInt8], signature: [UInt8]) {
         var data = try Self.qualifyingData(qualifyingData)
         var scheme = TPMT_SIG_SCHEME()
         scheme.scheme = TPM2_ALG_NULL
-        var selection = Self.sha256Selection(pcrs)
         var attest: UnsafeMutablePointer<TPM2B_ATTEST>?
         var signature: UnsafeMutablePointer<TPMT_SIGNATURE>?
         defer {
             Esys_Free(attest)
             Esys_Free(signature)
         }
-        try check(
-            Esys_Quote(
-                context, signer.rawValue, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, &scheme, &selection,
-                &attest, &signature),
-            "Esys_Quote")
-        guard let attest, let signature else { throw .unexpectedResponse("Esys_Quote returned no attestation") }
+        try check(call(&data, &scheme, &attest, &signature), operation)
+        guard let attest, let signature else { throw .unexpectedResponse("\(operation) returned no attestation") }
         return (bytes(of: attest.pointee.attestationData, count: attest.pointee.size), try Self.marshal(signature))
     }
 
