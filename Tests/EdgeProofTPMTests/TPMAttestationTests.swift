@@ -66,14 +66,21 @@ import Testing
         try await tpm.withDevice { device in
             let ak = try await device.provisionAttestationKey(at: Self.akHandle)
             let ek = try await device.endorsementKey()
-            try await device.flushEndorsementKey()
             try Data(ek.object.publicArea).write(to: tpm.directory.appending("ek.pub"))
             let secret = Array("registrar challenge 0123456789ab".utf8)
 
+            // With the EK that endorsementKey() keeps loaded, then with one recreated for the call alone.
             let credential = try makeCredential(secret, name: ak.object.name, tpm: tpm)
             let activated = try await device.activateCredential(
                 credential.blob, encryptedSecret: credential.secret, attestationKey: Self.akHandle)
             #expect(activated == secret)
+            try await device.flushEndorsementKey()
+            #expect(try tpm.transientHandles().isEmpty)
+            let again = try makeCredential(secret, name: ak.object.name, tpm: tpm)
+            #expect(again.secret != credential.secret)  // a new seed each time
+            let reactivated = try await device.activateCredential(
+                again.blob, encryptedSecret: again.secret, attestationKey: Self.akHandle)
+            #expect(reactivated == secret)
             #expect(try tpm.transientHandles().isEmpty)
 
             // A credential for another name (the signing key's) does not open with the AK.
@@ -111,6 +118,40 @@ import Testing
         let listed = try tpm.tool("tpm2_readpublic", ["-c", Self.akHandle.description]).output
         #expect(listed.contains("fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|sign"))
         #expect(try tpm.transientHandles().isEmpty)
+    }
+
+    @Test func refusesAnotherKeyAtTheAttestationKeyHandle() async throws {
+        let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
+        defer { tpm.stop() }
+        try await tpm.withDevice { device in
+            // An unrestricted signing key could sign a forged TPMS_ATTEST: it is no AK.
+            _ = try await device.provisionSigningKey(.eccP256, at: Self.akHandle)
+            let error = try await #require(throws: TPMError.self) {
+                try await device.provisionAttestationKey(at: Self.akHandle)
+            }
+            #expect(error.description.contains("not an EdgeProof attestation key"))
+            // The key that was there is untouched.
+            #expect(try tpm.tool("tpm2_readpublic", ["-c", Self.akHandle.description]).output.contains("|sign"))
+        }
+        #expect(try tpm.transientHandles().isEmpty)
+    }
+
+    @Test func refusesQualifyingDataLongerThanATPMTakes() async throws {
+        let tpm = try await SoftwareTPM.start()
+        defer { tpm.stop() }
+        try await tpm.withDevice { device in
+            _ = try await device.provisionAttestationKey(at: Self.akHandle)
+            _ = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
+            let error = try await #require(throws: TPMError.self) {
+                try await device.certify(
+                    .defaultSigningKey, by: Self.akHandle, qualifyingData: [UInt8](repeating: 1, count: 65))
+            }
+            #expect(error.description == "qualifying data has 65 bytes; a TPM takes at most 64")
+            // 64 bytes (a SHA-512 digest) fit.
+            let evidence = try await device.certify(
+                .defaultSigningKey, by: Self.akHandle, qualifyingData: [UInt8](repeating: 1, count: 64))
+            #expect(try Attest(evidence.attest).extraData == [UInt8](repeating: 1, count: 64))
+        }
     }
 
     @Test func certifySignedByTheAttestationKeyNamesTheSigningKey() async throws {
