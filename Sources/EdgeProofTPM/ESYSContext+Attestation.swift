@@ -25,8 +25,9 @@ extension ESYSContext {
         }.filter { range.contains($0) }
     }
 
-    /// The whole content of an NV index, read with the index's own (empty) authorization in chunks every TPM
-    /// accepts (TPM2_PT_NV_BUFFER_MAX is at least 512 on the TPMs we know).
+    /// The whole content of an NV index, in chunks every TPM accepts (TPM2_PT_NV_BUFFER_MAX is at least 512
+    /// on the TPMs we know). Read with the index's own (empty) authorization when it allows that (AUTHREAD,
+    /// as swtpm sets it), else with the owner's (OWNERREAD, empty owner auth assumed as for provisioning).
     func readNV(index: UInt32) throws(TPMError) -> [UInt8] {
         var object = ESYS_TR_NONE
         try check(
@@ -42,9 +43,12 @@ extension ESYSContext {
         try check(
             Esys_NV_ReadPublic(context, object, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nvPublic, &nvName),
             "Esys_NV_ReadPublic (\(hex(index)))")
-        guard let size = nvPublic?.pointee.nvPublic.dataSize else {
+        guard let area = nvPublic?.pointee.nvPublic else {
             throw .unexpectedResponse("Esys_NV_ReadPublic returned no public area")
         }
+        let size = area.dataSize
+        let reader = area.attributes & TPMA_NV_AUTHREAD == 0 && area.attributes & TPMA_NV_OWNERREAD != 0
+            ? ESYS_TR_RH_OWNER : object
         var content = [UInt8]()
         content.reserveCapacity(Int(size))
         while content.count < Int(size) {
@@ -53,7 +57,7 @@ extension ESYSContext {
             defer { Esys_Free(data) }
             try check(
                 Esys_NV_Read(
-                    context, object, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, UInt16(content.count),
+                    context, reader, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, UInt16(content.count),
                     &data),
                 "Esys_NV_Read (\(hex(index)), offset \(content.count))")
             guard let data, data.pointee.size > 0 else { throw .unexpectedResponse("Esys_NV_Read returned no data") }

@@ -45,6 +45,19 @@ import Testing
         #expect(try tpm.transientHandles().isEmpty)
     }
 
+    @Test func readsAnOwnerReadableIndexInChunksAndSkipsAbsentOnes() async throws {
+        let tpm = try await SoftwareTPM.start()
+        defer { tpm.stop() }
+        #expect(try await tpm.withDevice { device in try await device.endorsementCertificates() }.isEmpty)
+        // Some hardware TPMs let only the owner read their EK certificate; 1,300 bytes take three reads.
+        let content = (0..<1300).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        try Data(content).write(to: tpm.directory.appending("blob"))
+        _ = try tpm.tool("tpm2_nvdefine", ["0x01c0000a", "-C", "o", "-s", "1300", "-a", "ownerread|ownerwrite|no_da"])
+        _ = try tpm.tool("tpm2_nvwrite", ["0x01c0000a", "-C", "o", "-i", "blob"])
+        let certificates = try await tpm.withDevice { device in try await device.endorsementCertificates() }
+        #expect(certificates == [TPMEndorsementCertificate(index: 0x01C0_000A, der: content)])
+    }
+
     @Test func ekFromTheTemplateEqualsTheOneSwtpmSetupPersisted() async throws {
         let tpm = try await SoftwareTPM.start(endorsementCertificates: true)
         defer { tpm.stop() }
