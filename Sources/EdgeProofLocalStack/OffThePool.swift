@@ -35,6 +35,16 @@ extension SoftwareTPM {
         try await offThePool { try start() as SoftwareTPM }
     }
 
+    /// ``start(endorsementCertificates:manufacturer:)``, waited for off the cooperative pool (swtpm_setup takes
+    /// seconds).
+    public static func start(endorsementCertificates: Bool, manufacturer: SoftwareTPMManufacturer? = nil)
+        async throws -> SoftwareTPM
+    {
+        try await offThePool {
+            try start(endorsementCertificates: endorsementCertificates, manufacturer: manufacturer) as SoftwareTPM
+        }
+    }
+
     /// ``restart(timeout:)``, waited for off the cooperative pool.
     public func restart(timeout: Duration = .seconds(30)) async throws {
         try await offThePool { try self.restart(timeout: timeout) as Void }

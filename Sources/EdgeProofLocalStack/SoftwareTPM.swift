@@ -14,17 +14,41 @@ public final class SoftwareTPM: Sendable {
     /// The TPM's state directory (also holds swtpm.pid and swtpm.log).
     public let directory: TemporaryDirectory
 
+    /// The CA that signed this TPM's EK certificates, when it was started with them.
+    public let manufacturer: SoftwareTPMManufacturer?
+
     /// `TPM2TOOLS_TCTI` for running tpm2-tools against this TPM.
     public var toolsEnvironment: [String: String] { ["TPM2TOOLS_TCTI": tcti] }
 
-    private init(tcti: String, directory: TemporaryDirectory) {
+    private init(tcti: String, directory: TemporaryDirectory, manufacturer: SoftwareTPMManufacturer?) {
         self.tcti = tcti
         self.directory = directory
+        self.manufacturer = manufacturer
     }
 
     /// Starts swtpm with tpm/start-swtpm.sh, retrying on new ports up to three times when a port is taken.
-    public static func start() throws -> SoftwareTPM {
+    ///
+    /// By default the TPM is blank (no EK, no certificates), which is fast. With `endorsementCertificates`
+    /// it is first manufactured by `swtpm_setup --create-ek-cert --create-platform-cert` with the CA of
+    /// `manufacturer` (a new one inside this TPM's directory when nil, gone with ``stop()``): EK certificates
+    /// in NV as on a real TPM, ``manufacturer`` names the CA that signed them.
+    public static func start(endorsementCertificates: Bool = false, manufacturer: SoftwareTPMManufacturer? = nil)
+        throws -> SoftwareTPM
+    {
         let directory = try TemporaryDirectory(prefix: "edgeproof-swtpm")
+        var manufacturer = manufacturer
+        if endorsementCertificates {
+            do {
+                let ca = try manufacturer ?? SoftwareTPMManufacturer(directory: .init(at: directory.appending("ca")))
+                try ca.manufacture(state: directory)
+                manufacturer = ca
+            } catch {
+                directory.remove()
+                throw error
+            }
+        } else {
+            manufacturer = nil
+        }
         var failures = [String]()
         for _ in 0..<4 {
             // Not FreePort: the TSS swtpm TCTI opens a TCP connection per command, so a busy test run leaves
@@ -37,7 +61,7 @@ public final class SoftwareTPM: Sendable {
                 environment: ["EDGEPROOF_SWTPM_WATCH_PID": "\(getpid())"])
             let tcti = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
             if result.status == 0, tcti.hasPrefix("swtpm:") {
-                return SoftwareTPM(tcti: tcti, directory: directory)
+                return SoftwareTPM(tcti: tcti, directory: directory, manufacturer: manufacturer)
             }
             let reason = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             failures.append("ports \(server)/\(server + 1), exit \(result.status): \(reason)")

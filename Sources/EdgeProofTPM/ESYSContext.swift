@@ -6,10 +6,10 @@ import EdgeProofCore
 final class ESYSContext {
     /// An ESAPI object handle (`ESYS_TR`): this context's reference to a TPM object.
     struct Object: Hashable, Sendable {
-        fileprivate let rawValue: ESYS_TR
+        let rawValue: ESYS_TR
     }
 
-    private let context: OpaquePointer  // ESYS_CONTEXT *
+    let context: OpaquePointer  // ESYS_CONTEXT * (internal: the attestation calls live in an extension file)
     private let tcti: OpaquePointer  // TSS2_TCTI_CONTEXT *
 
     private init(takingOwnershipOf context: OpaquePointer, tcti: OpaquePointer) {
@@ -110,42 +110,44 @@ final class ESYSContext {
     }
 
     func readPublic(_ object: Object) throws(TPMError) -> TPMPublic {
-        var outPublic: UnsafeMutablePointer<TPM2B_PUBLIC>?
-        var name: UnsafeMutablePointer<TPM2B_NAME>?
-        var qualifiedName: UnsafeMutablePointer<TPM2B_NAME>?
-        defer {
-            Esys_Free(outPublic)
-            Esys_Free(name)
-            Esys_Free(qualifiedName)
-        }
-        try check(
-            Esys_ReadPublic(
-                context, object.rawValue, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &outPublic, &name, &qualifiedName),
-            "Esys_ReadPublic")
-        guard let outPublic else { throw .unexpectedResponse("Esys_ReadPublic returned no public area") }
-        return TPMPublic(outPublic.pointee.publicArea)
+        try marshalledPublic(object).area
     }
 
     /// The owner hierarchy's ECC P-256 storage primary key, loaded as a transient object: flush it.
     func createPrimaryStorageKey() throws(TPMError) -> Object {
+        // The owner hierarchy's auth is assumed empty: ESYS_TR_PASSWORD with the default empty value.
+        try createPrimary(TPMPublic.storageKeyTemplate, in: ESYS_TR_RH_OWNER, "owner hierarchy storage key")
+    }
+
+    /// Creates a primary key from `template` in `hierarchy` (its auth empty) as a transient object: flush it.
+    func createPrimary(_ template: TPM2B_PUBLIC, in hierarchy: ESYS_TR, _ what: String) throws(TPMError) -> Object {
         var sensitive = TPM2B_SENSITIVE_CREATE()
-        var template = TPMPublic.storageKeyTemplate
+        var template = template
         var outsideInfo = TPM2B_DATA()
         var creationPCR = TPML_PCR_SELECTION()
         var primary = ESYS_TR_NONE
-        // The owner hierarchy's auth is assumed empty: ESYS_TR_PASSWORD with the default empty value.
         try check(
             Esys_CreatePrimary(
-                context, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
+                context, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
                 &outsideInfo, &creationPCR, &primary, nil, nil, nil, nil),
-            "Esys_CreatePrimary (owner hierarchy storage key)")
+            "Esys_CreatePrimary (\(what))")
         return Object(rawValue: primary)
     }
 
     /// Creates a sign-only child key of `parent` and loads it as a transient object: flush it.
     func createSigningKey(_ algorithm: TPMKeyAlgorithm, parent: Object) throws(TPMError) -> Object {
+        try createKey(TPMPublic.signingKeyTemplate(algorithm), parent: parent, "\(algorithm.displayName) signing key")
+    }
+
+    /// Creates a child key of `parent` from `template` and loads it as a transient object: flush it.
+    /// `parentSession` authorizes each use of the parent (nil: its empty password); each session it returns
+    /// is flushed after its one command.
+    func createKey(
+        _ template: TPM2B_PUBLIC, parent: Object, _ what: String,
+        parentSession: () throws(TPMError) -> Object? = { nil }
+    ) throws(TPMError) -> Object {
         var sensitive = TPM2B_SENSITIVE_CREATE()
-        var template = TPMPublic.signingKeyTemplate(algorithm)
+        var template = template
         var outsideInfo = TPM2B_DATA()
         var creationPCR = TPML_PCR_SELECTION()
         var outPrivate: UnsafeMutablePointer<TPM2B_PRIVATE>?
@@ -154,17 +156,23 @@ final class ESYSContext {
             Esys_Free(outPrivate)
             Esys_Free(outPublic)
         }
+        let createSession = try parentSession()
+        defer { if let createSession { try? flush(createSession) } }
         try check(
             Esys_Create(
-                context, parent.rawValue, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
-                &outsideInfo, &creationPCR, &outPrivate, &outPublic, nil, nil, nil),
-            "Esys_Create (\(algorithm.displayName) signing key)")
+                context, parent.rawValue, createSession?.rawValue ?? ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                &sensitive, &template, &outsideInfo, &creationPCR, &outPrivate, &outPublic, nil, nil, nil),
+            "Esys_Create (\(what))")
         guard let outPrivate, let outPublic else { throw .unexpectedResponse("Esys_Create returned no key") }
+        // A policy session is spent by the command it authorized, so Load gets a session of its own.
+        let loadSession = try parentSession()
+        defer { if let loadSession { try? flush(loadSession) } }
         var key = ESYS_TR_NONE
         try check(
             Esys_Load(
-                context, parent.rawValue, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, outPrivate, outPublic, &key),
-            "Esys_Load")
+                context, parent.rawValue, loadSession?.rawValue ?? ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                outPrivate, outPublic, &key),
+            "Esys_Load (\(what))")
         return Object(rawValue: key)
     }
 

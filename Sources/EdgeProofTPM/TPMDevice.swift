@@ -20,6 +20,8 @@ public actor TPMDevice {
     private var persistentObjects: [PersistentHandle: ESYSContext.Object] = [:]
     /// Set while disconnected: failed reconnects so far, when the next may be tried, and why.
     private var outage: (attempts: Int, notBefore: ContinuousClock.Instant, cause: TPMError)?
+    /// The endorsement key while ``endorsementKey()`` keeps it loaded (a transient object of `context`).
+    var loadedEndorsementKey: ESYSContext.Object?
 
     /// How long to wait between reconnects to a TPM that went away: doubling from the lower bound.
     public static let reconnectBackoff: ClosedRange<Duration> = .milliseconds(250) ... .seconds(15)
@@ -115,7 +117,7 @@ public actor TPMDevice {
     /// connection breaks during `body`, the context is dropped and `body` runs once more on a new one.
     // Not inlined: inlined into `sign`, the 6.3.1 optimizer fails its ownership verification (release builds).
     @inline(never)
-    private func withContext<T>(_ body: (ESYSContext) throws(TPMError) -> T) throws(TPMError) -> T {
+    func withContext<T>(_ body: (ESYSContext) throws(TPMError) -> T) throws(TPMError) -> T {
         var retried = false
         while true {
             let context = try connectedContext(force: retried)
@@ -147,6 +149,7 @@ public actor TPMDevice {
     private func disconnect(cause: TPMError) {
         // The objects belong to the context; finalizing it releases them.
         persistentObjects = [:]
+        loadedEndorsementKey = nil
         context = nil
         let attempts = (outage?.attempts ?? 0) + 1
         let doubled = Self.reconnectBackoff.lowerBound * (1 << min(attempts - 1, 10))
@@ -202,7 +205,7 @@ public actor TPMDevice {
     }
 
     /// The public area at `handle`, or nil when nothing is stored there.
-    private func existingPublic(at handle: PersistentHandle) throws(TPMError) -> TPMPublic? {
+    func existingPublic(at handle: PersistentHandle) throws(TPMError) -> TPMPublic? {
         if persistentObjects[handle] != nil {
             do throws(TPMError) {
                 return try readPublic(at: handle)
@@ -238,7 +241,7 @@ public actor TPMDevice {
         return key
     }
 
-    private func object(at handle: PersistentHandle, in context: ESYSContext) throws(TPMError) -> ESYSContext.Object {
+    func object(at handle: PersistentHandle, in context: ESYSContext) throws(TPMError) -> ESYSContext.Object {
         if let object = persistentObjects[handle] { return object }
         guard try context.isPersistentHandleOccupied(handle) else { throw .emptyHandle(handle) }
         let object = try context.persistentObject(at: handle)

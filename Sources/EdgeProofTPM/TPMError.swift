@@ -16,6 +16,10 @@ public struct TPMError: Error, Sendable, CustomStringConvertible {
         case withoutNoDA(PersistentHandle, holds: String)
         case lockout(operation: String, status: TPMDictionaryAttackStatus?, keyIsExempt: Bool)
         case unavailable(tcti: String, cause: String, retryIn: Duration)
+        case notAnAttestationKey(PersistentHandle, holds: String, attributes: String)
+        case qualifyingDataTooLong(Int, maximum: Int)
+        case invalidPCR(Int)
+        case pcrsChanged
     }
 
     private let kind: Kind
@@ -78,6 +82,16 @@ public struct TPMError: Error, Sendable, CustomStringConvertible {
             Self.lockoutDescription(operation, status, keyIsExempt: keyIsExempt)
         case .unavailable(let tcti, let cause, let retryIn):
             "the TPM at \"\(tcti)\" is unavailable (\(cause)); reconnecting in \(Self.seconds(retryIn))"
+        case .notAnAttestationKey(let handle, let holds, let attributes):
+            "handle \(handle) holds \(holds) with attributes \(attributes), not an EdgeProof attestation key (ECC"
+                + " P-256, ECDSA-SHA256, fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|sign);"
+                + " use another handle or evict it"
+        case .qualifyingDataTooLong(let count, let maximum):
+            "qualifying data has \(count) bytes; a TPM takes at most \(maximum)"
+        case .invalidPCR(let index):
+            index < 0 ? "no PCR selected" : "PCR \(index) does not exist; a TPM's SHA-256 bank has PCRs 0-23"
+        case .pcrsChanged:
+            "the PCRs changed while they were being read and quoted, three times in a row"
         }
     }
 
@@ -138,6 +152,22 @@ public struct TPMError: Error, Sendable, CustomStringConvertible {
     }
     static func unexpectedResponse(_ what: String) -> TPMError { TPMError(kind: .unexpectedResponse(what)) }
 
+    static func notAnAttestationKey(_ handle: PersistentHandle, holds: String, attributes: String) -> TPMError {
+        TPMError(kind: .notAnAttestationKey(handle, holds: holds, attributes: attributes))
+    }
+
+    static func qualifyingDataTooLong(_ count: Int, maximum: Int) -> TPMError {
+        TPMError(kind: .qualifyingDataTooLong(count, maximum: maximum))
+    }
+
+    static func invalidPCR(_ index: Int) -> TPMError { TPMError(kind: .invalidPCR(index)) }
+    static let pcrsChanged = TPMError(kind: .pcrsChanged)
+
+    var isPCRChange: Bool {
+        if case .pcrsChanged = kind { return true }
+        return false
+    }
+
     /// The TPM said the handle does not refer to a loaded or persistent object (TPM_RC_HANDLE, format 1):
     /// for a persistent handle, nothing is stored there.
     var isHandleNotFound: Bool {
@@ -179,7 +209,8 @@ func check(_ rc: TSS2_RC, _ operation: @autoclosure () -> String) throws(TPMErro
     throw TPMError.call(operation(), code: rc)
 }
 
-private func hex(_ value: UInt32) -> String {
+/// "0x01c00002": eight hex digits, as tpm2-tools prints handles.
+func hex(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }

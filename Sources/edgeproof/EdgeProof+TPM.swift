@@ -7,13 +7,13 @@ extension EdgeProof {
     struct TPM: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "tpm",
-            abstract: "Provision and read the agent's TPM-resident signing key.",
+            abstract: "Provision and read the agent's TPM-resident signing key and the TPM's endorsement key.",
             discussion: """
                 The TPM is reached through a TCTI: swtpm:host=127.0.0.1,port=2321 for a software TPM (see \
                 tpm/README.md), device:/dev/tpmrm0 for a hardware TPM through the kernel's resource manager. \
                 Set TSS2_LOG=all+error to see the TSS library's own messages.
                 """,
-            subcommands: [Provision.self, PublicKey.self]
+            subcommands: [Provision.self, PublicKey.self, Endorsement.self]
         )
     }
 }
