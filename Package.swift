@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "EdgeProofCore", targets: ["EdgeProofCore"]),
         .library(name: "EdgeProofTPM", targets: ["EdgeProofTPM"]),
         .library(name: "EdgeProofMQTT", targets: ["EdgeProofMQTT"]),
+        .library(name: "EdgeProofAttestation", targets: ["EdgeProofAttestation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -36,6 +37,12 @@ let package = Package(
             name: "CTSS2",
             providers: [.apt(["libtss2-dev"])]
         ),
+        // libcrypto for what swift-crypto lacks: RSA-OAEP with a label and AES-CFB (TPM2_MakeCredential).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
 
         // The wire contract: envelope, keys, allowlist, policy, nonces, rejections, topics. Pure Swift.
         .target(
@@ -52,6 +59,16 @@ let package = Package(
             dependencies: [
                 "CTSS2",
                 "EdgeProofCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The registrar's verification: TPM structures, MakeCredential, signatures over attestations. No TPM, no MQTT.
+        .target(
+            name: "EdgeProofAttestation",
+            dependencies: [
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -272,6 +289,15 @@ let package = Package(
                 "EdgeProofTPM",
                 "EdgeProofCore",
                 "EdgeProofTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofAttestationTests",
+            dependencies: [
+                "EdgeProofAttestation", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -1,0 +1,54 @@
+/// Why a TPM structure, a signature or a credential could not be used: the structure and what is wrong with it.
+public struct AttestationError: Error, Sendable, CustomStringConvertible, Equatable {
+    private enum Kind: Sendable, Equatable {
+        case malformed
+        case unsupported
+        case invalidSignature
+        case openSSL
+    }
+
+    private let kind: Kind
+    /// The TPM structure or operation concerned, e.g. "TPMT_PUBLIC.objectAttributes".
+    public let structure: String
+    /// What is wrong, in words.
+    public let detail: String
+
+    private init(_ kind: Kind, _ structure: String, _ detail: String) {
+        self.kind = kind
+        self.structure = structure
+        self.detail = detail
+    }
+
+    /// The bytes do not form the structure (short, trailing bytes, a size out of range, a wrong constant).
+    public static func malformed(_ structure: String, _ detail: String) -> AttestationError {
+        AttestationError(.malformed, structure, detail)
+    }
+
+    /// Well-formed, but an algorithm or a variant this verifier does not accept.
+    public static func unsupported(_ structure: String, _ detail: String) -> AttestationError {
+        AttestationError(.unsupported, structure, detail)
+    }
+
+    /// The signature does not verify under the key.
+    public static func invalidSignature(_ detail: String) -> AttestationError {
+        AttestationError(.invalidSignature, "TPMT_SIGNATURE", detail)
+    }
+
+    /// libcrypto refused an operation; `detail` carries its error queue text.
+    static func openSSL(_ operation: String, _ detail: String) -> AttestationError {
+        AttestationError(.openSSL, operation, detail)
+    }
+
+    public var isMalformed: Bool { kind == .malformed }
+    public var isUnsupported: Bool { kind == .unsupported }
+    public var isInvalidSignature: Bool { kind == .invalidSignature }
+
+    public var description: String {
+        switch kind {
+        case .malformed: "malformed \(structure): \(detail)"
+        case .unsupported: "unsupported \(structure): \(detail)"
+        case .invalidSignature: "invalid signature: \(detail)"
+        case .openSSL: "OpenSSL \(structure) failed: \(detail)"
+        }
+    }
+}
