@@ -29,6 +29,13 @@ public struct TPMAttest: Sendable, Equatable {
         public let resetCount: UInt32
         public let restartCount: UInt32
         public let safe: Bool
+
+        public init(clock: UInt64, resetCount: UInt32, restartCount: UInt32, safe: Bool) {
+            self.clock = clock
+            self.resetCount = resetCount
+            self.restartCount = restartCount
+            self.safe = safe
+        }
     }
 
     /// TPMS_CERTIFY_INFO: the Name of the certified key and its qualified name.

@@ -9,6 +9,12 @@ public struct TPMPublic: Sendable, Equatable {
         public let algorithm: TPMAlgorithm
         public let keyBits: UInt16
         public let mode: TPMAlgorithm
+
+        public init(algorithm: TPMAlgorithm, keyBits: UInt16, mode: TPMAlgorithm) {
+            self.algorithm = algorithm
+            self.keyBits = keyBits
+            self.mode = mode
+        }
     }
 
     /// TPMT_RSA_SCHEME / TPMT_ECC_SCHEME: the scheme a key is fixed to (`.null` when the caller chooses) and its
@@ -16,6 +22,11 @@ public struct TPMPublic: Sendable, Equatable {
     public struct Scheme: Sendable, Equatable {
         public let algorithm: TPMAlgorithm
         public let hash: TPMAlgorithm
+
+        public init(algorithm: TPMAlgorithm, hash: TPMAlgorithm) {
+            self.algorithm = algorithm
+            self.hash = hash
+        }
     }
 
     /// TPMS_RSA_PARMS' key size and exponent with the modulus from `unique`.

@@ -43,7 +43,10 @@ import Testing
 
     @Test func refusesAKeyedHashObject() {
         var builder = TPMBytesBuilder()
-        builder.u16(0x0008).u16(0x000B).u32(0).sized([UInt8]())
+        builder.u16(0x0008)
+        builder.u16(0x000B)
+        builder.u32(0)
+        builder.sized([UInt8]())
         #expect {
             try TPMPublic(tpmtPublic: builder.bytes)
         } throws: { error in
@@ -89,7 +92,9 @@ import Testing
 
     @Test func refusesARSAPSSSignature() {
         var builder = TPMBytesBuilder()
-        builder.u16(0x0016).u16(0x000B).sized([UInt8](repeating: 1, count: 256))
+        builder.u16(0x0016)
+        builder.u16(0x000B)
+        builder.sized([UInt8](repeating: 1, count: 256))
         #expect {
             try TPMSignature(builder.bytes)
         } throws: { error in
