@@ -5,6 +5,7 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
         case unsupported
         case invalidSignature
         case openSSL
+        case untrustedCertificate
     }
 
     private let kind: Kind
@@ -34,6 +35,11 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
         AttestationError(.invalidSignature, "TPMT_SIGNATURE", detail)
     }
 
+    /// The EK certificate does not chain to the trust store under the EK policy; `detail` says why.
+    public static func untrustedCertificate(_ detail: String) -> AttestationError {
+        AttestationError(.untrustedCertificate, "EK certificate chain", detail)
+    }
+
     /// libcrypto refused an operation; `detail` carries its error queue text.
     static func openSSL(_ operation: String, _ detail: String) -> AttestationError {
         AttestationError(.openSSL, operation, detail)
@@ -42,12 +48,14 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
     public var isMalformed: Bool { kind == .malformed }
     public var isUnsupported: Bool { kind == .unsupported }
     public var isInvalidSignature: Bool { kind == .invalidSignature }
+    public var isUntrustedCertificate: Bool { kind == .untrustedCertificate }
 
     public var description: String {
         switch kind {
         case .malformed: "malformed \(structure): \(detail)"
         case .unsupported: "unsupported \(structure): \(detail)"
         case .invalidSignature: "invalid signature: \(detail)"
+        case .untrustedCertificate: "untrusted EK certificate: \(detail)"
         case .openSSL: "OpenSSL \(structure) failed: \(detail)"
         }
     }
