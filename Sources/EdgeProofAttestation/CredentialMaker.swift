@@ -18,7 +18,8 @@ public struct CredentialMaker: Sendable {
             do {
                 key = try _RSA.Encryption.PublicKey(derRepresentation: der)
             } catch {
-                throw AttestationError.malformed("SubjectPublicKeyInfo", "not an RSA key of 2048 bits or more: \(error)")
+                throw AttestationError.malformed(
+                    "SubjectPublicKeyInfo", "not an RSA key of 2048 bits or more: \(error)")
             }
             guard key.keySizeInBits == 2048 else {
                 throw AttestationError.unsupported("SubjectPublicKeyInfo", "\(key.keySizeInBits)-bit RSA EK")
@@ -92,10 +93,12 @@ public struct CredentialMaker: Sendable {
         guard (1...32).contains(secret.count) else {
             throw AttestationError.malformed("MakeCredential.credential", "\(secret.count) bytes, not 1 to 32")
         }
-        guard objectName.count >= 2, let size = TPMAlgorithm(rawValue: UInt16(objectName[objectName.startIndex]) << 8
-            | UInt16(objectName[objectName.startIndex + 1])).digestSize, objectName.count == 2 + size
+        let name = [UInt8](objectName)
+        guard name.count >= 2, let size = TPMAlgorithm(rawValue: UInt16(name[0]) << 8 | UInt16(name[1])).digestSize,
+            name.count == 2 + size
         else {
-            throw AttestationError.malformed("MakeCredential.objectName", "\(objectName.count) bytes, not nameAlg ‖ digest")
+            throw AttestationError.malformed(
+                "MakeCredential.objectName", "\(objectName.count) bytes, not nameAlg ‖ digest")
         }
         // "IDENTITY" with its terminating zero is the OAEP label (Part 1, B.10.4).
         let encryptedSeed = try OpenSSLEVP.encryptOAEPSHA256(

@@ -79,7 +79,8 @@ struct EKCertificatePolicy: VerifierPolicy {
         }
         for certificate in chain.dropFirst() {
             if let san = certificate.extensions[oid: .X509ExtensionID.subjectAlternativeName], san.critical {
-                return .failsToMeetPolicy(reason: "CA certificate \(certificate.subject) with a critical subjectAltName")
+                let subject = certificate.subject
+                return .failsToMeetPolicy(reason: "CA certificate \(subject) with a critical subjectAltName")
             }
         }
         return .meetsPolicy

@@ -71,7 +71,8 @@ enum OpenSSLEVP {
             ERR_error_string_n(code, &buffer, buffer.count)
             reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
-        return AttestationError.openSSL(operation, reasons.isEmpty ? "no reason given" : reasons.joined(separator: "; "))
+        let detail = reasons.isEmpty ? "no reason given" : reasons.joined(separator: "; ")
+        return AttestationError.openSSL(operation, detail)
     }
 }
 

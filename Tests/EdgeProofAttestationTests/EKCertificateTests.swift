@@ -43,6 +43,11 @@ import X509
             "-u", "ak.pub", "-n", "ak.name")
         let ekArea = try TPMPublic(tpm2bPublic: try tools.read("ek.pub"))
         #expect(try rsa.subjectPublicKeyInfo == (try ekArea.subjectPublicKeyInfo()))
+        #expect(try TPMPublic.rsaEndorsementKey(subjectPublicKeyInfo: rsa.subjectPublicKeyInfo) == ekArea)
+        let akArea = try TPMPublic(tpm2bPublic: try tools.read("ak.pub"))
+        #expect(throws: AttestationError.self) {
+            try TPMPublic.rsaEndorsementKey(subjectPublicKeyInfo: akArea.subjectPublicKeyInfo())
+        }
         #expect(try rsa.publicKeyHash == Data(SHA256.hash(data: try ekArea.subjectPublicKeyInfo())))
         let maker = try CredentialMaker(endorsementKey: .init(subjectPublicKeyInfo: rsa.subjectPublicKeyInfo))
         let secret = Data("proof of residency".utf8)

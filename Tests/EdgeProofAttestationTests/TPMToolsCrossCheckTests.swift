@@ -42,6 +42,19 @@ import Testing
         let fromArea = try CredentialMaker(endorsementKey: .init(public: TPMPublic(tpm2bPublic: tools.read("ek.pub"))))
         try tools.write(try fromArea.makeCredential(objectName: akName, secret: secret).tpm2ToolsFileRepresentation,
             to: "area.cred")
+        // tpm2_makecredential -T none (its own seed, so other bytes) writes the same layout: header, TPM2B_ID_OBJECT
+        // of the same size, TPM2B_ENCRYPTED_SECRET.
+        try tools.write(secret, to: "secret.bin")
+        try tools.run("tpm2_makecredential", "-T", "none", "-u", "ek.pub", "-s", "secret.bin",
+            "-n", akName.map { String(format: "%02x", $0) }.joined(), "-o", "tools.cred")
+        let ours = try tools.read("area.cred")
+        let theirs = try tools.read("tools.cred")
+        #expect(ours.count == theirs.count)
+        #expect(ours.prefix(12) == theirs.prefix(12))
+        #expect(ours.subdata(in: 78..<80) == theirs.subdata(in: 78..<80))
+        #expect(try tools.activate("tools.cred").status == 0)
+        #expect(try tools.read("activated.out") == secret)
+
         let first = try tools.activate("area.cred")
         #expect(first.status == 0, "\(first.standardError)")
         #expect(try tools.read("activated.out") == secret)
