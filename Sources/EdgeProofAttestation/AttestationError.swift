@@ -6,6 +6,7 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
         case invalidSignature
         case openSSL
         case untrustedCertificate
+        case refused
     }
 
     private let kind: Kind
@@ -40,6 +41,12 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
         AttestationError(.untrustedCertificate, "EK certificate chain", detail)
     }
 
+    /// Well-formed and validly signed, but not what enrollment requires; `check` names the requirement (e.g.
+    /// "ak_attributes", "certify_name"), so a caller can turn each into its own rejection reason.
+    public static func refused(_ check: String, _ detail: String) -> AttestationError {
+        AttestationError(.refused, check, detail)
+    }
+
     /// libcrypto refused an operation; `detail` carries its error queue text.
     static func openSSL(_ operation: String, _ detail: String) -> AttestationError {
         AttestationError(.openSSL, operation, detail)
@@ -49,12 +56,15 @@ public struct AttestationError: Error, Sendable, CustomStringConvertible, Equata
     public var isUnsupported: Bool { kind == .unsupported }
     public var isInvalidSignature: Bool { kind == .invalidSignature }
     public var isUntrustedCertificate: Bool { kind == .untrustedCertificate }
+    /// Set for ``refused(_:_:)``: the check that failed, nil for every other error.
+    public var refusedCheck: String? { kind == .refused ? structure : nil }
 
     public var description: String {
         switch kind {
         case .malformed: "malformed \(structure): \(detail)"
         case .unsupported: "unsupported \(structure): \(detail)"
         case .invalidSignature: "invalid signature: \(detail)"
+        case .refused: "\(structure) refused: \(detail)"
         case .untrustedCertificate: "untrusted EK certificate: \(detail)"
         case .openSSL: "OpenSSL \(structure) failed: \(detail)"
         }

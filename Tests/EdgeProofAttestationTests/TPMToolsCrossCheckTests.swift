@@ -144,3 +144,122 @@ import Testing
         }
     }
 }
+
+/// Enrollment's requirements on keys and attestations, against what tpm2-tools makes on a real swtpm.
+@Suite struct EnrollmentRequirementTests {
+    @Test func acceptsTheAKAndANoDASigningKeyAndRefusesSwappedOrLaxKeys() throws {
+        let tools = try ToolsTPM.withEKAndAK()
+        defer { tools.stop() }
+        try tools.run("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc", "-c", "primary.ctx")
+        try tools.run("tpm2_create", "-C", "primary.ctx", "-G", "ecc:ecdsa-sha256", "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|noda", "-u", "key.pub", "-r", "key.priv")
+        try tools.run("tpm2_create", "-C", "primary.ctx", "-G", "ecc:ecdsa-sha256", "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign", "-u", "lax.pub", "-r", "lax.priv")
+        // A key made outside the TPM and imported: no fixedTPM, no sensitiveDataOrigin.
+        let pem = try ProcessRunner.run("openssl", [
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", tools.file("ext.pem").path,
+        ])
+        try #require(pem.status == 0)
+        try tools.run("tpm2_import", "-C", "primary.ctx", "-G", "ecc", "-i", "ext.pem", "-u", "imported.pub",
+            "-r", "imported.priv")
+        let ak = try TPMPublic(tpm2bPublic: try tools.read("ak.pub"))
+        let key = try TPMPublic(tpm2bPublic: try tools.read("key.pub"))
+        let ek = try TPMPublic(tpm2bPublic: try tools.read("ek.pub"))
+
+        try ak.requireAttestationKey()
+        try key.requireSigningKey()
+        let refusals: [(String, () throws -> Void)] = [
+            ("ak_attributes", { try key.requireAttestationKey() }),
+            ("ak_attributes", { try ek.requireAttestationKey() }),
+            ("signing_key_attributes", { try ak.requireSigningKey() }),
+            ("signing_key_attributes", { try TPMPublic(tpm2bPublic: tools.read("lax.pub")).requireSigningKey() }),
+            ("signing_key_attributes", { try TPMPublic(tpm2bPublic: tools.read("imported.pub")).requireSigningKey() }),
+        ]
+        for (check, attempt) in refusals {
+            #expect(performing: attempt, throws: { ($0 as? AttestationError)?.refusedCheck == check })
+        }
+    }
+
+    @Test func checksACertifyAndAQuoteAgainstTheirKeysNonceAndPCRs() throws {
+        let tools = try ToolsTPM.withEKAndAK()
+        defer { tools.stop() }
+        try tools.run("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc", "-c", "primary.ctx")
+        for name in ["key", "other"] {
+            try tools.run("tpm2_create", "-C", "primary.ctx", "-G", "ecc:ecdsa-sha256", "-u", "\(name).pub",
+                "-r", "\(name).priv")
+        }
+        try tools.run("tpm2_load", "-C", "primary.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx")
+        try tools.run("tpm2_certify", "-c", "key.ctx", "-C", "ak.ctx", "-g", "sha256", "-o", "c.attest", "-s", "c.sig")
+        let nonce = Data((0..<32).map { UInt8($0) })
+        try tools.run("tpm2_quote", "-c", "ak.ctx", "-l", "sha256:0,7", "-g", "sha256",
+            "-q", nonce.map { String(format: "%02x", $0) }.joined(), "-m", "q.msg", "-s", "q.sig")
+        try tools.run("tpm2_pcrread", "sha256:0,7", "-o", "pcrs.bin")
+
+        let ak = try TPMPublic(tpm2bPublic: try tools.read("ak.pub"))
+        let key = try TPMPublic(tpm2bPublic: try tools.read("key.pub"))
+        let other = try TPMPublic(tpm2bPublic: try tools.read("other.pub"))
+        let certify = try tools.read("c.attest")
+        let certifySignature = try tools.read("c.sig")
+        let certifyNonce = try TPMAttest(certify).extraData
+        _ = try TPMAttest.verifiedCertify(certify, signature: certifySignature, attestationKey: ak,
+            certifiedKey: key, qualifyingData: certifyNonce)
+        #expect(performing: {
+            try TPMAttest.verifiedCertify(certify, signature: certifySignature, attestationKey: ak,
+                certifiedKey: other, qualifyingData: certifyNonce)
+        }, throws: { ($0 as? AttestationError)?.refusedCheck == "certify_name" })
+        #expect(performing: {
+            try TPMAttest.verifiedCertify(certify, signature: certifySignature, attestationKey: ak,
+                certifiedKey: key, qualifyingData: certifyNonce + Data([0]))
+        }, throws: { ($0 as? AttestationError)?.refusedCheck == "qualifying_data" })
+        // A certify signed by another key than the AK (the signing key would do, given a forged AK).
+        #expect(performing: {
+            try TPMAttest.verifiedCertify(certify, signature: certifySignature, attestationKey: key,
+                certifiedKey: key, qualifyingData: certifyNonce)
+        }, throws: { ($0 as? AttestationError)?.isInvalidSignature == true })
+
+        let quote = try tools.read("q.msg")
+        let quoteSignature = try tools.read("q.sig")
+        let raw = try tools.read("pcrs.bin")
+        let values = [raw.prefix(32), raw.suffix(32)].map { Data($0) }
+        _ = try TPMAttest.verifiedQuote(quote, signature: quoteSignature, attestationKey: ak, qualifyingData: nonce,
+            pcrValues: values)
+        #expect(performing: {
+            try TPMAttest.verifiedQuote(quote, signature: quoteSignature, attestationKey: ak, qualifyingData: nonce,
+                pcrValues: [values[0]])
+        }, throws: { ($0 as? AttestationError)?.refusedCheck == "pcr_digest" })
+        #expect(performing: {
+            try TPMAttest.verifiedQuote(quote, signature: quoteSignature, attestationKey: ak, qualifyingData: nonce,
+                pcrValues: [values[0], Data(repeating: 0xEE, count: 32)])
+        }, throws: { ($0 as? AttestationError)?.refusedCheck == "pcr_digest" })
+        // A certify where a quote belongs.
+        #expect(performing: {
+            try TPMAttest.verifiedQuote(certify, signature: certifySignature, attestationKey: ak,
+                qualifyingData: certifyNonce, pcrValues: values)
+        }, throws: { ($0 as? AttestationError)?.refusedCheck == "quote_type" })
+    }
+}
+
+extension EnrollmentRequirementTests {
+    @Test func acceptsAnRSA2048AKAndVerifiesItsRSASSAQuote() throws {
+        let tools = try ToolsTPM.withEKAndAK()
+        defer { tools.stop() }
+        try tools.run("tpm2_createak", "-C", "ek.ctx", "-c", "rsa-ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsassa",
+            "-u", "rsa-ak.pub", "-n", "rsa-ak.name")
+        try tools.run("tpm2_quote", "-c", "rsa-ak.ctx", "-l", "sha256:1", "-g", "sha256", "-q", "0102",
+            "-m", "q.msg", "-s", "q.sig")
+        try tools.run("tpm2_pcrread", "sha256:1", "-o", "pcr.bin")
+
+        let ak = try TPMPublic(tpm2bPublic: try tools.read("rsa-ak.pub"))
+        #expect(ak.name == (try tools.read("rsa-ak.name")))
+        try ak.requireAttestationKey()
+        let signature = try TPMSignature(try tools.read("q.sig"))
+        #expect(signature.algorithm == .rsassa)
+        #expect(signature.rsaSignature.count == 256)
+        _ = try TPMAttest.verifiedQuote(try tools.read("q.msg"), signature: tools.read("q.sig"), attestationKey: ak,
+            qualifyingData: Data([1, 2]), pcrValues: [tools.read("pcr.bin")])
+        var forged = try tools.read("q.msg")
+        forged[forged.count - 1] ^= 1
+        #expect(performing: { try ak.verify(signature, over: forged) },
+            throws: { ($0 as? AttestationError)?.isInvalidSignature == true })
+    }
+}
