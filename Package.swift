@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "EdgeProofCore", targets: ["EdgeProofCore"]),
         .library(name: "EdgeProofTPM", targets: ["EdgeProofTPM"]),
         .library(name: "EdgeProofMQTT", targets: ["EdgeProofMQTT"]),
+        .library(name: "EdgeProofAttestation", targets: ["EdgeProofAttestation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
     ],
     targets: [
         // System libraries: headers and link flags from the Debian -dev packages.
@@ -35,6 +38,12 @@ let package = Package(
         .systemLibrary(
             name: "CTSS2",
             providers: [.apt(["libtss2-dev"])]
+        ),
+        // libcrypto for what swift-crypto lacks: RSA-OAEP with a label and AES-CFB (TPM2_MakeCredential).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
         ),
 
         // The wire contract: envelope, keys, allowlist, policy, nonces, rejections, topics. Pure Swift.
@@ -54,6 +63,18 @@ let package = Package(
                 "EdgeProofCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The registrar's verification: TPM structures, MakeCredential, signatures over attestations. No TPM, no MQTT.
+        .target(
+            name: "EdgeProofAttestation",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -274,6 +295,17 @@ let package = Package(
                 "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofAttestationTests",
+            dependencies: [
+                "EdgeProofAttestation", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),
