@@ -301,7 +301,7 @@ let package = Package(
         .testTarget(
             name: "EdgeProofAttestationTests",
             dependencies: [
-                "EdgeProofAttestation", "EdgeProofLocalStack",
+                "EdgeProofAttestation", "EdgeProofLocalStack", "EdgeProofTPM",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
