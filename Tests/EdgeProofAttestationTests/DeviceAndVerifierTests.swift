@@ -33,6 +33,14 @@ struct DeviceAndVerifierTests {
         let stored = try await device.endorsementCertificates()
         let rsa = try #require(stored.first { $0.index == TPMEndorsementCertificate.rsa2048Index })
         let certificate = try EKCertificate(nvContents: rsa.der)
+        // libtpms reports "IBM" (TPM_PT_MANUFACTURER 0x49424D00). swtpm_setup's certificates name IBM by its
+        // PCI vendor id instead (id:00001014); on hardware the two agree, so a registrar can compare them
+        // only for manufacturers it knows to be consistent.
+        let vendor = try await device.vendorInfo()
+        #expect(vendor.manufacturer == "IBM")
+        #expect(vendor.manufacturerID == "id:49424D00")
+        #expect(vendor.specificationRevision >= 116, "\(vendor)")
+        #expect(certificate.manufacturer == "id:00001014")
         let maker = CredentialMaker(endorsementKey: try .init(subjectPublicKeyInfo: certificate.subjectPublicKeyInfo))
         let secret = Data(SHA256.hash(data: Data("challenge for agent-001".utf8)))
         let credential = try maker.makeCredential(objectName: akPublic.name, secret: secret)
