@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofStorage
 import Foundation
 import Yams
 
@@ -16,7 +17,7 @@ public struct ConfigurationLoader: Sendable {
     public func load<Configuration: Decodable>(
         _ type: Configuration.Type, file path: String?, overrides: [String: String]
     ) throws(ConfigurationError) -> Configuration {
-        var tree = ConfigurationYAML.emptyMapping
+        var tree = PlainYAML.emptyMapping
         if let path {
             let text: String
             do {
@@ -26,7 +27,7 @@ public struct ConfigurationLoader: Sendable {
             }
             let loaded: Node?
             do {
-                loaded = try ConfigurationYAML.compose(text)
+                loaded = try PlainYAML.compose(text)
             } catch {
                 throw ConfigurationError(key: "", problem: "not valid YAML: \(error)", source: path)
             }
@@ -39,8 +40,8 @@ public struct ConfigurationLoader: Sendable {
         }
         for (variable, key) in overrides.sorted(by: { $0.key < $1.key }) {
             guard let raw = environment[variable], !raw.isEmpty else { continue }
-            let value = (try? ConfigurationYAML.compose(raw)).flatMap { $0 } ?? ConfigurationYAML.string(raw)
-            tree = ConfigurationYAML.setting(value, at: key.split(separator: ".").map(String.init)[...], in: tree)
+            let value = (try? PlainYAML.compose(raw)).flatMap { $0 } ?? PlainYAML.string(raw)
+            tree = PlainYAML.setting(value, at: key.split(separator: ".").map(String.init)[...], in: tree)
         }
         return try decode(type, tree, path: path)
     }
@@ -57,51 +58,6 @@ public struct ConfigurationLoader: Sendable {
             throw error.from(source)
         } catch {
             throw ConfigurationError(key: "", problem: "\(error)", source: source)
-        }
-    }
-}
-
-/// YAML read without Yams' implicit typing, whose resolver matches every plain scalar against
-/// `NSRegularExpression`s: on Linux those load ICU, several megabytes of resident memory that an agent on
-/// a small device keeps for its whole life (`edgeproof bench agent` reports its RSS). Plain scalars stay
-/// text until the configuration type asks for a number or a string; booleans are recognized by their
-/// YAML 1.1 spellings, which is all the typed constructors need.
-enum ConfigurationYAML {
-    private static var tag: Tag { Tag(.implicit, .basic) }
-    static var emptyMapping: Node { .mapping(Node.Mapping([], tag)) }
-
-    static func compose(_ text: String) throws -> Node? {
-        try Yams.compose(yaml: text, .basic).map(typed)
-    }
-
-    static func string(_ text: String) -> Node {
-        Node(text, tag, .plain)
-    }
-
-    /// `node` with `value` at the dotted `path` (mappings made as needed; a scalar on the way is replaced).
-    static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node?) -> Node {
-        guard let first = path.first else { return value }
-        var pairs: [(Node, Node)] = []
-        if case .mapping(let mapping)? = node { pairs = mapping.map { ($0.key, $0.value) } }
-        let index = pairs.firstIndex { $0.0.scalar?.string == first }
-        let child = setting(value, at: path.dropFirst(), in: index.map { pairs[$0].1 })
-        if let index { pairs[index].1 = child } else { pairs.append((Node(first, tag), child)) }
-        return .mapping(Node.Mapping(pairs, tag))
-    }
-
-    private static let booleans: Set<String> = ["true", "false", "yes", "no", "on", "off"]
-
-    private static func typed(_ node: Node) -> Node {
-        switch node {
-        case .scalar(var scalar):
-            if scalar.style == .plain, booleans.contains(scalar.string.lowercased()) { scalar.tag = Tag(.bool, .basic) }
-            return .scalar(scalar)
-        case .mapping(let mapping):
-            return .mapping(Node.Mapping(mapping.map { (typed($0.key), typed($0.value)) }, mapping.tag, mapping.style))
-        case .sequence(let sequence):
-            return .sequence(Node.Sequence(sequence.map(typed), sequence.tag, sequence.style))
-        default:
-            return node
         }
     }
 }

@@ -59,7 +59,10 @@ public struct AllowlistFile: Sendable {
         do {
             switch format {
             case .json: document = try JSONDecoder().decode(AllowlistDocument.self, from: data)
-            case .yaml: document = try YAMLDecoder().decode(AllowlistDocument.self, from: data)
+            case .yaml:
+                // Invalid UTF-8 is refused, never repaired into another text.
+                guard let text = String(data: data, encoding: .utf8) else { throw NotUTF8() }
+                document = try PlainYAML.decode(AllowlistDocument.self, from: text)
             }
         } catch let error as DecodingError {
             throw StorageError("allowlist \(url.path) is malformed: \(DecodingProblem.describe(error))")
@@ -101,4 +104,8 @@ public struct AllowlistFile: Sendable {
         }
         return nsError.localizedDescription
     }
+}
+
+private struct NotUTF8: Error, CustomStringConvertible {
+    var description: String { "not UTF-8" }
 }

@@ -31,6 +31,40 @@ struct AllowlistFileTests {
         #expect(loaded.publicKey(forAgent: "agent-002")?.hash == allowlist.entries[1].publicKeyHash)
     }
 
+    @Test("a YAML allowlist keeps plain scalars as written, and one that is not UTF-8 is refused, not repaired")
+    func yamlIsReadOneStrictWay() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let key = P256.Signing.PrivateKey().publicKey
+        let hash = PublicKeyHash(subjectPublicKeyInfo: key.derRepresentation)
+        let pem = key.pemRepresentation.split(separator: "\n").map { "      \($0)" }.joined(separator: "\n")
+        let yaml = """
+            version: 1
+            agents:
+              - name: 0x10
+                status: active
+                created_at: 2026-11-21T10:00:00Z
+                tpm_public_key_hash: \(hash.hex)
+                public_key: |
+            \(pem)
+                allowed_places:
+                  - {region: US, state: Texas, city: Austin}
+
+            """
+        let url = directory.appending("allowlist.yaml")
+        try Data(yaml.utf8).write(to: url)
+        let entry = try #require(try AllowlistFile(url: url).load().entry(named: "0x10"))
+        #expect(entry.createdAt == "2026-11-21T10:00:00Z")
+        // One byte of "Austin" replaced by 0xFF: a lenient reader would see another city.
+        var bytes = Data(yaml.utf8)
+        let at = try #require(bytes.firstRange(of: Data("Austin".utf8))).lowerBound
+        bytes[at + 1] = 0xFF
+        try bytes.write(to: url)
+        #expect {
+            _ = try AllowlistFile(url: url).load()
+        } throws: { "\($0)".contains("not UTF-8") }
+    }
+
     @Test("a hand-written YAML allowlist with a global policy loads")
     func loadsHandWrittenYAML() throws {
         let directory = try TemporaryDirectory()
