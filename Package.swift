@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "EdgeProofAttestation",
             dependencies: [
-                "COpenSSL",
+                "COpenSSL", "EdgeProofCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,3 +1,4 @@
+import EdgeProofCore
 import Crypto
 import Foundation
 public import X509
@@ -50,9 +51,10 @@ public struct EKCertificate: Sendable {
         }
     }
 
-    /// SHA-256 of ``subjectPublicKeyInfo``: the EK public hash an operator pins.
-    public var publicKeyHash: Data {
-        get throws { Data(SHA256.hash(data: try subjectPublicKeyInfo)) }
+    /// SHA-256 of ``subjectPublicKeyInfo``: the EK public hash an operator pins, the same value (and hex
+    /// form) as `edgeproof tpm ek --format hash` prints on the device.
+    public var publicKeyHash: PublicKeyHash {
+        get throws { PublicKeyHash(subjectPublicKeyInfo: try subjectPublicKeyInfo) }
     }
 
     private static func unwrap(_ bytes: [UInt8]) throws -> [UInt8] {

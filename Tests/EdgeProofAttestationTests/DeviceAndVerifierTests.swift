@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofAttestation
+import EdgeProofCore
 import EdgeProofLocalStack
 import EdgeProofTPM
 import Foundation
@@ -36,6 +37,8 @@ struct DeviceAndVerifierTests {
         // libtpms reports "IBM" (TPM_PT_MANUFACTURER 0x49424D00). swtpm_setup's certificates name IBM by its
         // PCI vendor id instead (id:00001014); on hardware the two agree, so a registrar can compare them
         // only for manufacturers it knows to be consistent.
+        // The EK public hash the operator pins is one value on both sides.
+        #expect(try certificate.publicKeyHash == (try await device.endorsementKey()).publicKey.hash)
         let vendor = try await device.vendorInfo()
         #expect(vendor.manufacturer == "IBM")
         #expect(vendor.manufacturerID == "id:49424D00")

@@ -1,3 +1,4 @@
+import EdgeProofCore
 import Crypto
 import EdgeProofAttestation
 import EdgeProofLocalStack
@@ -48,7 +49,7 @@ import X509
         #expect(throws: AttestationError.self) {
             try TPMPublic.rsaEndorsementKey(subjectPublicKeyInfo: akArea.subjectPublicKeyInfo())
         }
-        #expect(try rsa.publicKeyHash == Data(SHA256.hash(data: try ekArea.subjectPublicKeyInfo())))
+        #expect(try rsa.publicKeyHash == PublicKeyHash(subjectPublicKeyInfo: try ekArea.subjectPublicKeyInfo()))
         let maker = try CredentialMaker(endorsementKey: .init(subjectPublicKeyInfo: rsa.subjectPublicKeyInfo))
         let secret = Data("proof of residency".utf8)
         let akName = try TPMPublic(tpm2bPublic: try tools.read("ak.pub")).name
