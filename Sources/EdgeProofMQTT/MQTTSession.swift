@@ -71,6 +71,8 @@ final class MQTTSession: MosquittoEvents {
         var slotQueue: [(id: Int, count: Int)] = []
         /// SUBSCRIBEs awaiting their SUBACK: message id, waiter id and filter.
         var subscribes: [Int32: (waiter: Int, filter: String)] = [:]
+        /// Callers of SUBSCRIBEs cut off by a lost connection, by filter: answered by the renewal's SUBACK.
+        var awaitingRenewal: [String: [Int]] = [:]
         /// Every subscription made, renewed on each connection.
         var subscriptions: [String: MQTTQoS] = [:]
         var requests: [Data: ResponseSlot] = [:]
@@ -91,19 +93,15 @@ final class MQTTSession: MosquittoEvents {
             return connectionWaiters.compactMap { waiters.removeValue(forKey: $0) }
         }
 
-        /// Records that the connection is gone. SUBSCRIBEs still awaiting their SUBACK will get none on
-        /// this connection: their waiters are handed back to be resumed as if made while disconnected
-        /// (the filters are renewed on the next connection), so a subscribe never waits forever.
-        mutating func goDown() -> [(Waiter, [Int32])] {
+        /// Records that the connection is gone. A SUBSCRIBE still awaiting its SUBACK gets none on this
+        /// connection: its filter is renewed on the next one, and its caller gets that renewal's answer
+        /// (granted or refused), never a grant the broker did not give, and never an endless wait.
+        mutating func goDown() {
             connected = false
             transportUp = false
             renewing = [:]
-            defer { subscribes = [:] }
-            return subscribes.values.compactMap { pending in
-                waiters.removeValue(forKey: pending.waiter).map { waiter in
-                    (waiter, [(subscriptions[pending.filter] ?? .atLeastOnce).rawValue])
-                }
-            }
+            for pending in subscribes.values { awaitingRenewal[pending.filter, default: []].append(pending.waiter) }
+            subscribes = [:]
         }
 
         /// Frees `count` slots of the outgoing bound and hands the room to the waiting publishers, oldest
@@ -321,26 +319,22 @@ final class MQTTSession: MosquittoEvents {
     }
 
     func didDisconnect(reasonCode: Int32) {
-        let (wasConnected, unanswered) = state.withLock { state in
-            (state.connected, state.goDown())
+        let wasConnected = state.withLock { state in
+            defer { state.goDown() }
+            return state.connected
         }
-        Self.resumeSubscribes(unanswered)
         if wasConnected, reasonCode != 0 {
             onConnectionChange(.lost(MQTTError.refused("connection", reasonCode: reasonCode)))
         }
     }
 
     func didFailToConnect(_ error: MQTTError) {
-        let (wasConnected, unanswered) = state.withLock { state in
+        let wasConnected = state.withLock { state in
             state.lastProblem = error.description
-            return (state.transportUp, state.goDown())
+            defer { state.goDown() }
+            return state.transportUp
         }
-        Self.resumeSubscribes(unanswered)
         onConnectionChange(wasConnected ? .lost(error) : .failed(error))
-    }
-
-    private static func resumeSubscribes(_ unanswered: [(Waiter, [Int32])]) {
-        for case (.granted(let continuation), let granted) in unanswered { continuation.resume(returning: granted) }
     }
 
     func didPublish(messageID: Int32, reasonCode: Int32) {
@@ -369,7 +363,7 @@ final class MQTTSession: MosquittoEvents {
     /// error, and a refused renewal is reported through ``ConnectionChange/subscriptionRefused(_:)``.
     func didSubscribe(messageID: Int32, grantedQoS: [Int32]) {
         let code = grantedQoS.first ?? 0x80
-        let (waiter, ready, refusedRenewal) = state.withLock { state -> (Waiter?, [Waiter], MQTTError?) in
+        let (answered, ready, refusedRenewal) = state.withLock { state -> ([Waiter], [Waiter], MQTTError?) in
             if let filter = state.renewing.removeValue(forKey: messageID) {
                 var refusal: MQTTError?
                 if code >= 0x80 {
@@ -377,15 +371,18 @@ final class MQTTSession: MosquittoEvents {
                     refusal = MQTTError.refused("subscribe to \(filter)", reasonCode: code)
                     state.lastProblem = refusal?.description
                 }
-                return (nil, state.renewing.isEmpty ? state.becomeReady() : [], refusal)
+                let callers = (state.awaitingRenewal.removeValue(forKey: filter) ?? []).compactMap {
+                    state.waiters.removeValue(forKey: $0)
+                }
+                return (callers, state.renewing.isEmpty ? state.becomeReady() : [], refusal)
             }
-            guard let pending = state.subscribes.removeValue(forKey: messageID) else { return (nil, [], nil) }
+            guard let pending = state.subscribes.removeValue(forKey: messageID) else { return ([], [], nil) }
             if code >= 0x80 { state.subscriptions[pending.filter] = nil }
-            return (state.waiters.removeValue(forKey: pending.waiter), [], nil)
+            return (state.waiters.removeValue(forKey: pending.waiter).map { [$0] } ?? [], [], nil)
         }
         if let refusedRenewal { onConnectionChange(.subscriptionRefused(refusedRenewal)) }
         for case .done(let continuation) in ready { continuation.resume() }
-        if case .granted(let continuation) = waiter { continuation.resume(returning: grantedQoS) }
+        for case .granted(let continuation) in answered { continuation.resume(returning: grantedQoS) }
     }
 
     func didReceive(_ message: MQTTMessage) {
