@@ -172,7 +172,7 @@ struct Rig: Sendable {
             geolocation: Geolocation(latitude: 37.35, longitude: -121.95, accuracyMeters: 15, quality: "GNSS", type: "precise"),
             sampleInterval: sampleInterval,
             spool: .init(directory: work.appending("spool").path),
-            nonceTimeout: 5,
+            nonceTimeout: 15,
             receiptTimeout: receiptTimeout)
     }
 }
