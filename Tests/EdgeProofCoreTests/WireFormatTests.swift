@@ -23,9 +23,10 @@ struct WireFormatTests {
     @Test("every reason belongs to the validation stage DESIGN.md gives it")
     func reasonsMapToStages() {
         let stages = Dictionary(uniqueKeysWithValues: RejectionReason.all.map { ($0.code, $0.validationType) })
-        #expect(stages.count == 15)
+        #expect(stages.count == RejectionReason.all.count, "two reasons share a code")
         #expect(stages["malformed_envelope"] == .requestValidation)
         #expect(stages["agent_revoked"] == .agentVerification)
+        #expect(stages["agent_not_attested"] == .agentVerification)
         #expect(stages["unsupported_alg"] == .signatureVerification)
         #expect(stages["nonce_agent_mismatch"] == .nonceValidation)
         #expect(stages["location_not_allowed"] == .geolocationPolicy)

@@ -11,6 +11,8 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     /// ISO 8601 UTC.
     public var createdAt: String
     public var allowedPlaces: [AllowedPlace]
+    /// The TPM evidence behind the key; nil for a key an operator configured (`allowlist add`).
+    public var trust: TrustBlock?
     /// `public_key` as text or parsed; an ``Allowlist`` holds only parsed entries.
     private(set) var key: Key
 
@@ -21,11 +23,15 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         case status
         case createdAt = "created_at"
         case allowedPlaces = "allowed_places"
+        case trust
     }
+
+    /// How strongly the key's origin was proven: the trust block's level, or `configured` without one.
+    public var trustLevel: TrustLevel { trust?.level ?? .configured }
 
     public init(
         name: String, publicKey: String, publicKeyHash: PublicKeyHash, status: AgentStatus = .active,
-        createdAt: String, allowedPlaces: [AllowedPlace]
+        createdAt: String, allowedPlaces: [AllowedPlace], trust: TrustBlock? = nil
     ) {
         self.name = name
         self.key = .text(publicKey)
@@ -33,16 +39,20 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         self.status = status
         self.createdAt = createdAt
         self.allowedPlaces = allowedPlaces
+        self.trust = trust
     }
 
     /// An entry for `key`, with the hash computed from the key itself.
-    public init(name: String, key: AgentPublicKey, createdAt: String, allowedPlaces: [AllowedPlace]) {
+    public init(
+        name: String, key: AgentPublicKey, createdAt: String, allowedPlaces: [AllowedPlace], trust: TrustBlock? = nil
+    ) {
         self.name = name
         self.key = .parsed(key)
         self.publicKeyHash = key.hash
         self.status = .active
         self.createdAt = createdAt
         self.allowedPlaces = allowedPlaces
+        self.trust = trust
     }
 
     /// Holds `parsed`, the key parsed from this entry's text.
@@ -92,6 +102,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         status = try container.decode(AgentStatus.self, forKey: .status)
         createdAt = try container.decode(String.self, forKey: .createdAt)
         allowedPlaces = try container.decode([AllowedPlace].self, forKey: .allowedPlaces)
+        trust = try container.decodeIfPresent(TrustBlock.self, forKey: .trust)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -102,13 +113,14 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         try container.encode(status, forKey: .status)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(allowedPlaces, forKey: .allowedPlaces)
+        try container.encodeIfPresent(trust, forKey: .trust)
     }
 
     // Equal entries have equal text, whether or not it is kept.
     public static func == (lhs: AllowlistEntry, rhs: AllowlistEntry) -> Bool {
         lhs.name == rhs.name && lhs.publicKeyHash == rhs.publicKeyHash && lhs.status == rhs.status
             && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces
-            && lhs.publicKey == rhs.publicKey
+            && lhs.publicKey == rhs.publicKey && lhs.trust == rhs.trust
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -118,6 +130,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         hasher.combine(status)
         hasher.combine(createdAt)
         hasher.combine(allowedPlaces)
+        hasher.combine(trust)
     }
 }
 

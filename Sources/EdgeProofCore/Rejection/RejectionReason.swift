@@ -28,6 +28,9 @@ extension RejectionReason {
         code: "agent_revoked", validationType: .agentVerification, summary: "Agent is revoked")
     public static let publicKeyHashMismatch = RejectionReason(
         code: "public_key_hash_mismatch", validationType: .agentVerification, summary: "Public key hash mismatch")
+    public static let agentNotAttested = RejectionReason(
+        code: "agent_not_attested", validationType: .agentVerification,
+        summary: "Agent's key is not attested to the required trust level, or its attestation is stale")
     public static let headerMismatch = RejectionReason(
         code: "header_mismatch", validationType: .signatureVerification,
         summary: "Header or properties contradict the signed claims")
@@ -52,7 +55,7 @@ extension RejectionReason {
     /// Every reason this version of the contract defines.
     public static let all: [RejectionReason] = [
         .malformedEnvelope, .payloadTooLarge, .topicMismatch, .agentNotFound, .agentRevoked,
-        .publicKeyHashMismatch, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
+        .publicKeyHashMismatch, .agentNotAttested, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
         .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
     ]
 }

@@ -6,10 +6,13 @@ public enum ValidationType: String, Sendable, Codable, CaseIterable {
     case nonceValidation = "nonce_validation"
     case geolocationPolicy = "geolocation_policy"
     case timestampProximity = "timestamp_proximity"
+    /// The registrar refused enrollment evidence (EK certificate, activation, certify, quote, platform).
+    case trustEvidence = "trust_evidence"
 }
 
 /// The component that turned a message away.
 public enum RejectingComponent: String, Sendable, Codable, CaseIterable {
     case gateway
     case collector
+    case registrar
 }
