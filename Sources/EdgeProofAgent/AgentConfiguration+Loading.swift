@@ -19,7 +19,7 @@ import Foundation
 ///   max_pending_publishes: 1000      # default 1000
 /// tpm:
 ///   tcti: device:/dev/tpmrm0         # default: $EDGEPROOF_TCTI, else $TPM2TOOLS_TCTI, else device:/dev/tpmrm0
-///   handle: 0x81010010               # default 0x81010010
+///   handle: 0x81020010               # default 0x81020010 (or 0x81010010 where an older install's key is)
 /// location: US/California/Santa Clara   # required (or GEOGRAPHIC_REGION); also {region, state, city}
 /// geolocation:                       # optional
 ///   {latitude: 37.35, longitude: -121.95, accuracy_m: 15, quality: GNSS, type: precise}

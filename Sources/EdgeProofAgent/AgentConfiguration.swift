@@ -50,12 +50,13 @@ public struct AgentConfiguration: Sendable, Decodable {
     public struct TPMSettings: Sendable, Hashable, Decodable {
         /// TCTI of the TPM, e.g. `swtpm:host=127.0.0.1,port=2321` or `device:/dev/tpmrm0`.
         public var tcti: String
-        /// Persistent handle of the signing key.
-        public var handle: PersistentHandle
+        /// Persistent handle of the signing key; nil: the default, or the legacy handle where an older
+        /// install's key is (``TPMDevice/signingKeyHandleWhenUnconfigured()``).
+        public var handle: PersistentHandle?
 
         enum CodingKeys: String, CodingKey { case tcti, handle }
 
-        public init(tcti: String = "device:/dev/tpmrm0", handle: PersistentHandle = .defaultSigningKey) {
+        public init(tcti: String = "device:/dev/tpmrm0", handle: PersistentHandle? = nil) {
             self.tcti = tcti
             self.handle = handle
         }
@@ -64,7 +65,7 @@ public struct AgentConfiguration: Sendable, Decodable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             // Empty means "not configured": loading fills in the environment's TCTI or the default.
             tcti = try container.decodeIfPresent(String.self, forKey: .tcti) ?? ""
-            // YAML reads 0x81010010 as a number and "0x81010010" as a string: take both.
+            // YAML reads 0x81020010 as a number and "0x81020010" as a string: take both.
             if let number = try? container.decodeIfPresent(UInt32.self, forKey: .handle) {
                 guard let handle = try? PersistentHandle(number) else {
                     throw DecodingError.dataCorruptedError(
@@ -76,11 +77,11 @@ public struct AgentConfiguration: Sendable, Decodable {
                 guard let handle = PersistentHandle(text) else {
                     throw DecodingError.dataCorruptedError(
                         forKey: .handle, in: container,
-                        debugDescription: "\"\(text)\" is not a persistent handle such as 0x81010010")
+                        debugDescription: "\"\(text)\" is not a persistent handle such as 0x81020010")
                 }
                 self.handle = handle
             } else {
-                handle = .defaultSigningKey
+                handle = nil
             }
         }
     }

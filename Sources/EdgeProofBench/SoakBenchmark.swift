@@ -108,7 +108,7 @@ public struct SoakBenchmark: Sendable {
         let tpm: SoftwareTPM?
         if case .agent = load { tpm = try await SoftwareTPM.start() } else { tpm = nil }
         defer { tpm?.stop() }
-        let handle = try PersistentHandle(0x8101_0030)
+        let handle = try PersistentHandle(0x8102_0030)
         var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
         if let tpm {
             let key = try await TPMDevice(tcti: tpm.tcti).provisionSigningKey(.eccP256, at: handle)

@@ -120,7 +120,7 @@ public final class SoftwareTPM: Sendable {
     /// Makes an ECC P-256 signing key the way EdgeProof did before it set noDA (and as plain tpm2-tools
     /// make it): fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign, under a primary without noDA,
     /// persisted at `handle`. For tests of what happens to such keys.
-    public func createKeyWithoutNoDA(at handle: String = "0x81010010") throws {
+    public func createKeyWithoutNoDA(at handle: String = "0x81020010") throws {
         let steps: [[String]] = [
             ["tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc", "-c", "primary.ctx"],
             ["tpm2_create", "-Q", "-C", "primary.ctx", "-G", "ecc:ecdsa-sha256", "-a",

@@ -6,8 +6,23 @@ public struct PersistentHandle: Sendable, Hashable, LosslessStringConvertible {
     /// The owner hierarchy's persistent handles (TCG "Registry of Reserved TPM 2.0 Handles").
     public static let ownerRange: ClosedRange<UInt32> = 0x8100_0000...0x817F_FFFF
 
+    /// The blocks the TCG registry reserves for primary keys: storage (SRK, 0x81000001) and endorsement
+    /// (EK, 0x81010001 and up). EdgeProof's keys are neither, so they live outside both.
+    public static let storagePrimaryKeyRange: ClosedRange<UInt32> = 0x8100_0000...0x8100_FFFF
+    public static let endorsementKeyRange: ClosedRange<UInt32> = 0x8101_0000...0x8101_FFFF
+
     /// Where EdgeProof keeps the agent's signing key unless told otherwise.
-    public static let defaultSigningKey = PersistentHandle(unchecked: 0x8101_0010)
+    public static let defaultSigningKey = PersistentHandle(unchecked: 0x8102_0010)
+    /// Where `edgeproof enroll` keeps the attestation key (AK) unless told otherwise.
+    public static let defaultAttestationKey = PersistentHandle(unchecked: 0x8102_0011)
+    /// The signing key's default before it moved out of the EK block. A persistent key cannot be moved
+    /// (its private part never leaves the TPM), so an install whose key is there keeps using it.
+    public static let legacySigningKey = PersistentHandle(unchecked: 0x8101_0010)
+
+    /// Whether the handle is in a block the TCG registry reserves for primary keys.
+    public var isReservedForPrimaryKeys: Bool {
+        Self.storagePrimaryKeyRange.contains(rawValue) || Self.endorsementKeyRange.contains(rawValue)
+    }
 
     public init(_ rawValue: UInt32) throws(TPMError) {
         guard Self.ownerRange.contains(rawValue) else { throw TPMError.handleOutOfRange(rawValue) }

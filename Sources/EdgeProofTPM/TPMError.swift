@@ -56,7 +56,7 @@ public struct TPMError: Error, Sendable, CustomStringConvertible {
         case .call(let operation, let code, let text):
             "\(operation) failed: \(hex(code)) \(text)"
         case .invalidHandle(let text):
-            "invalid persistent handle \"\(text.prefix(32))\"; expected hex such as 0x81010010"
+            "invalid persistent handle \"\(text.prefix(32))\"; expected hex such as 0x81020010"
         case .handleOutOfRange(let value):
             "handle \(hex(value)) is outside the owner's persistent range 0x81000000–0x817FFFFF"
         case .emptyHandle(let handle):

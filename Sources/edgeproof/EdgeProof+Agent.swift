@@ -74,7 +74,8 @@ extension EdgeProof {
             while true {
                 do {
                     let device = try TPMDevice(tcti: configuration.tpm.tcti)
-                    return try await TPMSigner(device: device, handle: configuration.tpm.handle)
+                    let handle = try await signingKeyHandle(configuration.tpm.handle, on: device, logger: logger)
+                    return try await TPMSigner(device: device, handle: handle)
                 } catch where waitForTheTPM && (error.isUnavailable || error.isConnectionLost) {
                     logger.error(
                         "the TPM is unavailable; waiting for it before signing",
@@ -83,10 +84,28 @@ extension EdgeProof {
                     delay = min(delay * 2, TPMDevice.reconnectBackoff.upperBound)
                 } catch {
                     throw CLIError(
-                        "cannot use the TPM signing key at \(configuration.tpm.handle) through \(configuration.tpm.tcti): "
+                        "cannot use the TPM signing key at \(configuration.tpm.handle ?? .defaultSigningKey) through \(configuration.tpm.tcti): "
                             + "\(error) (provision it with: edgeproof tpm provision --tcti … --handle …)")
                 }
             }
+        }
+
+        /// The configured handle, else the default or an older install's legacy handle; a handle in a
+        /// block the TCG registry reserves for primary keys is used as told, with a warning.
+        private func signingKeyHandle(_ configured: PersistentHandle?, on device: TPMDevice, logger: Logger)
+            async throws(TPMError) -> PersistentHandle
+        {
+            var handle = PersistentHandle.defaultSigningKey
+            if let configured { handle = configured } else { handle = try await device.signingKeyHandleWhenUnconfigured() }
+            if handle.isReservedForPrimaryKeys {
+                logger.warning(
+                    """
+                    the signing key's handle is in a block the TCG registry reserves for primary keys (EK, SRK); \
+                    it keeps working, and `edgeproof tpm provision` puts a new key at \(PersistentHandle.defaultSigningKey)
+                    """,
+                    metadata: ["handle": "\(handle)"])
+            }
+            return handle
         }
     }
 }

@@ -20,9 +20,9 @@ extension EdgeProof.Bench {
         @Option(help: "TCTI of the TPM to use, e.g. device:/dev/tpmrm0; default: a swtpm of its own.")
         var tcti: String?
         @Option(help: "Persistent handle for the ECC key (provisioned if empty; the agent signs with it).")
-        var eccHandle: PersistentHandle = PersistentHandle("0x81010020")!
+        var eccHandle: PersistentHandle = PersistentHandle("0x81020020")!
         @Option(help: "Persistent handle for the RSA key (provisioned if empty).")
-        var rsaHandle: PersistentHandle = PersistentHandle("0x81010021")!
+        var rsaHandle: PersistentHandle = PersistentHandle("0x81020021")!
         @Option(help: "Signatures (envelopes) per path per round.") var count = 50
         @Option(help: "Interleaved rounds of the three signing paths.") var rounds = 21
         @Flag(help: "Watch the agent's memory briefly (1 s idle, 2 s sending) instead of 3 s and 8 s.")

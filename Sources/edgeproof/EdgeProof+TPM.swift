@@ -24,8 +24,18 @@ extension EdgeProof.TPM {
         @Option(help: "TCTI of the TPM; $EDGEPROOF_TCTI or $TPM2TOOLS_TCTI when set.")
         var tcti: String = Options.environmentTCTI ?? "device:/dev/tpmrm0"
 
-        @Option(help: "Persistent handle of the signing key, 0x81000000–0x817FFFFF.")
-        var handle: PersistentHandle = .defaultSigningKey
+        @Option(
+            help: """
+                Persistent handle of the signing key, 0x81000000–0x817FFFFF (default \(PersistentHandle.defaultSigningKey), \
+                or \(PersistentHandle.legacySigningKey) where an older install's key is and the default is empty).
+                """)
+        var handle: PersistentHandle?
+
+        /// `--handle`, else the default or an older install's legacy handle.
+        func signingKeyHandle(on device: TPMDevice) async throws(TPMError) -> PersistentHandle {
+            if let handle { return handle }
+            return try await device.signingKeyHandleWhenUnconfigured()
+        }
 
         private static var environmentTCTI: String? {
             let environment = ProcessInfo.processInfo.environment
@@ -68,7 +78,8 @@ extension EdgeProof.TPM {
 
         func run() async throws {
             let key = try await options.withDevice { device throws(TPMError) in
-                try await device.provisionSigningKey(algorithm, at: options.handle, replace: replace)
+                try await device.provisionSigningKey(
+                    algorithm, at: try await options.signingKeyHandle(on: device), replace: replace)
             }
             let what = "\(key.algorithm.displayName) signing key at \(key.handle)"
             if let replaced = key.replaced {
@@ -110,7 +121,7 @@ extension EdgeProof.TPM {
 
         func run() async throws {
             let key = try await options.withDevice { device throws(TPMError) in
-                try await device.publicKey(at: options.handle)
+                try await device.publicKey(at: try await options.signingKeyHandle(on: device))
             }
             switch format {
             case .pem:

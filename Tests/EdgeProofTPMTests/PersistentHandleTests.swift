@@ -9,8 +9,8 @@ import Testing
     }
 
     @Test func defaultSigningKeyHandle() {
-        #expect(PersistentHandle.defaultSigningKey.rawValue == 0x8101_0010)
-        #expect(PersistentHandle.defaultSigningKey.description == "0x81010010")
+        #expect(PersistentHandle.defaultSigningKey.rawValue == 0x8102_0010)
+        #expect(PersistentHandle.defaultSigningKey.description == "0x81020010")
     }
 
     @Test(arguments: ["", "0x", "81010010", "0x8101001G", "0x+1010010", "x81010010", "0x1_0000_0000", "0x810100100"])
@@ -18,7 +18,7 @@ import Testing
         #expect {
             try PersistentHandle(parsing: text)
         } throws: { error in
-            "\(error)".contains("expected hex such as 0x81010010") || "\(error)".contains("outside")
+            "\(error)".contains("expected hex such as 0x81020010") || "\(error)".contains("outside")
         }
     }
 

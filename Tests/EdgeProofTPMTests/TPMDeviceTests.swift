@@ -64,7 +64,7 @@ import Testing
             }
             #expect(
                 error.description
-                    == "handle 0x81010010 holds an \(algorithm.displayName) key, not \(other.displayName);"
+                    == "handle 0x81020010 holds an \(algorithm.displayName) key, not \(other.displayName);"
                     + " use another handle or evict it")
             // The key that was there is untouched.
             #expect(try await device.publicKey(at: .defaultSigningKey).hash == existing.publicKey.hash)
@@ -91,12 +91,12 @@ import Testing
             let error = try await #require(throws: TPMError.self) {
                 try await device.publicKey(at: .defaultSigningKey)
             }
-            #expect(error.description.hasPrefix("handle 0x81010010 holds no key"))
+            #expect(error.description.hasPrefix("handle 0x81020010 holds no key"))
             let signError = try await #require(throws: TPMError.self) {
                 let digest = Array(SHA256.hash(data: Data()))
                 return try await device.sign(digest: digest, with: .defaultSigningKey, algorithm: .es256)
             }
-            #expect(signError.description.hasPrefix("handle 0x81010010 holds no key"))
+            #expect(signError.description.hasPrefix("handle 0x81020010 holds no key"))
         }
     }
 
@@ -109,12 +109,12 @@ import Testing
             let digest = Array(SHA256.hash(data: message))
             _ = try await device.sign(digest: digest, with: .defaultSigningKey, algorithm: .es256)
             // The swtpm TCTI connects per command, so tools can run while the device is open.
-            _ = try tpm.tool("tpm2_evictcontrol", ["-C", "o", "-c", "0x81010010"])
+            _ = try tpm.tool("tpm2_evictcontrol", ["-C", "o", "-c", "0x81020010"])
 
             let signError = try await #require(throws: TPMError.self) {
                 try await device.sign(digest: digest, with: .defaultSigningKey, algorithm: .es256)
             }
-            #expect(signError.description.hasPrefix("handle 0x81010010 holds no key"))
+            #expect(signError.description.hasPrefix("handle 0x81020010 holds no key"))
             let again = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
             #expect(again.created)
             #expect(again.publicKey.hash != first.publicKey.hash)
@@ -128,7 +128,7 @@ import Testing
         defer { tpm.stop() }
         // A storage key (restricted | decrypt) made with tpm2-tools, flushing as it goes (no resource manager).
         _ = try tpm.tool("tpm2_createprimary", ["-C", "o", "-G", "ecc256", "-c", "primary.ctx", "-Q"])
-        _ = try tpm.tool("tpm2_evictcontrol", ["-C", "o", "-c", "primary.ctx", "0x81010010"])
+        _ = try tpm.tool("tpm2_evictcontrol", ["-C", "o", "-c", "primary.ctx", "0x81020010"])
         _ = try tpm.tool("tpm2_flushcontext", ["-t"])
         try await tpm.withDevice { device in
             let error = try await #require(throws: TPMError.self) {
@@ -146,7 +146,7 @@ import Testing
         _ = try await tpm.withDevice { device in
             try await device.provisionSigningKey(algorithm, at: .defaultSigningKey)
         }
-        let output = try tpm.tool("tpm2_readpublic", ["-c", "0x81010010"]).output
+        let output = try tpm.tool("tpm2_readpublic", ["-c", "0x81020010"]).output
         // tpm2-tools 5.4 prints "attributes:\n  value: fixedtpm|fixedparent|...\n  raw: 0x40072".
         let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let index = try #require(lines.firstIndex(of: "attributes:"))
@@ -171,7 +171,7 @@ import Testing
         #expect(SHA256.hash(data: der).hex == key.hash.hex)
 
         // tpm2-tools' own PEM export of the same key hashes the same.
-        _ = try tpm.tool("tpm2_readpublic", ["-c", "0x81010010", "-f", "pem", "-o", "tools.pem"])
+        _ = try tpm.tool("tpm2_readpublic", ["-c", "0x81020010", "-f", "pem", "-o", "tools.pem"])
         let toolsDER = try openssl(["pkey", "-pubin", "-in", "tools.pem", "-outform", "DER"], in: work).standardOutput
         #expect(SHA256.hash(data: toolsDER).hex == key.hash.hex)
     }

@@ -98,7 +98,7 @@ import Testing
         let error = try await #require(throws: TPMError.self) {
             try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
         }
-        #expect(error.description.hasPrefix("handle 0x81010010 holds an ECC P-256 key (attributes"), "\(error)")
+        #expect(error.description.hasPrefix("handle 0x81020010 holds an ECC P-256 key (attributes"), "\(error)")
         #expect(error.description.contains("without noDA"))
         #expect(try await device.publicKey(at: .defaultSigningKey).hash == old.publicKey.hash)
 

@@ -69,7 +69,7 @@ import Testing
         let message = Data("metrics from tpm2-tools".utf8)
         try message.write(to: tpm.directory.appending("message.txt"))
         _ = try tpm.tool(
-            "tpm2_sign", ["-c", "0x81010010", "-g", "sha256", "-f", "plain", "-o", "sig.bin", "message.txt"])
+            "tpm2_sign", ["-c", "0x81020010", "-g", "sha256", "-f", "plain", "-o", "sig.bin", "message.txt"])
         let plain = try Data(contentsOf: tpm.directory.appending("sig.bin"))
         // tpm2-tools "plain" is DER for ECDSA (not r‖s) and the bare PKCS#1 v1.5 signature for RSASSA.
         let jws =
@@ -85,7 +85,7 @@ import Testing
         defer { tpm.stop() }
         try await tpm.withDevice { device in
             let error = try await #require(throws: TPMError.self) { try await TPMSigner(device: device) }
-            #expect(error.description.hasPrefix("handle 0x81010010 holds no key"))
+            #expect(error.description.hasPrefix("handle 0x81020010 holds no key"))
         }
     }
 
