@@ -11,8 +11,14 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     /// ISO 8601 UTC.
     public var createdAt: String
     public var allowedPlaces: [AllowedPlace]
-    /// The TPM evidence behind the key; nil for a key an operator configured (`allowlist add`).
-    public var trust: TrustBlock?
+    /// The TPM evidence behind the key; nil for a key an operator configured (`allowlist add`), and for
+    /// an entry read with ``AllowlistEntry/evidenceReading`` set to `.summary` (gateways, collectors),
+    /// which keeps only ``trustSummary``.
+    public var trust: TrustBlock? {
+        didSet { trustSummary = trust.map(TrustSummary.init) }
+    }
+    /// What the gateway's and collectors' checks need of the trust block.
+    public private(set) var trustSummary: TrustSummary?
     /// `public_key` as text or parsed; an ``Allowlist`` holds only parsed entries.
     private(set) var key: Key
 
@@ -27,7 +33,18 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     }
 
     /// How strongly the key's origin was proven: the trust block's level, or `configured` without one.
-    public var trustLevel: TrustLevel { trust?.level ?? .configured }
+    public var trustLevel: TrustLevel { trustSummary?.level ?? .configured }
+
+    /// How much of a trust block decoding keeps (`decoder.userInfo[AllowlistEntry.evidenceReading]`).
+    public enum EvidenceReading: Sendable {
+        /// All of it (the default): the operator commands, the registrar, `verify-evidence`.
+        case full
+        /// Level, EK hash and attestation time: some 50 bytes instead of some 2 KB per agent. An entry read
+        /// so cannot be encoded (saving it would drop the evidence).
+        case summary
+    }
+
+    public static let evidenceReading = CodingUserInfoKey(rawValue: "edgeproof.allowlist.evidence")!
 
     public init(
         name: String, publicKey: String, publicKeyHash: PublicKeyHash, status: AgentStatus = .active,
@@ -40,6 +57,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         self.createdAt = createdAt
         self.allowedPlaces = allowedPlaces
         self.trust = trust
+        self.trustSummary = trust.map(TrustSummary.init)
     }
 
     /// An entry for `key`, with the hash computed from the key itself.
@@ -53,6 +71,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         self.createdAt = createdAt
         self.allowedPlaces = allowedPlaces
         self.trust = trust
+        self.trustSummary = trust.map(TrustSummary.init)
     }
 
     /// Holds `parsed`, the key parsed from this entry's text.
@@ -102,7 +121,14 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         status = try container.decode(AgentStatus.self, forKey: .status)
         createdAt = try container.decode(String.self, forKey: .createdAt)
         allowedPlaces = try container.decode([AllowedPlace].self, forKey: .allowedPlaces)
-        trust = try container.decodeIfPresent(TrustBlock.self, forKey: .trust)
+        switch decoder.userInfo[Self.evidenceReading] as? EvidenceReading ?? .full {
+        case .full:
+            trust = try container.decodeIfPresent(TrustBlock.self, forKey: .trust)
+            trustSummary = trust.map(TrustSummary.init)
+        case .summary:
+            trust = nil
+            trustSummary = try container.decodeIfPresent(TrustSummary.self, forKey: .trust)
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -113,6 +139,12 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         try container.encode(status, forKey: .status)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(allowedPlaces, forKey: .allowedPlaces)
+        if trust == nil, trustSummary != nil {
+            throw EncodingError.invalidValue(
+                self, EncodingError.Context(
+                    codingPath: encoder.codingPath + [CodingKeys.trust],
+                    debugDescription: "agent \(name): its trust evidence was not read (summary only); saving would drop it"))
+        }
         try container.encodeIfPresent(trust, forKey: .trust)
     }
 
@@ -120,7 +152,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     public static func == (lhs: AllowlistEntry, rhs: AllowlistEntry) -> Bool {
         lhs.name == rhs.name && lhs.publicKeyHash == rhs.publicKeyHash && lhs.status == rhs.status
             && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces
-            && lhs.publicKey == rhs.publicKey && lhs.trust == rhs.trust
+            && lhs.publicKey == rhs.publicKey && lhs.trust == rhs.trust && lhs.trustSummary == rhs.trustSummary
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -131,6 +163,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         hasher.combine(createdAt)
         hasher.combine(allowedPlaces)
         hasher.combine(trust)
+        hasher.combine(trustSummary)
     }
 }
 
