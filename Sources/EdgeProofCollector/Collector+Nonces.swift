@@ -23,7 +23,8 @@ extension Collector {
                 throw ValidationFailure(
                     .agentNotFound, "agent \(agent) is not on the allowlist", details: ["agent_name": .string(agent)])
             }
-            let verified = try allowlist.verifyAgent(named: agent, keyHash: entry.publicKeyHash)
+            let verified = try allowlist.verifyAgent(
+                named: agent, keyHash: entry.publicKeyHash, requirement: configuration.trustRequirement, now: Date())
             issued = nonceAuthority.issue(for: verified.entry.publicKeyHash)
         } catch {
             await reject(error, agent: agent, correlationData: correlation)

@@ -112,7 +112,7 @@ public final class Collector: Service, Sendable {
             intake: EnvelopeIntake(
                 collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
                 maximumEnvelopeBytes: configuration.maximumEnvelopeBytes,
-                maximumClockSkew: configuration.maximumClockSkew),
+                maximumClockSkew: configuration.maximumClockSkew, trustRequirement: configuration.trustRequirement),
             records: records)
         try rememberRecordedNonces()
     }

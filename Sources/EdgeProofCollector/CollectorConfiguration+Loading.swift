@@ -34,6 +34,10 @@ import Logging
 /// max_clock_skew_s: 300           # 300; a signed timestamp must lie in its nonce's validity window ± this
 ///                                 # (issued = expiry − nonce_lifetime_s: collectors sharing a nonce key share it)
 /// allowlist_poll_s: 1             # 1; how often the allowlist file is checked for changes (fractions allowed)
+/// require_trust_level: configured # configured | tpm-ek-pinned | tpm-ek-cert: the least an agent's key must prove
+/// require_trust_level_by_agent:   # {}; per agent, instead of require_trust_level: {legacy-box: configured}
+/// max_attestation_age_s: …        # none; a TPM-attested key last attested longer ago is refused
+///                                 # (agent_verification / agent_not_attested, as below the level)
 /// log_level: info                 # trace | debug | info | notice | warn | warning | error | critical
 /// ```
 ///
@@ -92,6 +96,9 @@ extension CollectorConfiguration: LoadableConfiguration {
         case maximumEnvelopeBytes = "max_envelope_bytes"
         case maximumClockSkew = "max_clock_skew_s"
         case allowlistPollInterval = "allowlist_poll_s"
+        case requireTrustLevel = "require_trust_level"
+        case requireTrustLevelByAgent = "require_trust_level_by_agent"
+        case maximumAttestationAge = "max_attestation_age_s"
         case logLevel = "log_level"
     }
 
@@ -116,6 +123,8 @@ extension CollectorConfiguration: LoadableConfiguration {
                 forKey: .maximumClockSkew, allowZero: true, wholeSeconds: true) ?? defaults.maximumClockSkew,
             allowlistPollInterval: try container.decodeDurationIfPresent(forKey: .allowlistPollInterval)
                 ?? defaults.allowlistPollInterval,
+            trustRequirement: try container.decodeTrustRequirement(
+                level: .requireTrustLevel, byAgent: .requireTrustLevelByAgent, maximumAge: .maximumAttestationAge),
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
     }
 }

@@ -1,3 +1,4 @@
+import EdgeProofCore
 import EdgeProofMQTT
 import EdgeProofStorage
 import Foundation
@@ -64,6 +65,8 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public var maximumClockSkew: Duration
     /// How often the allowlist file is checked for changes (`allowlist_poll_s`, as the gateway's).
     public var allowlistPollInterval: Duration
+    /// What an agent's key must prove beyond being allowlisted (`require_trust_level`, …).
+    public var trustRequirement: TrustRequirement
     public var logLevel: Logger.Level
 
     public init(
@@ -79,6 +82,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         maximumEnvelopeBytes: Int = 262_144,
         maximumClockSkew: Duration = .seconds(300),
         allowlistPollInterval: Duration = .seconds(1),
+        trustRequirement: TrustRequirement = TrustRequirement(),
         logLevel: Logger.Level = .info
     ) {
         self.id = id
@@ -92,6 +96,7 @@ public struct CollectorConfiguration: Sendable, Decodable {
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.maximumClockSkew = maximumClockSkew
         self.allowlistPollInterval = allowlistPollInterval
+        self.trustRequirement = trustRequirement
         self.logLevel = logLevel
     }
 

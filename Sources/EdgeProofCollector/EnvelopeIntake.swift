@@ -15,16 +15,18 @@ public struct EnvelopeIntake: Sendable {
     public let maximumEnvelopeBytes: Int
     /// How far a signed timestamp may lie outside its nonce's validity window.
     public let maximumClockSkew: Duration
+    public let trustRequirement: TrustRequirement
 
     public init(
         collectorID: String, nonceAuthority: NonceAuthority, replayCache: ReplayCache, maximumEnvelopeBytes: Int,
-        maximumClockSkew: Duration = .seconds(300)
+        maximumClockSkew: Duration = .seconds(300), trustRequirement: TrustRequirement = TrustRequirement()
     ) {
         self.collectorID = collectorID
         self.nonceAuthority = nonceAuthority
         self.replayCache = replayCache
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.maximumClockSkew = maximumClockSkew
+        self.trustRequirement = trustRequirement
     }
 
     /// An envelope that passed every check, with its nonce claimed and its record line ready; of the
@@ -68,10 +70,13 @@ public struct EnvelopeIntake: Sendable {
             return .rejected(error)
         }
         let nonce: ValidNonce
+        let trust: RecordTrust
         do throws(ValidationFailure) {
             try envelope.checkTopic(agent: agent)
-            let (entry, key) = try allowlist.verifyAgent(
-                named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash)
+            let (entry, key, keyTrust) = try allowlist.verifyAgent(
+                named: envelope.claims.agentName, keyHash: envelope.claims.publicKeyHash, requirement: trustRequirement,
+                now: receivedAt)
+            trust = keyTrust
             try envelope.verifySignature(with: key)
             nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
             try envelope.checkTimestamp(within: nonce, lifetime: nonceAuthority.lifetime, skew: maximumClockSkew)
@@ -100,7 +105,8 @@ public struct EnvelopeIntake: Sendable {
 
         do {
             let line = try StoredRecord.jsonLine(
-                for: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt))
+                for: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt),
+                trust: trust)
             return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(line)))
         } catch {
             // Cannot happen for a parsed envelope; refuse rather than store something unreadable.

@@ -15,6 +15,9 @@ import Foundation
 /// - `max_envelope_bytes` (262144): larger envelopes are rejected as `payload_too_large`.
 /// - `status_interval_s` (10): how often the retained online status with counters is republished (fractions allowed).
 /// - `allowlist_poll_s` (1): how often the allowlist file is checked for changes.
+/// - `require_trust_level` (configured): `configured`, `tpm-ek-pinned` or `tpm-ek-cert`, the least an agent's
+///   key must prove; `require_trust_level_by_agent` ({}) sets it per agent; `max_attestation_age_s` (none):
+///   a TPM-attested key last attested longer ago is refused. Both refuse as `agent_not_attested`.
 /// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
 ///
 /// Environment variables (override the file):

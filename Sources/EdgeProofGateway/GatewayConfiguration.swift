@@ -25,6 +25,8 @@ public struct GatewayConfiguration: Sendable {
     public var statusInterval: Duration
     /// How often the allowlist file is checked for changes (`allowlist_poll_s`).
     public var allowlistPollInterval: Duration
+    /// What an agent's key must prove beyond being allowlisted (`require_trust_level`, …).
+    public var trustRequirement: TrustRequirement
     public var logLevel: Logger.Level
 
     public init(
@@ -37,6 +39,7 @@ public struct GatewayConfiguration: Sendable {
         maximumEnvelopeBytes: Int = SignedEnvelope.defaultMaximumSize,
         statusInterval: Duration = .seconds(10),
         allowlistPollInterval: Duration = .seconds(1),
+        trustRequirement: TrustRequirement = TrustRequirement(),
         logLevel: Logger.Level = .info
     ) {
         self.id = id
@@ -47,6 +50,7 @@ public struct GatewayConfiguration: Sendable {
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.statusInterval = statusInterval
         self.allowlistPollInterval = allowlistPollInterval
+        self.trustRequirement = trustRequirement
         self.logLevel = logLevel
     }
 
@@ -80,6 +84,9 @@ extension GatewayConfiguration: Decodable {
         case maximumEnvelopeBytes = "max_envelope_bytes"
         case statusInterval = "status_interval_s"
         case allowlistPollInterval = "allowlist_poll_s"
+        case requireTrustLevel = "require_trust_level"
+        case requireTrustLevelByAgent = "require_trust_level_by_agent"
+        case maximumAttestationAge = "max_attestation_age_s"
         case logLevel = "log_level"
     }
 
@@ -98,6 +105,8 @@ extension GatewayConfiguration: Decodable {
         statusInterval = try container.decodeDurationIfPresent(forKey: .statusInterval) ?? defaults.statusInterval
         allowlistPollInterval =
             try container.decodeDurationIfPresent(forKey: .allowlistPollInterval) ?? defaults.allowlistPollInterval
+        trustRequirement = try container.decodeTrustRequirement(
+            level: .requireTrustLevel, byAgent: .requireTrustLevelByAgent, maximumAge: .maximumAttestationAge)
         logLevel = try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel
     }
 }

@@ -9,6 +9,7 @@ struct MessageInspector: Sendable {
     var topics: TopicTree
     var maximumEnvelopeBytes: Int
     var maximumClockSkew: Duration
+    var trustRequirement: TrustRequirement
 
     /// What the gateway does with one message from an agent.
     enum Verdict: Sendable {
@@ -29,6 +30,7 @@ struct MessageInspector: Sendable {
         topics = configuration.topics
         maximumEnvelopeBytes = configuration.maximumEnvelopeBytes
         maximumClockSkew = configuration.maximumClockSkew
+        trustRequirement = configuration.trustRequirement
     }
 
     func inspect(_ message: MQTTMessage, allowlist: Allowlist, now: Date) -> Verdict {
@@ -73,6 +75,12 @@ struct MessageInspector: Sendable {
             return reject(
                 ValidationFailure(.agentRevoked, "agent \(agent) is revoked", details: ["agent_name": .string(agent)]))
         }
+        do throws(ValidationFailure) {
+            try trustRequirement.check(
+                agent: agent, level: entry.trustLevel, attestedAt: allowlist.attestedAt(of: entry), now: now)
+        } catch {
+            return reject(error)
+        }
         let properties = MQTTProperties(responseTopic: message.properties.responseTopic, correlationData: correlation)
         return .forward(
             MQTTMessage(
@@ -88,8 +96,9 @@ struct MessageInspector: Sendable {
             let envelope = try SignedEnvelope(parsing: message.payload, maximumSize: maximumEnvelopeBytes)
             parsed = envelope
             try envelope.checkTopic(agent: agent)
-            let (entry, key) = try allowlist.verifyAgent(
-                named: envelope.claims.agentName, keyHash: envelope.header.keyID)
+            let (entry, key, _) = try allowlist.verifyAgent(
+                named: envelope.claims.agentName, keyHash: envelope.header.keyID, requirement: trustRequirement,
+                now: now)
             try envelope.verifySignature(with: key)
             try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
             try envelope.checkTimestamp(now: now, skew: maximumClockSkew)

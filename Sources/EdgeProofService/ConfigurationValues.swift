@@ -1,3 +1,4 @@
+import EdgeProofCore
 import EdgeProofMQTT
 import Logging
 
@@ -75,5 +76,37 @@ extension KeyedDecodingContainer {
                     + Logger.Level.configurationNames.joined(separator: ", ") + " (any case)")
         }
         return level
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `require_trust_level`, `require_trust_level_by_agent` and `max_attestation_age_s`, as the gateway
+    /// and the collectors read them (absent: nothing is required).
+    public func decodeTrustRequirement(level: Key, byAgent: Key, maximumAge: Key) throws -> TrustRequirement {
+        func trustLevel(_ text: String, key: Key) throws -> TrustLevel {
+            guard let level = TrustLevel(rawValue: text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: self,
+                    debugDescription: "unknown trust level \"\(text.prefix(40))\"; use "
+                        + TrustLevel.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return level
+        }
+        var requirement = TrustRequirement()
+        if let text = try decodeIfPresent(String.self, forKey: level) {
+            requirement.minimumLevel = try trustLevel(text, key: level)
+        }
+        for (agent, text) in try decodeIfPresent([String: String].self, forKey: byAgent) ?? [:] {
+            guard AgentName.isValid(agent) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: byAgent, in: self, debugDescription: "\"\(agent.prefix(70))\" is not an agent name")
+            }
+            requirement.minimumLevelByAgent[agent] = try trustLevel(text, key: byAgent)
+        }
+        if let age = try decodeDurationIfPresent(forKey: maximumAge) {
+            requirement.maximumAttestationAge = Double(age.components.seconds)
+                + Double(age.components.attoseconds) / 1e18
+        }
+        return requirement
     }
 }

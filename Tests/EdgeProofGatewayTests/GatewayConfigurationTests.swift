@@ -1,3 +1,4 @@
+import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofMQTT
 import EdgeProofService
@@ -41,6 +42,28 @@ struct GatewayConfigurationTests {
     func acceptsThePrototypesNamesForEnforce(_ name: String) throws {
         let configuration = try load(Self.brokerSection + "\nmode: \(name)\nallowlist_file: allowlist.yaml\n")
         #expect(configuration.mode == .enforce)
+    }
+
+    @Test("require_trust_level, per agent and max_attestation_age_s are read; an unknown level names the key")
+    func readsTheTrustRequirement() throws {
+        #expect(try load(Self.brokerSection).trustRequirement == TrustRequirement())
+        let configuration = try load(
+            Self.brokerSection + """
+
+                require_trust_level: tpm-ek-cert
+                require_trust_level_by_agent: {legacy-box: configured}
+                max_attestation_age_s: 172800
+                """)
+        #expect(
+            configuration.trustRequirement
+                == TrustRequirement(
+                    minimumLevel: .tpmEKCert, minimumLevelByAgent: ["legacy-box": .configured],
+                    maximumAttestationAge: 172_800))
+        #expect {
+            try load(Self.brokerSection + "\nrequire_trust_level: tpm\n")
+        } throws: { error in
+            "\(error)".contains("require_trust_level") && "\(error)".contains("tpm-ek-pinned")
+        }
     }
 
     @Test func environmentOverridesTheFile() throws {

@@ -1,3 +1,4 @@
+import Crypto
 import EdgeProofCore
 import EdgeProofMQTT
 import Foundation
@@ -58,5 +59,39 @@ struct MessageInspectorTests {
         #expect(forwarded.properties == properties)
         #expect(forwarded.qos == .atLeastOnce)
         #expect(!forwarded.retain)
+    }
+}
+
+@Suite("Gateway decisions: trust requirement")
+struct MessageInspectorTrustTests {
+    @Test("in enforce mode a nonce request from a configured key is refused where tpm-ek-cert is required")
+    func nonceRequestBelowTheRequiredLevelIsRefused() throws {
+        var configuration = GatewayConfiguration(mode: .enforce, allowlistFile: "unused.json")
+        configuration.trustRequirement = TrustRequirement(minimumLevel: .tpmEKCert)
+        var allowlist = Allowlist()
+        try allowlist.add(
+            AllowlistEntry(
+                name: "agent-001",
+                key: try AgentPublicKey(derRepresentation: P256.Signing.PrivateKey().publicKey.derRepresentation),
+                createdAt: Timestamp.string(from: Date()), allowedPlaces: [AllowedPlace(region: "US")]))
+        let verdict = MessageInspector(configuration: configuration).inspect(
+            MQTTMessage(topic: "edgeproof/v1/agents/agent-001/nonce/request", payload: Data()), allowlist: allowlist,
+            now: Date())
+        guard case .reject(let rejection, let agent, _) = verdict else {
+            Issue.record("not rejected: \(verdict)")
+            return
+        }
+        #expect(agent == "agent-001")
+        #expect(rejection.reasonCode == "agent_not_attested")
+        #expect(rejection.validationType == .agentVerification)
+
+        configuration.trustRequirement = TrustRequirement()
+        guard case .forward = MessageInspector(configuration: configuration).inspect(
+            MQTTMessage(topic: "edgeproof/v1/agents/agent-001/nonce/request", payload: Data()), allowlist: allowlist,
+            now: Date())
+        else {
+            Issue.record("not forwarded without a requirement")
+            return
+        }
     }
 }

@@ -1,9 +1,13 @@
+import Foundation
+
 /// A validated allowlist, indexed by agent name and by key hash, with every public key parsed
 /// once at load (and held by its entry).
 public struct Allowlist: Sendable {
     public private(set) var document: AllowlistDocument
     private var indexByName: [String: Int]
     private var indexByHash: [PublicKeyHash: Int]
+    /// Re-attestations later than the entries' trust blocks (the attestation ledger's), by agent name.
+    private var reattestedAt: [String: Double] = [:]
 
     /// Validates `document`: supported version, valid and unique names, parsable keys whose hash
     /// matches the stored one, unique hashes, well-formed places.
@@ -67,7 +71,9 @@ public struct Allowlist: Sendable {
     public mutating func add(_ entry: AllowlistEntry) throws(AllowlistError) {
         var document = self.document
         document.agents.append(entry)
+        let reattestedAt = self.reattestedAt
         self = try Allowlist(document)
+        self.reattestedAt = reattestedAt
     }
 
     /// Removes the agent named `name`; fails if there is none.
@@ -75,7 +81,29 @@ public struct Allowlist: Sendable {
         guard let index = indexByName[name] else { throw AllowlistError("no agent named \(name)") }
         var document = self.document
         document.agents.remove(at: index)
+        var reattestedAt = self.reattestedAt
+        reattestedAt[name] = nil
         self = try Allowlist(document)
+        self.reattestedAt = reattestedAt
+    }
+
+    /// When `entry`'s key was last attested (seconds since 1970): its trust block's `attested_at` or a
+    /// later re-attestation; nil for a key without TPM evidence.
+    public func attestedAt(of entry: AllowlistEntry) -> Double? {
+        guard let own = entry.trustSummary?.attestedAt else { return nil }
+        guard let later = reattestedAt[entry.name] else { return own }
+        return max(own, later)
+    }
+
+    /// Records that `agent`'s key `keyHash` was attested again at `time` (seconds since 1970), as a line
+    /// of the attestation ledger says. Ignored for an agent not on the allowlist, without TPM evidence, or
+    /// whose key is another one now (the line is about a key the allowlist no longer holds).
+    public mutating func recordAttestation(agent: String, keyHash: PublicKeyHash, at time: Double) {
+        guard let index = indexByName[agent] else { return }
+        let entry = document.agents[index]
+        guard entry.publicKeyHash == keyHash, entry.trustSummary != nil else { return }
+        if let known = reattestedAt[agent], known >= time { return }
+        reattestedAt[agent] = time
     }
 
     /// Sets an agent's status (revoking keeps the entry, so the reason for rejection stays specific).
@@ -105,6 +133,17 @@ public struct Allowlist: Sendable {
                 details: ["agent_name": .string(name), "expected": .string(key.hash.hex), "received": .string(keyHash.hex)])
         }
         return (entry, key)
+    }
+
+    /// ``verifyAgent(named:keyHash:)``, then `requirement` (`agent_not_attested`): the key's trust level and
+    /// the age of its last attestation. Returns the trust the envelope's record carries.
+    public func verifyAgent(
+        named name: String, keyHash: PublicKeyHash, requirement: TrustRequirement, now: Date
+    ) throws(ValidationFailure) -> (entry: AllowlistEntry, key: AgentPublicKey, trust: RecordTrust) {
+        let (entry, key) = try verifyAgent(named: name, keyHash: keyHash)
+        let trust = RecordTrust(level: entry.trustLevel, attestedAt: attestedAt(of: entry))
+        try requirement.check(agent: name, level: trust.level, attestedAt: trust.attestedAt, now: now)
+        return (entry, key, trust)
     }
 
     private static func validate(_ entry: AllowlistEntry, at index: Int) throws(AllowlistError) -> AgentPublicKey {

@@ -13,9 +13,10 @@ extension StoredRecord {
     /// line. For our agents' compact, key-sorted claims that is exactly what re-encoding would give,
     /// without its cost.
     public static func jsonLine(
-        for envelope: SignedEnvelope, topic: String, collector: String, receivedAt: String
+        for envelope: SignedEnvelope, topic: String, collector: String, receivedAt: String, trust: RecordTrust? = nil
     ) throws -> [UInt8] {
-        let record = StoredRecord(envelope: envelope, topic: topic, collector: collector, receivedAt: receivedAt)
+        let record = StoredRecord(
+            envelope: envelope, topic: topic, collector: collector, receivedAt: receivedAt, trust: trust)
         let signedMetrics = envelope.signedMetricsJSON.flatMap { $0.contains(where: { $0 < 0x20 }) ? nil : $0 }
         return try record.jsonLine(signedMetricsJSON: signedMetrics)
     }
@@ -35,6 +36,10 @@ extension StoredRecord {
         writer.openObject()
         writer.key("agent_name")
         writer.string(agentName)
+        if let attestedAt {
+            writer.key("attested_at")
+            writer.string(attestedAt)
+        }
         writer.key("collector")
         writer.string(collector)
         writer.key("geographic_region")
@@ -63,6 +68,10 @@ extension StoredRecord {
         writer.string(signature)
         writer.key("topic")
         writer.string(topic)
+        if let trustLevel {
+            writer.key("trust_level")
+            writer.string(trustLevel.rawValue)
+        }
         writer.closeObject()
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One accepted envelope as a collector stores it: a line of a `*.jsonl` records file. Self-contained:
 /// the original `protected`, `payload` and `signature` let `edgeproof verify` (or any JOSE library)
 /// re-check it offline.
@@ -14,6 +16,11 @@ public struct StoredRecord: Sendable, Hashable, Codable {
     public var protected: String
     public var payload: String
     public var signature: String
+    /// The trust level of the agent's key when the collector accepted the envelope, and when that key
+    /// was last attested (ISO 8601; none for a `configured` key): how strongly the record's origin was
+    /// proven. Absent in records of collectors before trust levels.
+    public var trustLevel: TrustLevel?
+    public var attestedAt: String?
 
     enum CodingKeys: String, CodingKey {
         case receivedAt = "received_at"
@@ -22,9 +29,13 @@ public struct StoredRecord: Sendable, Hashable, Codable {
         case kid
         case geographicRegion = "geographic_region"
         case geolocation, nonce, metrics, protected, payload, signature
+        case trustLevel = "trust_level"
+        case attestedAt = "attested_at"
     }
 
-    public init(envelope: SignedEnvelope, topic: String, collector: String, receivedAt: String) {
+    public init(
+        envelope: SignedEnvelope, topic: String, collector: String, receivedAt: String, trust: RecordTrust? = nil
+    ) {
         self.receivedAt = receivedAt
         self.collector = collector
         self.topic = topic
@@ -37,6 +48,8 @@ public struct StoredRecord: Sendable, Hashable, Codable {
         self.protected = envelope.protected
         self.payload = envelope.payload
         self.signature = envelope.signature
+        self.trustLevel = trust?.level
+        self.attestedAt = trust?.attestedAt.map { Timestamp.string(from: Date(timeIntervalSince1970: $0)) }
     }
 
     init(
