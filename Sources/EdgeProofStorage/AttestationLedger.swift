@@ -94,9 +94,9 @@ public struct AttestationLedger: Sendable {
     }
 
     /// The complete lines after `position`, which moves past them. When the file is another one than the
-    /// position's (compacted: a new inode) or shorter, reading starts over from its first line; since a
-    /// compacted ledger holds each agent's last line, merging what is read by agent (``merge(_:into:)``)
-    /// gives the same map either way. A line still being written (no newline yet) waits for the next call.
+    /// position's (compacted: another inode or generation line) or shorter, reading starts over from its
+    /// first line; since a compacted ledger holds each agent's last line, merging what is read by agent
+    /// (``merge(_:into:)``) gives the same map either way. A line still being written (no newline yet) waits for the next call.
     public func readAppended(since position: inout LedgerPosition) throws(StorageError) -> [Line] {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -112,8 +112,14 @@ public struct AttestationLedger: Sendable {
         let device = UInt64(info.st_dev)
         let inode = UInt64(info.st_ino)
         let size = Int64(info.st_size)
-        if position.device != device || position.inode != inode || size < position.offset {
+        // A compaction's file may get the inode number of the one it replaced two compactions ago: its
+        // generation line tells them apart.
+        let generation = try Self.generation(fd, size: size, path: url.path)
+        if position.device != device || position.inode != inode || position.generation != generation
+            || size < position.offset
+        {
             position = LedgerPosition(device: device, inode: inode, offset: 0)
+            position.generation = generation
         }
         guard size > position.offset else { return [] }
         let data = try Self.read(fd, from: position.offset, count: Int(size - position.offset), path: url.path)
@@ -123,6 +129,7 @@ public struct AttestationLedger: Sendable {
         var number = 0
         for text in data[data.startIndex...end].split(separator: UInt8(ascii: "\n")) {
             number += 1
+            if text.starts(with: Self.generationPrefix) { continue }
             do {
                 lines.append(try decoder.decode(Line.self, from: text))
             } catch {
@@ -145,11 +152,21 @@ public struct AttestationLedger: Sendable {
     /// Rewrites the ledger as `latest` (one line per agent, by name) with an atomic rename: readers see the
     /// old file or the whole new one, and start over from its top (its inode changed).
     public func compact(to latest: [String: Line]) throws(StorageError) {
-        var data = Data()
+        var data = Data(Self.generationPrefix) + Data("\(UUID().uuidString)\"}\n".utf8)
         for agent in latest.keys.sorted() {
             if let line = latest[agent] { data += try Self.encode(line) }
         }
         try DurableFile.write(data, to: url)
+    }
+
+    /// A compacted file's first line, `{"generation":"<UUID>"}`, which readers skip.
+    private static let generationPrefix = Array(#"{"generation":""#.utf8)
+
+    /// The file's generation line ("" for a ledger that was never compacted).
+    private static func generation(_ fd: Int32, size: Int64, path: String) throws(StorageError) -> String {
+        let head = try read(fd, from: 0, count: Int(min(size, 64)), path: path)
+        guard head.starts(with: generationPrefix), let end = head.firstIndex(of: UInt8(ascii: "\n")) else { return "" }
+        return String(decoding: head[head.startIndex..<end], as: UTF8.self)
     }
 
     static func encode(_ line: Line) throws(StorageError) -> Data {
@@ -187,11 +204,13 @@ public struct AttestationLedger: Sendable {
     }
 }
 
-/// Where a ledger reader stopped: the file (device, inode) and the offset after its last complete line.
+/// Where a ledger reader stopped: the file (device, inode, generation) and the offset after its last complete
+/// line.
 /// A new position reads from the start.
 public struct LedgerPosition: Sendable, Hashable {
     var device: UInt64
     var inode: UInt64
+    var generation = ""
     public internal(set) var offset: Int64
     /// Lines read through this position since it last started over (the file's line count, for a writer).
     public internal(set) var linesRead: Int

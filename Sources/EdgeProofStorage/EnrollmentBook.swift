@@ -149,7 +149,7 @@ public final class EnrollmentBook: Sendable {
         }
 
         if let entry = allowlist.entry(named: name) {
-            guard let trust = entry.trust else {
+            guard let trust = entry.trustSummary else {
                 return try pend(
                     enrollment, note: "\(name) is allowlisted with a configured key (no TPM evidence): an operator decides",
                     allowlist: &allowlist, now: now, state: &state)
@@ -164,7 +164,7 @@ public final class EnrollmentBook: Sendable {
             }
             // The same TPM with a new signing key (re-provisioned): the EK proves it is the same machine.
             var evidence = enrollment.trust
-            evidence.approvedBy = trust.approvedBy
+            evidence.approvedBy = entry.trust?.approvedBy ?? "re-provisioned"
             evidence.enrolledAt = Timestamp.string(from: now)
             let renewed = AllowlistEntry(
                 name: name, key: enrollment.signingKey, createdAt: entry.createdAt, allowedPlaces: entry.allowedPlaces,

@@ -155,6 +155,7 @@ extension EdgeProof.AllowlistCommand {
             print("status:              \(entry.status.rawValue)")
             print("key:                 \(allowlist.publicKey(forAgent: name)?.keyDescription ?? "?")")
             print("tpm_public_key_hash: \(entry.publicKeyHash)")
+            print("trust_level:         \(entry.trustLevel)")
             print("created_at:          \(entry.createdAt)")
             print("allowed_places:      \(entry.allowedPlaces.map(\.description).joined(separator: ", "))")
             print("public_key:")

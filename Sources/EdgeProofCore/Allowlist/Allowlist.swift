@@ -38,7 +38,7 @@ public struct Allowlist: Sendable {
                 throw AllowlistError(
                     "agents[\(index)] (\(entry.name)): the public key is already used by \(document.agents[other].name)")
             }
-            if let trust = entry.trust, entry.status == .active {
+            if let trust = entry.trustSummary, entry.status == .active {
                 if let other = indexByEKHash[trust.ekPublicHash] {
                     throw AllowlistError(
                         "agents[\(index)] (\(entry.name)): EK \(trust.ekPublicHash) is already used by active agent "
@@ -119,7 +119,7 @@ public struct Allowlist: Sendable {
     /// Sets an agent's status (revoking keeps the entry, so the reason for rejection stays specific).
     public mutating func setStatus(_ status: AgentStatus, forAgent name: String) throws(AllowlistError) {
         guard let index = indexByName[name] else { throw AllowlistError("no agent named \(name)") }
-        if let ek = document.agents[index].trust?.ekPublicHash {
+        if let ek = document.agents[index].trustSummary?.ekPublicHash {
             if status == .active, let other = indexByEKHash[ek], other != index {
                 throw AllowlistError("\(name): EK \(ek) is already used by active agent \(document.agents[other].name)")
             }
@@ -173,8 +173,13 @@ public struct Allowlist: Sendable {
         for place in entry.allowedPlaces {
             if let problem = place.validationProblem { throw AllowlistError("\(label): \(problem)") }
         }
-        if let trust = entry.trust, trust.level == .configured {
-            throw AllowlistError("\(label): a trust block claims TPM evidence; its level cannot be configured")
+        if let trust = entry.trustSummary {
+            guard trust.level != .configured else {
+                throw AllowlistError("\(label): a trust block claims TPM evidence; its level cannot be configured")
+            }
+            guard trust.attestedAt != nil else {
+                throw AllowlistError("\(label): the trust block's attested_at is not an ISO 8601 UTC time")
+            }
         }
         return key
     }
