@@ -90,13 +90,16 @@ public struct AttestationLedger: Sendable {
     /// Each agent's last line (none for a ledger that does not exist yet).
     public func latest() throws(StorageError) -> [String: Line] {
         var position = LedgerPosition()
-        return Self.merge(try readAppended(since: &position), into: [:])
+        var latest = [String: Line]()
+        Self.merge(try readAppended(since: &position), into: &latest)
+        return latest
     }
 
     /// The complete lines after `position`, which moves past them. When the file is another one than the
     /// position's (compacted: another inode or generation line) or shorter, reading starts over from its
     /// first line; since a compacted ledger holds each agent's last line, merging what is read by agent
-    /// (``merge(_:into:)``) gives the same map either way. A line still being written (no newline yet) waits for the next call.
+    /// (``merge(_:into:)``) gives the same map either way. A line still being written (no newline yet)
+    /// waits for the next call.
     public func readAppended(since position: inout LedgerPosition) throws(StorageError) -> [Line] {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -142,11 +145,9 @@ public struct AttestationLedger: Sendable {
         return lines
     }
 
-    /// `lines` merged into `latest`, the later line of an agent winning.
-    public static func merge(_ lines: [Line], into latest: [String: Line]) -> [String: Line] {
-        var latest = latest
+    /// Merges `lines` into `latest` in place, the later line of an agent winning.
+    public static func merge(_ lines: [Line], into latest: inout [String: Line]) {
         for line in lines { latest[line.agent] = line }
-        return latest
     }
 
     /// Rewrites the ledger as `latest` (one line per agent, by name) with an atomic rename: readers see the

@@ -282,7 +282,7 @@ public final class EnrollmentBook: Sendable {
             if state.ledgerPosition.linesRead == lines.count {
                 state.latest = [:]  // started over (first read or a compacted file)
             }
-            state.latest = AttestationLedger.merge(lines, into: state.latest)
+            AttestationLedger.merge(lines, into: &state.latest)
         }
     }
 

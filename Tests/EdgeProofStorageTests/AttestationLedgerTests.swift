@@ -23,7 +23,8 @@ struct AttestationLedgerTests {
             agents.append(agent)
         }
         var position = LedgerPosition()
-        var tailed = AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: [:])
+        var tailed = [String: AttestationLedger.Line]()
+        AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: &tailed)
         #expect(tailed.count == 3)
         #expect(try rig.ledger.readAppended(since: &position).isEmpty, "nothing new, nothing read")
 
@@ -35,12 +36,12 @@ struct AttestationLedgerTests {
             let text = try String(contentsOf: rig.ledger.url, encoding: .utf8)
             generations.insert(text.prefix { $0 != "\n" })
             if clock.isMultiple(of: 4) {
-                tailed = AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: tailed)
+                AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: &tailed)
                 #expect(tailed.mapValues(\.clock) == ["agent-000": clock, "agent-001": clock, "agent-002": clock])
             }
         }
         #expect(generations.count > 3, "the ledger was compacted (rewritten, a new generation line) several times")
-        tailed = AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: tailed)
+        AttestationLedger.merge(try rig.ledger.readAppended(since: &position), into: &tailed)
         #expect(tailed == (try rig.ledger.latest()))
         #expect(tailed["agent-002"]?.clock == 30)
         let lines = try String(contentsOf: rig.ledger.url, encoding: .utf8).split(separator: "\n")
