@@ -204,6 +204,7 @@ let package = Package(
                 "EdgeProofDemo",
                 "EdgeProofService",
                 "EdgeProofBench",
+                "EdgeProofAttestation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,7 +9,10 @@ extension EdgeProof {
         static let configuration = CommandConfiguration(
             commandName: "allowlist",
             abstract: "Manage the agent allowlist file (JSON or YAML by extension) shared by gateway and collectors.",
-            subcommands: [Add.self, Remove.self, List.self, Show.self, Revoke.self, Activate.self, Validate.self]
+            subcommands: [
+                Add.self, Remove.self, List.self, Show.self, Revoke.self, Activate.self, Validate.self, Pending.self,
+                Approve.self, Reject.self, Expect.self, VerifyEvidence.self,
+            ]
         )
     }
 }
@@ -39,36 +42,22 @@ extension EdgeProof.AllowlistCommand {
         var name: String
         @Option(name: .customLong("public-key"), help: "PEM file of the agent's public key ('-' for stdin).")
         var publicKey: String
-        @Option(help: "Allowed region (country).") var region: String?
-        @Option(help: "Allowed state within the region.") var state: String?
-        @Option(help: "Allowed city within the state.") var city: String?
-        @Option(name: .customLong("place"), help: "An allowed place as Country[/State[/City]]; repeatable.")
-        var places: [String] = []
+        @OptionGroup var placeOptions: PlaceOptions
 
         func validate() throws {
             guard AgentName.isValid(name) else {
                 throw ValidationError(
                     "agent name \"\(name)\" is invalid; use 1-\(AgentName.maximumLength) letters, digits, '.', '_' or '-'")
             }
-            guard region != nil || !places.isEmpty else {
+            guard !placeOptions.isEmpty else {
                 throw ValidationError("give at least one allowed place with --region or --place")
-            }
-            if region == nil, state != nil || city != nil {
-                throw ValidationError("--state and --city need --region")
             }
         }
 
         func run() throws {
             let pem = try readPEM(publicKey)
             let key = try AgentPublicKey(pemRepresentation: pem)
-            var allowed = [AllowedPlace]()
-            if let region { allowed.append(AllowedPlace(region: region, state: state, city: city)) }
-            for place in places {
-                guard let parsed = AllowedPlace(path: place) else {
-                    throw ValidationError("--place \"\(place)\" is not of the form Country[/State[/City]]")
-                }
-                allowed.append(parsed)
-            }
+            let allowed = try placeOptions.parsed()
             let file = options.allowlistFile
             var allowlist = try file.loadOrEmpty()
             try allowlist.add(
@@ -128,7 +117,8 @@ extension EdgeProof.AllowlistCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List agents: name, status, key type, key hash, places.")
+        static let configuration = CommandConfiguration(
+            abstract: "List agents: name, status, trust level, key type, key hash, places.")
 
         @OptionGroup var options: AllowlistFileOption
 
@@ -136,13 +126,13 @@ extension EdgeProof.AllowlistCommand {
             let allowlist = try options.allowlistFile.load()
             let rows = allowlist.entries.map { entry in
                 [
-                    entry.name, entry.status.rawValue,
+                    entry.name, entry.status.rawValue, entry.trustLevel.rawValue,
                     allowlist.publicKey(forAgent: entry.name)?.keyDescription ?? "?",
                     String(entry.publicKeyHash.hex.prefix(16)) + "…",
                     entry.allowedPlaces.map(\.description).joined(separator: ", "),
                 ]
             }
-            print(TextTable(header: ["NAME", "STATUS", "KEY", "KEY HASH", "ALLOWED PLACES"], rows: rows).rendered)
+            print(TextTable(header: ["NAME", "STATUS", "TRUST", "KEY", "KEY HASH", "ALLOWED PLACES"], rows: rows).rendered)
             let global = allowlist.policy.globalPlaces
             if !global.isEmpty {
                 print("global allowed places: \(global.map(\.description).joined(separator: ", "))")
@@ -165,6 +155,7 @@ extension EdgeProof.AllowlistCommand {
             print("status:              \(entry.status.rawValue)")
             print("key:                 \(allowlist.publicKey(forAgent: name)?.keyDescription ?? "?")")
             print("tpm_public_key_hash: \(entry.publicKeyHash)")
+            print("trust_level:         \(entry.trustLevel)")
             print("created_at:          \(entry.createdAt)")
             print("allowed_places:      \(entry.allowedPlaces.map(\.description).joined(separator: ", "))")
             print("public_key:")

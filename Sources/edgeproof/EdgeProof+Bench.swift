@@ -6,7 +6,9 @@ extension EdgeProof {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measurements. Each prints a table and, as its last line, one JSON object of figures.",
-            subcommands: [Verify.self, Agent.self, Transport.self, EndToEnd.self, Scale.self, Soak.self, Drain.self]
+            subcommands: [
+                Verify.self, Agent.self, Transport.self, EndToEnd.self, Scale.self, Soak.self, Drain.self, Attest.self,
+            ]
         )
     }
 }

@@ -6,11 +6,15 @@ public struct Allowlist: Sendable {
     public private(set) var document: AllowlistDocument
     private var indexByName: [String: Int]
     private var indexByHash: [PublicKeyHash: Int]
+    /// Active entries with a trust block, by EK public hash.
+    private var indexByEKHash: [PublicKeyHash: Int]
     /// Re-attestations later than the entries' trust blocks (the attestation ledger's), by agent name.
     private var reattestedAt: [String: Double] = [:]
 
     /// Validates `document`: supported version, valid and unique names, parsable keys whose hash
-    /// matches the stored one, unique hashes, well-formed places.
+    /// matches the stored one, unique hashes, well-formed places, trust blocks that claim TPM evidence,
+    /// no EK under two active entries. (That a trust block's `signing_key_public` holds the entry's key is
+    /// `allowlist verify-evidence`'s check: it needs TPM structures, and loading stays cheap.)
     public init(_ document: AllowlistDocument) throws(AllowlistError) {
         guard document.version == 1 else {
             throw AllowlistError("version \(document.version) is not supported (expected 1)")
@@ -21,6 +25,7 @@ public struct Allowlist: Sendable {
         var document = document
         var indexByName = [String: Int]()
         var indexByHash = [PublicKeyHash: Int]()
+        var indexByEKHash = [PublicKeyHash: Int]()
         indexByName.reserveCapacity(document.agents.count)
         indexByHash.reserveCapacity(document.agents.count)
         for index in document.agents.indices {
@@ -37,18 +42,29 @@ public struct Allowlist: Sendable {
                 throw AllowlistError(
                     "agents[\(index)] (\(entry.name)): the public key is already used by \(document.agents[other].name)")
             }
+            if let trust = entry.trustSummary, entry.status == .active {
+                if let other = indexByEKHash[trust.ekPublicHash] {
+                    throw AllowlistError(
+                        "agents[\(index)] (\(entry.name)): EK \(trust.ekPublicHash) is already used by active agent "
+                            + document.agents[other].name)
+                }
+                indexByEKHash[trust.ekPublicHash] = index
+            }
             indexByName[entry.name] = index
             indexByHash[key.hash] = index
         }
+        try Self.validate(document.enrollment)
         self.document = document
         self.indexByName = indexByName
         self.indexByHash = indexByHash
+        self.indexByEKHash = indexByEKHash
     }
 
     public init() {
         self.document = AllowlistDocument()
         self.indexByName = [:]
         self.indexByHash = [:]
+        self.indexByEKHash = [:]
     }
 
     public var entries: [AllowlistEntry] { document.agents }
@@ -61,6 +77,28 @@ public struct Allowlist: Sendable {
 
     public func entry(forKeyHash hash: PublicKeyHash) -> AllowlistEntry? {
         indexByHash[hash].map { document.agents[$0] }
+    }
+
+    /// The active entry whose trust block names this EK.
+    public func activeEntry(forEKHash hash: PublicKeyHash) -> AllowlistEntry? {
+        indexByEKHash[hash].map { document.agents[$0] }
+    }
+
+    /// The `enrollment` section (empty when the file has none).
+    public var enrollment: EnrollmentSection { document.enrollment ?? EnrollmentSection() }
+
+    /// Replaces the `enrollment` section (an empty one leaves the file without it).
+    public mutating func setEnrollment(_ enrollment: EnrollmentSection) throws(AllowlistError) {
+        try Self.validate(enrollment)
+        document.enrollment = enrollment.isEmpty ? nil : enrollment
+    }
+
+    /// Replaces the entry of the same name (a re-provisioned key, new evidence); fails as ``add(_:)`` does.
+    public mutating func replace(_ entry: AllowlistEntry) throws(AllowlistError) {
+        guard let index = indexByName[entry.name] else { throw AllowlistError("no agent named \(entry.name)") }
+        var document = self.document
+        document.agents[index] = entry
+        self = try Allowlist(document)
     }
 
     public func publicKey(forAgent name: String) -> AgentPublicKey? {
@@ -109,6 +147,12 @@ public struct Allowlist: Sendable {
     /// Sets an agent's status (revoking keeps the entry, so the reason for rejection stays specific).
     public mutating func setStatus(_ status: AgentStatus, forAgent name: String) throws(AllowlistError) {
         guard let index = indexByName[name] else { throw AllowlistError("no agent named \(name)") }
+        if let ek = document.agents[index].trustSummary?.ekPublicHash {
+            if status == .active, let other = indexByEKHash[ek], other != index {
+                throw AllowlistError("\(name): EK \(ek) is already used by active agent \(document.agents[other].name)")
+            }
+            indexByEKHash[ek] = status == .active ? index : nil
+        }
         document.agents[index].status = status
     }
 
@@ -168,7 +212,31 @@ public struct Allowlist: Sendable {
         for place in entry.allowedPlaces {
             if let problem = place.validationProblem { throw AllowlistError("\(label): \(problem)") }
         }
+        if let trust = entry.trustSummary {
+            guard trust.level != .configured else {
+                throw AllowlistError("\(label): a trust block claims TPM evidence; its level cannot be configured")
+            }
+            guard trust.attestedAt != nil else {
+                throw AllowlistError("\(label): the trust block's attested_at is not an ISO 8601 UTC time")
+            }
+        }
         return key
+    }
+
+    private static func validate(_ enrollment: EnrollmentSection?) throws(AllowlistError) {
+        guard let enrollment else { return }
+        let names = enrollment.expected.map { ("expected", $0.name) } + enrollment.pending.map { ("pending", $0.name) }
+            + enrollment.rejected.map { ("rejected", $0.name) }
+        for (list, name) in names where !AgentName.isValid(name) {
+            throw AllowlistError("enrollment.\(list): name \"\(name)\" is invalid")
+        }
+        for pending in enrollment.pending where pending.trust.level == .configured {
+            throw AllowlistError("enrollment.pending (\(pending.name)): the trust level cannot be configured")
+        }
+        let places = enrollment.expected.flatMap { $0.allowedPlaces ?? [] } + enrollment.pending.flatMap(\.requestedPlaces)
+        for place in places {
+            if let problem = place.validationProblem { throw AllowlistError("enrollment: \(problem)") }
+        }
     }
 
     /// The entry's parsed key: ``init(_:)`` parses every entry it keeps.

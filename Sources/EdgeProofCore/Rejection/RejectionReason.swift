@@ -51,11 +51,20 @@ extension RejectionReason {
     public static let timestampSkew = RejectionReason(
         code: "timestamp_skew", validationType: .timestampProximity,
         summary: "Timestamp too far from the receiver's clock")
+    public static let ekInUse = RejectionReason(
+        code: "ek_in_use", validationType: .trustEvidence, summary: "The TPM's EK is already used by another active agent")
+    public static let enrollmentRejected = RejectionReason(
+        code: "enrollment_rejected", validationType: .trustEvidence,
+        summary: "An operator rejected this agent name with this TPM")
+    public static let attestationClockRollback = RejectionReason(
+        code: "attestation_clock_rollback", validationType: .trustEvidence,
+        summary: "The TPM clock went backwards without a reset: replayed or rolled-back evidence")
 
     /// Every reason this version of the contract defines.
     public static let all: [RejectionReason] = [
         .malformedEnvelope, .payloadTooLarge, .topicMismatch, .agentNotFound, .agentRevoked,
         .publicKeyHashMismatch, .agentNotAttested, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
         .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
+        .ekInUse, .enrollmentRejected, .attestationClockRollback,
     ]
 }
