@@ -13,6 +13,10 @@ import UnixSignals
 /// ``events`` as a trust event (`allowlist_reloaded`, `allowlist_reload_failed`) for the component to
 /// publish. A file that disappears is not a change (the list in force stays); one that comes back is.
 ///
+/// Re-attestations come from the attestation ledger beside the allowlist (``AttestationLedger``): its new
+/// lines are read on every poll and refresh the entries' attestation times in the list in force, so that a
+/// daily re-attestation of every agent never rewrites (nor reloads) the allowlist.
+///
 /// A `Service`: list it after the component in the `ServiceGroup` (it stops first).
 public final class AllowlistWatcher: Service, Sendable {
     /// Why the allowlist is being reloaded, for logs and events.
@@ -28,10 +32,12 @@ public final class AllowlistWatcher: Service, Sendable {
     }
 
     public let file: AllowlistFile
+    public let ledger: AttestationLedger
     public let pollInterval: Duration
     private let logger: Logger
     private let reloads: Counter
     private let failures: Counter
+    private let ledgerFailures: Counter
     private let state: Mutex<State>
     private let continuation: AsyncStream<Event>.Continuation
     /// Reload events, in order, for the component to publish (single consumer).
@@ -40,6 +46,7 @@ public final class AllowlistWatcher: Service, Sendable {
     private struct State {
         var allowlist: Allowlist
         var stamp: FileStamp?
+        var ledgerPosition = LedgerPosition()
     }
 
     /// Loads the file; throws its ``StorageError`` when it cannot be used.
@@ -49,9 +56,43 @@ public final class AllowlistWatcher: Service, Sendable {
         self.logger = logger
         reloads = metrics.counter("allowlist_reloads")
         failures = metrics.counter("allowlist_reload_failures")
+        ledgerFailures = metrics.counter("attestation_ledger_failures")
+        ledger = AttestationLedger(besideAllowlist: file)
         let stamp = FileStamp(path: file.url.path)
-        state = Mutex(State(allowlist: try file.load(), stamp: stamp))
+        var allowlist = try file.load()
+        var position = LedgerPosition()
+        Self.apply(try ledger.readAppended(since: &position), to: &allowlist)
+        state = Mutex(State(allowlist: allowlist, stamp: stamp, ledgerPosition: position))
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
+    }
+
+    /// Refreshes the attestation times of `allowlist`'s entries from ledger lines (lines about another key
+    /// than the entry's, or an agent not on the list, change nothing).
+    private static func apply(_ lines: [AttestationLedger.Line], to allowlist: inout Allowlist) {
+        for line in lines {
+            guard let time = Timestamp.date(from: line.attestedAt) else { continue }
+            allowlist.recordAttestation(agent: line.agent, keyHash: line.keyHash, at: time.timeIntervalSince1970)
+        }
+    }
+
+    /// Reads the ledger's new lines into the list in force. A ledger that cannot be read is logged and
+    /// counted; the attestation times in force stay.
+    public func readLedger() {
+        do {
+            let start = state.withLock { $0.ledgerPosition }
+            var position = start
+            let lines = try ledger.readAppended(since: &position)
+            state.withLock { state in
+                // A reload in between read the whole ledger for its list: then these lines are in it already.
+                guard state.ledgerPosition == start else { return }
+                Self.apply(lines, to: &state.allowlist)
+                state.ledgerPosition = position
+            }
+        } catch {
+            ledgerFailures.increment()
+            logger.error("attestation ledger unreadable; keeping the attestation times in force",
+                metadata: ["file": "\(ledger.url.path)", "error": "\(error)"])
+        }
     }
 
     deinit {
@@ -85,6 +126,7 @@ public final class AllowlistWatcher: Service, Sendable {
                 return
             }
             await reloadIfChanged()
+            readLedger()
         }
     }
 
@@ -106,11 +148,21 @@ public final class AllowlistWatcher: Service, Sendable {
         let path = file.url.path
         let stamp = FileStamp(path: path)
         do {
-            let fresh = try file.load()
+            var fresh = try file.load()
+            // The new list's entries start from their trust blocks' times: the whole ledger refreshes them.
+            var position = LedgerPosition()
+            do {
+                Self.apply(try ledger.readAppended(since: &position), to: &fresh)
+            } catch {
+                ledgerFailures.increment()
+                logger.error("attestation ledger unreadable while reloading the allowlist",
+                    metadata: ["file": "\(ledger.url.path)", "error": "\(error)"])
+            }
             let previous = state.withLock { state in
                 defer {
                     state.allowlist = fresh
                     state.stamp = stamp
+                    state.ledgerPosition = position
                 }
                 return state.allowlist.count
             }
