@@ -57,5 +57,5 @@ extension RejectionReason {
         .malformedEnvelope, .payloadTooLarge, .topicMismatch, .agentNotFound, .agentRevoked,
         .publicKeyHashMismatch, .agentNotAttested, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
         .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
-    ]
+    ] + enrollment
 }
