@@ -54,6 +54,7 @@ struct EnrollmentRig {
         tpm = try await SoftwareTPM.start(endorsementCertificates: certificates, manufacturer: manufacturer)
         device = try TPMDevice(tcti: tpm.tcti)
         _ = try await device.provisionSigningKey(.eccP256, at: Self.signingHandle)
+        _ = try await device.provisionAttestationKey(at: Self.attestationHandle)
         directory = try TemporaryDirectory(prefix: "edgeproof-registrar")
         enrollment = AgentEnrollment(
             agent: Self.agent, device: device, signingKey: Self.signingHandle, attestationKey: Self.attestationHandle,
@@ -74,14 +75,17 @@ struct EnrollmentRig {
         try Data("version: 1\n\(platform)agents: []\n".utf8).write(to: allowlist)
         let keys = directory.appending("registrar.keys")
         if !FileManager.default.fileExists(atPath: keys.path) { try NonceKeyFile.generate(at: keys) }
-        let store = directory.appending("trust-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        var store: URL?
         if let ca = manufacturer ?? tpm.manufacturer {
-            try FileManager.default.copyItem(at: ca.rootCertificate, to: store.appendingPathComponent("root.pem"))
-            try FileManager.default.copyItem(at: ca.issuerCertificate, to: store.appendingPathComponent("issuer.pem"))
+            let directory = directory.appending("trust-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: ca.rootCertificate, to: directory.appendingPathComponent("root.pem"))
+            try FileManager.default.copyItem(
+                at: ca.issuerCertificate, to: directory.appendingPathComponent("issuer.pem"))
+            store = directory
         }
         var configuration = RegistrarConfiguration(
-            allowlistFile: allowlist.path, trustStore: store.path,
+            allowlistFile: allowlist.path, trustStore: store?.path,
             ekCertificateDirectory: directory.appending("ek").path, tokenKeyFile: keys.path, rateBurst: rateBurst)
         configuration.allowlistPollInterval = .seconds(60)
         return configuration

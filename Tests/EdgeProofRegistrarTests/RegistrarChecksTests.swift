@@ -203,6 +203,15 @@ struct RegistrarChecksTests {
         }
         #expect(answer.refusal == "certify_invalid")
         #expect(answer.result?.rejection?.details["check"]?.stringValue == "qualifying_data")
+        let staleQuote = try await rig.device.quote(
+            by: EnrollmentRig.attestationHandle, qualifyingData: Array(repeating: 7, count: 32))
+        let quoted = try await finish(rig, registrar) { finish in
+            finish.quote = .init(
+                attest: Data(staleQuote.evidence.attest).base64EncodedString(),
+                signature: Data(staleQuote.evidence.signature).base64EncodedString())
+        }
+        #expect(quoted.refusal == "quote_invalid")
+        #expect(quoted.result?.rejection?.details["check"]?.stringValue == "qualifying_data")
     }
 
     @Test("a quote whose PCR values were changed is refused")
