@@ -100,7 +100,7 @@ public struct AgentEnrollment: Sendable {
     }
 
     /// Request/response over MQTT v5 on the agent's own enroll topics.
-    public static func exchange(over client: MQTTClient, topics: TopicTree, agent: String, timeout: Duration)
+    public static func exchange(over client: any MQTTTransport, topics: TopicTree, agent: String, timeout: Duration)
         -> Exchange
     {
         { request in

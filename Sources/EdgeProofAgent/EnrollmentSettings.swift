@@ -1,7 +1,7 @@
 import EdgeProofTPM
 
 /// How the agent enrolls with a registrar: `enroll: auto | off` (default off, as before enrollment existed)
-/// and `tpm.attestation_key_handle` (default 0x81000011, outside the range the TCG registry reserves for EKs).
+/// and `tpm.attestation_key_handle` (default ``PersistentHandle/defaultAttestationKey``, 0x81020011).
 public struct EnrollmentSettings: Sendable, Hashable {
     public enum Mode: String, Sendable, Hashable, Decodable {
         /// The agent service enrolls (re-attests) at every start and publishes no metrics before approval.
@@ -10,10 +10,7 @@ public struct EnrollmentSettings: Sendable, Hashable {
         case off
     }
 
-    public static let defaultAttestationKeyHandle: PersistentHandle = {
-        guard let handle = PersistentHandle("0x81000011") else { fatalError("0x81000011 is a persistent handle") }
-        return handle
-    }()
+    public static let defaultAttestationKeyHandle = PersistentHandle.defaultAttestationKey
 
     public var mode: Mode
     public var attestationKeyHandle: PersistentHandle
@@ -42,7 +39,7 @@ public struct EnrollmentSettings: Sendable, Hashable {
             guard let handle = PersistentHandle(text) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .attestationKeyHandle, in: container,
-                    debugDescription: "\"\(text)\" is not a persistent handle such as 0x81000011")
+                    debugDescription: "\"\(text)\" is not a persistent handle such as 0x81020011")
             }
             attestationKeyHandle = handle
         }
