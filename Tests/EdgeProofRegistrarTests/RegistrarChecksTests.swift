@@ -3,6 +3,7 @@ import EdgeProofAgent
 import EdgeProofCore
 import EdgeProofLocalStack
 import EdgeProofRegistrar
+import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
 import Testing
@@ -49,6 +50,26 @@ struct RegistrarChecksTests {
         #expect(recorded.requestedPlaces == [AllowedPlace(region: "US", state: "California")])
         let stored = URL(fileURLWithPath: configuration.ekCertificateDirectory).appendingPathComponent("\(ekHash.hex).der")
         #expect(FileManager.default.fileExists(atPath: stored.path))
+    }
+
+    @Test("a registrar sharing the token key file finishes what another began; one with another key file refuses it")
+    func anotherRegistrarFinishesWithTheSharedKey() async throws {
+        let rig = try await EnrollmentRig()
+        defer { rig.stop() }
+        let configuration = try rig.configuration()
+        let first = try rig.registrar(configuration)
+        let second = try rig.registrar(configuration)
+        let begin = try await rig.enrollment.begin()
+        let challenge = try #require(
+            await first.handle(try EnrollmentRequest.begin(begin).jsonData(), agent: begin.agentName).challenge)
+        let finish = try await rig.enrollment.finish(challenge, ekPublicHash: try await rig.enrollment.ekPublicHash())
+        let payload = try EnrollmentRequest.finish(finish).jsonData()
+        var foreign = configuration
+        foreign.tokenKeyFile = rig.directory.appending("other.keys").path
+        try NonceKeyFile.generate(at: URL(fileURLWithPath: foreign.tokenKeyFile))
+        let other = try rig.registrar(foreign)
+        #expect(await other.handle(payload, agent: begin.agentName).refusal == "enrollment_token_invalid")
+        #expect(await second.handle(payload, agent: begin.agentName).result?.status == .approved)
     }
 
     @Test("without an EK certificate the enrollment reaches the book at tpm-ek-pinned")
