@@ -45,9 +45,16 @@ extension EdgeProof {
                 configuration: configuration.broker.clientConfiguration(clientID: configuration.name), logger: logger)
             client.start()
             let topics = TopicTree(prefix: configuration.broker.topicPrefix)
+            let device = try TPMDevice(tcti: configuration.tpm.tcti)
+            // Unconfigured: the default handle, or an older install's legacy one (as `edgeproof agent` resolves it).
+            var signingKey = PersistentHandle.defaultSigningKey
+            if let configured = configuration.tpm.handle {
+                signingKey = configured
+            } else {
+                signingKey = try await device.signingKeyHandleWhenUnconfigured()
+            }
             let enrollment = AgentEnrollment(
-                agent: configuration.name, device: try TPMDevice(tcti: configuration.tpm.tcti),
-                signingKey: configuration.tpm.handle,
+                agent: configuration.name, device: device, signingKey: signingKey,
                 attestationKey: configuration.enrollment.attestationKeyHandle,
                 requestedPlaces: [AllowedPlace(
                     region: configuration.location.region, state: configuration.location.state,
