@@ -134,6 +134,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The registrar: attested enrollment over MQTT (EK certificate, credential activation, certify, quote).
+        .target(
+            name: "EdgeProofRegistrar",
+            dependencies: [
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofAttestation",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "EdgeProofAgent",
             dependencies: [
@@ -201,6 +213,7 @@ let package = Package(
                 "EdgeProofCollector",
                 "EdgeProofGateway",
                 "EdgeProofAgent",
+                "EdgeProofRegistrar",
                 "EdgeProofDemo",
                 "EdgeProofService",
                 "EdgeProofBench",
@@ -307,6 +320,16 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeProofRegistrarTests",
+            dependencies: [
+                "EdgeProofRegistrar", "EdgeProofAgent", "EdgeProofAttestation", "EdgeProofCore", "EdgeProofMQTT",
+                "EdgeProofStorage", "EdgeProofService", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofLocalStack",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

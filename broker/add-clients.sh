@@ -31,6 +31,7 @@ for name in "$@"; do
     broker-admin) role=admin ;;
     gateway*) role=gateway ;;
     collector*) role=collector ;;
+    registrar*) role=registrar ;;
     bridge*) role=bridge ;;
     monitor*) role=monitor ;;
     *) role=agent ;;

@@ -8,7 +8,7 @@
 # NAME.crt per client). The access rules are those of broker/acl, written for every client certificate
 # present as a client and role of mosquitto's dynamic security plugin (which, unlike acl_file, refuses
 # a SUBSCRIBE the identity may not read), by CN: gateway* = gateway, collector* = collector,
-# bridge* = bridge, monitor* = monitor (read-only), anything else = agent. See broker/README.md.
+# registrar* = registrar, bridge* = bridge, monitor* = monitor (read-only), anything else = agent. See broker/README.md.
 # The topic prefix is edgeproof/v1 unless EDGEPROOF_TOPIC_PREFIX says otherwise.
 #
 # mosquitto replaces this script's process (exec), so the caller's child pid is the broker's pid:
@@ -69,7 +69,7 @@ fi
 
 # The client identities in DIR, by role; each becomes a client of the dynamic security plugin.
 name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
-gateways=() collectors=() bridges=() monitors=() agents=() identities=()
+gateways=() collectors=() registrars=() bridges=() monitors=() agents=() identities=()
 shopt -s nullglob
 for crt in "$dir"/*.crt; do
     base=$(basename "$crt" .crt)
@@ -91,6 +91,7 @@ for crt in "$dir"/*.crt; do
     broker-admin) role=admin ;;
     gateway*) gateways+=("$cn") role=gateway ;;
     collector*) collectors+=("$cn") role=collector ;;
+    registrar*) registrars+=("$cn") role=registrar ;;
     bridge*) bridges+=("$cn") role=bridge ;;
     monitor*) monitors+=("$cn") role=monitor ;;
     *) agents+=("$cn") role=agent ;;
@@ -120,7 +121,7 @@ render() { # TEMPLATE OUTPUT
     local tmp
     tmp=$(mktemp "$2.XXXXXX")
     EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix EP_DYNSEC_PLUGIN=$dynsec_plugin \
-        EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_BRIDGES="${bridges[*]}" EP_MONITORS="${monitors[*]}" \
+        EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_REGISTRARS="${registrars[*]}" EP_BRIDGES="${bridges[*]}" EP_MONITORS="${monitors[*]}" \
         awk '
         function replace_all(text, from, to,    out, at) {
             out = ""
@@ -140,6 +141,7 @@ render() { # TEMPLATE OUTPUT
         BEGIN {
             names["gateway"] = ENVIRON["EP_GATEWAYS"]
             names["collector"] = ENVIRON["EP_COLLECTORS"]
+            names["registrar"] = ENVIRON["EP_REGISTRARS"]
             names["bridge"] = ENVIRON["EP_BRIDGES"]
             names["monitor"] = ENVIRON["EP_MONITORS"]
         }

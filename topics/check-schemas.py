@@ -133,6 +133,7 @@ INVALID = [
     ("rejection", "details without reason", ["details"], {"expires_at": "2026-11-21T10:05:00.000Z"}),
     ("rejection", "rejected by agent", ["rejected_by"], "agent"),
     ("rejection", "unknown validation type", ["validation_type"], "vibes"),
+    ("rejection", "trust_evidence reason as request_validation", ["details", "reason"], "ek_certificate_untrusted"),
     ("event", "rejection kind without rejection", ["rejection"], DELETE),
     ("event", "component agent", ["component"], "agent"),
     ("event", "kind with capitals", ["kind"], "Rejection"),
@@ -142,6 +143,11 @@ INVALID = [
     ("status", "negative counter", ["counters", "accepted"], -1),
     ("status", "fractional counter", ["counters", "accepted"], 1.5),
     ("status", "missing since", ["since"], DELETE),
+    ("enroll-request", "unknown type", ["type"], "middle"),
+    ("enroll-request", "missing ak_public", ["ak_public"], DELETE),
+    ("enroll-request", "agent name with slash", ["agent_name"], "a/b"),
+    ("enroll-response", "pcr 24", ["pcrs"], [24]),
+    ("enroll-response", "missing token", ["token"], DELETE),
     ("workload-geo-id", "location without region", ["client_workload_location"], {"state": "California"}),
     ("workload-geo-id", "missing client_type", ["client_type"], DELETE),
 ]
@@ -167,6 +173,15 @@ VALID = [
     ("event", changed("event", lambda i: i.update(kind="allowlist_reloaded", details={"agents": 3}) or i.pop("rejection") and None)),
     ("rejection", changed("rejection", lambda i: i.update(validation_type="geolocation_policy", details={"reason": "location_not_allowed"}))),
     ("status", {"component": "agent", "id": "agent-001", "state": "offline", "since": "2026-11-21T09:00:00.000Z"}),
+    ("enroll-request", changed("enroll-request", lambda i: i.pop("ek_certificate") and None)),
+    ("enroll-request", {"type": "finish", "agent_name": "agent-001", "token": "AbC_-1", "activation_proof": "AAAA",
+        "certify": {"attest": "AAAA", "signature": "AAAA"}, "quote": {"attest": "AAAA", "signature": "AAAA"},
+        "pcr_values": {"0": "00" * 32, "7": "ab" * 32}, "executable_digest": "12" * 32, "kernel_release": "6.1.0-13-amd64"}),
+    ("enroll-response", {"type": "result", "status": "approved", "trust_level": "tpm-ek-cert"}),
+    ("enroll-response", {"type": "result", "status": "pending", "message": "waiting for an operator"}),
+    ("enroll-response", {"type": "result", "status": "refused", "rejection": {"error": "EK certificate does not chain",
+        "rejected_by": "registrar", "validation_type": "trust_evidence",
+        "details": {"reason": "ek_certificate_untrusted"}, "timestamp": "2026-11-21T10:00:00.000Z"}}),
 ]
 for kind, instance in VALID:
     for message in errors(kind, instance):

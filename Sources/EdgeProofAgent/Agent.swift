@@ -139,7 +139,11 @@ public final class Agent: Sendable {
                 await withTaskGroup(of: Void.self) { loops in
                     loops.addTask { await self.sampleLoop() }
                     // Where the signer signs cheapest (the TPM's own thread), see EnvelopeSigner.signingLoop.
-                    loops.addTask { await self.signer.signingLoop { await self.sendLoop(transport) } }
+                    loops.addTask {
+                        // With `enroll: auto`, nothing is sent before a registrar approved this start's evidence.
+                        guard await self.enrollUntilApproved(transport) else { return }
+                        await self.signer.signingLoop { await self.sendLoop(transport) }
+                    }
                 }
             }
             await self.spoolCollected()

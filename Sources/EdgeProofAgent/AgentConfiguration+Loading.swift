@@ -20,6 +20,8 @@ import Foundation
 /// tpm:
 ///   tcti: device:/dev/tpmrm0         # default: $EDGEPROOF_TCTI, else $TPM2TOOLS_TCTI, else device:/dev/tpmrm0
 ///   handle: 0x81020010               # default 0x81020010 (or 0x81010010 where an older install's key is)
+///   attestation_key_handle: 0x81020011   # default 0x81020011; the AK `edgeproof enroll` provisions under the EK
+/// enroll: off                        # off (default) | auto: enroll at every start, send nothing before approval
 /// location: US/California/Santa Clara   # required (or GEOGRAPHIC_REGION); also {region, state, city}
 /// geolocation:                       # optional
 ///   {latitude: 37.35, longitude: -121.95, accuracy_m: 15, quality: GNSS, type: precise}

@@ -45,6 +45,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var maximumInFlight: Int
     /// trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// `enroll:` and `tpm.attestation_key_handle` (see ``EnrollmentSettings``).
+    public var enrollment: EnrollmentSettings = EnrollmentSettings()
 
     /// The `tpm:` section.
     public struct TPMSettings: Sendable, Hashable, Decodable {
@@ -139,6 +141,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case receiptsFrom = "receipts_from"
         case maximumInFlight = "max_in_flight"
         case logLevel = "log_level"
+        case enroll
     }
 
     /// The `service:` section, every member optional.
@@ -231,5 +234,8 @@ public struct AgentConfiguration: Sendable, Decodable {
         maximumInFlight =
             try container.decodeIfPresent(Int.self, forKey: .maximumInFlight) ?? Self.defaultMaximumInFlight
         logLevel = try container.decodeIfPresent(String.self, forKey: .logLevel) ?? "info"
+        enrollment = try EnrollmentSettings(
+            mode: container.decodeIfPresent(EnrollmentSettings.Mode.self, forKey: .enroll),
+            tpm: try? container.superDecoder(forKey: .tpm))
     }
 }

@@ -10,7 +10,7 @@ struct EdgeProof: AsyncParsableCommand {
             signed content; a gateway and collectors verify them. See README.md.
             """,
         subcommands: [
-            TPM.self, AllowlistCommand.self, Agent.self, Gateway.self, Collector.self, Verify.self, Demo.self, Bench.self,
+            TPM.self, AllowlistCommand.self, Agent.self, Gateway.self, Collector.self, Registrar.self, Enroll.self, Verify.self, Demo.self, Bench.self,
         ]
     )
 }

@@ -32,7 +32,7 @@ struct TopicSchemaTests {
             ("claims", try #require(Base64URL.decode(envelope.payload))),
             ("protected-header", try #require(Base64URL.decode(envelope.protected))),
             ("rejection", try JSONEncoder().encode(rejection)),
-        ]
+        ] + (try Self.enrollmentMessages())
         var arguments = [PackagePaths.script("topics/check-schemas.py")]
         for (index, file) in files.enumerated() {
             let url = directory.appending("\(index)-\(file.kind).json")
@@ -41,5 +41,37 @@ struct TopicSchemaTests {
         }
         let result = try await ProcessRunner.run("python3", arguments)
         #expect(result.status == 0, "\(result.output)\(result.standardError)")
+    }
+
+    /// Swift-made enrollment messages of every type (binary fields are placeholders: the schema checks shapes).
+    static func enrollmentMessages() throws -> [(kind: String, data: Data)] {
+        let bytes = Data(repeating: 0xA5, count: 48).base64EncodedString()
+        let vendor = TPMVendorInfo(
+            manufacturer: "IBM", manufacturerID: "id:49424D00", vendorString: "SW TPM", firmwareVersion: [1, 2],
+            specificationRevision: 164)
+        let begin = EnrollmentRequest.begin(
+            EnrollmentBegin(
+                agentName: "agent-001", ekCertificate: nil, ekPublic: bytes, akPublic: bytes, signingKeyPublic: bytes,
+                tpmVendor: vendor, requestedPlaces: [AllowedPlace(region: "US", state: "California")]))
+        let finish = EnrollmentRequest.finish(
+            EnrollmentFinish(
+                agentName: "agent-001", token: "AbC_-9", activationProof: bytes,
+                certify: .init(attest: bytes, signature: bytes), quote: .init(attest: bytes, signature: bytes),
+                pcrValues: ["0": String(repeating: "00", count: 32)], executableDigest: String(repeating: "ab", count: 32),
+                kernelRelease: "6.1.0-13-amd64"))
+        let challenge = EnrollmentResponse.challenge(
+            EnrollmentChallenge(
+                credentialBlob: bytes, encryptedSecret: bytes, certifyNonce: bytes, token: "AbC_-9", pcrs: [0, 7]))
+        let refused = EnrollmentResponse.result(
+            EnrollmentResult(
+                status: .refused,
+                rejection: Rejection(
+                    ValidationFailure(.ekCertificateUntrusted, "no chain"), rejectedBy: .registrar, at: Date())))
+        let approved = EnrollmentResponse.result(EnrollmentResult(status: .approved, trustLevel: .tpmEKCert))
+        return [
+            ("enroll-request", try begin.jsonData()), ("enroll-request", try finish.jsonData()),
+            ("enroll-response", try challenge.jsonData()), ("enroll-response", try refused.jsonData()),
+            ("enroll-response", try approved.jsonData()),
+        ]
     }
 }

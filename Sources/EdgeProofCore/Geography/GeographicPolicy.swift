@@ -3,13 +3,18 @@
 public struct GeographicPolicy: Sendable, Hashable, Codable {
     /// Places allowed for all agents, in addition to each agent's own.
     public var globalPlaces: [AllowedPlace]
+    /// What registrars accept of an enrolling agent's platform (``PlatformPolicy``); gateways and
+    /// collectors ignore it.
+    public var platform: PlatformPolicy?
 
     enum CodingKeys: String, CodingKey {
         case globalPlaces = "allowed_places"
+        case platform
     }
 
-    public init(globalPlaces: [AllowedPlace] = []) {
+    public init(globalPlaces: [AllowedPlace] = [], platform: PlatformPolicy? = nil) {
         self.globalPlaces = globalPlaces
+        self.platform = platform
     }
 
     public func allows(_ location: GeographicRegion, agentPlaces: [AllowedPlace]) -> Bool {

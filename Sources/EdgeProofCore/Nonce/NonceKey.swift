@@ -20,6 +20,14 @@ public struct NonceKey: Sendable {
         self.keyedMAC = HMAC(key: key)
     }
 
+    /// A key for another purpose derived from this secret (HMAC-SHA256 of the purpose label, a PRF): one key
+    /// file serves several shared secrets, e.g. the registrars' enrollment token key (`purpose` distinct per use).
+    public func derivedKey(purpose: String) -> SymmetricKey {
+        var mac = keyedMAC
+        mac.update(data: Data("edgeproof derived key: \(purpose)".utf8))
+        return SymmetricKey(data: Data(mac.finalize()))
+    }
+
     /// A fresh random key.
     public static func random(id: UInt8) -> NonceKey {
         let key = SymmetricKey(size: .bits256)

@@ -66,5 +66,5 @@ extension RejectionReason {
         .publicKeyHashMismatch, .agentNotAttested, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
         .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
         .ekInUse, .enrollmentRejected, .attestationClockRollback,
-    ]
+    ] + enrollment
 }

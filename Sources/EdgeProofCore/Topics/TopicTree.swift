@@ -17,6 +17,8 @@ public struct TopicTree: Sendable, Hashable {
     public func agentMetrics(_ agent: String) -> String { "\(prefix)/agents/\(agent)/metrics" }
     public func agentReceipts(_ agent: String) -> String { "\(prefix)/agents/\(agent)/receipts" }
     public func agentRejections(_ agent: String) -> String { "\(prefix)/agents/\(agent)/rejections" }
+    public func enrollRequest(_ agent: String) -> String { "\(prefix)/agents/\(agent)/enroll/request" }
+    public func enrollResponse(_ agent: String) -> String { "\(prefix)/agents/\(agent)/enroll/response" }
     public func verifiedNonceRequest(_ agent: String) -> String { "\(prefix)/verified/\(agent)/nonce/request" }
     public func verifiedMetrics(_ agent: String) -> String { "\(prefix)/verified/\(agent)/metrics" }
     public func events(component: String, id: String) -> String { "\(prefix)/events/\(component)/\(id)" }
@@ -25,12 +27,15 @@ public struct TopicTree: Sendable, Hashable {
     /// Subscriptions for the gateway and collectors.
     public var allAgentNonceRequests: String { "\(prefix)/agents/+/nonce/request" }
     public var allAgentMetrics: String { "\(prefix)/agents/+/metrics" }
+    /// The registrars' subscription (behind a `$share/` group, so one registrar answers each request).
+    public var allAgentEnrollRequests: String { "\(prefix)/agents/+/enroll/request" }
     public var allVerifiedNonceRequests: String { "\(prefix)/verified/+/nonce/request" }
     public var allVerifiedMetrics: String { "\(prefix)/verified/+/metrics" }
 
     /// What a topic of the tree means, with the agent it belongs to.
     public enum Kind: Sendable, Hashable {
         case agentNonceRequest, agentNonceResponse, agentMetrics, agentReceipts, agentRejections
+        case enrollRequest, enrollResponse
         case verifiedNonceRequest, verifiedMetrics
     }
 
@@ -47,6 +52,8 @@ public struct TopicTree: Sendable, Hashable {
             case ("agents", ["metrics"]): .agentMetrics
             case ("agents", ["receipts"]): .agentReceipts
             case ("agents", ["rejections"]): .agentRejections
+            case ("agents", ["enroll", "request"]): .enrollRequest
+            case ("agents", ["enroll", "response"]): .enrollResponse
             case ("verified", ["nonce", "request"]): .verifiedNonceRequest
             case ("verified", ["metrics"]): .verifiedMetrics
             default: nil
