@@ -10,8 +10,11 @@ import Testing
 /// The shipped commands: `edgeproof registrar` as a process of its own and `edgeproof enroll` against it.
 @Suite("edgeproof registrar and edgeproof enroll")
 struct RegistrarCommandTests {
-    @Test("edgeproof enroll exits 3 while the registrar leaves a verified enrollment pending (no book wired)")
-    func enrollCommandReportsPendingWithExitCode3() async throws {
+    @Test("""
+        the operator flow as processes: enroll exits 3 (pending), approve with the typed EK hash (a wrong one is \
+        refused), enroll again exits 0 at tpm-ek-cert, and verify-evidence re-checks the entry offline
+        """)
+    func enrollPendingApproveAndVerifyEvidence() async throws {
         let rig = try await EnrollmentRig()
         defer { rig.stop() }
         let broker = try await MosquittoBroker.start(clients: ["registrar-1", EnrollmentRig.agent, "monitor"])
@@ -55,6 +58,32 @@ struct RegistrarCommandTests {
         let result = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["enroll", "--config", agentFile.path])
         #expect(result.status == 3, "\(result.output)\n\(result.standardError)")
         #expect(result.output.contains("pending"), "\(result.output)")
+
+        let edgeproof = PackagePaths.edgeproofExecutable
+        let allowlist = configuration.allowlistFile
+        let pending = try await ProcessRunner.run(edgeproof, ["allowlist", "pending", "--file", allowlist])
+        #expect(pending.output.contains(EnrollmentRig.agent), "\(pending.output)")
+        let ekHash = try await ProcessRunner.run(
+            edgeproof, ["tpm", "ek", "--tcti", rig.tpm.tcti, "--format", "hash"]
+        ).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let wrong = try await ProcessRunner.run(
+            edgeproof,
+            ["allowlist", "approve", "--file", allowlist, "--name", EnrollmentRig.agent, "--ek-hash",
+             String(repeating: "0", count: 64)])
+        #expect(wrong.status != 0)
+        let approved = try await ProcessRunner.run(
+            edgeproof, ["allowlist", "approve", "--file", allowlist, "--name", EnrollmentRig.agent, "--ek-hash", ekHash])
+        #expect(approved.status == 0, "\(approved.output)\n\(approved.standardError)")
+
+        let again = try await ProcessRunner.run(edgeproof, ["enroll", "--config", agentFile.path])
+        #expect(again.status == 0, "\(again.output)\n\(again.standardError)")
+        #expect(again.output.contains("tpm-ek-cert"), "\(again.output)")
+
+        let audit = try await ProcessRunner.run(
+            edgeproof,
+            ["allowlist", "verify-evidence", "--file", allowlist, "--trust-store", configuration.trustStore ?? "",
+             "--ek-certificates", configuration.ekCertificateDirectory])
+        #expect(audit.status == 0, "\(audit.output)\n\(audit.standardError)")
         await monitor.shutdown()
     }
 }
