@@ -16,6 +16,11 @@ struct DemoPaths: Sendable {
     var spool: URL { root.appendingPathComponent("spool") }
     var allowlist: URL { root.appendingPathComponent("allowlist.yaml") }
     var nonceKeys: URL { root.appendingPathComponent("nonce.keys") }
+    var registrarKeys: URL { root.appendingPathComponent("registrar.keys") }
+    /// The swtpm manufacturer's CA (it signs every demo TPM's EK certificate) and the registrar's copy of it.
+    var manufacturer: URL { root.appendingPathComponent("manufacturer-ca") }
+    var trustStore: URL { root.appendingPathComponent("trust-store") }
+    var ekCertificates: URL { root.appendingPathComponent("ek-certificates") }
 
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 
@@ -44,6 +49,7 @@ struct DemoConfigurations {
             nonce_key_file: \(paths.nonceKeys.path)
             records:
               directory: \(paths.records.path)
+            require_trust_level: tpm-ek-cert
             """
         try Data(collector.utf8).write(to: paths.config("collector.yaml"))
         for mode in DemoRunner.modes {
@@ -52,10 +58,21 @@ struct DemoConfigurations {
                 mode: \(mode)
                 \(brokerSection("gateway"))
                 allowlist_file: \(paths.allowlist.path)
+                require_trust_level: tpm-ek-cert
                 """
             try Data(gateway.utf8).write(to: paths.config("gateway-\(mode).yaml"))
         }
-        for scenario in scenarios {
+        let registrar = """
+            id: registrar-1
+            \(brokerSection("registrar-1"))
+            allowlist_file: \(paths.allowlist.path)
+            trust_store: \(paths.trustStore.path)
+            ek_certificate_dir: \(paths.ekCertificates.path)
+            token_key_file: \(paths.registrarKeys.path)
+            """
+        try Data(registrar.utf8).write(to: paths.config("registrar.yaml"))
+        var written = Set<String>()
+        for scenario in scenarios where written.insert(scenario.agent).inserted {
             let agent = """
                 name: \(scenario.agent)
                 \(brokerSection(scenario.agent))

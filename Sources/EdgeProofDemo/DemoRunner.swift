@@ -1,9 +1,11 @@
 import EdgeProofAgent
+import EdgeProofAttestation
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofRegistrar
 import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
@@ -47,9 +49,13 @@ public struct DemoRunner: Sendable {
         try paths.create()
         say("work directory: \(workdir.path)")
 
-        let agents = DemoScenario.all.map(\.agent)
+        var agents: [String] = []
+        for scenario in DemoScenario.all + DemoScenario.enrollments where !agents.contains(scenario.agent) {
+            agents.append(scenario.agent)
+        }
         let broker = try await MosquittoBroker.start(
-            clients: ["gateway", "collector-1", "monitor"] + agents, directory: TemporaryDirectory(at: paths.broker))
+            clients: ["gateway", "collector-1", "registrar-1", "monitor"] + agents,
+            directory: TemporaryDirectory(at: paths.broker))
         say("started mosquitto (pid \(broker.pid.map(String.init) ?? "?")) on 127.0.0.1:\(broker.port), mutual TLS, ACL")
         var tpms: [SoftwareTPM] = []
         defer {
@@ -58,39 +64,53 @@ public struct DemoRunner: Sendable {
             say("stopped mosquitto and \(tpms.count) swtpm instances")
         }
 
-        // Each agent is its own device with its own TPM and a sign-only key that never leaves it.
+        // Each agent is its own device: a TPM manufactured with EK certificates from one manufacturer CA (the
+        // registrar's trust store), and a sign-only key that never leaves it.
+        let manufacturer = try SoftwareTPMManufacturer(directory: TemporaryDirectory(at: paths.manufacturer))
         var signers: [String: TPMSigner] = [:]
         var devices: [String: SoftwareTPM] = [:]
+        var tpmDevices: [String: TPMDevice] = [:]
         var allowlist = Allowlist()
-        for scenario in DemoScenario.all {
-            let tpm = try await SoftwareTPM.start()
+        for agent in agents {
+            let tpm = try await SoftwareTPM.start(endorsementCertificates: true, manufacturer: manufacturer)
             tpms.append(tpm)
-            devices[scenario.agent] = tpm
+            devices[agent] = tpm
             let device = try TPMDevice(tcti: tpm.tcti)
+            tpmDevices[agent] = device
             let key = try await device.provisionSigningKey(.eccP256, at: .defaultSigningKey)
-            signers[scenario.agent] = try await TPMSigner(device: device, handle: .defaultSigningKey)
-            say("\(scenario.agent): swtpm \(tpm.tcti), ECC P-256 key at \(key.handle), tpm_public_key_hash \(key.publicKey.hash.hex.prefix(16))…")
-            if scenario.allowlisted {
+            signers[agent] = try await TPMSigner(device: device, handle: .defaultSigningKey)
+            say("\(agent): swtpm \(tpm.tcti) with EK certificates, ECC P-256 key at \(key.handle), tpm_public_key_hash \(key.publicKey.hash.hex.prefix(16))…")
+            if let scenario = DemoScenario.all.first(where: { $0.agent == agent }), scenario.allowlisted,
+                scenario.enrollment == .configured
+            {
                 try allowlist.add(
                     AllowlistEntry(
-                        name: scenario.agent, key: key.publicKey, createdAt: Timestamp.string(from: Date()),
+                        name: agent, key: key.publicKey, createdAt: Timestamp.string(from: Date()),
                         allowedPlaces: DemoScenario.allowedPlaces))
             }
         }
         try AllowlistFile(url: paths.allowlist).save(allowlist)
         try NonceKeyFile.generate(at: paths.nonceKeys)
-        say("allowlist \(paths.allowlist.path): \(allowlist.entries.map(\.name).joined(separator: ", ")) (allowed places \(DemoScenario.allowedPlaces.map(\.description).joined(separator: ", ")))")
+        try NonceKeyFile.generate(at: paths.registrarKeys)
+        try FileManager.default.createDirectory(at: paths.trustStore, withIntermediateDirectories: true)
+        for (certificate, name) in [(manufacturer.rootCertificate, "root.pem"), (manufacturer.issuerCertificate, "issuer.pem")] {
+            try FileManager.default.copyItem(at: certificate, to: paths.trustStore.appendingPathComponent(name))
+        }
+        say("allowlist \(paths.allowlist.path): \(allowlist.entries.map { "\($0.name) (configured)" }.joined(separator: ", ")); the rest enroll")
 
         let configs = DemoConfigurations(paths: paths, broker: broker)
-        try configs.write(agents: DemoScenario.all)
+        try configs.write(agents: DemoScenario.all + DemoScenario.enrollments)
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: serviceLogger)
+        var outcomes = try await enroll(paths: paths, devices: tpmDevices, statuses: statuses)
+        let enrolled = try AllowlistFile(url: paths.allowlist).load()
+        outcomes.append(try await auditEvidence(enrolled, paths: paths))
+        say("allowlist now: \(enrolled.entries.map { "\($0.name) (\($0.trustLevel))" }.joined(separator: ", ")); gateway and collector require tpm-ek-cert")
 
         let collector = try Collector.compose(
             configuration: try CollectorConfiguration.load(file: paths.config("collector.yaml").path, environment: [:]),
             logger: serviceLogger)
         let collectorGroup = ServiceGroup(services: collector.services, logger: serviceLogger)
-        var outcomes: [DemoOutcome] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await collectorGroup.run() }
             try await statuses.waitForOnline("collector/collector-1")
@@ -129,9 +149,108 @@ public struct DemoRunner: Sendable {
 
         let records = try FileManager.default.contentsOfDirectory(at: paths.records, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "jsonl" }.sorted { $0.path < $1.path }
-        let verifier = RecordFileVerifier(allowlist: allowlist)
+        let verifier = RecordFileVerifier(allowlist: enrolled)
         let verification = try records.map { url throws(StorageError) in try verifier.verify(file: url) }
         return Report(outcomes: outcomes, recordsDirectory: paths.records, verification: verification)
+    }
+
+    /// Starts the registrar, pre-registers or approves the allowlisted agents' EKs as their scenarios say,
+    /// and runs the enrollment scenarios; stops the registrar.
+    private func enroll(paths: DemoPaths, devices: [String: TPMDevice], statuses: StatusWatcher) async throws
+        -> [DemoOutcome]
+    {
+        let allowlistFile = AllowlistFile(url: paths.allowlist)
+        let book = EnrollmentBook(allowlist: allowlistFile, ledger: AttestationLedger(besideAllowlist: allowlistFile))
+        func enrollment(_ agent: String) throws -> DemoEnrollment {
+            guard let device = devices[agent] else { throw DemoError("no TPM for \(agent)") }
+            let configuration = try AgentConfiguration.load(file: paths.config("\(agent).yaml").path, environment: [:])
+            return DemoEnrollment(configuration: configuration, device: device, logger: serviceLogger)
+        }
+        for scenario in DemoScenario.enrollments where scenario.allowlisted && scenario.enrollment == .expected {
+            let hash = try await enrollment(scenario.agent).enrollment.ekPublicHash()
+            try book.expect(name: scenario.agent, ekPublicHash: hash, places: DemoScenario.allowedPlaces, now: Date())
+            say("operator: allowlist expect --name \(scenario.agent) --ek-hash \(hash.hex.prefix(16))… (from `edgeproof tpm ek --format hash`)")
+        }
+
+        let registrar = try Registrar.compose(
+            configuration: try RegistrarConfiguration.load(file: paths.config("registrar.yaml").path, environment: [:]),
+            recorder: book, logger: serviceLogger)
+        let running = registrar.start(logger: serviceLogger)
+        var outcomes: [DemoOutcome] = []
+        do {
+            try await statuses.waitForOnline("registrar/registrar-1")
+            say("started registrar-1 (trust store: the swtpm manufacturer CA)")
+            for scenario in DemoScenario.enrollments {
+                outcomes.append(try await runEnrollment(scenario, enrollment: try enrollment(scenario.agent),
+                    victim: try enrollment("agent-001"), book: book))
+            }
+        } catch {
+            try? await running.stop()
+            throw error
+        }
+        try await running.stop()
+        say("stopped registrar-1")
+        return outcomes
+    }
+
+    /// `edgeproof allowlist verify-evidence`: every trust block re-checked offline against the manufacturer CA
+    /// and the registrar's EK certificate store.
+    private func auditEvidence(_ allowlist: Allowlist, paths: DemoPaths) async throws -> DemoOutcome {
+        let auditor = TrustEvidenceAuditor(
+            trustStore: try EKCertificateVerifier(trustStoreDirectory: paths.trustStore), ekCertificates: paths.ekCertificates)
+        var verified = 0
+        var failures: [String] = []
+        for entry in allowlist.entries {
+            switch await auditor.audit(entry) {
+            case .verified(_, certificateChecked: true): verified += 1
+            case .verified(_, certificateChecked: false): failures.append("\(entry.name): EK certificate not re-checked")
+            case .configured: break
+            case .failed(let problem): failures.append("\(entry.name): \(problem)")
+            }
+        }
+        let scenario = DemoScenario.evidenceAudit
+        return DemoOutcome(
+            scenario: scenario, mode: "offline", expectedRejectedBy: nil,
+            observed: failures.isEmpty ? "\(verified) trust blocks verified" : failures.joined(separator: "; "),
+            rejection: nil, passed: failures.isEmpty && verified == 2)
+    }
+
+    private func runEnrollment(
+        _ scenario: DemoScenario, enrollment: DemoEnrollment, victim: DemoEnrollment, book: EnrollmentBook
+    ) async throws -> DemoOutcome {
+        func outcome(_ result: EnrollmentResult, note: String = "") -> DemoOutcome {
+            let observed: String
+            let passed: Bool
+            switch result.status {
+            case .approved:
+                observed = note + "enrolled (\(result.trustLevel?.rawValue ?? "?"))"
+                passed = result.trustLevel.map { scenario.expectation == .enrolled($0) } ?? false
+            case .pending:
+                observed = note + "pending"
+                passed = false
+            case .refused:
+                let code = result.rejection?.reasonCode ?? "?"
+                observed = note + "rejected (\(code))"
+                passed = scenario.expectation == .rejected(RejectionReason.all.first { $0.code == code } ?? .malformedEnvelope)
+                    && result.rejection?.rejectedBy == .registrar
+            }
+            let expectedBy: RejectingComponent? = if case .rejected = scenario.expectation { .registrar } else { nil }
+            return DemoOutcome(
+                scenario: scenario, mode: "registrar", expectedRejectedBy: expectedBy, observed: observed,
+                rejection: result.rejection, passed: passed)
+        }
+        guard scenario.allowlisted else {
+            return outcome(try await enrollment.enrollPresenting(ekOf: victim.enrollment))
+        }
+        let first = try await enrollment.enroll()
+        guard scenario.enrollment == .approvedByOperator, first.status == .pending else { return outcome(first) }
+        // The operator compares the EK hash the pending entry shows with the one read from the device.
+        let typed = try await enrollment.enrollment.ekPublicHash()
+        _ = try book.approve(
+            name: scenario.agent, ekPublicHash: typed, places: DemoScenario.allowedPlaces, approvedBy: "operator:demo",
+            now: Date())
+        say("operator: allowlist approve --name \(scenario.agent) --ek-hash \(typed.hex.prefix(16))…")
+        return outcome(try await enrollment.enroll(), note: "pending, approved; ")
     }
 
     private func run(

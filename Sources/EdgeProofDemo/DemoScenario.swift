@@ -23,14 +23,31 @@ public struct DemoScenario: Sendable {
         case rejected(RejectionReason)
         /// The broker itself refuses (MQTT v5 reason 135, not authorized).
         case refusedByBroker
+        /// An enrollment the registrar approves at this level.
+        case enrolled(TrustLevel)
+        /// The allowlist's evidence re-checked offline.
+        case verifiedOffline
 
         public var description: String {
             switch self {
             case .accepted: "accepted"
             case .rejected(let reason): "rejected (\(reason.code))"
             case .refusedByBroker: "refused by the broker (135)"
+            case .enrolled(let level): "enrolled (\(level))"
+            case .verifiedOffline: "every trust block verifies"
             }
         }
+    }
+
+    /// How an allowlisted agent's key came onto the allowlist.
+    public enum Enrollment: Sendable, Hashable {
+        /// Attested enrollment; the operator pre-registered the agent's name and EK hash (`allowlist expect`),
+        /// so the registrar's book approves it at once.
+        case expected
+        /// Attested enrollment left pending; the operator approves it by typing the EK hash it shows.
+        case approvedByOperator
+        /// `allowlist add --public-key`: level `configured`, nothing proves where the key lives.
+        case configured
     }
 
     public var name: String
@@ -42,6 +59,8 @@ public struct DemoScenario: Sendable {
     public var tamper: Tamper? = nil
     /// Times the agent's TPM loses power (swtpm killed, no TPM2_Shutdown) before the agent runs.
     public var powerLosses = 0
+    /// For an allowlisted agent: how its key got there.
+    public var enrollment = Enrollment.expected
 
     public static let all: [DemoScenario] = [
         DemoScenario(
@@ -51,13 +70,30 @@ public struct DemoScenario: Sendable {
         DemoScenario(
             name: "outside the geofence", agent: "agent-002",
             location: GeographicRegion(region: "EU", state: "Germany", city: "Berlin"), allowlisted: true,
-            expectation: .rejected(.locationNotAllowed)),
+            expectation: .rejected(.locationNotAllowed), enrollment: .approvedByOperator),
         DemoScenario(
             name: "not on the allowlist", agent: "agent-003",
             location: GeographicRegion(region: "US", state: "Texas", city: "Austin"), allowlisted: false,
             expectation: .rejected(.agentNotFound)),
+        DemoScenario(
+            name: "key not TPM-attested", agent: "agent-004",
+            location: GeographicRegion(region: "US", state: "Texas", city: "Austin"), allowlisted: true,
+            expectation: .rejected(.agentNotAttested), enrollment: .configured),
     ]
 
+    /// Enrollments with the registrar, before any envelope: agent-001 pre-registered, agent-002 approved by
+    /// the operator, and an attacker (agent-005, a TPM of its own) presenting agent-001's EK certificate.
+    public static let enrollments: [DemoScenario] = [
+        DemoScenario(
+            name: "attested enrollment, EK pre-registered", agent: "agent-001", location: all[0].location,
+            allowlisted: true, expectation: .enrolled(.tpmEKCert), enrollment: all[0].enrollment),
+        DemoScenario(
+            name: "attested enrollment, approved by the operator", agent: "agent-002", location: all[1].location,
+            allowlisted: true, expectation: .enrolled(.tpmEKCert), enrollment: all[1].enrollment),
+        DemoScenario(
+            name: "presents another TPM's EK certificate", agent: "agent-005", location: all[0].location,
+            allowlisted: false, expectation: .rejected(.activationProofInvalid)),
+    ]
     /// A compromised agent-001 (its certificate, its TPM) sends honestly signed but crafted envelopes.
     public static let attacks: [DemoScenario] = [
         (name: "duplicate member name", tamper: Tamper.duplicateMember, reason: RejectionReason.malformedEnvelope),
@@ -73,6 +109,11 @@ public struct DemoScenario: Sendable {
             name: "joins the collectors' nonce group", agent: "agent-001", location: all[0].location,
             allowlisted: true, expectation: .refusedByBroker, tamper: .joinNonceShareGroup)
     ]
+
+    /// `allowlist verify-evidence` after the enrollments: the two enrolled agents' trust blocks re-checked offline.
+    public static let evidenceAudit = DemoScenario(
+        name: "trust blocks re-checked offline", agent: "agent-001, agent-002", location: all[0].location,
+        allowlisted: true, expectation: .verifiedOffline)
 
     /// Faults an edge device lives through: the agent still signs and sends afterwards.
     public static let faults: [DemoScenario] = [

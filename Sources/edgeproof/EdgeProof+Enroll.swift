@@ -14,7 +14,7 @@ extension EdgeProof {
             abstract: "Enroll this agent with a registrar: prove its signing key lives in this TPM.",
             discussion: """
                 Reads the EK certificate, provisions the attestation key (tpm.attestation_key_handle, default \
-                0x81000011), and runs the two round trips with a registrar over the broker. Exit status: 0 \
+                0x81020011), and runs the two round trips with a registrar over the broker. Exit status: 0 \
                 approved, 3 pending (an operator must approve), 1 refused (the rejection is printed) or failed. \
                 With --wait, a pending enrollment is repeated every few seconds until approved or refused.
                 """

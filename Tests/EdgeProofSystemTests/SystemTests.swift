@@ -27,13 +27,25 @@ struct SystemTests {
             "trailing comma": (.requestValidation, "malformed_envelope"),
             "uppercase key hash": (.signatureVerification, "header_mismatch"),
             "timestamp outside the nonce's window": (.timestampProximity, "timestamp_skew"),
+            "key not TPM-attested": (.agentVerification, "agent_not_attested"),
         ]
         let accepted: Set = ["happy path", "ten power losses of the TPM"]
         let refusedByBroker: Set = ["joins the collectors' nonce group"]
         let scenarios = DemoScenario.all + DemoScenario.attacks + DemoScenario.faults
-        #expect(report.outcomes.count == scenarios.count * DemoRunner.modes.count)
+        // Enrollment first: two agents enrolled at tpm-ek-cert, an EK certificate of another TPM refused by the
+        // registrar, and the trust blocks re-checked offline.
+        let enrollment = report.outcomes.filter { $0.mode == "registrar" || $0.mode == "offline" }
+        #expect(enrollment.count == DemoScenario.enrollments.count + 1)
+        for outcome in enrollment { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
+        let thief = try #require(enrollment.first { $0.scenario.agent == "agent-005" }?.rejection)
+        #expect(thief.rejectedBy == .registrar)
+        #expect(thief.validationType == .trustEvidence)
+        #expect(thief.reasonCode == "activation_proof_invalid")
+
+        let envelopes = report.outcomes.filter { DemoRunner.modes.contains($0.mode) }
+        #expect(envelopes.count == scenarios.count * DemoRunner.modes.count)
         #expect(Set(scenarios.map(\.name)) == Set(rejected.keys).union(accepted).union(refusedByBroker))
-        for outcome in report.outcomes {
+        for outcome in envelopes {
             let key = "\(outcome.scenario.name)/\(outcome.mode)"
             #expect(outcome.passed, "\(key): \(outcome.observed)")
             if let (type, reason) = rejected[outcome.scenario.name] {
@@ -54,6 +66,8 @@ struct SystemTests {
             .filter { $0.lastPathComponent.hasPrefix("records-") }
             .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
         let records = try lines.map { try JSONDecoder().decode(StoredRecord.self, from: Data($0)) }
+        // Each record says how strongly its key was proven when it was accepted.
+        #expect(records.allSatisfy { $0.trustLevel == .tpmEKCert && $0.attestedAt != nil })
         #expect(records.count == accepted.count * DemoRunner.modes.count)
         #expect(records.allSatisfy { $0.agentName == "agent-001" })
         #expect(Set(records.map(\.nonce)).count == records.count)
