@@ -1,7 +1,9 @@
 import EdgeProofCore
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofAgent
 import EdgeProofRegistrar
+import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
 import Logging
@@ -84,6 +86,85 @@ struct RegistrarCommandTests {
             ["allowlist", "verify-evidence", "--file", allowlist, "--trust-store", configuration.trustStore ?? "",
              "--ek-certificates", configuration.ekCertificateDirectory])
         #expect(audit.status == 0, "\(audit.output)\n\(audit.standardError)")
+        await monitor.shutdown()
+    }
+}
+
+@Suite("edgeproof agent with enroll: auto")
+struct AgentAutoEnrollmentTests {
+    @Test("""
+        the agent service enrolls at start and asks for no nonce while its enrollment is pending; once the \
+        operator approves, its retry is approved and it starts sending
+        """)
+    func agentSendsNothingBeforeApproval() async throws {
+        let rig = try await EnrollmentRig()
+        defer { rig.stop() }
+        let broker = try await MosquittoBroker.start(clients: ["registrar-1", EnrollmentRig.agent, "gateway", "monitor"])
+        defer { broker.close() }
+        let configuration = try rig.configuration()
+        let registrarFile = rig.directory.appending("registrar.yaml")
+        try Data(
+            """
+            id: registrar-1
+            \(broker.configurationSection(for: "registrar-1"))
+            allowlist_file: \(configuration.allowlistFile)
+            trust_store: \(configuration.trustStore ?? "")
+            ek_certificate_dir: \(configuration.ekCertificateDirectory)
+            token_key_file: \(configuration.tokenKeyFile)
+
+            """.utf8
+        ).write(to: registrarFile)
+        let agentFile = rig.directory.appending("agent.yaml")
+        try Data(
+            """
+            name: \(EnrollmentRig.agent)
+            \(broker.configurationSection(for: EnrollmentRig.agent))
+            tpm:
+              tcti: \(rig.tpm.tcti)
+              handle: \(EnrollmentRig.signingHandle)
+              attestation_key_handle: \(EnrollmentRig.attestationHandle)
+            location: US/California/Santa Clara
+            sample_interval_s: 0.5
+            spool:
+              directory: \(rig.directory.appending("spool").path)
+            enroll: auto
+
+            """.utf8
+        ).write(to: agentFile)
+
+        let logger = Logger(label: "test.agent-auto-enroll")
+        let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
+        // The gateway's identity may read every agent's nonce requests: what the agent asks for shows here.
+        let watcher = try MQTTClient(configuration: broker.clientConfiguration("gateway"), logger: logger)
+        watcher.start()
+        let inbox = Inbox(watcher)
+        try await watcher.waitUntilConnected(timeout: .seconds(10))
+        _ = try await watcher.subscribe(TopicTree().allAgentNonceRequests, qos: .atLeastOnce)
+
+        let registrar = try ServiceProcess.start(
+            "registrar", arguments: ["registrar", "--config", registrarFile.path], logDirectory: rig.directory.url)
+        defer { _ = registrar.stop() }
+        try await statuses.waitForOnline("registrar/registrar-1")
+        let agent = try ServiceProcess.start(
+            "agent", arguments: ["agent", "--config", agentFile.path], logDirectory: rig.directory.url)
+        defer { _ = agent.stop() }
+
+        // Pending: the enrollment book holds it, and the agent asks for no nonce meanwhile.
+        let allowlist = AllowlistFile(path: configuration.allowlistFile)
+        _ = try await Poll.until(timeout: .seconds(30)) {
+            (try? allowlist.load().enrollment.pending(named: EnrollmentRig.agent)) != nil
+        }
+        try await Task.sleep(for: .seconds(3))
+        #expect(inbox.messages.isEmpty, "the agent asked for nonces before approval")
+
+        let book = EnrollmentBook(allowlist: allowlist, ledger: AttestationLedger(besideAllowlist: allowlist))
+        _ = try book.approve(
+            name: EnrollmentRig.agent, ekPublicHash: try await rig.enrollment.ekPublicHash(), places: nil,
+            approvedBy: "operator:test", now: Date())
+        // Its next attempt (backoff 2, 4, … s) is approved, and it starts asking for nonces.
+        try await inbox.wait(timeout: .seconds(60)) { !$0.isEmpty }
+        #expect(try allowlist.load().entry(named: EnrollmentRig.agent)?.trustLevel == .tpmEKCert)
+        await watcher.shutdown()
         await monitor.shutdown()
     }
 }
