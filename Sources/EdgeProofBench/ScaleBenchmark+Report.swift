@@ -13,19 +13,20 @@ extension ScaleBenchmark {
     /// the other settings), so that each point's resident memory is the collector core's; prints the table and
     /// the figures.
     public static func runAndPrint(
-        sizes: [Int], senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, executable: URL
+        sizes: [Int], senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, loader: Loader,
+        executable: URL
     ) throws {
         var points: [ScaleBenchmark.Point] = []
         for size in sizes {
             points.append(
                 try measure(
                     size, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces, evidence: evidence,
-                    executable: executable))
+                    loader: loader, executable: executable))
         }
 
         print(
             "Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache, "
-                + "evidence: \(evidence.rawValue)")
+                + "evidence: \(evidence.rawValue), loader: \(loader.rawValue)")
         print(
             TextTable(
                 header: ["AGENTS", "ENVELOPES/S", "RSS MB", "PEAK RSS MB", "LOAD PEAK MB", "ALLOWLIST LOAD S"],
@@ -57,13 +58,15 @@ extension ScaleBenchmark {
     }
 
     private static func measure(
-        _ size: Int, senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, executable: URL
+        _ size: Int, senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, loader: Loader,
+        executable: URL
     ) throws -> ScaleBenchmark.Point {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
             "bench", "scale", "--point", "\(size)", "--senders", "\(senders)", "--envelopes", "\(envelopes)",
             "--cached-nonces", "\(cachedNonces)", "--evidence", evidence.rawValue,
+            "--loader", loader.rawValue,
         ]
         let output = Pipe()
         process.standardOutput = output

@@ -17,16 +17,18 @@ public struct ScaleBenchmark: Sendable {
     public var envelopes: Int
     public var cachedNonces: Int
     public var evidence: Evidence
+    public var loader: Loader
 
     public init(
         agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000,
-        evidence: Evidence = .trustBlocks
+        evidence: Evidence = .trustBlocks, loader: Loader = .collector
     ) {
         self.agents = agents
         self.senders = max(1, min(senders, agents))
         self.envelopes = envelopes
         self.cachedNonces = cachedNonces
         self.evidence = evidence
+        self.loader = loader
     }
 
     public struct Point: Sendable, Codable {
@@ -77,7 +79,7 @@ public struct ScaleBenchmark: Sendable {
         ResidentMemory.resetPeak()
         let clock = ContinuousClock()
         var start = clock.now
-        let allowlist = try allowlistFile.load()
+        let allowlist = try loader.load(allowlistFile)
         let allowlistLoadSeconds = seconds(clock.now - start)
         let loadPeak = ResidentMemory.current().peak
 

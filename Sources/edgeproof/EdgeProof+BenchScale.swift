@@ -3,6 +3,7 @@ import EdgeProofBench
 import Foundation
 
 extension ScaleBenchmark.Evidence: ExpressibleByArgument {}
+extension ScaleBenchmark.Loader: ExpressibleByArgument {}
 
 extension EdgeProof.Bench {
     struct Scale: AsyncParsableCommand {
@@ -25,20 +26,23 @@ extension EdgeProof.Bench {
         var cachedNonces = 300_000
         @Option(help: "What each entry carries besides its key: none or trust-blocks.")
         var evidence: ScaleBenchmark.Evidence = .trustBlocks
+        @Option(help: "collector (chunked, trust blocks as summaries) or foundation-whole-file (before, to compare).")
+        var loader: ScaleBenchmark.Loader = .collector
         @Option(help: .hidden) var point: Int?
 
         func run() async throws {
             if let point {
                 return try await ScaleBenchmark(
                     agents: point, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces,
-                    evidence: evidence
+                    evidence: evidence, loader: loader
                 ).printPoint()
             }
             let sizes = agents.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw CLIError("--agents needs positive numbers") }
             try ScaleBenchmark.runAndPrint(
                 sizes: sizes, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces,
-                evidence: evidence, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+                evidence: evidence, loader: loader,
+                executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
         }
     }
 }
