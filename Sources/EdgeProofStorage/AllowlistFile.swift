@@ -43,12 +43,7 @@ public struct AllowlistFile: Sendable {
         let document: AllowlistDocument
         switch format {
         case .json:
-            let handle: FileHandle
-            do {
-                handle = try FileHandle(forReadingFrom: url)
-            } catch {
-                throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
-            }
+            let handle = try reading { try FileHandle(forReadingFrom: url) }
             defer { try? handle.close() }
             var reader = AllowlistStreamReader(source: ChunkSource(handle: handle), evidence: evidence)
             do {
@@ -57,13 +52,7 @@ public struct AllowlistFile: Sendable {
                 throw StorageError("allowlist \(url.path) is malformed: \(error)")
             }
         case .yaml:
-            let data: Data
-            do {
-                data = try Data(contentsOf: url)
-            } catch {
-                throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
-            }
-            document = try decode(data, evidence: evidence)
+            document = try decode(try reading { try Data(contentsOf: url) }, evidence: evidence)
         }
         let allowlist = try validate(document)
         if document.agents.count > Self.manyAgents {
@@ -75,6 +64,14 @@ public struct AllowlistFile: Sendable {
     }
 
     static let manyAgents = 1000
+
+    private func reading<T>(_ open: () throws -> T) throws(StorageError) -> T {
+        do {
+            return try open()
+        } catch {
+            throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
+        }
+    }
 
     /// As ``load()``, but a file that does not exist yet is an empty allowlist (for `allowlist add`).
     public func loadOrEmpty() throws(StorageError) -> Allowlist {
@@ -143,7 +140,9 @@ public struct AllowlistFile: Sendable {
 
     private static func readProblem(_ error: any Error) -> String {
         let nsError = error as NSError
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
+        if nsError.domain == NSCocoaErrorDomain, [NSFileReadNoSuchFileError, NSFileNoSuchFileError].contains(nsError.code) {
+            return "no such file"
+        }
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
             underlying.domain == NSPOSIXErrorDomain
         {

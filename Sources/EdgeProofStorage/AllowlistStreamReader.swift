@@ -128,16 +128,14 @@ struct AllowlistStreamReader {
     /// scalar up to the next delimiter. Only the structure is checked here; the strict reader checks
     /// the rest when the piece is decoded. `depth`: the levels around the value.
     private mutating func readValue(depth: Int) throws(AllowlistReadProblem) {
-        piece.removeAll(keepingCapacity: true)
         open.removeAll(keepingCapacity: true)
+        source.startCapture(into: &piece)
         repeat {
             let byte = try take()
             switch byte {
             case UInt8(ascii: "\""):
-                piece.append(byte)
-                try copyStringRest()
+                try skipStringRest()
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                piece.append(byte)
                 open.append(byte == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]"))
                 guard depth + open.count <= JSONNesting.maximumDepth else {
                     throw unexpected("nesting deeper than \(JSONNesting.maximumDepth) levels", at: source.offset - 1)
@@ -146,19 +144,17 @@ struct AllowlistStreamReader {
                 guard open.last == byte else {
                     throw unexpected("unexpected '\(Character(Unicode.Scalar(byte)))'", at: source.offset - 1)
                 }
-                piece.append(byte)
                 open.removeLast()
             default:
-                piece.append(byte)
                 if open.isEmpty {
                     // A scalar: up to the next delimiter.
                     while let next = try source.peekByte(), !Self.endsScalar(next) {
-                        piece.append(next)
                         source.advance()
                     }
                 }
             }
         } while !open.isEmpty
+        source.endCapture(into: &piece)
     }
 
     private static func endsScalar(_ byte: UInt8) -> Bool {
@@ -172,21 +168,17 @@ struct AllowlistStreamReader {
 
     /// A member name into ``piece`` (returned too).
     private mutating func readString() throws(AllowlistReadProblem) -> [UInt8] {
-        piece.removeAll(keepingCapacity: true)
-        guard try take() == UInt8(ascii: "\"") else { throw unexpected("expected a string", at: source.offset - 1) }
-        piece.append(UInt8(ascii: "\""))
-        try copyStringRest()
+        guard try peek() == UInt8(ascii: "\"") else { throw unexpected("expected a string", at: source.offset) }
+        source.startCapture(into: &piece)
+        source.advance()
+        try skipStringRest()
+        source.endCapture(into: &piece)
         return piece
     }
 
-    /// The rest of a string whose opening quote is in ``piece``, through its closing quote.
-    private mutating func copyStringRest() throws(AllowlistReadProblem) {
-        while true {
-            let byte = try take()
-            piece.append(byte)
-            if byte == UInt8(ascii: "\"") { return }
-            if byte == UInt8(ascii: "\\") { piece.append(try take()) }
-        }
+    /// Past the rest of a string whose opening quote was read, through its closing quote.
+    private mutating func skipStringRest() throws(AllowlistReadProblem) {
+        guard try source.skipStringRest() else { throw unexpected("unexpected end of input", at: source.offset) }
     }
 
     private mutating func skipWhitespace() throws(AllowlistReadProblem) {
@@ -261,6 +253,10 @@ struct ChunkSource {
     /// Bytes before ``chunk``.
     private var consumed = 0
     private var finished: Bool
+    /// Where in ``chunk`` the bytes being captured start; nil when not capturing.
+    private var captureStart: Int?
+    /// Captured bytes of earlier chunks.
+    private var captured: [UInt8] = []
 
     private let chunkBytes: Int
 
@@ -286,6 +282,40 @@ struct ChunkSource {
         index += 1
     }
 
+    /// Starts keeping the bytes from the next one on, for ``endCapture(into:)``; `buffer` lends its storage.
+    mutating func startCapture(into buffer: inout [UInt8]) {
+        swap(&captured, &buffer)
+        captured.removeAll(keepingCapacity: true)
+        captureStart = index
+    }
+
+    /// The bytes since ``startCapture(into:)`` into `buffer`.
+    mutating func endCapture(into buffer: inout [UInt8]) {
+        if let captureStart { captured += chunk[captureStart..<index] }
+        captureStart = nil
+        swap(&captured, &buffer)
+    }
+
+    /// Past the rest of a string through its closing quote (a quote after a backslash does not close it);
+    /// false when the input ends first. Strings are most of an allowlist: this is the scanner's loop.
+    mutating func skipStringRest() throws(AllowlistReadProblem) -> Bool {
+        var escaped = false
+        while true {
+            while index < chunk.count {
+                let byte = chunk[index]
+                index += 1
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\"") {
+                    return true
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                }
+            }
+            guard try refill() else { return false }
+        }
+    }
+
     private mutating func refill() throws(AllowlistReadProblem) -> Bool {
         guard !finished else { return false }
         let next: Data?
@@ -293,6 +323,10 @@ struct ChunkSource {
             next = try handle.read(upToCount: chunkBytes)
         } catch {
             throw AllowlistReadProblem(problem: "cannot read: \(error)", path: [], offset: nil)
+        }
+        if let captureStart {
+            captured += chunk[captureStart...]
+            self.captureStart = 0
         }
         consumed += chunk.count
         index = 0

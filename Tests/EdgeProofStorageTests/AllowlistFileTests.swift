@@ -125,7 +125,9 @@ struct AllowlistFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = AllowlistFile(url: directory.appending("absent.json"))
-        #expect(throws: StorageError.self) { try file.load() }
+        let missing = #expect(throws: StorageError.self) { try file.load() }
+        #expect(missing?.message.hasSuffix("absent.json: no such file") == true, "\(String(describing: missing))")
+        #expect(throws: StorageError.self) { try file.load(evidence: .summary) }
         #expect(try file.loadOrEmpty().count == 0)
     }
 }
