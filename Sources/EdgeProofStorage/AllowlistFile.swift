@@ -45,7 +45,9 @@ public struct AllowlistFile: Sendable {
         case .json:
             let handle = try reading { try FileHandle(forReadingFrom: url) }
             defer { try? handle.close() }
-            var reader = AllowlistStreamReader(source: ChunkSource(handle: handle), evidence: evidence)
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            var reader = AllowlistStreamReader(
+                source: ChunkSource(handle: handle), evidence: evidence, expectedBytes: size)
             do {
                 document = try reader.read()
             } catch {
@@ -140,7 +142,9 @@ public struct AllowlistFile: Sendable {
 
     private static func readProblem(_ error: any Error) -> String {
         let nsError = error as NSError
-        if nsError.domain == NSCocoaErrorDomain, [NSFileReadNoSuchFileError, NSFileNoSuchFileError].contains(nsError.code) {
+        if nsError.domain == NSCocoaErrorDomain,
+            [NSFileReadNoSuchFileError, NSFileNoSuchFileError].contains(nsError.code)
+        {
             return "no such file"
         }
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,

@@ -13,6 +13,7 @@ import Foundation
 /// or refused exactly as ``AllowlistFile/parse(_:evidence:)`` reading it whole would.
 struct AllowlistStreamReader {
     static let chunkBytes = 1 << 20
+    static let entriesToEstimateFrom = 512
 
     private var source: ChunkSource
     private let decoder: StrictJSONDecoder
@@ -21,8 +22,12 @@ struct AllowlistStreamReader {
     /// Open brackets of the value being read, innermost last.
     private var open: [UInt8] = []
 
-    init(source: ChunkSource, evidence: AllowlistEntry.EvidenceReading) {
+    /// The file's size, to size the list of agents from the first ones (0: unknown).
+    private let expectedBytes: Int
+
+    init(source: ChunkSource, evidence: AllowlistEntry.EvidenceReading, expectedBytes: Int = 0) {
         self.source = source
+        self.expectedBytes = expectedBytes
         decoder = StrictJSONDecoder(userInfo: [AllowlistEntry.evidenceReading: evidence])
     }
 
@@ -102,6 +107,12 @@ struct AllowlistStreamReader {
             // As AllowlistDocument's decoder does: each set of places is held once.
             entry.allowedPlaces = places.insert(entry.allowedPlaces).memberAfterInsert
             agents.append(entry)
+            if agents.count == Self.entriesToEstimateFrom, expectedBytes > source.offset {
+                // Entries are some 600 bytes each in memory (more than their JSON without evidence): an
+                // array grown by doubling would hold up to half as many again unused, for good.
+                let estimate = Double(expectedBytes) / Double(source.offset) * Double(agents.count) * 1.01
+                agents.reserveCapacity(Int(estimate))
+            }
             try skipWhitespace()
             let next = try take()
             if next == UInt8(ascii: "]") { return }
@@ -124,7 +135,7 @@ struct AllowlistStreamReader {
 
     // MARK: Scanning
 
-    /// Copies one value into ``piece``: a string, a bracketed value up to its matching bracket, or a
+    /// Captures one value into ``piece``: a string, a bracketed value up to its matching bracket, or a
     /// scalar up to the next delimiter. Only the structure is checked here; the strict reader checks
     /// the rest when the piece is decoded. `depth`: the levels around the value.
     private mutating func readValue(depth: Int) throws(AllowlistReadProblem) {

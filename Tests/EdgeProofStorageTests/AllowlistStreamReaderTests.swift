@@ -17,7 +17,8 @@ struct AllowlistStreamReaderTests {
         let trustMember = trust.map { #", "trust": \#($0)"# } ?? ""
         return #"""
             {"name": "\#(name)", "public_key": "\#(pem)", "tpm_public_key_hash": "\#(hash)", "status": "active",
-             "created_at": "2026-11-21T10:00:00Z", "allowed_places": [{"region": "US", "state": "Texas"}]\#(trustMember)}
+             "created_at": "2026-11-21T10:00:00Z",
+             "allowed_places": [{"region": "US", "state": "Texas"}]\#(trustMember)}
             """#
     }
 
@@ -86,7 +87,10 @@ struct AllowlistStreamReaderTests {
             ("a leading zero", #"{"note": 01, "agents": []}"#, false),
             ("a NUL after the object", "{\"agents\": []}\u{0}", false),
             ("the same agent twice", #"{"agents": [\#(a), \#(a)]}"#, false),
-            ("a revoked status spelled wrong", #"{"agents": [\#(a.replacingOccurrences(of: "\"active\"", with: "\"paused\""))]}"#, false),
+            (
+                "a revoked status spelled wrong",
+                #"{"agents": [\#(a.replacingOccurrences(of: "\"active\"", with: "\"paused\""))]}"#, false
+            ),
         ]
     }
 
@@ -102,7 +106,8 @@ struct AllowlistStreamReaderTests {
     ) throws -> AllowlistDocument {
         let handle = try FileHandle(forReadingFrom: file.url)
         defer { try? handle.close() }
-        var reader = AllowlistStreamReader(source: ChunkSource(handle: handle, chunkBytes: chunkBytes), evidence: evidence)
+        var reader = AllowlistStreamReader(
+            source: ChunkSource(handle: handle, chunkBytes: chunkBytes), evidence: evidence)
         return try reader.read()
     }
 
@@ -130,6 +135,19 @@ struct AllowlistStreamReaderTests {
         }
     }
 
+    @Test("a list longer than the sample the reader sizes its array from loads the same chunked as whole")
+    func loadsLongList() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let count = AllowlistStreamReader.entriesToEstimateFrom * 2 + 7
+        let entries = (0..<count).map { Self.entry(String(format: "agent-%04d", $0), trust: Self.trustBlock(ek: $0)) }
+        let text = #"{"agents": [\#(entries.joined(separator: ",\n"))]}"#
+        let file = try Self.file(text, in: directory, 0)
+        let chunked = try file.load(evidence: .summary)
+        #expect(chunked.count == count)
+        #expect(chunked.entries == (try file.parse(Data(text.utf8), evidence: .summary)).entries)
+    }
+
     @Test("a refused entry is named by its index, with the same words as reading the file whole")
     func namesTheEntry() throws {
         let directory = try TemporaryDirectory()
@@ -138,7 +156,9 @@ struct AllowlistStreamReaderTests {
         let file = try Self.file(text, in: directory, 0)
         let whole = #expect(throws: StorageError.self) { try file.parse(Data(text.utf8)) }
         let chunked = #expect(throws: StorageError.self) { try file.load(evidence: .summary) }
-        #expect(chunked?.message.contains(#"missing member "public_key" at agents[2]"#) == true, "\(String(describing: chunked))")
+        #expect(
+            chunked?.message.contains(#"missing member "public_key" at agents[2]"#) == true,
+            "\(String(describing: chunked))")
         #expect(chunked?.message == whole?.message)
         let garbled = text.replacingOccurrences(of: #""agent-b", "public_key""#, with: #""agent-b", "public_key" 5"#)
         let problem = #expect(throws: StorageError.self) { try Self.file(garbled, in: directory, 1).load() }
@@ -149,7 +169,8 @@ struct AllowlistStreamReaderTests {
     func keepsSummaryOrEvidence() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let file = try Self.file(#"{"agents": [\#(Self.entry("agent-a")), \#(Self.entry("agent-b", trust: nil))]}"#, in: directory, 0)
+        let file = try Self.file(
+            #"{"agents": [\#(Self.entry("agent-a")), \#(Self.entry("agent-b", trust: nil))]}"#, in: directory, 0)
         let summary = try file.load(evidence: .summary)
         let full = try file.load()
         let expectedEK = PublicKeyHash(subjectPublicKeyInfo: Data("ek-1".utf8))
