@@ -108,8 +108,8 @@ struct AllowlistStreamReader {
             entry.allowedPlaces = places.insert(entry.allowedPlaces).memberAfterInsert
             agents.append(entry)
             if agents.count == Self.entriesToEstimateFrom, expectedBytes > source.offset {
-                // Entries are some 600 bytes each in memory (more than their JSON without evidence): an
-                // array grown by doubling would hold up to half as many again unused, for good.
+                // An entry takes hundreds of bytes in the array (its trust block's fields are inline, even
+                // when nil): one grown by doubling would keep up to half as many again unused, for good.
                 let estimate = Double(expectedBytes) / Double(source.offset) * Double(agents.count) * 1.01
                 agents.reserveCapacity(Int(estimate))
             }
