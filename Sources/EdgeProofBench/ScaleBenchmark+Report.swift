@@ -13,24 +13,28 @@ extension ScaleBenchmark {
     /// the other settings), so that each point's resident memory is the collector core's; prints the table and
     /// the figures.
     public static func runAndPrint(
-        sizes: [Int], senders: Int, envelopes: Int, cachedNonces: Int, executable: URL
+        sizes: [Int], senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, loader: Loader,
+        executable: URL
     ) throws {
         var points: [ScaleBenchmark.Point] = []
         for size in sizes {
             points.append(
                 try measure(
-                    size, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces, executable: executable))
+                    size, senders: senders, envelopes: envelopes, cachedNonces: cachedNonces, evidence: evidence,
+                    loader: loader, executable: executable))
         }
 
         print(
-            "Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache")
+            "Collector core, \(envelopes) envelopes from \(senders) agents, \(cachedNonces) nonces in the replay cache, "
+                + "evidence: \(evidence.rawValue), loader: \(loader.rawValue)")
         print(
             TextTable(
-                header: ["AGENTS", "ENVELOPES/S", "RSS MB", "PEAK RSS MB", "ALLOWLIST LOAD S"],
+                header: ["AGENTS", "ENVELOPES/S", "RSS MB", "PEAK RSS MB", "LOAD PEAK MB", "ALLOWLIST LOAD S"],
                 rows: points.map {
                     [
                         "\($0.agents)", format($0.perSecond), String(format: "%.1f", $0.residentMegabytes),
                         String(format: "%.1f", $0.peakResidentMegabytes),
+                        String(format: "%.1f", $0.loadPeakResidentMegabytes),
                         String(format: "%.2f", $0.allowlistLoadSeconds),
                     ]
                 }
@@ -42,6 +46,7 @@ extension ScaleBenchmark {
             figures["collector_per_s_\(label)"] = point.perSecond.rounded()
             figures["collector_rss_mb_\(label)"] = (point.residentMegabytes * 10).rounded() / 10
             figures["collector_peak_rss_mb_\(label)"] = (point.peakResidentMegabytes * 10).rounded() / 10
+            figures["collector_load_peak_rss_mb_\(label)"] = (point.loadPeakResidentMegabytes * 10).rounded() / 10
             figures["allowlist_load_s_\(label)"] = (point.allowlistLoadSeconds * 100).rounded() / 100
         }
         let rates = points.map(\.perSecond)
@@ -53,13 +58,15 @@ extension ScaleBenchmark {
     }
 
     private static func measure(
-        _ size: Int, senders: Int, envelopes: Int, cachedNonces: Int, executable: URL
+        _ size: Int, senders: Int, envelopes: Int, cachedNonces: Int, evidence: Evidence, loader: Loader,
+        executable: URL
     ) throws -> ScaleBenchmark.Point {
         let process = Process()
         process.executableURL = executable
         process.arguments = [
             "bench", "scale", "--point", "\(size)", "--senders", "\(senders)", "--envelopes", "\(envelopes)",
-            "--cached-nonces", "\(cachedNonces)",
+            "--cached-nonces", "\(cachedNonces)", "--evidence", evidence.rawValue,
+            "--loader", loader.rawValue,
         ]
         let output = Pipe()
         process.standardOutput = output

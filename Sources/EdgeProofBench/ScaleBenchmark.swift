@@ -16,12 +16,19 @@ public struct ScaleBenchmark: Sendable {
     public var senders: Int
     public var envelopes: Int
     public var cachedNonces: Int
+    public var evidence: Evidence
+    public var loader: Loader
 
-    public init(agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000) {
+    public init(
+        agents: Int, senders: Int = 100, envelopes: Int = 4000, cachedNonces: Int = 300_000,
+        evidence: Evidence = .trustBlocks, loader: Loader = .collector
+    ) {
         self.agents = agents
         self.senders = max(1, min(senders, agents))
         self.envelopes = envelopes
         self.cachedNonces = cachedNonces
+        self.evidence = evidence
+        self.loader = loader
     }
 
     public struct Point: Sendable, Codable {
@@ -29,7 +36,11 @@ public struct ScaleBenchmark: Sendable {
         public var perSecond: Double
         public var allowlistLoadSeconds: Double
         public var residentMegabytes: Double
+        /// The peak from just before the allowlist is read to the end of the run (the file is written
+        /// before that, and its writing does not count).
         public var peakResidentMegabytes: Double
+        /// The peak from just before the allowlist is read until it is loaded.
+        public var loadPeakResidentMegabytes: Double
         public var cachedNonces: Int
         public var accepted: Int
     }
@@ -42,6 +53,7 @@ public struct ScaleBenchmark: Sendable {
         // keys nobody uses, all in one JSON file loaded as the collector loads it.
         let created = Timestamp.string(from: Date())
         let everywhere = [AllowedPlace(region: "US", state: "California")]
+        let template = evidence == .trustBlocks ? Self.trustBlockTemplate(attestedAt: created) : nil
         let stride = max(1, agents / senders)
         var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
         var entries: [AllowlistEntry] = []
@@ -56,15 +68,20 @@ public struct ScaleBenchmark: Sendable {
             } else {
                 key = try AgentPublicKey(derRepresentation: P256.Signing.PrivateKey().publicKey.derRepresentation)
             }
-            entries.append(AllowlistEntry(name: name, key: key, createdAt: created, allowedPlaces: everywhere))
+            let trust = template.map { Self.trustBlock(template: $0, ekSeed: index) }
+            entries.append(
+                AllowlistEntry(name: name, key: key, createdAt: created, allowedPlaces: everywhere, trust: trust))
         }
         let allowlistFile = AllowlistFile(path: work.appending("allowlist.json").path)
-        try allowlistFile.save(try Allowlist(AllowlistDocument(agents: entries)))
+        try Self.writeAllowlist(entries, to: allowlistFile.url)
         entries = []
+        FreedMemory.release()
+        ResidentMemory.resetPeak()
         let clock = ContinuousClock()
         var start = clock.now
-        let allowlist = try allowlistFile.load()
+        let allowlist = try loader.load(allowlistFile)
         let allowlistLoadSeconds = seconds(clock.now - start)
+        let loadPeak = ResidentMemory.current().peak
 
         // A full replay cache: unexpired nonces of earlier envelopes.
         let authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
@@ -112,7 +129,8 @@ public struct ScaleBenchmark: Sendable {
         let memory = ResidentMemory.current()
         return Point(
             agents: agents, perSecond: perSecond, allowlistLoadSeconds: allowlistLoadSeconds,
-            residentMegabytes: memory.current, peakResidentMegabytes: memory.peak, cachedNonces: cache.count,
+            residentMegabytes: memory.current, peakResidentMegabytes: memory.peak,
+            loadPeakResidentMegabytes: loadPeak, cachedNonces: cache.count,
             accepted: accepted)
     }
 }
@@ -121,6 +139,12 @@ public struct ScaleBenchmark: Sendable {
 public enum ResidentMemory {
     public static func current() -> (current: Double, peak: Double) {
         of(statusFile: "/proc/self/status") ?? (0, 0)
+    }
+
+    /// Starts this process's peak (VmHWM) again from its current resident size (Linux `clear_refs` 5), so
+    /// that a later peak is that of what follows.
+    public static func resetPeak() {
+        try? Data("5".utf8).write(to: URL(fileURLWithPath: "/proc/self/clear_refs"))
     }
 
     /// Of process `pid`; nil when it is gone.

@@ -33,6 +33,8 @@ public final class AllowlistWatcher: Service, Sendable {
 
     public let file: AllowlistFile
     public let ledger: AttestationLedger
+    /// How much of each trust block is kept: gateways and collectors check only its summary.
+    public let evidence: AllowlistEntry.EvidenceReading
     public let pollInterval: Duration
     private let logger: Logger
     private let reloads: Counter
@@ -50,8 +52,12 @@ public final class AllowlistWatcher: Service, Sendable {
     }
 
     /// Loads the file; throws its ``StorageError`` when it cannot be used.
-    public init(file: AllowlistFile, pollInterval: Duration, metrics: ServiceMetrics, logger: Logger) throws {
+    public init(
+        file: AllowlistFile, evidence: AllowlistEntry.EvidenceReading = .summary, pollInterval: Duration,
+        metrics: ServiceMetrics, logger: Logger
+    ) throws {
         self.file = file
+        self.evidence = evidence
         self.pollInterval = pollInterval
         self.logger = logger
         reloads = metrics.counter("allowlist_reloads")
@@ -59,7 +65,7 @@ public final class AllowlistWatcher: Service, Sendable {
         ledgerFailures = metrics.counter("attestation_ledger_failures")
         ledger = AttestationLedger(besideAllowlist: file)
         let stamp = FileStamp(path: file.url.path)
-        var allowlist = try file.load()
+        var allowlist = try file.load(evidence: evidence)
         var position = LedgerPosition()
         Self.apply(try ledger.readAppended(since: &position), to: &allowlist)
         state = Mutex(State(allowlist: allowlist, stamp: stamp, ledgerPosition: position))
@@ -148,7 +154,7 @@ public final class AllowlistWatcher: Service, Sendable {
         let path = file.url.path
         let stamp = FileStamp(path: path)
         do {
-            var fresh = try file.load()
+            var fresh = try file.load(evidence: evidence)
             // The new list's entries start from their trust blocks' times: the whole ledger refreshes them.
             var position = LedgerPosition()
             do {

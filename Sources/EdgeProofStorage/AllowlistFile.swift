@@ -29,46 +29,92 @@ public struct AllowlistFile: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
 
-    /// Reads and validates the file. A missing file is an error; see ``loadOrEmpty()``.
+    /// Reads and validates the file, with all of its evidence (the operator commands). A missing file is an
+    /// error; see ``loadOrEmpty()``.
     public func load() throws(StorageError) -> Allowlist {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
+        try load(evidence: .full)
+    }
+
+    /// Reads and validates the file, keeping as much of each trust block as `evidence` says (gateways and
+    /// collectors keep the summary). JSON is read a chunk at a time (``AllowlistStreamReader``), so that
+    /// loading takes little more than the allowlist it returns; YAML is read whole (large allowlists
+    /// should be JSON).
+    public func load(evidence: AllowlistEntry.EvidenceReading) throws(StorageError) -> Allowlist {
+        let document: AllowlistDocument
+        switch format {
+        case .json:
+            let handle = try reading { try FileHandle(forReadingFrom: url) }
+            defer { try? handle.close() }
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            var reader = AllowlistStreamReader(
+                source: ChunkSource(handle: handle), evidence: evidence, expectedBytes: size)
+            do {
+                document = try reader.read()
+            } catch {
+                throw StorageError("allowlist \(url.path) is malformed: \(error)")
+            }
+        case .yaml:
+            document = try decode(try reading { try Data(contentsOf: url) }, evidence: evidence)
         }
-        let allowlist = try parse(data)
-        if data.count > Self.largeFileBytes {
-            // Decoding a large file leaves many megabytes of freed parser memory that the allocator
-            // keeps; hand it back, so the collector's resident size is its allowlist, not its parse.
+        let allowlist = try validate(document)
+        if document.agents.count > Self.manyAgents {
+            // Decoding leaves freed parser memory that the allocator keeps; hand it back, so the
+            // collector's resident size is its allowlist, not its parse.
             FreedMemory.release()
         }
         return allowlist
     }
 
-    static let largeFileBytes = 1 << 20
+    static let manyAgents = 1000
+
+    private func reading<T>(_ open: () throws -> T) throws(StorageError) -> T {
+        do {
+            return try open()
+        } catch {
+            throw StorageError("cannot read allowlist \(url.path): \(Self.readProblem(error))")
+        }
+    }
 
     /// As ``load()``, but a file that does not exist yet is an empty allowlist (for `allowlist add`).
     public func loadOrEmpty() throws(StorageError) -> Allowlist {
         exists ? try load() : Allowlist()
     }
 
-    /// Parses file content in this file's format and validates it.
-    public func parse(_ data: Data) throws(StorageError) -> Allowlist {
-        let document: AllowlistDocument
+    /// Parses file content in this file's format, whole, and validates it. JSON is read by the strict
+    /// reader (``StrictJSONDecoder``): a member twice, a trailing comma or anything after the object is
+    /// refused, as the chunked reader refuses it.
+    public func parse(
+        _ data: Data, evidence: AllowlistEntry.EvidenceReading = .full
+    ) throws(StorageError) -> Allowlist {
+        try validate(try decode(data, evidence: evidence))
+    }
+
+    private func decode(
+        _ data: Data, evidence: AllowlistEntry.EvidenceReading
+    ) throws(StorageError) -> AllowlistDocument {
         do {
             switch format {
-            case .json: document = try JSONDecoder().decode(AllowlistDocument.self, from: data)
+            case .json:
+                let decoder = StrictJSONDecoder(userInfo: [AllowlistEntry.evidenceReading: evidence])
+                do {
+                    return try decoder.decode(AllowlistDocument.self, from: data)
+                } catch {
+                    throw AllowlistReadProblem(error)
+                }
             case .yaml:
                 // Invalid UTF-8 is refused, never repaired into another text.
                 guard let text = String(data: data, encoding: .utf8) else { throw NotUTF8() }
-                document = try PlainYAML.decode(AllowlistDocument.self, from: text)
+                return try PlainYAML.decode(
+                    AllowlistDocument.self, from: text, userInfo: [AllowlistEntry.evidenceReading: evidence])
             }
         } catch let error as DecodingError {
             throw StorageError("allowlist \(url.path) is malformed: \(DecodingProblem.describe(error))")
         } catch {
             throw StorageError("allowlist \(url.path) is malformed: \(error)")
         }
+    }
+
+    private func validate(_ document: AllowlistDocument) throws(StorageError) -> Allowlist {
         do {
             return try Allowlist(document)
         } catch {
@@ -96,7 +142,11 @@ public struct AllowlistFile: Sendable {
 
     private static func readProblem(_ error: any Error) -> String {
         let nsError = error as NSError
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
+        if nsError.domain == NSCocoaErrorDomain,
+            [NSFileReadNoSuchFileError, NSFileNoSuchFileError].contains(nsError.code)
+        {
+            return "no such file"
+        }
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
             underlying.domain == NSPOSIXErrorDomain
         {

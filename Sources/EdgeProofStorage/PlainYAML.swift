@@ -30,9 +30,11 @@ public enum PlainYAML {
         return .mapping(Node.Mapping(pairs, tag))
     }
 
-    /// `text` decoded as `type`.
-    public static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
-        try YAMLDecoder().decode(type, from: try compose(text) ?? emptyMapping)
+    /// `text` decoded as `type`, with `userInfo` for its decoder.
+    public static func decode<Value: Decodable>(
+        _ type: Value.Type, from text: String, userInfo: [CodingUserInfoKey: Any] = [:]
+    ) throws -> Value {
+        try YAMLDecoder().decode(type, from: try compose(text) ?? emptyMapping, userInfo: userInfo)
     }
 
     private static let booleans: Set<String> = ["true", "false", "yes", "no", "on", "off"]

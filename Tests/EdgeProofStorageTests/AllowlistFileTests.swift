@@ -99,8 +99,8 @@ struct AllowlistFileTests {
     @Test(
         "a malformed file is refused with a message that names the file and the problem",
         arguments: [
-            (#"{"agents": [{"name": "a"}]}"#, "missing field public_key"),
-            (#"{"agents": "none"}"#, "wrong type at agents"),
+            (#"{"agents": [{"name": "a"}]}"#, #"missing member "public_key" at agents[0]"#),
+            (#"{"agents": "none"}"#, "expected an array"),
             ("{not json", "is malformed"),
             (#"{"agents": [{"name": "a", "public_key": "x", "tpm_public_key_hash": "zz", "status": "active", "created_at": "2026-11-21T10:00:00Z", "allowed_places": []}]}"#, "tpm_public_key_hash"),
             (#"{"agents": [{"name": "a", "public_key": "x", "tpm_public_key_hash": "\#(String(repeating: "0", count: 64))", "status": "paused", "created_at": "2026-11-21T10:00:00Z", "allowed_places": []}]}"#, "status"),
@@ -125,7 +125,9 @@ struct AllowlistFileTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = AllowlistFile(url: directory.appending("absent.json"))
-        #expect(throws: StorageError.self) { try file.load() }
+        let missing = #expect(throws: StorageError.self) { try file.load() }
+        #expect(missing?.message.hasSuffix("absent.json: no such file") == true, "\(String(describing: missing))")
+        #expect(throws: StorageError.self) { try file.load(evidence: .summary) }
         #expect(try file.loadOrEmpty().count == 0)
     }
 }

@@ -10,10 +10,15 @@
 /// ``JSONRefusal`` naming the member ("missing member \"nonce\"", "expected a string" in
 /// `details.reason`, …).
 public struct StrictJSONDecoder: Sendable {
-    public init() {}
+    /// Options for the types being decoded (`Decoder.userInfo`), e.g. ``AllowlistEntry/evidenceReading``.
+    public var userInfo: [CodingUserInfoKey: any Sendable]
+
+    public init(userInfo: [CodingUserInfoKey: any Sendable] = [:]) {
+        self.userInfo = userInfo
+    }
 
     public func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws(JSONRefusal) -> T {
-        try JSONReader.read(bytes) { reader throws(JSONRefusal) in try reader.decode(T.self) }
+        try JSONReader.read(bytes) { reader throws(JSONRefusal) in try reader.decode(T.self, userInfo: userInfo) }
     }
 }
 
@@ -39,12 +44,14 @@ struct JSONNode {
 
 extension JSONReader {
     /// The value at the reader's position as a `T`.
-    mutating func decode<T: Decodable>(_ type: T.Type) throws(JSONRefusal) -> T {
+    mutating func decode<T: Decodable>(
+        _ type: T.Type, userInfo: [CodingUserInfoKey: any Sendable] = [:]
+    ) throws(JSONRefusal) -> T {
         if let readable = T.self as? any JSONReadable.Type, let value = try readable.init(reading: &self) as? T {
             return value
         }
         let node = try readNode()
-        let decoding = StrictDecoding(document: document, node: node, codingPath: [])
+        let decoding = StrictDecoding(document: document, node: node, codingPath: [], userInfo: userInfo)
         do {
             return try T(from: decoding)
         } catch let refusal as JSONRefusal {
@@ -78,14 +85,15 @@ private struct StrictDecoding: Decoder {
     let document: UnsafeBufferPointer<UInt8>
     let node: JSONNode
     let codingPath: [any CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    let userInfo: [CodingUserInfoKey: Any]
 
     /// `T` at `node`, `path` below the top of the document.
     static func decode<T: Decodable>(
-        _ type: T.Type, at node: JSONNode, path: [any CodingKey], in document: UnsafeBufferPointer<UInt8>
+        _ type: T.Type, at node: JSONNode, path: [any CodingKey], in document: UnsafeBufferPointer<UInt8>,
+        userInfo: [CodingUserInfoKey: Any]
     ) throws -> T {
         guard let readable = T.self as? any JSONReadable.Type else {
-            return try T(from: StrictDecoding(document: document, node: node, codingPath: path))
+            return try T(from: StrictDecoding(document: document, node: node, codingPath: path, userInfo: userInfo))
         }
         var reader = JSONReader(document, at: node.offset)
         do throws(JSONRefusal) {
@@ -111,16 +119,16 @@ private struct StrictDecoding: Decoder {
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let members) = node.content else { throw notA("expected an object") }
         return KeyedDecodingContainer(
-            KeyedContainer<Key>(document: document, members: members, codingPath: codingPath))
+            KeyedContainer<Key>(document: document, members: members, codingPath: codingPath, userInfo: userInfo))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let elements) = node.content else { throw notA("expected an array") }
-        return UnkeyedContainer(document: document, elements: elements, codingPath: codingPath)
+        return UnkeyedContainer(document: document, elements: elements, codingPath: codingPath, userInfo: userInfo)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        SingleValueContainer(document: document, node: node, codingPath: codingPath)
+        SingleValueContainer(document: document, node: node, codingPath: codingPath, userInfo: userInfo)
     }
 }
 
@@ -128,6 +136,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let document: UnsafeBufferPointer<UInt8>
     let members: [String: JSONNode]
     let codingPath: [any CodingKey]
+    let userInfo: [CodingUserInfoKey: Any]
 
     var allKeys: [Key] { members.keys.compactMap { Key(stringValue: $0) } }
 
@@ -145,7 +154,8 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try StrictDecoding.decode(T.self, at: try node(key), path: codingPath + [key], in: document)
+        try StrictDecoding.decode(
+            T.self, at: try node(key), path: codingPath + [key], in: document, userInfo: userInfo)
     }
 
     // The standard types all read through ``JSONReadable``, as every other type does.
@@ -171,12 +181,13 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type, forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        try StrictDecoding(document: document, node: try node(key), codingPath: codingPath + [key])
+        try StrictDecoding(document: document, node: try node(key), codingPath: codingPath + [key], userInfo: userInfo)
             .container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try StrictDecoding(document: document, node: try node(key), codingPath: codingPath + [key]).unkeyedContainer()
+        try StrictDecoding(document: document, node: try node(key), codingPath: codingPath + [key], userInfo: userInfo)
+            .unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
@@ -192,12 +203,17 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
     let document: UnsafeBufferPointer<UInt8>
     let elements: [JSONNode]
     let codingPath: [any CodingKey]
+    let userInfo: [CodingUserInfoKey: Any]
     private(set) var currentIndex = 0
 
-    init(document: UnsafeBufferPointer<UInt8>, elements: [JSONNode], codingPath: [any CodingKey]) {
+    init(
+        document: UnsafeBufferPointer<UInt8>, elements: [JSONNode], codingPath: [any CodingKey],
+        userInfo: [CodingUserInfoKey: Any]
+    ) {
         self.document = document
         self.elements = elements
         self.codingPath = codingPath
+        self.userInfo = userInfo
     }
 
     var count: Int? { elements.count }
@@ -217,7 +233,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let (node, path) = try next()
-        return try StrictDecoding.decode(T.self, at: node, path: path, in: document)
+        return try StrictDecoding.decode(T.self, at: node, path: path, in: document, userInfo: userInfo)
     }
 
     // The standard types all read through ``JSONReadable``, as every other type does.
@@ -244,12 +260,14 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
         keyedBy type: NestedKey.Type
     ) throws -> KeyedDecodingContainer<NestedKey> {
         let (node, path) = try next()
-        return try StrictDecoding(document: document, node: node, codingPath: path).container(keyedBy: type)
+        return try StrictDecoding(document: document, node: node, codingPath: path, userInfo: userInfo)
+            .container(keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
         let (node, path) = try next()
-        return try StrictDecoding(document: document, node: node, codingPath: path).unkeyedContainer()
+        return try StrictDecoding(document: document, node: node, codingPath: path, userInfo: userInfo)
+            .unkeyedContainer()
     }
 
     mutating func superDecoder() throws -> any Decoder {
@@ -261,11 +279,12 @@ private struct SingleValueContainer: SingleValueDecodingContainer {
     let document: UnsafeBufferPointer<UInt8>
     let node: JSONNode
     let codingPath: [any CodingKey]
+    let userInfo: [CodingUserInfoKey: Any]
 
     func decodeNil() -> Bool { StrictDecoding.isNull(node, in: document) }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try StrictDecoding.decode(T.self, at: node, path: codingPath, in: document)
+        try StrictDecoding.decode(T.self, at: node, path: codingPath, in: document, userInfo: userInfo)
     }
 
     // The standard types all read through ``JSONReadable``, as every other type does.
