@@ -22,34 +22,7 @@ struct RegistrarCommandTests {
         let broker = try await MosquittoBroker.start(clients: ["registrar-1", EnrollmentRig.agent, "monitor"])
         defer { broker.close() }
         let configuration = try rig.configuration()
-        let registrarFile = rig.directory.appending("registrar.yaml")
-        try Data(
-            """
-            id: registrar-1
-            \(broker.configurationSection(for: "registrar-1"))
-            allowlist_file: \(configuration.allowlistFile)
-            trust_store: \(configuration.trustStore ?? "")
-            ek_certificate_dir: \(configuration.ekCertificateDirectory)
-            token_key_file: \(configuration.tokenKeyFile)
-
-            """.utf8
-        ).write(to: registrarFile)
-        let agentFile = rig.directory.appending("agent.yaml")
-        try Data(
-            """
-            name: \(EnrollmentRig.agent)
-            \(broker.configurationSection(for: EnrollmentRig.agent))
-            tpm:
-              tcti: \(rig.tpm.tcti)
-              handle: \(EnrollmentRig.signingHandle)
-              attestation_key_handle: \(EnrollmentRig.attestationHandle)
-            location: US/California/Santa Clara
-            spool:
-              directory: \(rig.directory.appending("spool").path)
-            enroll: auto
-
-            """.utf8
-        ).write(to: agentFile)
+        let (registrarFile, agentFile) = try writeConfigurations(rig: rig, broker: broker, registrar: configuration)
 
         let logger = Logger(label: "test.registrar-command")
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
@@ -102,35 +75,8 @@ struct AgentAutoEnrollmentTests {
         let broker = try await MosquittoBroker.start(clients: ["registrar-1", EnrollmentRig.agent, "gateway", "monitor"])
         defer { broker.close() }
         let configuration = try rig.configuration()
-        let registrarFile = rig.directory.appending("registrar.yaml")
-        try Data(
-            """
-            id: registrar-1
-            \(broker.configurationSection(for: "registrar-1"))
-            allowlist_file: \(configuration.allowlistFile)
-            trust_store: \(configuration.trustStore ?? "")
-            ek_certificate_dir: \(configuration.ekCertificateDirectory)
-            token_key_file: \(configuration.tokenKeyFile)
-
-            """.utf8
-        ).write(to: registrarFile)
-        let agentFile = rig.directory.appending("agent.yaml")
-        try Data(
-            """
-            name: \(EnrollmentRig.agent)
-            \(broker.configurationSection(for: EnrollmentRig.agent))
-            tpm:
-              tcti: \(rig.tpm.tcti)
-              handle: \(EnrollmentRig.signingHandle)
-              attestation_key_handle: \(EnrollmentRig.attestationHandle)
-            location: US/California/Santa Clara
-            sample_interval_s: 0.5
-            spool:
-              directory: \(rig.directory.appending("spool").path)
-            enroll: auto
-
-            """.utf8
-        ).write(to: agentFile)
+        let (registrarFile, agentFile) = try writeConfigurations(
+            rig: rig, broker: broker, registrar: configuration, agentExtra: "sample_interval_s: 0.5\n")
 
         let logger = Logger(label: "test.agent-auto-enroll")
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
@@ -167,4 +113,39 @@ struct AgentAutoEnrollmentTests {
         await watcher.shutdown()
         await monitor.shutdown()
     }
+}
+
+/// `registrar.yaml` for registrar-1 and `agent.yaml` (enroll: auto) for the rig's agent, against `broker`.
+func writeConfigurations(
+    rig: EnrollmentRig, broker: MosquittoBroker, registrar configuration: RegistrarConfiguration, agentExtra: String = ""
+) throws -> (registrar: URL, agent: URL) {
+    let registrarFile = rig.directory.appending("registrar.yaml")
+    try Data(
+        """
+        id: registrar-1
+        \(broker.configurationSection(for: "registrar-1"))
+        allowlist_file: \(configuration.allowlistFile)
+        trust_store: \(configuration.trustStore ?? "")
+        ek_certificate_dir: \(configuration.ekCertificateDirectory)
+        token_key_file: \(configuration.tokenKeyFile)
+
+        """.utf8
+    ).write(to: registrarFile)
+    let agentFile = rig.directory.appending("agent.yaml")
+    try Data(
+        """
+        name: \(EnrollmentRig.agent)
+        \(broker.configurationSection(for: EnrollmentRig.agent))
+        tpm:
+          tcti: \(rig.tpm.tcti)
+          handle: \(EnrollmentRig.signingHandle)
+          attestation_key_handle: \(EnrollmentRig.attestationHandle)
+        location: US/California/Santa Clara
+        \(agentExtra)spool:
+          directory: \(rig.directory.appending("spool").path)
+        enroll: auto
+
+        """.utf8
+    ).write(to: agentFile)
+    return (registrarFile, agentFile)
 }
