@@ -185,7 +185,8 @@ let package = Package(
             name: "EdgeProofBench",
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
-                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService",
+                "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService", "EdgeProofRegistrar",
+                "EdgeProofAttestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -47,25 +47,33 @@ struct EnrollmentToken: Sendable, Hashable, Codable {
 /// the nonce key file's format): the first key seals, every key opens (rotation).
 struct EnrollmentTokenSealer: Sendable {
     private let keyring: NonceKeyring
+    /// Each key's token key, derived once (an HMAC per token otherwise), by key id.
+    private let tokenKeys: [UInt8: SymmetricKey]
+    private let currentKey: SymmetricKey
     private static let purpose = "enrollment token"
     /// Bound into every seal, so a token is never mistaken for another sealed thing under the same key.
     private static let context = Data("edgeproof enrollment token v1".utf8)
 
     init(keyring: NonceKeyring) {
         self.keyring = keyring
+        var tokenKeys = [UInt8: SymmetricKey]()
+        for id in UInt8.min...UInt8.max {
+            if let key = keyring.key(withID: id) { tokenKeys[id] = key.derivedKey(purpose: Self.purpose) }
+        }
+        self.tokenKeys = tokenKeys
+        self.currentKey = keyring.current.derivedKey(purpose: Self.purpose)
     }
 
     func seal(_ token: EnrollmentToken) throws -> String {
         let plaintext = try WireJSON.encode(token)
-        let key = keyring.current.derivedKey(purpose: Self.purpose)
-        let box = try ChaChaPoly.seal(plaintext, using: key, authenticating: Self.context)
+        let box = try ChaChaPoly.seal(plaintext, using: currentKey, authenticating: Self.context)
         return Base64URL.encode(Data([keyring.current.id]) + box.combined)
     }
 
     /// The token, or nil when it is not one of ours (any key) or was altered.
     func open(_ text: String) -> EnrollmentToken? {
         guard let bytes = Base64URL.decode(text), let id = bytes.first,
-            let key = keyring.key(withID: id)?.derivedKey(purpose: Self.purpose),
+            let key = tokenKeys[id],
             let box = try? ChaChaPoly.SealedBox(combined: bytes.dropFirst()),
             let plaintext = try? ChaChaPoly.open(box, using: key, authenticating: Self.context)
         else { return nil }

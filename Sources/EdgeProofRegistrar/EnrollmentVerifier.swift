@@ -70,7 +70,7 @@ public struct EnrollmentVerifier: Sendable {
                 guard allowPinningFallback else { throw ValidationFailure(.ekCertificateUntrusted, "\(error)") }
             }
             issuer = certificate.certificate.issuer.description
-            serial = certificate.certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
+            serial = Self.hex(certificate.certificate.serialNumber.bytes)
             certificateDER = certificate.der
         } else {
             do {
@@ -196,15 +196,16 @@ public struct EnrollmentVerifier: Sendable {
             throw ValidationFailure(.enrollmentTokenReplayed, "this enrollment token was already used")
         }
         let stamp = Timestamp.string(from: now)
+        let qualifyingHex = Self.hex(qualifyingData)
         let trust = TrustBlock(
             level: token.level, ekPublicHash: token.ekPublicHash, ekIssuer: token.ekIssuer, ekSerial: token.ekSerial,
             tpmVendor: token.tpmVendor, akPublic: token.akPublic, signingKeyPublic: token.signingKeyPublic,
             certify: SignedAttestation(
                 attest: request.certify.attest, signature: request.certify.signature,
-                qualifyingData: Self.hex(qualifyingData)),
+                qualifyingData: qualifyingHex),
             quote: QuoteEvidence(
                 attest: request.quote.attest, signature: request.quote.signature,
-                qualifyingData: Self.hex(qualifyingData), pcrValues: pcrHex),
+                qualifyingData: qualifyingHex, pcrValues: pcrHex),
             executableDigest: digest, kernelRelease: request.kernelRelease, enrolledAt: stamp, attestedAt: stamp,
             approvedBy: "")
         let clock = quoted.map {
@@ -248,19 +249,30 @@ public struct EnrollmentVerifier: Sendable {
         }
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex digits by table: `String(format: "%02x")` per byte cost a third of a finish (bench enroll).
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        var digits = [UInt8]()
+        digits.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            digits.append(hexDigits[Int(byte >> 4)])
+            digits.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     static func hexBytes(_ text: String) -> Data? {
         let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else { return nil }
-        var bytes = Data(capacity: digits.count / 2)
+        // Into an array first: appending to Data byte by byte costs more than the parsing.
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(digits.count / 2)
         for pair in stride(from: 0, to: digits.count, by: 2) {
             guard let high = hexValue(digits[pair]), let low = hexValue(digits[pair + 1]) else { return nil }
             bytes.append(high << 4 | low)
         }
-        return bytes
+        return Data(bytes)
     }
 
     private static func hexValue(_ digit: UInt8) -> UInt8? {

@@ -35,4 +35,36 @@ struct BenchCommandTests {
             }
         }
     }
+
+    @Test("bench enroll verifies enrollments prepared with a swtpm and prints every figure, the targets and verdicts")
+    func enrollBenchPrintsFigures() async throws {
+        let result = try await ProcessRunner.run(
+            PackagePaths.edgeproofExecutable, ["bench", "enroll", "--enrollments", "3", "--rounds", "1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.output.contains("ENROLL/S 1 CORE"))
+        #expect(result.output.contains("enrollment book"))
+        let lastLine = try #require(result.output.split(separator: "\n").last)
+        let figures = try JSONDecoder().decode([String: Double].self, from: Data(lastLine.utf8))
+        for key in [
+            "enroll_per_s", "bare_crypto_per_s", "enroll_ratio", "enroll_per_s_target", "enroll_ratio_target",
+            "us_registrar_begin", "us_registrar_finish", "us_ek_chain_check", "us_makecredential",
+            "us_certify_signature", "us_quote_signature", "us_ek_certificate_parse",
+        ] {
+            let value = try #require(figures[key], "no \(key) in \(lastLine)")
+            #expect(value > 0, "\(key)")
+        }
+        for key in ["enroll_per_s_met", "enroll_ratio_met"] {
+            let value = try #require(figures[key], "no \(key) in \(lastLine)")
+            #expect(value == 0 || value == 1, "\(key)")
+        }
+        #expect(figures["enrollments"] == 3)
+
+        let json = try await ProcessRunner.run(
+            PackagePaths.edgeproofExecutable, ["bench", "enroll", "--enrollments", "2", "--rounds", "1", "--json"])
+        #expect(json.status == 0, "\(json.standardError)")
+        let lines = json.output.split(separator: "\n")
+        #expect(lines.count == 1)
+        let only = try JSONDecoder().decode([String: Double].self, from: Data((lines.first ?? "").utf8))
+        #expect((only["enroll_per_s"] ?? 0) > 0)
+    }
 }
