@@ -84,7 +84,7 @@ public struct AgentEnrollment: Sendable {
         let certify = try await device.certify(signingKey, by: attestationKey, qualifyingData: qualifyingData)
         let quote = try await device.quote(pcrs: challenge.pcrs, by: attestationKey, qualifyingData: qualifyingData)
         var pcrValues = [String: String]()
-        for value in quote.pcrValues { pcrValues[String(value.index)] = Self.hex(value.digest) }
+        for value in quote.pcrValues { pcrValues[String(value.index)] = Hex.encode(value.digest) }
         return EnrollmentFinish(
             agentName: agent, token: challenge.token,
             activationProof: EnrollmentBinding.activationProof(secret: secret, token: challenge.token)
@@ -124,17 +124,13 @@ public struct AgentEnrollment: Sendable {
         defer { try? handle.close() }
         var hash = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
-        return hex(hash.finalize())
+        return Hex.encode(hash.finalize())
     }
 
     /// `uname -r`.
     static func kernelRelease() -> String {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8)) ?? "unknown"
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }
 

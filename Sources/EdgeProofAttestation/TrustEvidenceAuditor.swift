@@ -123,18 +123,8 @@ public struct TrustEvidenceAuditor: Sendable {
     }
 
     private static func hex(_ text: String) throws -> Data {
-        guard text.count.isMultiple(of: 2) else { throw AttestationError.malformed("hex", "odd length") }
-        var data = Data(capacity: text.count / 2)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else {
-                throw AttestationError.malformed("hex", "\"\(text[index..<next])\" is not a hex byte")
-            }
-            data.append(byte)
-            index = next
-        }
-        return data
+        guard let bytes = Hex.decode(text) else { throw AttestationError.malformed("hex", "not lowercase hex") }
+        return Data(bytes)
     }
 }
 
@@ -143,7 +133,7 @@ extension EKCertificate {
     public var issuerName: String { certificate.issuer.description }
 
     /// The serial number as a trust block's `ek_serial` holds it: lowercase hex, two digits a byte.
-    public var serialHex: String { certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined() }
+    public var serialHex: String { Hex.encode(certificate.serialNumber.bytes) }
 
     /// Whether `serial` names this certificate's serial number, in `serialHex` form or with colons between
     /// bytes, any case.

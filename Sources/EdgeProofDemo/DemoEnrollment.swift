@@ -79,7 +79,7 @@ struct DemoEnrollment {
             let quote = try await device.quote(pcrs: challenge.pcrs, by: attestationKey, qualifyingData: binding)
             var values = [String: String]()
             for value in quote.pcrValues {
-                values[String(value.index)] = value.digest.map { String(format: "%02x", $0) }.joined()
+                values[String(value.index)] = Hex.encode(value.digest)
             }
             let guess = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
             let finish = EnrollmentFinish(

@@ -70,7 +70,7 @@ public struct EnrollmentVerifier: Sendable {
                 guard allowPinningFallback else { throw ValidationFailure(.ekCertificateUntrusted, "\(error)") }
             }
             issuer = certificate.certificate.issuer.description
-            serial = Self.hex(certificate.certificate.serialNumber.bytes)
+            serial = Hex.encode(certificate.certificate.serialNumber.bytes)
             certificateDER = certificate.der
         } else {
             do {
@@ -162,10 +162,10 @@ public struct EnrollmentVerifier: Sendable {
                 .quoteInvalid, "PCR values for \(request.pcrValues.keys.sorted()), the challenge asked for \(token.pcrs)")
         }
         for index in token.pcrs {
-            guard let text = request.pcrValues[String(index)], let value = Self.hexBytes(text), value.count == 32
+            guard let text = request.pcrValues[String(index)], let value = Hex.decode(text), value.count == 32
             else { throw ValidationFailure(.enrollmentMalformed, "pcr_values.\(index) is not 64 hex digits") }
-            values.append(value)
-            pcrHex[String(index)] = text.lowercased()
+            values.append(Data(value))
+            pcrHex[String(index)] = text
         }
         let quoteAttest = try base64(request.quote.attest, "quote.attest")
         let quoteSignature = try base64(request.quote.signature, "quote.signature")
@@ -179,8 +179,8 @@ public struct EnrollmentVerifier: Sendable {
         guard quotedPCRs.sorted() == token.pcrs else {
             throw ValidationFailure(.quoteInvalid, "the quote covers PCRs \(quotedPCRs), not \(token.pcrs)")
         }
-        let digest = request.executableDigest.lowercased()
-        guard digest.count == 64, Self.hexBytes(digest) != nil else {
+        let digest = request.executableDigest
+        guard digest.count == 64, Hex.decode(digest) != nil else {
             throw ValidationFailure(.enrollmentMalformed, "executable_digest is not 64 hex digits")
         }
         try platform?.check(executableDigest: digest, kernelRelease: request.kernelRelease, pcrValues: pcrHex)
@@ -196,7 +196,7 @@ public struct EnrollmentVerifier: Sendable {
             throw ValidationFailure(.enrollmentTokenReplayed, "this enrollment token was already used")
         }
         let stamp = Timestamp.string(from: now)
-        let qualifyingHex = Self.hex(qualifyingData)
+        let qualifyingHex = Hex.encode(qualifyingData)
         let trust = TrustBlock(
             level: token.level, ekPublicHash: token.ekPublicHash, ekIssuer: token.ekIssuer, ekSerial: token.ekSerial,
             tpmVendor: token.tpmVendor, akPublic: token.akPublic, signingKeyPublic: token.signingKeyPublic,
@@ -246,41 +246,6 @@ public struct EnrollmentVerifier: Sendable {
             return try TPMPublic(tpm2bPublic: bytes)
         } catch {
             throw ValidationFailure(.enrollmentMalformed, "\(field): \(error)")
-        }
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Lowercase hex digits by table: `String(format: "%02x")` per byte cost a third of a finish (bench enroll).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var digits = [UInt8]()
-        digits.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            digits.append(hexDigits[Int(byte >> 4)])
-            digits.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: digits, as: UTF8.self)
-    }
-
-    static func hexBytes(_ text: String) -> Data? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        // Into an array first: appending to Data byte by byte costs more than the parsing.
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(digits.count / 2)
-        for pair in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = hexValue(digits[pair]), let low = hexValue(digits[pair + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return Data(bytes)
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
