@@ -4,6 +4,7 @@ import EdgeProofLocalStack
 import EdgeProofMQTT
 import EdgeProofRegistrar
 import EdgeProofService
+import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
 import Logging
@@ -24,7 +25,11 @@ struct RegistrarServiceTests {
         configuration.broker = BrokerSettings(
             port: Int(broker.port), caFile: broker.caFile, certificateFile: broker.certificate(for: "registrar-1"),
             keyFile: broker.key(for: "registrar-1"))
-        let recorder = RecordingRecorder()
+        // The book the executable records into, with the agent's EK pre-registered: approved at once.
+        let allowlist = AllowlistFile(path: configuration.allowlistFile)
+        let recorder = EnrollmentBook(allowlist: allowlist, ledger: AttestationLedger(besideAllowlist: allowlist))
+        try recorder.expect(
+            name: EnrollmentRig.agent, ekPublicHash: try await rig.enrollment.ekPublicHash(), places: nil, now: Date())
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let composed = try Registrar.compose(configuration: configuration, recorder: recorder, logger: logger)
         let running = composed.start(logger: logger)
@@ -38,7 +43,9 @@ struct RegistrarServiceTests {
             let result = try await rig.enrollment.run(exchange)
             #expect(result.status == .approved, "\(result)")
             #expect(result.trustLevel == .tpmEKCert)
-            #expect(recorder.enrollments.count == 1)
+            let entry = try #require(try allowlist.load().entry(named: EnrollmentRig.agent))
+            #expect(entry.trustLevel == .tpmEKCert)
+            #expect(entry.trust?.approvedBy == "expected")
             #expect(composed.component.counters["approved"] == 1)
         } catch {
             Issue.record("\(error)\n\(broker.diagnostics())")
