@@ -9,6 +9,7 @@ packages=(
     swtpm swtpm-tools tpm2-tools                  # software TPM for development and tests; reference tools
     libssl-dev openssl                            # TLS for libmosquitto; certificate generation
     python3 python3-pip                           # the strict-JSON differential tests' reference parser; schema checks
+    gpsd gpsd-clients                             # GNSS daemon the agent reads; gpsfake replays the demo's NMEA logs
 )
 
 missing=()
@@ -32,4 +33,11 @@ fi
 if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
     echo "installing: jsonschema (PyPI)" >&2
     python3 -m pip install --quiet "jsonschema>=4.18"
+fi
+
+# The fence tests cross-check every decision against an independent implementation (shapely's geometry
+# with pyproj's geodesic projections), installed from PyPI for the python3 on the PATH.
+if ! python3 -c "import shapely, pyproj" 2>/dev/null; then
+    echo "installing: shapely, pyproj (PyPI)" >&2
+    python3 -m pip install --quiet "shapely>=2" "pyproj>=3.5"
 fi

@@ -80,7 +80,8 @@ public struct EnvelopeIntake: Sendable {
             try envelope.verifySignature(with: key)
             nonce = try nonceAuthority.validate(envelope.claims.nonce, for: envelope.claims.publicKeyHash, now: receivedAt)
             try envelope.checkTimestamp(within: nonce, lifetime: nonceAuthority.lifetime, skew: maximumClockSkew)
-            try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
+            try allowlist.policy.check(
+                envelope.claims, agentPlaces: entry.allowedPlaces, agentRequirement: entry.locationRequirements)
         } catch {
             return .rejected(error.about(envelope))
         }

@@ -100,7 +100,8 @@ struct MessageInspector: Sendable {
                 named: envelope.claims.agentName, keyHash: envelope.header.keyID, requirement: trustRequirement,
                 now: now)
             try envelope.verifySignature(with: key)
-            try allowlist.policy.check(envelope.claims.geographicRegion, agentPlaces: entry.allowedPlaces)
+            try allowlist.policy.check(
+                envelope.claims, agentPlaces: entry.allowedPlaces, agentRequirement: entry.locationRequirements)
             try envelope.checkTimestamp(now: now, skew: maximumClockSkew)
             try envelope.checkProperties(message.properties.userProperties.map { ($0.name, $0.value) })
             return .forward(

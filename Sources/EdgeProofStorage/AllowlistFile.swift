@@ -56,8 +56,8 @@ public struct AllowlistFile: Sendable {
         case .yaml:
             document = try decode(try reading { try Data(contentsOf: url) }, evidence: evidence)
         }
-        let allowlist = try validate(document)
-        if document.agents.count > Self.manyAgents {
+        let allowlist = try validate(try withFences(document))
+        if allowlist.count > Self.manyAgents {
             // Decoding leaves freed parser memory that the allocator keeps; hand it back, so the
             // collector's resident size is its allowlist, not its parse.
             FreedMemory.release()
@@ -86,7 +86,28 @@ public struct AllowlistFile: Sendable {
     public func parse(
         _ data: Data, evidence: AllowlistEntry.EvidenceReading = .full
     ) throws(StorageError) -> Allowlist {
-        try validate(try decode(data, evidence: evidence))
+        try validate(try withFences(try decode(data, evidence: evidence)))
+    }
+
+    /// `document` with each `fence_file` read, relative to this file's directory, as strict GeoJSON.
+    private func withFences(_ document: AllowlistDocument) throws(StorageError) -> AllowlistDocument {
+        var document = document
+        let directory = url.deletingLastPathComponent()
+        do {
+            try document.resolveFenceFiles { (path: String) throws(GeofenceError) -> Geofence in
+                let file = path.hasPrefix("/") ? URL(fileURLWithPath: path) : directory.appendingPathComponent(path)
+                let data: Data
+                do {
+                    data = try Data(contentsOf: file)
+                } catch {
+                    throw GeofenceError("cannot read \(file.path): \(Self.readProblem(error))")
+                }
+                return try Geofence(parsing: data)
+            }
+        } catch {
+            throw StorageError("allowlist \(url.path) is invalid: \(error)")
+        }
+        return document
     }
 
     private func decode(

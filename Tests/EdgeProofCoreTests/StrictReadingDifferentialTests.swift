@@ -216,8 +216,12 @@ struct StrictReadingDifferentialTests {
         check("geographic_region.city", claims.geographicRegion.city.map(JSONValue.string), region?["city"])
         let location = value["geolocation"] == .null ? nil : value["geolocation"]
         if let geolocation = claims.geolocation {
-            check("geolocation.latitude", .number(geolocation.latitude), location?["latitude"])
-            check("geolocation.longitude", .number(geolocation.longitude), location?["longitude"])
+            check("geolocation.latitude", geolocation.latitude.map(JSONValue.number), location?["latitude"])
+            check("geolocation.longitude", geolocation.longitude.map(JSONValue.number), location?["longitude"])
+            check("geolocation.altitude", geolocation.altitude.map(JSONValue.number), location?["altitude"])
+            check("geolocation.source", geolocation.source.map { .string($0.rawValue) }, location?["source"])
+            check("geolocation.fix_mode", geolocation.fixMode.map { .string($0.rawValue) }, location?["fix_mode"])
+            check("geolocation.fix_time", geolocation.fixTime.map(JSONValue.string), location?["fix_time"])
             check("geolocation.accuracy_m", geolocation.accuracyMeters.map(JSONValue.number), location?["accuracy_m"])
             check("geolocation.quality", geolocation.quality.map(JSONValue.string), location?["quality"])
             check("geolocation.type", geolocation.type.map(JSONValue.string), location?["type"])

@@ -22,6 +22,9 @@ public struct Allowlist: Sendable {
         for place in document.policy?.globalPlaces ?? [] {
             if let problem = place.validationProblem { throw AllowlistError("policy: \(problem)") }
         }
+        if let problem = document.policy?.location?.validationProblem {
+            throw AllowlistError("policy.location_requirements: \(problem)")
+        }
         var indexByName = [String: Int]()
         var indexByHash = [PublicKeyHash: Int]()
         var indexByEKHash = [PublicKeyHash: Int]()
@@ -213,6 +216,9 @@ public struct Allowlist: Sendable {
         }
         for place in entry.allowedPlaces {
             if let problem = place.validationProblem { throw AllowlistError("\(label): \(problem)") }
+        }
+        if let problem = entry.locationRequirements?.validationProblem {
+            throw AllowlistError("\(label): location_requirements: \(problem)")
         }
         if let trust = entry.trustSummary {
             guard trust.level != .configured else {

@@ -35,3 +35,53 @@ public struct AllowlistDocument: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension AllowlistDocument {
+    /// Sets the fence of every place that names a `fence_file`, from `load` (called once per distinct path):
+    /// the global places, the agents' places and the enrollment section's.
+    public mutating func resolveFenceFiles(
+        _ load: (String) throws(GeofenceError) -> Geofence
+    ) throws(AllowlistError) {
+        var loaded: [String: Geofence] = [:]
+        func resolve(_ places: inout [AllowedPlace], _ label: @autoclosure () -> String) throws(AllowlistError) {
+            for index in places.indices {
+                guard let path = places[index].fenceFile else { continue }
+                if let fence = loaded[path] {
+                    places[index].fence = fence
+                    continue
+                }
+                do {
+                    let fence = try load(path)
+                    loaded[path] = fence
+                    places[index].fence = fence
+                } catch {
+                    throw AllowlistError("\(label()): fence_file \(path): \(error)")
+                }
+            }
+        }
+        if var policy, policy.globalPlaces.contains(where: { $0.fenceFile != nil }) {
+            try resolve(&policy.globalPlaces, "policy.allowed_places")
+            self.policy = policy
+        }
+        // Only entries that name a file are touched: most allowlists have none, and a write would copy them all.
+        for index in agents.indices where agents[index].allowedPlaces.contains(where: { $0.fenceFile != nil }) {
+            let label = "agents[\(index)] (\(agents[index].name))"
+            try resolve(&agents[index].allowedPlaces, label)
+        }
+        if var enrollment {
+            for index in enrollment.expected.indices {
+                guard var places = enrollment.expected[index].allowedPlaces,
+                    places.contains(where: { $0.fenceFile != nil })
+                else { continue }
+                try resolve(&places, "enrollment.expected (\(enrollment.expected[index].name))")
+                enrollment.expected[index].allowedPlaces = places
+            }
+            for index in enrollment.pending.indices
+            where enrollment.pending[index].requestedPlaces.contains(where: { $0.fenceFile != nil }) {
+                let label = "enrollment.pending (\(enrollment.pending[index].name))"
+                try resolve(&enrollment.pending[index].requestedPlaces, label)
+            }
+            self.enrollment = enrollment
+        }
+    }
+}

@@ -11,6 +11,8 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     /// ISO 8601 UTC.
     public var createdAt: String
     public var allowedPlaces: [AllowedPlace]
+    /// This agent's location rules; each key set here replaces the global policy's.
+    public var locationRequirements: LocationRequirement?
     /// The TPM evidence behind the key; nil for a key an operator configured (`allowlist add`), and for
     /// an entry read with ``AllowlistEntry/evidenceReading`` set to `.summary` (gateways, collectors),
     /// which keeps only ``trustSummary``.
@@ -29,6 +31,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         case status
         case createdAt = "created_at"
         case allowedPlaces = "allowed_places"
+        case locationRequirements = "location_requirements"
         case trust
     }
 
@@ -121,6 +124,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         status = try container.decode(AgentStatus.self, forKey: .status)
         createdAt = try container.decode(String.self, forKey: .createdAt)
         allowedPlaces = try container.decode([AllowedPlace].self, forKey: .allowedPlaces)
+        locationRequirements = try container.decodeIfPresent(LocationRequirement.self, forKey: .locationRequirements)
         switch decoder.userInfo[Self.evidenceReading] as? EvidenceReading ?? .full {
         case .full:
             trust = try container.decodeIfPresent(TrustBlock.self, forKey: .trust)
@@ -139,6 +143,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         try container.encode(status, forKey: .status)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(allowedPlaces, forKey: .allowedPlaces)
+        try container.encodeIfPresent(locationRequirements, forKey: .locationRequirements)
         if trust == nil, trustSummary != nil {
             throw EncodingError.invalidValue(
                 self, EncodingError.Context(
@@ -152,6 +157,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
     public static func == (lhs: AllowlistEntry, rhs: AllowlistEntry) -> Bool {
         lhs.name == rhs.name && lhs.publicKeyHash == rhs.publicKeyHash && lhs.status == rhs.status
             && lhs.createdAt == rhs.createdAt && lhs.allowedPlaces == rhs.allowedPlaces
+            && lhs.locationRequirements == rhs.locationRequirements
             && lhs.publicKey == rhs.publicKey && lhs.trust == rhs.trust && lhs.trustSummary == rhs.trustSummary
     }
 
@@ -162,6 +168,7 @@ public struct AllowlistEntry: Sendable, Hashable, Codable {
         hasher.combine(status)
         hasher.combine(createdAt)
         hasher.combine(allowedPlaces)
+        hasher.combine(locationRequirements)
         hasher.combine(trust)
         hasher.combine(trustSummary)
     }

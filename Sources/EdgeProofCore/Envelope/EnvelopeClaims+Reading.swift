@@ -102,17 +102,22 @@ extension Geolocation: JSONReadable {
     init(reading reader: inout JSONReader) throws(JSONRefusal) {
         var latitude: Double?
         var longitude: Double?
+        var altitude: Double?
         var accuracyMeters: Double?
+        var source: LocationSource?
+        var fixMode: FixMode?
+        var fixTime: String?
+        var sensor: LocationSensor?
         var quality: String?
         var type: String?
         var members = JSONReader.Members()
         try reader.readObject { reader, key throws(JSONRefusal) in
             if key == "latitude" {
                 try members.first(0, key)
-                latitude = try reader.readDouble()
+                if try !reader.readNullIfPresent() { latitude = try reader.readDouble() }
             } else if key == "longitude" {
                 try members.first(1, key)
-                longitude = try reader.readDouble()
+                if try !reader.readNullIfPresent() { longitude = try reader.readDouble() }
             } else if key == "accuracy_m" {
                 try members.first(2, key)
                 if try !reader.readNullIfPresent() { accuracyMeters = try reader.readDouble() }
@@ -122,14 +127,65 @@ extension Geolocation: JSONReadable {
             } else if key == "type" {
                 try members.first(4, key)
                 if try !reader.readNullIfPresent() { type = try reader.readString() }
+            } else if key == "altitude" {
+                try members.first(5, key)
+                if try !reader.readNullIfPresent() { altitude = try reader.readDouble() }
+            } else if key == "source" {
+                try members.first(6, key)
+                if try !reader.readNullIfPresent() {
+                    let text = try reader.readString()
+                    guard let value = LocationSource(rawValue: text) else {
+                        throw JSONRefusal("expected one of gnss, mobile-network, wifi, ip, configured")
+                    }
+                    source = value
+                }
+            } else if key == "fix_mode" {
+                try members.first(7, key)
+                if try !reader.readNullIfPresent() {
+                    let text = try reader.readString()
+                    guard let value = FixMode(rawValue: text) else {
+                        throw JSONRefusal("expected one of none, 2d, 3d")
+                    }
+                    fixMode = value
+                }
+            } else if key == "fix_time" {
+                try members.first(8, key)
+                if try !reader.readNullIfPresent() { fixTime = try reader.readString() }
+            } else if key == "sensor" {
+                try members.first(9, key)
+                if try !reader.readNullIfPresent() { sensor = try LocationSensor(reading: &reader) }
             } else {
                 try members.skip(key, in: &reader)
             }
         }
-        guard let latitude else { throw JSONRefusal.missing("latitude") }
-        guard let longitude else { throw JSONRefusal.missing("longitude") }
         self.init(
-            latitude: latitude, longitude: longitude, accuracyMeters: accuracyMeters, quality: quality, type: type)
+            latitude: latitude, longitude: longitude, altitude: altitude, accuracyMeters: accuracyMeters,
+            source: source, fixMode: fixMode, fixTime: fixTime, sensor: sensor, quality: quality, type: type)
+    }
+}
+
+extension LocationSensor: JSONReadable {
+    init(reading reader: inout JSONReader) throws(JSONRefusal) {
+        var driver: String?
+        var model: String?
+        var firmware: String?
+        var members = JSONReader.Members()
+        try reader.readObject { reader, key throws(JSONRefusal) in
+            if key == "driver" {
+                try members.first(0, key)
+                driver = try reader.readString()
+            } else if key == "model" {
+                try members.first(1, key)
+                if try !reader.readNullIfPresent() { model = try reader.readString() }
+            } else if key == "firmware" {
+                try members.first(2, key)
+                if try !reader.readNullIfPresent() { firmware = try reader.readString() }
+            } else {
+                try members.skip(key, in: &reader)
+            }
+        }
+        guard let driver else { throw JSONRefusal.missing("driver") }
+        self.init(driver: driver, model: model, firmware: firmware)
     }
 }
 

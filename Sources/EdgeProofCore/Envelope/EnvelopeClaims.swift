@@ -44,37 +44,6 @@ public struct EnvelopeClaims: Sendable, Hashable, Codable {
     }
 }
 
-/// Optional precise position; informative, the policy decides on ``GeographicRegion``.
-public struct Geolocation: Sendable, Hashable, Codable {
-    public var latitude: Double
-    public var longitude: Double
-    public var accuracyMeters: Double?
-    /// How the position was obtained ("GNSS", "manual", …).
-    public var quality: String?
-    public var type: String?
-
-    enum CodingKeys: String, CodingKey {
-        case latitude, longitude
-        case accuracyMeters = "accuracy_m"
-        case quality, type
-    }
-
-    public init(latitude: Double, longitude: Double, accuracyMeters: Double? = nil, quality: String? = nil,
-        type: String? = nil)
-    {
-        self.latitude = latitude
-        self.longitude = longitude
-        self.accuracyMeters = accuracyMeters
-        self.quality = quality
-        self.type = type
-    }
-
-    /// Latitude within ±90, longitude within ±180, accuracy non-negative.
-    public var isPlausible: Bool {
-        (-90...90).contains(latitude) && (-180...180).contains(longitude) && (accuracyMeters ?? 0) >= 0
-    }
-}
-
 /// Many samples per envelope: one TPM signature covers them all.
 public struct MetricsBatch: Sendable, Hashable, Codable {
     public var service: ServiceInfo

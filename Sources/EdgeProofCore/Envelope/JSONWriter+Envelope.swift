@@ -52,19 +52,55 @@ extension JSONWriter {
         closeObject()
     }
 
+    /// Members in sorted order, absent ones left out, as every object the writer makes.
     mutating func write(_ geolocation: Geolocation) throws(Refusal) {
         openObject()
         if let accuracy = geolocation.accuracyMeters {
             key("accuracy_m")
             try number(accuracy)
         }
-        key("latitude")
-        try number(geolocation.latitude)
-        key("longitude")
-        try number(geolocation.longitude)
+        if let altitude = geolocation.altitude {
+            key("altitude")
+            try number(altitude)
+        }
+        if let fixMode = geolocation.fixMode {
+            key("fix_mode")
+            string(fixMode.rawValue)
+        }
+        if let fixTime = geolocation.fixTime {
+            key("fix_time")
+            string(fixTime)
+        }
+        if let latitude = geolocation.latitude {
+            key("latitude")
+            try number(latitude)
+        }
+        if let longitude = geolocation.longitude {
+            key("longitude")
+            try number(longitude)
+        }
         if let quality = geolocation.quality {
             key("quality")
             string(quality)
+        }
+        if let sensor = geolocation.sensor {
+            key("sensor")
+            openObject()
+            key("driver")
+            string(sensor.driver)
+            if let firmware = sensor.firmware {
+                key("firmware")
+                string(firmware)
+            }
+            if let model = sensor.model {
+                key("model")
+                string(model)
+            }
+            closeObject()
+        }
+        if let source = geolocation.source {
+            key("source")
+            string(source.rawValue)
         }
         if let type = geolocation.type {
             key("type")

@@ -200,8 +200,8 @@ public struct SignedEnvelope: Sendable {
         guard claims.geographicRegion.isWellFormed else {
             throw ValidationFailure(.malformedEnvelope, "geographic_region needs a region, and a state when it has a city")
         }
-        if let geolocation = claims.geolocation, !geolocation.isPlausible {
-            throw ValidationFailure(.malformedEnvelope, "geolocation is outside valid latitude/longitude ranges")
+        if let problem = claims.geolocation?.implausibility {
+            throw ValidationFailure(.malformedEnvelope, problem)
         }
     }
 }

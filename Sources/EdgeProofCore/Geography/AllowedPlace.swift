@@ -1,14 +1,57 @@
 /// A place an agent may be in: a region, optionally narrowed to a state, optionally to a city
-/// in that state.
+/// in that state; optionally with a fence that a signed position must lie in.
 public struct AllowedPlace: Sendable, Hashable, Codable, CustomStringConvertible {
     public var region: String
     public var state: String?
     public var city: String?
+    /// The place's area: inline (`fence`, a GeoJSON geometry) or read from `fenceFile`.
+    public var fence: Geofence?
+    /// `fence_file`: a GeoJSON file, relative to the allowlist's directory; the allowlist file loads it
+    /// into ``fence`` (``AllowlistDocument/resolvingFenceFiles(_:)``), and saving writes the path back.
+    public var fenceFile: String?
 
-    public init(region: String, state: String? = nil, city: String? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case region, state, city, fence
+        case fenceFile = "fence_file"
+    }
+
+    public init(region: String, state: String? = nil, city: String? = nil, fence: Geofence? = nil, fenceFile: String? = nil) {
         self.region = region
         self.state = state
         self.city = city
+        self.fence = fence
+        self.fenceFile = fenceFile
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        region = try container.decode(String.self, forKey: .region)
+        state = try container.decodeIfPresent(String.self, forKey: .state)
+        city = try container.decodeIfPresent(String.self, forKey: .city)
+        fenceFile = try container.decodeIfPresent(String.self, forKey: .fenceFile)
+        if let geometry = try container.decodeIfPresent(JSONValue.self, forKey: .fence) {
+            guard fenceFile == nil else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .fence, in: container, debugDescription: "a place has either fence or fence_file, not both")
+            }
+            do {
+                fence = try Geofence(geoJSON: geometry)
+            } catch {
+                throw DecodingError.dataCorruptedError(forKey: .fence, in: container, debugDescription: error.description)
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(region, forKey: .region)
+        try container.encodeIfPresent(state, forKey: .state)
+        try container.encodeIfPresent(city, forKey: .city)
+        if let fenceFile {
+            try container.encode(fenceFile, forKey: .fenceFile)
+        } else if let fence {
+            try container.encode(fence.geoJSON, forKey: .fence)
+        }
     }
 
     /// "US", "US/Texas", "US/Texas/Austin".
@@ -38,6 +81,7 @@ public struct AllowedPlace: Sendable, Hashable, Codable, CustomStringConvertible
         if let state, state.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty state" }
         if let city, city.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty city" }
         if city != nil, state == nil { return "allowed place \(description) names a city without its state" }
+        if let fenceFile, fence == nil { return "allowed place \(description): fence_file \(fenceFile) was not loaded" }
         return nil
     }
 

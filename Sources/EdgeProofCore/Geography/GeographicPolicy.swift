@@ -3,17 +3,22 @@
 public struct GeographicPolicy: Sendable, Hashable, Codable {
     /// Places allowed for all agents, in addition to each agent's own.
     public var globalPlaces: [AllowedPlace]
+    /// What every agent's signed position must show (source, accuracy, fix age, receiver); each agent's
+    /// `location_requirements` replace these key by key.
+    public var location: LocationRequirement?
     /// What registrars accept of an enrolling agent's platform (``PlatformPolicy``); gateways and
     /// collectors ignore it.
     public var platform: PlatformPolicy?
 
     enum CodingKeys: String, CodingKey {
         case globalPlaces = "allowed_places"
+        case location = "location_requirements"
         case platform
     }
 
-    public init(globalPlaces: [AllowedPlace] = [], platform: PlatformPolicy? = nil) {
+    public init(globalPlaces: [AllowedPlace] = [], location: LocationRequirement? = nil, platform: PlatformPolicy? = nil) {
         self.globalPlaces = globalPlaces
+        self.location = location
         self.platform = platform
     }
 

@@ -48,6 +48,24 @@ extension RejectionReason {
         code: "nonce_agent_mismatch", validationType: .nonceValidation, summary: "Nonce was issued to another agent")
     public static let locationNotAllowed = RejectionReason(
         code: "location_not_allowed", validationType: .geolocationPolicy, summary: "Geolocation verification failed")
+    public static let locationOutsideFence = RejectionReason(
+        code: "location_outside_fence", validationType: .geolocationPolicy,
+        summary: "The signed position's accuracy circle is not wholly inside the declared place's fence")
+    public static let locationAccuracyInsufficient = RejectionReason(
+        code: "location_accuracy_insufficient", validationType: .geolocationPolicy,
+        summary: "The signed position is less accurate than the policy requires, or its accuracy is unknown")
+    public static let locationSourceNotAllowed = RejectionReason(
+        code: "location_source_not_allowed", validationType: .geolocationPolicy,
+        summary: "The signed position comes from a weaker source than the policy requires")
+    public static let locationStale = RejectionReason(
+        code: "location_stale", validationType: .geolocationPolicy,
+        summary: "The signed position's fix is older at signing than the policy allows, or has no time")
+    public static let locationSensorNotApproved = RejectionReason(
+        code: "location_sensor_not_approved", validationType: .geolocationPolicy,
+        summary: "The location receiver is not one the policy approves")
+    public static let locationPlaceMismatch = RejectionReason(
+        code: "location_place_mismatch", validationType: .geolocationPolicy,
+        summary: "The signed position lies in another place's fence than the declared place")
     public static let timestampSkew = RejectionReason(
         code: "timestamp_skew", validationType: .timestampProximity,
         summary: "Timestamp too far from the receiver's clock")
@@ -64,7 +82,9 @@ extension RejectionReason {
     public static let all: [RejectionReason] = [
         .malformedEnvelope, .payloadTooLarge, .topicMismatch, .agentNotFound, .agentRevoked,
         .publicKeyHashMismatch, .agentNotAttested, .headerMismatch, .badSignature, .unsupportedAlgorithm, .nonceInvalid,
-        .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .timestampSkew,
+        .nonceExpired, .nonceReplayed, .nonceAgentMismatch, .locationNotAllowed, .locationOutsideFence,
+        .locationAccuracyInsufficient, .locationSourceNotAllowed, .locationStale, .locationSensorNotApproved,
+        .locationPlaceMismatch, .timestampSkew,
         .ekInUse, .enrollmentRejected, .attestationClockRollback,
     ] + enrollment
 }
