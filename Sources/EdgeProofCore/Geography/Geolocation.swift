@@ -92,6 +92,17 @@ public struct Geolocation: Sendable, Hashable, Codable {
 
     /// Latitude within ±90, longitude within ±180, accuracy non-negative, fields consistent.
     public var isPlausible: Bool { implausibility == nil }
+
+    /// A measured position with every field at its longest, for sizing envelopes before the fix is known
+    /// (``EnvelopeBudget``): an agent reading a receiver budgets for this.
+    public static let largestMeasured = Geolocation(
+        latitude: -89.123_456_789_012_34, longitude: -179.123_456_789_012_3, altitude: -12_345.678_901_234_56,
+        accuracyMeters: 12_345.678_901_234_56, source: .mobileNetwork, fixMode: .threeDimensional,
+        fixTime: "2026-01-01T00:00:00.000Z",
+        sensor: LocationSensor(
+            driver: String(repeating: "\"", count: LocationSensor.maximumTextBytes),
+            model: String(repeating: "\"", count: LocationSensor.maximumTextBytes),
+            firmware: String(repeating: "\"", count: LocationSensor.maximumTextBytes)))
 }
 
 /// Where a position comes from, from the strongest evidence to the weakest.
@@ -143,12 +154,26 @@ public struct LocationSensor: Sendable, Hashable, Codable {
         self.firmware = firmware
     }
 
-    /// Each text at most 128 bytes, the driver not empty.
+    /// The longest text a field may hold, in bytes.
+    public static let maximumTextBytes = 128
+
+    /// Each text printable ASCII of at most ``maximumTextBytes``, the driver not empty: receivers report
+    /// plain identifiers, and a bounded text keeps the envelope's size computable before signing.
     public var implausibility: String? {
         if driver.isEmpty { return "geolocation sensor driver is empty" }
-        for text in [driver, model, firmware].compactMap({ $0 }) where text.utf8.count > 128 {
-            return "geolocation sensor texts must be at most 128 bytes"
+        for text in [driver, model, firmware].compactMap({ $0 }) {
+            guard text.utf8.count <= Self.maximumTextBytes, text.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
+                return "geolocation sensor texts must be printable ASCII of at most \(Self.maximumTextBytes) bytes"
+            }
         }
         return nil
+    }
+
+    /// `text` as a sensor field: characters outside printable ASCII replaced by `?`, cut to
+    /// ``maximumTextBytes``; nil for an empty text.
+    public static func field(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        let bytes = text.utf8.prefix(maximumTextBytes).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
