@@ -468,7 +468,7 @@ extension Agent {
         let claims = EnvelopeClaims(
             agentName: configuration.name, publicKeyHash: signer.publicKeyHash, nonce: nonce.nonce,
             timestamp: Timestamp.string(from: Date()), geographicRegion: batch.geographicRegion,
-            geolocation: batch.geolocation, metrics: batch.metrics)
+            geolocation: geolocationToSign(batch), metrics: batch.metrics)
         let envelope: SignedEnvelope
         do {
             envelope = try await SignedEnvelope.sign(claims, with: signer)

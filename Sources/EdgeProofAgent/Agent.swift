@@ -46,6 +46,8 @@ public final class Agent: Sendable {
     /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
     let tpmOutage = Mutex<TPMOutage?>(nil)
     private let startedAt = Date()
+    /// The receiver's position, with `location.source: gpsd`; its thread runs while the agent does.
+    let gpsd: GpsdLocationReader?
 
     /// Re-signs per delivery attempt before the batch is left in the spool for later.
     static let maximumResigns = 3
@@ -70,9 +72,19 @@ public final class Agent: Sendable {
         // An entry holds the batch and its signed envelope (base64 of it): a third of the spool at most, so
         // that a full-size batch is never dropped on arrival.
         let envelopeLimit = min(configuration.maximumEnvelopeBytes, configuration.spool.maximumBytes / 3)
+        switch configuration.locationSettings.source {
+        case .gpsd:
+            gpsd = GpsdLocationReader(
+                host: configuration.locationSettings.gpsdHost, port: configuration.locationSettings.gpsdPort,
+                logger: logger)
+        case .configured:
+            gpsd = nil
+        }
+        // A receiver's fix is known only at signing: the budget holds room for the largest one.
         budget = EnvelopeBudget(
             maximumEnvelopeBytes: envelopeLimit, agentName: configuration.name, publicKeyHash: signer.publicKeyHash,
-            geographicRegion: configuration.location, geolocation: configuration.geolocation,
+            geographicRegion: configuration.location,
+            geolocation: gpsd == nil ? configuration.signedGeolocation : Geolocation.largestMeasured,
             service: configuration.service)
         builder = Mutex(BatchBuilder(room: budget.roomForSamples, ticksPerBatch: configuration.samplesPerEnvelope))
         if envelopeLimit < configuration.maximumEnvelopeBytes {
@@ -132,6 +144,8 @@ public final class Agent: Sendable {
     /// sends spooled batches whenever the broker is reachable, until graceful shutdown. On shutdown
     /// a partial batch is spooled too and the offline status published; `transport` stays up.
     public func run(over transport: any MQTTTransport) async throws {
+        gpsd?.start()
+        defer { gpsd?.stop() }
         try await startSession(transport)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.dispatch(transport) }
@@ -158,6 +172,9 @@ public final class Agent: Sendable {
     /// first) and waits for the answer to the new one.
     public func runOnce() async throws -> AgentOutcome {
         let client = try Self.makeClient(configuration: configuration, logger: logger)
+        gpsd?.start()
+        defer { gpsd?.stop() }
+        await awaitFirstFix(within: .seconds(5))
         client.start()
         try await startSession(client)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -413,8 +430,26 @@ public final class Agent: Sendable {
 
     func batch(_ samples: [MetricSample]) -> EnvelopeSpool.UnsignedBatch {
         EnvelopeSpool.UnsignedBatch(
-            geographicRegion: configuration.location, geolocation: configuration.geolocation,
+            geographicRegion: configuration.location, geolocation: configuration.signedGeolocation,
             metrics: MetricsBatch(service: configuration.service, samples: samples))
+    }
+
+    // MARK: - Location
+
+    /// The `geolocation` to sign now: the receiver's latest fix with gpsd (a batch spooled during an outage is
+    /// signed with the position at signing, whose fix time the policy checks), else the batch's configured one.
+    func geolocationToSign(_ batch: EnvelopeSpool.UnsignedBatch) -> Geolocation? {
+        gpsd?.geolocation ?? batch.geolocation
+    }
+
+    /// Waits until gpsd gave a fix or `limit` passed (a one-shot run should not sign "no fix" while the
+    /// receiver is a moment from answering).
+    func awaitFirstFix(within limit: Duration) async {
+        guard let gpsd else { return }
+        let deadline = ContinuousClock.now + limit
+        while gpsd.geolocation.position == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
     }
 
     // MARK: - Helpers

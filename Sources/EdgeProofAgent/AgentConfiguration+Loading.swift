@@ -23,8 +23,12 @@ import Foundation
 ///   attestation_key_handle: 0x81020011   # default 0x81020011; the AK `edgeproof enroll` provisions under the EK
 /// enroll: off                        # off (default) | auto: enroll at every start, send nothing before approval
 /// location: US/California/Santa Clara   # required (or GEOGRAPHIC_REGION); also {region, state, city}
-/// geolocation:                       # optional
-///   {latitude: 37.35, longitude: -121.95, accuracy_m: 15, quality: GNSS, type: precise}
+/// location:                          # or this object form
+///   place: US/California/Santa Clara # the declared place (signed geographic_region); or region/state/city
+///   source: gpsd                     # configured (default) | gpsd: sign the receiver's latest fix (source gnss)
+///   gpsd: 127.0.0.1:2947             # gpsd's JSON socket, host:port; default 127.0.0.1:2947
+/// geolocation:                       # optional, with source configured: a typed position, signed as source configured
+///   {latitude: 37.35, longitude: -121.95, accuracy_m: 15}
 /// service:                           # every member optional
 ///   name: edgeproof-agent            # default edgeproof-agent
 ///   version: 1.0.0                   # default 1.0.0
@@ -103,8 +107,20 @@ extension AgentConfiguration {
         guard location.isWellFormed else {
             throw fail("location", "\(location) needs a region, and a state when it has a city")
         }
-        if let geolocation, !geolocation.isPlausible {
-            throw fail("geolocation", "is outside valid latitude/longitude ranges")
+        if let geolocation {
+            if let problem = geolocation.implausibility { throw fail("geolocation", problem) }
+            // Typed text is no measurement: signing it as one would be the lie the policy exists to catch.
+            guard geolocation.effectiveSource == .configured else {
+                throw fail("geolocation", "a position in the configuration is signed as source configured, not \(geolocation.effectiveSource.rawValue)")
+            }
+            guard locationSettings.source == .configured else {
+                throw fail("geolocation", "is for location.source configured; with gpsd the receiver's fix is signed")
+            }
+        }
+        if locationSettings.source == .gpsd {
+            guard !locationSettings.gpsdHost.isEmpty, (1...65_535).contains(locationSettings.gpsdPort) else {
+                throw fail("location.gpsd", "must be host:port with a port of 1-65535")
+            }
         }
         // Durations become Duration values: infinite or absurd ones would trap there or never end.
         guard sampleInterval > 0, sampleInterval <= 86_400 else {

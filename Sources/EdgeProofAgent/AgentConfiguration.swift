@@ -17,8 +17,11 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var tpm: TPMSettings
     /// Where the agent is: the signed `geographic_region`.
     public var location: GeographicRegion
-    /// Optional precise position, signed as `geolocation`.
+    /// Optional precise position typed into the configuration, signed as `geolocation` with
+    /// `source: configured` (with `location.source: configured`).
     public var geolocation: Geolocation?
+    /// Where the signed position comes from (`location.source`, `location.gpsd`).
+    public var locationSettings: LocationSettings = LocationSettings()
     /// `metrics.service` of every envelope.
     public var service: ServiceInfo
     /// Seconds between two samples.
@@ -144,6 +147,35 @@ public struct AgentConfiguration: Sendable, Decodable {
         case enroll
     }
 
+    /// The `location:` object: the declared place (`place`, or `region`/`state`/`city`) and where the signed
+    /// position comes from (`source`, `gpsd`).
+    private struct LocationSection: Decodable {
+        var place: String?
+        var region: String?
+        var state: String?
+        var city: String?
+        var source: LocationSettings.Source?
+        var gpsd: String?
+    }
+
+    private static func region(
+        path: String, in container: KeyedDecodingContainer<CodingKeys>
+    ) throws -> GeographicRegion {
+        guard let region = GeographicRegion(path: path) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .location, in: container,
+                debugDescription: "\"\(path)\" is not of the form Country/State/City (state and city optional)")
+        }
+        return region
+    }
+
+    /// The configured position as signed: `source: configured`, whatever legacy fields it has.
+    public var signedGeolocation: Geolocation? {
+        guard var geolocation else { return nil }
+        geolocation.source = .configured
+        return geolocation
+    }
+
     /// The `service:` section, every member optional.
     private struct ServiceSection: Decodable {
         var name: String?
@@ -206,15 +238,31 @@ public struct AgentConfiguration: Sendable, Decodable {
         // Either {region, state, city} or the prototype's "Country/State/City" string. Missing is
         // allowed here: GEOGRAPHIC_REGION may supply it; loading checks the result.
         if let path = try? container.decodeIfPresent(String.self, forKey: .location) {
-            guard let region = GeographicRegion(path: path) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .location, in: container,
-                    debugDescription: "\"\(path)\" is not of the form Country/State/City (state and city optional)")
+            location = try Self.region(path: path, in: container)
+        } else if let section = try container.decodeIfPresent(LocationSection.self, forKey: .location) {
+            if let place = section.place {
+                guard section.region == nil, section.state == nil, section.city == nil else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .location, in: container,
+                        debugDescription: "location has either place or region/state/city, not both")
+                }
+                location = try Self.region(path: place, in: container)
+            } else {
+                location = GeographicRegion(region: section.region ?? "", state: section.state, city: section.city)
             }
-            location = region
+            let source = section.source ?? (section.gpsd == nil ? .configured : .gpsd)
+            if let address = section.gpsd {
+                guard let settings = LocationSettings(gpsdAddress: address, source: source) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .location, in: container,
+                        debugDescription: "location.gpsd \"\(address)\" is not host:port (port 1-65535)")
+                }
+                locationSettings = settings
+            } else {
+                locationSettings = LocationSettings(source: source)
+            }
         } else {
-            location = try container.decodeIfPresent(GeographicRegion.self, forKey: .location)
-                ?? GeographicRegion(region: "")
+            location = GeographicRegion(region: "")
         }
         geolocation = try container.decodeIfPresent(Geolocation.self, forKey: .geolocation)
         let section = try container.decodeIfPresent(ServiceSection.self, forKey: .service)

@@ -215,7 +215,7 @@ public final class MosquittoBroker: Sendable {
                 }
                 // "running" is logged after the listener is open: a connect before it could reach
                 // another process that holds the port.
-                if Self.count(of: " running\n", in: stderrFile) > 0, Self.acceptsConnections(port: port) {
+                if Self.count(of: " running\n", in: stderrFile) > 0, ChildProcess.acceptsConnections(port: port) {
                     current = child
                     return
                 }
@@ -229,31 +229,6 @@ public final class MosquittoBroker: Sendable {
                 usleep(20_000)
             }
         }
-    }
-
-    /// Whether a TCP connection to 127.0.0.1:`port` is accepted.
-    private static func acceptsConnections(port: UInt16) -> Bool {
-        #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { return false }
-        #if canImport(Glibc)
-        defer { _ = Glibc.close(fd) }
-        #else
-        defer { _ = Darwin.close(fd) }
-        #endif
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return result == 0
     }
 
     private static func count(of needle: String, in file: URL) -> Int {
