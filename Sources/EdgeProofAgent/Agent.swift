@@ -442,14 +442,17 @@ public final class Agent: Sendable {
         gpsd?.geolocation ?? batch.geolocation
     }
 
-    /// Waits until gpsd gave a fix or `limit` passed (a one-shot run should not sign "no fix" while the
-    /// receiver is a moment from answering).
+    /// Waits until gpsd gave a fix and one more epoch passed, or `limit` passed: a one-shot run should not
+    /// sign "no fix" while the receiver is a moment from answering, nor the first report after connecting,
+    /// which gpsd sends before the epoch's GST (so with its HDOP-derived error, not the receiver's).
     func awaitFirstFix(within limit: Duration) async {
         guard let gpsd else { return }
         let deadline = ContinuousClock.now + limit
         while gpsd.geolocation.position == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
+        guard gpsd.geolocation.position != nil else { return }
+        try? await Task.sleep(for: min(.milliseconds(1500), deadline - ContinuousClock.now))
     }
 
     // MARK: - Helpers

@@ -36,9 +36,19 @@ public enum DemoGeography {
         at position: (latitude: Double, longitude: Double), seconds: Int, sigma: Double = 2, from start: Date = Date()
     ) -> [NMEALog.Fix] {
         NMEALog.track(from: start, count: seconds) { _, time in
+            // A receiver reporting large errors has a poor geometry too: HDOP grows with them.
             NMEALog.Fix(
-                time: time, latitude: position.latitude, longitude: position.longitude, sigmaLatitude: sigma,
-                sigmaLongitude: sigma)
+                time: time, latitude: position.latitude, longitude: position.longitude, hdop: max(0.9, sigma / 25),
+                sigmaLatitude: sigma, sigmaLongitude: sigma)
+        }
+    }
+
+    /// The epochs gpsfake replays for `track`, one a second from now: long enough for the whole demo.
+    static func fixes(for track: DemoScenario.GNSSTrack, seconds: Int = 1200) -> [NMEALog.Fix] {
+        switch track {
+        case .insideSantaClara: Self.track(at: insideSantaClara, seconds: seconds)
+        case .downtownSanJose: Self.track(at: downtownSanJose, seconds: seconds)
+        case .poorAccuracy: Self.track(at: insideSantaClara, seconds: seconds, sigma: 200)
         }
     }
 }

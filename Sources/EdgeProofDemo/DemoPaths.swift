@@ -21,11 +21,14 @@ struct DemoPaths: Sendable {
     var manufacturer: URL { root.appendingPathComponent("manufacturer-ca") }
     var trustStore: URL { root.appendingPathComponent("trust-store") }
     var ekCertificates: URL { root.appendingPathComponent("ek-certificates") }
+    /// GeoJSON fences the allowlist's places name (`fence_file: fences/…`) and the NMEA logs gpsfake replays.
+    var fences: URL { root.appendingPathComponent("fences") }
+    var gnss: URL { root.appendingPathComponent("gnss") }
 
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 
     func create() throws {
-        for directory in [root, configDirectory, records, spool] {
+        for directory in [root, configDirectory, records, spool, fences, gnss] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
     }
@@ -41,7 +44,8 @@ struct DemoConfigurations {
         broker.configurationSection(for: identity)
     }
 
-    func write(agents scenarios: [DemoScenario]) throws {
+    /// `gpsd`: the address of each GNSS agent's gpsfake.
+    func write(agents scenarios: [DemoScenario], gpsd: [String: String] = [:]) throws {
         let collector = """
             id: collector-1
             \(brokerSection("collector-1"))
@@ -73,10 +77,21 @@ struct DemoConfigurations {
         try Data(registrar.utf8).write(to: paths.config("registrar.yaml"))
         var written = Set<String>()
         for scenario in scenarios where written.insert(scenario.agent).inserted {
+            let location =
+                if let address = gpsd[scenario.agent] {
+                    """
+                    location:
+                      place: "\(scenario.location)"
+                      source: gpsd
+                      gpsd: \(address)
+                    """
+                } else {
+                    "location: \"\(scenario.location)\""
+                }
             let agent = """
                 name: \(scenario.agent)
                 \(brokerSection(scenario.agent))
-                location: "\(scenario.location)"
+                \(location)
                 spool:
                   directory: \(paths.spool.appendingPathComponent(scenario.agent).path)
                 nonce_timeout_s: 10

@@ -22,6 +22,8 @@ public struct DemoRunner: Sendable {
     private let serviceLogger: Logger
 
     public static let modes = ["passthrough", "enforce"]
+    /// Agents whose keys the registrar attests: the two enrollment scenarios and the GNSS agents.
+    static let attestedAgents = 2 + DemoScenario.gnss.count
 
     public init(workdir: URL, say: @escaping @Sendable (String) -> Void) {
         self.workdir = workdir
@@ -50,7 +52,8 @@ public struct DemoRunner: Sendable {
         say("work directory: \(workdir.path)")
 
         var agents: [String] = []
-        for scenario in DemoScenario.all + DemoScenario.enrollments where !agents.contains(scenario.agent) {
+        for scenario in DemoScenario.all + DemoScenario.enrollments + DemoScenario.gnss
+        where !agents.contains(scenario.agent) {
             agents.append(scenario.agent)
         }
         let broker = try await MosquittoBroker.start(
@@ -58,11 +61,26 @@ public struct DemoRunner: Sendable {
             directory: TemporaryDirectory(at: paths.broker))
         say("started mosquitto (pid \(broker.pid.map(String.init) ?? "?")) on 127.0.0.1:\(broker.port), mutual TLS, ACL")
         var tpms: [SoftwareTPM] = []
+        var receivers: [GPSFake] = []
         defer {
+            receivers.forEach { $0.stop() }
             tpms.forEach { $0.stop() }
             broker.stop()
-            say("stopped mosquitto and \(tpms.count) swtpm instances")
+            say("stopped mosquitto, \(tpms.count) swtpm instances and \(receivers.count) gpsfake instances")
         }
+
+        // The GNSS agents' receivers: gpsd fed by gpsfake, one per agent, from NMEA logs written here.
+        try Data(DemoGeography.santaClaraFence.utf8).write(to: paths.fences.appendingPathComponent("santa-clara.geojson"))
+        var gpsd: [String: String] = [:]
+        for scenario in DemoScenario.gnss {
+            guard let track = scenario.gnss else { continue }
+            let receiver = try GPSFake.start(
+                replaying: DemoGeography.fixes(for: track), name: track.rawValue, in: paths.gnss)
+            receivers.append(receiver)
+            gpsd[scenario.agent] = receiver.address
+            say("\(scenario.agent): gpsfake (pid \(receiver.processIdentifier)) replays gnss/\(track.rawValue).nmea to gpsd on \(receiver.address)")
+        }
+        say("fence: fences/santa-clara.geojson (Santa Clara, one hole); gnss agents need source gnss, ≤ \(Int(DemoGeography.maximumAccuracyMeters)) m, fixes ≤ \(Int(DemoGeography.maximumFixAgeSeconds)) s old, receiver NMEA0183")
 
         // Each agent is its own device: a TPM manufactured with EK certificates from one manufacturer CA (the
         // registrar's trust store), and a sign-only key that never leaves it.
@@ -99,7 +117,7 @@ public struct DemoRunner: Sendable {
         say("allowlist \(paths.allowlist.path): \(allowlist.entries.map { "\($0.name) (configured)" }.joined(separator: ", ")); the rest enroll")
 
         let configs = DemoConfigurations(paths: paths, broker: broker)
-        try configs.write(agents: DemoScenario.all + DemoScenario.enrollments)
+        try configs.write(agents: DemoScenario.all + DemoScenario.enrollments + DemoScenario.gnss, gpsd: gpsd)
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: serviceLogger)
         var outcomes = try await enroll(paths: paths, devices: tpmDevices, statuses: statuses)
@@ -125,7 +143,7 @@ public struct DemoRunner: Sendable {
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")
-                for scenario in DemoScenario.all + DemoScenario.attacks + DemoScenario.faults {
+                for scenario in DemoScenario.all + DemoScenario.gnss + DemoScenario.attacks + DemoScenario.faults {
                     if scenario.powerLosses > 0, let tpm = devices[scenario.agent] {
                         // Pull the plug on the agent's TPM: SIGKILL, no TPM2_Shutdown, restart on its state.
                         for _ in 0..<scenario.powerLosses {
@@ -184,6 +202,7 @@ public struct DemoRunner: Sendable {
                 outcomes.append(try await runEnrollment(scenario, enrollment: try enrollment(scenario.agent),
                     victim: try enrollment("agent-001"), book: book))
             }
+            try await enrollGNSSAgents(enrollment: enrollment, book: book)
         } catch {
             try? await running.stop()
             throw error
@@ -191,6 +210,32 @@ public struct DemoRunner: Sendable {
         try await running.stop()
         say("stopped registrar-1")
         return outcomes
+    }
+
+    /// The GNSS agents enroll as agent-001 did (EK pre-registered); their entries then get the fenced place and
+    /// their location requirements, as an operator would set them.
+    private func enrollGNSSAgents(
+        enrollment: (String) throws -> DemoEnrollment, book: EnrollmentBook
+    ) async throws {
+        for scenario in DemoScenario.gnss {
+            let agent = try enrollment(scenario.agent)
+            let hash = try await agent.enrollment.ekPublicHash()
+            try book.expect(name: scenario.agent, ekPublicHash: hash, places: DemoScenario.fencedPlaces, now: Date())
+            let result = try await agent.enroll()
+            guard result.status == .approved else {
+                throw DemoError("\(scenario.agent) did not enroll: \(result.rejection?.error ?? "\(result.status)")")
+            }
+        }
+        // No registrar writes meanwhile: the enrollments above are all approved.
+        let file = AllowlistFile(url: DemoPaths(workdir).allowlist)
+        var allowlist = try file.load()
+        for scenario in DemoScenario.gnss {
+            guard var entry = allowlist.entry(named: scenario.agent) else { throw DemoError("\(scenario.agent) is not enrolled") }
+            entry.locationRequirements = DemoScenario.gnssRequirements
+            try allowlist.replace(entry)
+        }
+        try file.save(allowlist)
+        say("\(DemoScenario.gnss.map(\.agent).joined(separator: ", ")): enrolled (EK pre-registered); allowed place Santa Clara with fence_file fences/santa-clara.geojson, location_requirements set")
     }
 
     /// `edgeproof allowlist verify-evidence`: every trust block re-checked offline against the manufacturer CA
@@ -212,7 +257,7 @@ public struct DemoRunner: Sendable {
         return DemoOutcome(
             scenario: scenario, mode: "offline", expectedRejectedBy: nil,
             observed: failures.isEmpty ? "\(verified) trust blocks verified" : failures.joined(separator: "; "),
-            rejection: nil, passed: failures.isEmpty && verified == 2)
+            rejection: nil, passed: failures.isEmpty && verified == Self.attestedAgents)
     }
 
     private func runEnrollment(

@@ -61,6 +61,18 @@ public struct DemoScenario: Sendable {
     public var powerLosses = 0
     /// For an allowlisted agent: how its key got there.
     public var enrollment = Enrollment.expected
+    /// Set for an agent that signs its GNSS receiver's position (gpsd fed by gpsfake with this track).
+    public var gnss: GNSSTrack? = nil
+
+    /// What the agent's receiver reports, replayed by gpsfake from an NMEA log the demo writes.
+    public enum GNSSTrack: String, Sendable, Hashable {
+        /// Central Santa Clara, 5 m at 95 %.
+        case insideSantaClara = "inside-santa-clara"
+        /// Downtown San Jose, outside the Santa Clara fence, 5 m at 95 %.
+        case downtownSanJose = "downtown-san-jose"
+        /// Central Santa Clara, but only to some 490 m at 95 %.
+        case poorAccuracy = "poor-accuracy"
+    }
 
     public static let all: [DemoScenario] = [
         DemoScenario(
@@ -79,6 +91,21 @@ public struct DemoScenario: Sendable {
             name: "key not TPM-attested", agent: "agent-004",
             location: GeographicRegion(region: "US", state: "Texas", city: "Austin"), allowlisted: true,
             expectation: .rejected(.agentNotAttested), enrollment: .configured),
+    ]
+
+    /// Agents that sign their GNSS position (gpsd, fed by gpsfake): declared in Santa Clara, whose allowed place
+    /// carries a fence (a GeoJSON file in the work directory); each must show a gnss fix from an approved
+    /// receiver, accurate to 50 m and at most 30 s old, whose accuracy circle lies inside the fence.
+    public static let gnss: [DemoScenario] = [
+        DemoScenario(
+            name: "gnss inside the fence", agent: "agent-006", location: all[0].location, allowlisted: true,
+            expectation: .accepted, gnss: .insideSantaClara),
+        DemoScenario(
+            name: "gnss outside the fence", agent: "agent-007", location: all[0].location, allowlisted: true,
+            expectation: .rejected(.locationOutsideFence), gnss: .downtownSanJose),
+        DemoScenario(
+            name: "gnss accuracy too poor", agent: "agent-008", location: all[0].location, allowlisted: true,
+            expectation: .rejected(.locationAccuracyInsufficient), gnss: .poorAccuracy),
     ]
 
     /// Enrollments with the registrar, before any envelope: agent-001 pre-registered, agent-002 approved by
@@ -121,6 +148,16 @@ public struct DemoScenario: Sendable {
             name: "ten power losses of the TPM", agent: "agent-001", location: all[0].location, allowlisted: true,
             expectation: .accepted, powerLosses: 10)
     ]
+
+    /// Where the GNSS agents may be: Santa Clara, within its fence (`fence_file`, relative to the allowlist).
+    public static let fencedPlaces = [
+        AllowedPlace(region: "US", state: "California", city: "Santa Clara", fenceFile: "fences/santa-clara.geojson")
+    ]
+
+    /// What the GNSS agents' positions must show (their allowlist entries' `location_requirements`).
+    public static let gnssRequirements = LocationRequirement(
+        minimumSource: .gnss, maximumAccuracyMeters: DemoGeography.maximumAccuracyMeters,
+        maximumFixAgeSeconds: DemoGeography.maximumFixAgeSeconds, approvedSensors: [SensorPattern(driver: "NMEA0183")])
 
     /// Every allowlisted agent may be in these places only (US places, as in the prototype's policy).
     public static let allowedPlaces = [

@@ -82,11 +82,12 @@ public final class GPSFake: Sendable {
         throw LocalStackError("gpsfake did not start:\n" + failures.joined(separator: "\n"))
     }
 
-    /// Stops gpsfake (SIGTERM: it stops its gpsd), then its gpsd by pid if it is still there.
+    /// Stops gpsfake (SIGTERM: its handler stops its gpsd, but gpsfake itself may linger in its replay loop,
+    /// so SIGKILL follows soon), then its gpsd by pid if it is still there.
     public func stop() {
         if process.isRunning {
             _ = ChildProcess.send(SIGTERM, to: process.processIdentifier)
-            if !ChildProcess.waitForExit(process, timeout: .seconds(5)) {
+            if !ChildProcess.waitForExit(process, timeout: .seconds(1)) {
                 _ = ChildProcess.send(SIGKILL, to: process.processIdentifier)
                 _ = ChildProcess.waitForExit(process, timeout: .seconds(5))
             }

@@ -14,14 +14,15 @@ struct GNSSFixTrackerTests {
     static let tpv = #"{"class":"TPV","device":"/dev/pts/1","mode":3,"time":"2026-12-02T12:00:01.000Z","ept":0.005,"lat":37.350000000,"lon":-121.950000000,"altHAE":-10.0000,"altMSL":20.0000,"alt":20.0000,"epv":27.600,"track":0.0000,"magtrack":13.1024,"magvar":13.1,"speed":0.000,"geoidSep":-30.000,"eph":17.100,"sep":28.500}"#
     static let gst = #"{"class":"GST","device":"/dev/pts/1","time":"2026-12-02T12:00:01.000Z","rms":2.000,"major":3.000,"minor":2.000,"orient":45.000,"lat":1.500,"lon":1.800,"alt":3.000}"#
 
-    private func tracker(_ lines: [String], at now: Date = Date()) -> GNSSFixTracker {
+    /// The lines received at `now`, or each `spacing` seconds after the one before.
+    private func tracker(_ lines: [String], at now: Date = Date(), spacing: TimeInterval = 0) -> GNSSFixTracker {
         var tracker = GNSSFixTracker()
-        for line in lines {
+        for (index, line) in lines.enumerated() {
             guard let report = GpsdReport(line: Data(line.utf8)) else {
                 Issue.record("not read: \(line)")
                 continue
             }
-            tracker.receive(report, at: now)
+            tracker.receive(report, at: now.addingTimeInterval(Double(index) * spacing))
         }
         return tracker
     }
@@ -66,7 +67,8 @@ struct GNSSFixTrackerTests {
     func firstFixAfterOutage() {
         let noFix = #"{"class":"TPV","device":"/dev/pts/1","mode":1,"time":"2026-12-02T12:05:00.000Z"}"#
         let reacquired = #"{"class":"TPV","device":"/dev/pts/1","mode":2,"time":"2026-12-02T12:10:00.000Z","lat":37.36,"lon":-121.94,"eph":2400.0}"#
-        let geolocation = tracker([Self.device, Self.tpv, Self.gst, noFix, reacquired]).geolocation
+        // Received a minute apart, as an outage spaces them.
+        let geolocation = tracker([Self.device, Self.tpv, Self.gst, noFix, reacquired], spacing: 60).geolocation
         #expect(geolocation.accuracyMeters == 2400)
         #expect(geolocation.fixTime == "2026-12-02T12:10:00.000Z")
     }
@@ -86,6 +88,20 @@ struct GNSSFixTrackerTests {
         let geolocation = tracker([Self.tpvWithoutTime], at: now).geolocation
         #expect(geolocation.fixTime == Timestamp.string(from: now))
         #expect(geolocation.accuracyMeters == 17.1)
+    }
+
+    @Test("a TPV without time takes the GST received with it (gpsd's first GST of a cycle has no time either)")
+    func tpvWithoutTimeTakesRecentGST() {
+        let gstWithoutTime = #"{"class":"GST","device":"/dev/pts/1","rms":2.000,"major":3.000,"minor":2.000,"orient":45.000,"lat":1.500,"lon":1.800,"alt":3.000}"#
+        #expect(tracker([gstWithoutTime, Self.tpvWithoutTime], spacing: 0.2).geolocation.accuracyMeters == 4.41)
+        // Seconds later it is another epoch's estimate: eph, not the old GST.
+        #expect(tracker([gstWithoutTime, Self.tpvWithoutTime], spacing: 5).geolocation.accuracyMeters == 17.1)
+    }
+
+    @Test("a fix signed before its epoch's GST arrived is corrected by it, a poor GST included")
+    func laterGSTCorrectsFix() {
+        let poor = #"{"class":"GST","device":"/dev/pts/1","time":"2026-12-02T12:00:01.000Z","lat":200.0,"lon":150.0}"#
+        #expect(tracker([Self.tpv, poor], spacing: 0.3).geolocation.accuracyMeters == 489.55)
     }
 
     @Test("losing the fix keeps the last fix with its own fix time: its age shows at signing")

@@ -127,15 +127,18 @@ final class SystemFixture {
     /// envelope needs before it leaves the spool (empty: the key is left out).
     func agent(
         _ name: String, sampleInterval: Double = 10, samplesPerEnvelope: Int = 1, receiptsFrom: [String] = [],
-        nonceTimeout: Double = 5, receiptTimeout: Double = 10
+        nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil
     ) throws -> Agent {
+        let location =
+            gpsd.map { "location: {place: US/California/Santa Clara, source: gpsd, gpsd: \"\($0)\"}" }
+            ?? "location: US/California/Santa Clara"
         let receipts = receiptsFrom.isEmpty ? "" : "receipts_from: [\(receiptsFrom.joined(separator: ", "))]"
         let path = try write(
             "\(name).yaml",
             """
             name: \(name)
             \(brokerSection(name))
-            location: US/California/Santa Clara
+            \(location)
             sample_interval_s: \(sampleInterval)
             samples_per_envelope: \(samplesPerEnvelope)
             spool:

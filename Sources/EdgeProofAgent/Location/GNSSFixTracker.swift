@@ -5,9 +5,11 @@ import Foundation
 /// circle, its fix time and the receiver. Pure: the gpsd connection feeds it, tests feed it captured lines.
 ///
 /// What Debian's gpsd 3.22 sends, and what is made of it:
-/// - `eph` is derived from HDOP even when the receiver sends GST: the GST of the same epoch (same time)
-///   wins, its 1-sigma latitude/longitude errors turned into the 95 % radius; a GST of another epoch is
-///   never used (after an outage, the first fix's error is its own, often kilometres, not the last good one's).
+/// - `eph` is derived from HDOP even when the receiver sends GST: the receiver's GST wins, its 1-sigma
+///   latitude/longitude errors turned into the 95 % radius — the GST of the same epoch (same time), or, until
+///   that arrives, one received in the last ``recentNoise`` seconds (gpsd sends the first TPVs of a cycle
+///   without time, and GST and TPV of one epoch in either order). An older GST is never used: after an
+///   outage, the first fix's error is its own, often kilometres, not the last good one's.
 /// - `epx`/`epy` (95 % per axis) are missing without satellite data: then `eph`, and with neither the
 ///   accuracy is unknown (nil, never 0).
 /// - A fix reported as mode 3 without any altitude is a 2-D fix.
@@ -31,25 +33,31 @@ struct GNSSFixTracker: Sendable {
         var timeFromReceiver: Bool
         var accuracyMeters: Double?
         var device: String?
+        /// When the agent received it.
+        var receivedAt: Date
     }
 
     private(set) var lastFix: Fix?
     private var devices: [String: GpsdDevice] = [:]
-    private var lastNoise: (time: Date, noise: GpsdNoise)?
+    private var lastNoise: (time: Date?, receivedAt: Date, noise: GpsdNoise)?
+    /// How recent a GST of unknown or another epoch may be to stand for the current one: a little over one
+    /// epoch of a 1 Hz receiver.
+    static let recentNoise: TimeInterval = 1.5
 
     mutating func receive(_ report: GpsdReport, at now: Date) {
         switch report {
         case .position(let position):
             receive(position, at: now)
         case .noise(let noise):
-            guard let text = noise.time, let time = Self.date(text) else { return }
-            lastNoise = (time, noise)
+            let time = noise.time.flatMap(Self.date)
+            lastNoise = (time, now, noise)
             // GST may follow the TPV of its epoch: it then corrects that fix's accuracy.
-            if var fix = lastFix, fix.timeFromReceiver, Self.sameEpoch(fix.time, time),
-                let radius = Self.radius(of: noise)
-            {
-                fix.accuracyMeters = radius
-                lastFix = fix
+            if var fix = lastFix, let radius = Self.radius(of: noise) {
+                let sameEpoch = time.map { fix.timeFromReceiver && Self.sameEpoch(fix.time, $0) } ?? false
+                if sameEpoch || now.timeIntervalSince(fix.receivedAt) <= Self.recentNoise {
+                    fix.accuracyMeters = radius
+                    lastFix = fix
+                }
             }
         case .devices(let list):
             for device in list {
@@ -75,8 +83,11 @@ struct GNSSFixTracker: Sendable {
         let receiverTime = position.time.flatMap(Self.date)
         let time = receiverTime ?? now
         var accuracy: Double?
-        if let receiverTime, let (noiseTime, noise) = lastNoise, Self.sameEpoch(receiverTime, noiseTime) {
-            accuracy = Self.radius(of: noise)
+        if let (noiseTime, receivedAt, noise) = lastNoise {
+            let sameEpoch = receiverTime.flatMap { tpv in noiseTime.map { Self.sameEpoch(tpv, $0) } } ?? false
+            if sameEpoch || now.timeIntervalSince(receivedAt) <= Self.recentNoise {
+                accuracy = Self.radius(of: noise)
+            }
         }
         if accuracy == nil, let epx = position.epx, let epy = position.epy, epx.isFinite, epy.isFinite, epx >= 0, epy >= 0 {
             accuracy = max(epx, epy) / Self.axis95PerSigma * Self.circular95PerSigma
@@ -87,7 +98,8 @@ struct GNSSFixTracker: Sendable {
         lastFix = Fix(
             latitude: latitude, longitude: longitude,
             altitude: mode == .threeDimensional ? (position.altHAE ?? altitude) : nil, mode: mode, time: time,
-            timeFromReceiver: receiverTime != nil, accuracyMeters: accuracy.map(Self.rounded), device: position.device)
+            timeFromReceiver: receiverTime != nil, accuracyMeters: accuracy.map(Self.rounded), device: position.device,
+            receivedAt: now)
     }
 
     /// What the agent signs now: the last fix, or no fix at all.

@@ -6,8 +6,12 @@ public struct AllowedPlace: Sendable, Hashable, Codable, CustomStringConvertible
     public var city: String?
     /// The place's area: inline (`fence`, a GeoJSON geometry) or read from `fenceFile`.
     public var fence: Geofence?
+
+    /// Whether the place is fenced (inline or by file, loaded or not).
+    public var isFenced: Bool { fence != nil || fenceFile != nil }
     /// `fence_file`: a GeoJSON file, relative to the allowlist's directory; the allowlist file loads it
-    /// into ``fence`` (``AllowlistDocument/resolvingFenceFiles(_:)``), and saving writes the path back.
+    /// into ``fence`` (``AllowlistDocument/resolveFenceFiles(_:)``), and saving writes the path back. A place
+    /// whose file is not loaded (built in memory) contains no position: the policy fails closed.
     public var fenceFile: String?
 
     enum CodingKeys: String, CodingKey {
@@ -81,7 +85,6 @@ public struct AllowedPlace: Sendable, Hashable, Codable, CustomStringConvertible
         if let state, state.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty state" }
         if let city, city.trimmingWhitespace().isEmpty { return "allowed place \(description) has an empty city" }
         if city != nil, state == nil { return "allowed place \(description) names a city without its state" }
-        if let fenceFile, fence == nil { return "allowed place \(description): fence_file \(fenceFile) was not loaded" }
         return nil
     }
 

@@ -49,7 +49,7 @@ extension GeographicPolicy {
         if let maximumAge = requirement.maximumFixAgeSeconds, source != .configured {
             try Self.checkFreshness(claims, maximumAge: maximumAge)
         }
-        let fenced = (agentPlaces + globalPlaces).filter { $0.fence != nil }
+        let fenced = (agentPlaces + globalPlaces).filter(\.isFenced)
         let declaredFences = fenced.filter { $0.contains(declared) }
         let needsPosition = !declaredFences.isEmpty || requirement.maximumAccuracyMeters != nil
         guard let position = geolocation?.position else {
