@@ -4,15 +4,35 @@ import Foundation
 /// prepared for the one question the policy asks of it: does the whole accuracy circle around a
 /// position lie inside?
 ///
-/// Edges are straight lines between positions in longitude/latitude, as RFC 7946 §3.1.1 defines them.
-/// Distances from a position to the edges are in metres on the WGS 84 ellipsoid (see ``test(latitude:longitude:radiusMeters:)``
-/// for the method and its error bound).
+/// Geometry. Edges are straight lines between positions in longitude/latitude, as RFC 7946 §3.1.1 defines
+/// them; a position is inside when it is inside an odd number of rings (even–odd over every ring of every
+/// polygon: holes subtract; the polygons of a MultiPolygon must not overlap, as RFC 7946 and OGC require).
+/// A fence crossing the antimeridian is split there into a MultiPolygon (RFC 7946 §3.1.9): the edges the
+/// two sides share on longitude ±180 are not boundary, so a circle across the seam can be inside.
+///
+/// Distances. The circle's clearance from the edges is measured in metres in the plane tangent to the
+/// WGS 84 ellipsoid at the position (east scaled by the prime-vertical radius times cos latitude, north by
+/// the meridional radius). Against the ellipsoidal distance that plane's error is below
+/// `|tan φ| · r / 6,300 km + 10⁻³` of the distance for a circle of radius r at latitude φ (the change of
+/// cos φ across the circle, the curvature beyond it); the test is conservative by that much: a circle
+/// counts as inside only when every edge is at least r · (1 + that bound) away. Circles larger than
+/// ``maximumRadiusMeters`` are never inside. `scripts/fence-crosscheck.py` (run by the test suite) checks
+/// these decisions against shapely and pyproj's azimuthal equidistant projection.
+///
+/// Speed. Edges are bucketed in latitude bands when the fence is read: a test looks at the band of the
+/// position (for the even–odd count) and at the bands the circle spans, skipping edges whose bounding box
+/// misses the circle's; a position outside the fence's bounding box is outside at once.
 public final class Geofence: Sendable, Hashable, CustomStringConvertible {
     /// The geometry as given, kept to write the allowlist back unchanged.
     public let geoJSON: JSONValue
-    /// Polygons, each an outer ring then its holes; rings closed (first position repeated last).
-    let polygons: [[[Position]]]
     public let vertexCount: Int
+    public let polygonCount: Int
+    /// Accuracy circles wider than this are too vague to place in any fence.
+    public static let maximumRadiusMeters = 100_000.0
+
+    private let parity: EdgeIndex
+    private let boundary: EdgeIndex
+    private let bounds: Bounds
 
     struct Position: Sendable, Hashable {
         var longitude: Double
@@ -22,8 +42,21 @@ public final class Geofence: Sendable, Hashable, CustomStringConvertible {
     /// Reads a GeoJSON geometry: a Polygon or a MultiPolygon, or a Feature or FeatureCollection of them.
     public init(geoJSON: JSONValue) throws(GeofenceError) {
         self.geoJSON = geoJSON
-        self.polygons = try Self.polygons(of: geoJSON)
+        let polygons = try Self.polygons(of: geoJSON)
+        self.polygonCount = polygons.count
         self.vertexCount = polygons.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count - 1 } }
+        var edges: [Edge] = []
+        edges.reserveCapacity(vertexCount)
+        for rings in polygons {
+            for ring in rings {
+                for index in 1..<ring.count where ring[index - 1] != ring[index] {
+                    edges.append(Edge(ring[index - 1], ring[index]))
+                }
+            }
+        }
+        parity = EdgeIndex(edges)
+        boundary = EdgeIndex(Self.withoutSharedSeams(edges))
+        bounds = Bounds(edges)
     }
 
     /// Reads a GeoJSON document (a fence file) strictly: a member twice or a trailing comma is refused.
@@ -38,69 +71,82 @@ public final class Geofence: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "fence of \(polygons.count) polygon\(polygons.count == 1 ? "" : "s"), \(vertexCount) vertices"
+        "fence of \(polygonCount) polygon\(polygonCount == 1 ? "" : "s"), \(vertexCount) vertices"
     }
 
     /// Where a circle of `radiusMeters` around a position lies relative to the fence.
-    ///
-    /// Method: the position must lie inside (even–odd over all rings in longitude/latitude), and every edge
-    /// must be at least `radiusMeters` away. An edge's distance is measured in the plane tangent to the
-    /// WGS 84 ellipsoid at the position, with the meridional and prime-vertical radii of curvature there.
     public func test(latitude: Double, longitude: Double, radiusMeters: Double) -> FenceTest {
         guard contains(latitude: latitude, longitude: longitude) else { return .outside }
-        let clearance = distanceToBoundary(latitude: latitude, longitude: longitude)
-        return clearance >= radiusMeters ? .inside(clearanceMeters: clearance) : .crossesEdge(distanceMeters: clearance)
+        guard radiusMeters <= Self.maximumRadiusMeters else { return .crossesEdge(distanceMeters: 0) }
+        let plane = TangentPlane(latitude: latitude)
+        let radius = max(0, radiusMeters)
+        // Degrees the circle spans, generously: north-south by the meridional scale, east-west by the
+        // narrowest parallel it reaches.
+        let latitudeSpan = radius / plane.metresPerDegreeLatitude * 1.01 + 1e-9
+        let farthestLatitude = min(89.999_999, abs(latitude) + latitudeSpan)
+        let longitudeSpan = min(360, radius / (TangentPlane(latitude: farthestLatitude).metresPerDegreeLongitude) * 1.01 + 1e-9)
+        let margin = 1 + abs(tan(farthestLatitude * .pi / 180)) * radius / 6_300_000 + 1e-3
+        let required = radius * margin
+        var nearest = Double.infinity
+        boundary.forEdges(latitudeFrom: latitude - latitudeSpan, to: latitude + latitudeSpan) { edge in
+            guard edge.overlaps(longitude: longitude, span: longitudeSpan) else { return }
+            let a = plane.project(edge.a, from: latitude, longitude)
+            let b = plane.project(edge.b, from: latitude, longitude)
+            nearest = min(nearest, TangentPlane.distanceFromOrigin(toSegment: a, b))
+        }
+        return nearest >= required ? .inside : .crossesEdge(distanceMeters: nearest)
     }
 
-    /// Whether the position itself lies inside (on an edge counts as outside).
+    /// Whether the position itself lies inside (on an edge may count either way).
     public func contains(latitude: Double, longitude: Double) -> Bool {
-        polygons.contains { rings in
-            var inside = false
-            for ring in rings where Self.ringContains(ring, latitude: latitude, longitude: longitude) {
-                inside.toggle()
-            }
-            return inside
+        guard bounds.contains(latitude: latitude, longitude: longitude) else { return false }
+        var inside = false
+        parity.forEdges(latitudeFrom: latitude, to: latitude) { edge in
+            guard (edge.a.latitude > latitude) != (edge.b.latitude > latitude) else { return }
+            let crossing =
+                (edge.b.longitude - edge.a.longitude) * (latitude - edge.a.latitude)
+                / (edge.b.latitude - edge.a.latitude) + edge.a.longitude
+            if longitude < crossing { inside.toggle() }
         }
+        return inside
     }
 
     public static func == (lhs: Geofence, rhs: Geofence) -> Bool { lhs === rhs || lhs.geoJSON == rhs.geoJSON }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(vertexCount)
-        hasher.combine(polygons.first?.first?.first)
+        hasher.combine(polygonCount)
     }
 
-    private static func ringContains(_ ring: [Position], latitude: Double, longitude: Double) -> Bool {
-        var inside = false
-        var previous = ring[ring.count - 1]
-        for current in ring {
-            if (current.latitude > latitude) != (previous.latitude > latitude) {
-                let crossing =
-                    (previous.longitude - current.longitude) * (latitude - current.latitude)
-                    / (previous.latitude - current.latitude) + current.longitude
-                if longitude < crossing { inside.toggle() }
-            }
-            previous = current
+    /// The edges without the parts of antimeridian edges (both ends on longitude 180, or both on -180) that
+    /// an edge on the other side covers: there the fence goes on across the seam.
+    private static func withoutSharedSeams(_ edges: [Edge]) -> [Edge] {
+        func seam(_ edge: Edge) -> Double? {
+            abs(edge.a.longitude) == 180 && edge.a.longitude == edge.b.longitude ? edge.a.longitude : nil
         }
-        return inside
-    }
-
-    /// Metres from the position to the nearest edge of any ring.
-    private func distanceToBoundary(latitude: Double, longitude: Double) -> Double {
-        let plane = TangentPlane(latitude: latitude)
-        var nearest = Double.infinity
-        for rings in polygons {
-            for ring in rings {
-                for index in 1..<ring.count {
-                    let a = plane.project(ring[index - 1], from: latitude, longitude)
-                    let b = plane.project(ring[index], from: latitude, longitude)
-                    nearest = min(nearest, TangentPlane.distanceFromOrigin(toSegment: a, b))
+        let east = edges.filter { seam($0) == 180 }.map { ($0.minLatitude, $0.maxLatitude) }
+        let west = edges.filter { seam($0) == -180 }.map { ($0.minLatitude, $0.maxLatitude) }
+        guard !east.isEmpty, !west.isEmpty else { return edges }
+        var kept: [Edge] = []
+        for edge in edges {
+            guard let side = seam(edge) else {
+                kept.append(edge)
+                continue
+            }
+            // The latitude intervals of this edge not covered by the other side's seam edges.
+            var pieces = [(edge.minLatitude, edge.maxLatitude)]
+            for (low, high) in side == 180 ? west : east {
+                pieces = pieces.flatMap { piece -> [(Double, Double)] in
+                    guard high > piece.0, low < piece.1 else { return [piece] }
+                    return [(piece.0, low), (high, piece.1)].filter { $0.1 > $0.0 }
                 }
             }
+            for (low, high) in pieces {
+                kept.append(Edge(Position(longitude: side, latitude: low), Position(longitude: side, latitude: high)))
+            }
         }
-        return nearest
+        return kept
     }
-
     private static func polygons(of value: JSONValue) throws(GeofenceError) -> [[[Position]]] {
         guard case .object(let object) = value, case .string(let type)? = object["type"] else {
             throw GeofenceError("a fence is a GeoJSON object with a \"type\"")
@@ -157,6 +203,10 @@ public final class Geofence: Sendable, Hashable, CustomStringConvertible {
             guard ring.first == ring.last else {
                 throw GeofenceError("\(where_) is not closed: its last position must repeat its first")
             }
+            for index in 1..<ring.count where abs(ring[index].longitude - ring[index - 1].longitude) > 180 {
+                throw GeofenceError(
+                    "\(where_)[\(index)] jumps more than 180° of longitude: split a fence that crosses the antimeridian into a MultiPolygon (RFC 7946 §3.1.9)")
+            }
             rings.append(ring)
         }
         return rings
@@ -165,8 +215,8 @@ public final class Geofence: Sendable, Hashable, CustomStringConvertible {
 
 /// Where an accuracy circle lies relative to a fence.
 public enum FenceTest: Sendable, Hashable {
-    /// Wholly inside; the centre is `clearanceMeters` from the nearest edge.
-    case inside(clearanceMeters: Double)
+    /// Wholly inside, with the stated margin.
+    case inside
     /// The centre is inside, but an edge passes `distanceMeters` from it: the circle crosses it.
     case crossesEdge(distanceMeters: Double)
     /// The centre is outside.
@@ -222,5 +272,102 @@ struct TangentPlane {
         let x = a.x + t * dx
         let y = a.y + t * dy
         return (x * x + y * y).squareRoot()
+    }
+}
+
+/// One edge, with its latitude and longitude range.
+struct Edge: Sendable {
+    let a: Geofence.Position
+    let b: Geofence.Position
+    let minLatitude: Double
+    let maxLatitude: Double
+    let minLongitude: Double
+    let maxLongitude: Double
+
+    init(_ a: Geofence.Position, _ b: Geofence.Position) {
+        self.a = a
+        self.b = b
+        minLatitude = min(a.latitude, b.latitude)
+        maxLatitude = max(a.latitude, b.latitude)
+        minLongitude = min(a.longitude, b.longitude)
+        maxLongitude = max(a.longitude, b.longitude)
+    }
+
+    /// Whether the edge's longitude range meets `longitude ± span`, across the antimeridian too.
+    func overlaps(longitude: Double, span: Double) -> Bool {
+        for shift in [0.0, 360, -360] {
+            let low = longitude - span + shift
+            let high = longitude + span + shift
+            if maxLongitude >= low && minLongitude <= high { return true }
+        }
+        return false
+    }
+}
+
+/// Edges bucketed by latitude: band i holds every edge whose latitude range meets it.
+struct EdgeIndex: Sendable {
+    private let edges: [Edge]
+    private let southernmost: Double
+    private let bandHeight: Double
+    /// Edge numbers of band i: `members[starts[i]..<starts[i + 1]]`.
+    private let starts: [Int]
+    private let members: [Int32]
+
+    init(_ edges: [Edge]) {
+        self.edges = edges
+        let south = edges.map(\.minLatitude).min() ?? 0
+        let north = edges.map(\.maxLatitude).max() ?? 0
+        // About four edges a band for a ring that is round; at most 4096 bands.
+        let bands = max(1, min(4096, edges.count / 4))
+        southernmost = south
+        bandHeight = max((north - south) / Double(bands), 1e-12)
+        var lists = [[Int32]](repeating: [], count: bands)
+        for (number, edge) in edges.enumerated() {
+            let first = Self.band(edge.minLatitude, south, bandHeight, bands)
+            let last = Self.band(edge.maxLatitude, south, bandHeight, bands)
+            for band in first...last { lists[band].append(Int32(number)) }
+        }
+        var starts = [0]
+        starts.reserveCapacity(bands + 1)
+        for list in lists { starts.append(starts[starts.count - 1] + list.count) }
+        self.starts = starts
+        members = lists.flatMap { $0 }
+    }
+
+    private static func band(_ latitude: Double, _ south: Double, _ height: Double, _ count: Int) -> Int {
+        min(count - 1, max(0, Int(((latitude - south) / height).rounded(.down))))
+    }
+
+    /// Calls `body` with every edge whose band meets `low...high` (an edge may come more than once when the
+    /// range spans bands).
+    func forEdges(latitudeFrom low: Double, to high: Double, _ body: (Edge) -> Void) {
+        let count = starts.count - 1
+        guard !edges.isEmpty, high >= southernmost, low <= southernmost + bandHeight * Double(count) else { return }
+        let first = Self.band(low, southernmost, bandHeight, count)
+        let last = Self.band(high, southernmost, bandHeight, count)
+        for band in first...last {
+            for slot in starts[band]..<starts[band + 1] {
+                body(edges[Int(members[slot])])
+            }
+        }
+    }
+}
+
+/// The fence's latitude and longitude range.
+struct Bounds: Sendable {
+    let south: Double
+    let north: Double
+    let west: Double
+    let east: Double
+
+    init(_ edges: [Edge]) {
+        south = edges.map(\.minLatitude).min() ?? 0
+        north = edges.map(\.maxLatitude).max() ?? 0
+        west = edges.map(\.minLongitude).min() ?? 0
+        east = edges.map(\.maxLongitude).max() ?? 0
+    }
+
+    func contains(latitude: Double, longitude: Double) -> Bool {
+        latitude >= south && latitude <= north && longitude >= west && longitude <= east
     }
 }
