@@ -18,21 +18,30 @@ public final class PipelineBenchmark: Sendable {
     private let work: TemporaryDirectory
     private static let agent = "bench-agent"
 
-    /// Signs `envelopes` envelopes (benchmark software key) with nonces from a fresh nonce key.
-    public init(algorithm: SignatureAlgorithm, envelopes count: Int) async throws {
+    /// Signs `envelopes` envelopes (benchmark software key) with nonces from a fresh nonce key. `fence`: the
+    /// agent's place carries this fence and its envelopes a GNSS fix inside it, with the location
+    /// requirements checked too (source, accuracy, fix age, receiver).
+    public init(algorithm: SignatureAlgorithm, envelopes count: Int, fence: Geofence? = nil) async throws {
         self.algorithm = algorithm
         signer = try SoftwareBenchmarkSigner(algorithm)
         var allowlist = Allowlist()
-        try allowlist.add(
-            AllowlistEntry(
-                name: Self.agent, key: try signer.publicKey, createdAt: Timestamp.string(from: Date()),
-                allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
+        var entry = AllowlistEntry(
+            name: Self.agent, key: try signer.publicKey, createdAt: Timestamp.string(from: Date()),
+            allowedPlaces: [AllowedPlace(region: "US", state: "California", fence: fence)])
+        if fence != nil {
+            entry.locationRequirements = LocationRequirement(
+                minimumSource: .gnss, maximumAccuracyMeters: 50, maximumFixAgeSeconds: 3600,
+                approvedSensors: [SensorPattern(driver: "NMEA*")])
+        }
+        try allowlist.add(entry)
         self.allowlist = allowlist
         authority = NonceAuthority(keyring: try NonceKeyring(current: NonceKey.random(id: 1)))
         var envelopes: [Data] = []
         for _ in 0..<max(1, count) {
             let nonce = authority.issue(for: signer.publicKeyHash).token
-            let claims = BenchmarkClaims.make(agent: Self.agent, keyHash: signer.publicKeyHash, nonce: nonce)
+            let claims = BenchmarkClaims.make(
+                agent: Self.agent, keyHash: signer.publicKeyHash, nonce: nonce,
+                geolocation: fence == nil ? nil : BenchmarkClaims.gnssFix())
             envelopes.append(try await SignedEnvelope.sign(claims, with: signer).serialized())
         }
         self.envelopes = envelopes

@@ -9,10 +9,13 @@ public struct VerifyBenchmark: Sendable {
     /// Envelopes per algorithm, phase and round.
     public var count: Int
     public var rounds: Int
+    /// Vertices of a fence on the agent's place (its envelopes then carry a GNSS fix inside); nil: no fence.
+    public var fenceVertices: Int?
 
-    public init(count: Int = 8000, rounds: Int = 5) {
+    public init(count: Int = 8000, rounds: Int = 5, fenceVertices: Int? = nil) {
         self.count = count
         self.rounds = rounds
+        self.fenceVertices = fenceVertices
     }
 
     public func runAndPrint() async throws {
@@ -21,7 +24,8 @@ public struct VerifyBenchmark: Sendable {
         var rows = [[String]]()
         var breakdown = [[String]]()
         for algorithm in SignatureAlgorithm.allCases {
-            let pipeline = try await PipelineBenchmark(algorithm: algorithm, envelopes: count)
+            let fence = try fenceVertices.map { try FenceBenchmark.jaggedFence(vertices: $0) }
+            let pipeline = try await PipelineBenchmark(algorithm: algorithm, envelopes: count, fence: fence)
             let signer = pipeline.signer
             let key = try signer.publicKey
             var envelopes = [Data]()
@@ -80,9 +84,11 @@ public struct VerifyBenchmark: Sendable {
                     })
         }
         figures["cores"] = Double(cores)
+        if let fenceVertices { figures["fence_vertices"] = Double(fenceVertices) }
         print(
             "The collector's pipeline (verify, claim the nonce, encode, group-commit the record), "
-                + "\(count) envelopes per round, best of \(rounds)")
+                + "\(count) envelopes per round, best of \(rounds)"
+                + (fenceVertices.map { "; a \($0)-vertex fence on the place, GNSS fixes in the envelopes" } ?? ""))
         print(
             TextTable(
                 header: ["ALG", "PIPELINE/S 1 CORE", "PIPELINE/S \(cores) CORES", "BARE VERIFY/S", "RATIO"], rows: rows

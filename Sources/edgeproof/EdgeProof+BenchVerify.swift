@@ -18,13 +18,15 @@ extension EdgeProof.Bench {
 
         @Option(help: "Envelopes per algorithm, phase and round.") var count = 8000
         @Option(help: "Interleaved rounds.") var rounds = 5
+        @Option(help: "Put a fence of this many vertices on the agent's place, and GNSS fixes in the envelopes.")
+        var fence: Int?
 
         func validate() throws {
             guard count > 0, rounds > 0 else { throw ValidationError("--count and --rounds must be positive") }
         }
 
         func run() async throws {
-            try await VerifyBenchmark(count: count, rounds: rounds).runAndPrint()
+            try await VerifyBenchmark(count: count, rounds: rounds, fenceVertices: fence).runAndPrint()
         }
     }
 }

@@ -1,0 +1,106 @@
+import EdgeProofCore
+import EdgeProofService
+import Foundation
+
+/// `edgeproof bench fence`: the cost of the fence test the policy runs per envelope, for fences of 10 to
+/// 10,000 vertices, by where the position is: deep inside (the common case), near an edge (the circle's
+/// bands hold edges to measure), outside in the bounding box, and outside it (the pre-check).
+public struct FenceBenchmark: Sendable {
+    public var tests: Int
+    public var rounds: Int
+
+    public init(tests: Int = 200_000, rounds: Int = 5) {
+        self.tests = tests
+        self.rounds = rounds
+    }
+
+    /// A non-convex ring of `vertices` positions some `radiusMeters` around a centre (radii varying ±30 %),
+    /// the kind of outline a city's boundary has.
+    public static func jaggedFence(
+        vertices: Int, latitude: Double = 37.3541, longitude: Double = -121.9552, radiusMeters: Double = 5000
+    ) throws -> Geofence {
+        var generator = SplitMix(seed: UInt64(vertices))
+        var ring: [JSONValue] = []
+        for index in 0..<vertices {
+            let angle = Double(index) / Double(vertices) * 2 * .pi
+            let radius = radiusMeters * (0.7 + 0.6 * generator.unit())
+            let north = radius * sin(angle) / 111_000
+            let east = radius * cos(angle) / (111_000 * cos(latitude * .pi / 180))
+            ring.append(.array([.number(longitude + east), .number(latitude + north)]))
+        }
+        ring.append(ring[0])
+        return try Geofence(geoJSON: .object(["type": "Polygon", "coordinates": .array([.array(ring)])]))
+    }
+
+    public func runAndPrint() throws {
+        var figures = [String: Double]()
+        var rows = [[String]]()
+        for vertices in [10, 100, 1000, 10_000] {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let fence = try Self.jaggedFence(vertices: vertices)
+            let preparation = seconds(clock.now - started)
+            var generator = SplitMix(seed: 7)
+            var classes: [String: [(Double, Double, Double)]] = [:]
+            // Positions in and around the fence's box, sorted by what the test says of a 5 m circle.
+            while classes.values.map(\.count).min() ?? 0 < 512 || classes.count < 4 {
+                let latitude = 37.3541 + (generator.unit() - 0.5) * 0.2
+                let longitude = -121.9552 + (generator.unit() - 0.5) * 0.25
+                let key: String
+                if abs(latitude - 37.3541) > 0.06 || abs(longitude + 121.9552) > 0.085 {
+                    key = "outside_box"
+                } else {
+                    switch fence.test(latitude: latitude, longitude: longitude, radiusMeters: 5) {
+                    case .inside:
+                        key = fence.test(latitude: latitude, longitude: longitude, radiusMeters: 500) == .inside
+                            ? "inside" : "near_edge"
+                    case .crossesEdge: key = "near_edge"
+                    case .outside: key = "outside"
+                    }
+                }
+                if classes[key, default: []].count < 512 { classes[key, default: []].append((latitude, longitude, 5)) }
+            }
+            var row = ["\(vertices)", String(format: "%.2f", preparation * 1000)]
+            for key in ["inside", "near_edge", "outside", "outside_box"] {
+                let points = classes[key] ?? []
+                var best = Double.infinity
+                for _ in 0..<rounds {
+                    var sink = 0
+                    let start = clock.now
+                    for index in 0..<tests {
+                        let (latitude, longitude, radius) = points[index % points.count]
+                        if fence.test(latitude: latitude, longitude: longitude, radiusMeters: radius) == .inside { sink += 1 }
+                    }
+                    let elapsed = seconds(clock.now - start)
+                    if sink < 0 { print(sink) }
+                    best = min(best, elapsed / Double(tests) * 1e9)
+                }
+                figures["fence_test_ns_\(vertices)_\(key)"] = best.rounded()
+                row.append(String(format: "%.0f", best))
+            }
+            figures["fence_prepare_ms_\(vertices)"] = (preparation * 1e5).rounded() / 100
+            rows.append(row)
+        }
+        print("One fence test (a 5 m circle) per position, ns, best of \(rounds) rounds of \(tests); target: ≤ 2,000 ns at 1,000 vertices")
+        print(
+            TextTable(
+                header: ["VERTICES", "PREPARE MS", "INSIDE", "NEAR EDGE", "OUTSIDE", "OUTSIDE BOX"], rows: rows
+            ).rendered)
+        print(try jsonLine(figures))
+    }
+}
+
+/// SplitMix64: the same positions in every run.
+struct SplitMix {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
