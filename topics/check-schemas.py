@@ -150,6 +150,12 @@ INVALID = [
     ("enroll-response", "missing token", ["token"], DELETE),
     ("workload-geo-id", "location without region", ["client_workload_location"], {"state": "California"}),
     ("workload-geo-id", "missing client_type", ["client_type"], DELETE),
+    ("claims", "geolocation with an unknown source", ["geolocation", "source"], "satellite"),
+    ("claims", "geolocation with an unknown fix mode", ["geolocation", "fix_mode"], "4d"),
+    ("claims", "geolocation with fix_mode none and a position", ["geolocation", "fix_mode"], "none"),
+    ("claims", "geolocation with a latitude only", ["geolocation", "longitude"], DELETE),
+    ("claims", "geolocation with a sensor without driver", ["geolocation", "sensor"], {"model": "NEO-M8N"}),
+    ("rejection", "a geolocation reason under another type", ["details", "reason"], "location_stale"),
 ]
 for kind, description, path, value in INVALID:
     instance = changed(kind, lambda i: set_path(i, path, value))
@@ -170,6 +176,13 @@ VALID = [
     ("claims", changed("claims", lambda i: i.pop("geolocation") and None)),
     ("claims", changed("claims", lambda i: set_path(i, ["geographic_region"], {"region": "DE"}))),
     ("claims", changed("claims", lambda i: set_path(i, ["timestamp"], "2026-11-21T10:00:00Z"))),
+    ("claims", changed("claims", lambda i: set_path(i, ["geolocation"], {
+        "latitude": 37.3541, "longitude": -121.9552, "altitude": -10, "accuracy_m": 4.9, "source": "gnss",
+        "fix_mode": "3d", "fix_time": "2026-11-21T09:59:58.000Z", "sensor": {"driver": "NMEA0183"}}))),
+    ("claims", changed("claims", lambda i: set_path(i, ["geolocation"], {
+        "source": "gnss", "fix_mode": "none", "sensor": {"driver": "u-blox", "model": "NEO-M8N", "firmware": "SPG 3.01"}}))),
+    ("rejection", changed("rejection", lambda i: i.update(validation_type="geolocation_policy",
+        details={"reason": "location_outside_fence", "declared_place": "US/California/Santa Clara"}))),
     ("event", changed("event", lambda i: i.update(kind="allowlist_reloaded", details={"agents": 3}) or i.pop("rejection") and None)),
     ("rejection", changed("rejection", lambda i: i.update(validation_type="geolocation_policy", details={"reason": "location_not_allowed"}))),
     ("status", {"component": "agent", "id": "agent-001", "state": "offline", "since": "2026-11-21T09:00:00.000Z"}),

@@ -72,6 +72,21 @@ struct ClaimsEncodingTests {
                 samples: []))
         try await expectEncoderBytes(
             Self.claims(region: GeographicRegion(region: "US", state: "Texas"), samples: [sample, sample]))
+        // The receiver's evidence: every field of the geolocation claim, and a claim without a fix.
+        try await expectEncoderBytes(
+            Self.claims(
+                geolocation: Geolocation(
+                    latitude: 37.3541, longitude: -121.9552, altitude: -10.25, accuracyMeters: 4.9, source: .gnss,
+                    fixMode: .threeDimensional, fixTime: "2026-12-02T19:44:01.940Z",
+                    sensor: LocationSensor(driver: "u-blox", model: "NEO-M8N", firmware: "SPG 3.01 \"x\""),
+                    quality: "GNSS", type: "precise"),
+                samples: [sample]))
+        try await expectEncoderBytes(
+            Self.claims(
+                geolocation: Geolocation(
+                    latitude: nil, longitude: nil, source: .gnss, fixMode: FixMode.none, sensor: LocationSensor(driver: "NMEA0183")),
+                samples: [sample]))
+        try await expectEncoderBytes(Self.claims(geolocation: Geolocation.largestMeasured, samples: [sample]))
     }
 
     @Test("numbers: integers, fractions, exponents, extremes")

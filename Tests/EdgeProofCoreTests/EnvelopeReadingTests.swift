@@ -36,6 +36,38 @@ struct EnvelopeReadingTests {
         "{\"v\":1,\"agent_name\":\"edge.node_7\",\"tpm_public_key_hash\":\"\(keyHash)\",\"nonce\":\"n\",\"timestamp\":\"2026-11-18T11:06:40.125+00:00\",\"geographic_region\":{\"region\":\"BR\",\"state\":\"S\u{00E3}o Paulo\",\"city\":\"S\u{00E3}o Paulo\"},\"metrics\":{\"service\":{\"name\":\"n\",\"version\":\"v\",\"instance_id\":\"i\"},\"samples\":[{\"timestamp\":\"t\",\"metric_type\":\"application\",\"values\":{}},{\"timestamp\":\"t\",\"metric_type\":\"system\",\"values\":{\"x\":-0.0,\"y\":1e-5}}]}}",
     ]
 
+    /// Claims with a receiver's position, as agents with `location.source: gpsd` sign them.
+    static let gnssClaims =
+        #"{"v":1,"agent_name":"agent-006","tpm_public_key_hash":"\#(keyHash)","nonce":"n-1","timestamp":"2026-11-18T11:06:40.125Z","geographic_region":{"region":"US","state":"California","city":"Santa Clara"},"geolocation":{"accuracy_m":4.9,"altitude":-10,"fix_mode":"3d","fix_time":"2026-11-18T11:06:39.940Z","latitude":37.3541,"longitude":-121.9552,"sensor":{"driver":"NMEA0183"},"source":"gnss"},"metrics":{"service":{"name":"edgeproof-agent","version":"1.0.0","instance_id":"agent-006"},"samples":[]}}"#
+
+    @Test("a receiver's position and a claim without a fix are read, to Foundation's claims")
+    func readsGNSSClaims() {
+        #expect(expectSameReading(Self.envelope(claims: Array(Self.gnssClaims.utf8))))
+        let noFix = Self.gnssClaims.replacingOccurrences(
+            of: #""accuracy_m":4.9,"altitude":-10,"fix_mode":"3d","fix_time":"2026-11-18T11:06:39.940Z","latitude":37.3541,"longitude":-121.9552,"#,
+            with: #""fix_mode":"none","#)
+        #expect(noFix != Self.gnssClaims)
+        #expect(expectSameReading(Self.envelope(claims: Array(noFix.utf8))))
+    }
+
+    @Test("an implausible or unknown geolocation is refused", arguments: [
+        (#""source":"gnss""#, #""source":"satellite""#),
+        (#""fix_mode":"3d""#, #""fix_mode":"4d""#),
+        (#""fix_mode":"3d""#, #""fix_mode":"none""#),
+        (#""fix_mode":"3d""#, #""fix_mode":"2d""#),
+        (#""fix_time":"2026-11-18T11:06:39.940Z""#, #""fix_time":"11:06:39""#),
+        (#""accuracy_m":4.9"#, #""accuracy_m":-1"#),
+        (#""latitude":37.3541,"#, ""),
+        (#""driver":"NMEA0183""#, #""driver":"NMEA\u00000183""#),
+        (#""driver":"NMEA0183""#, #""driver":"""#),
+        (#""sensor":{"driver":"NMEA0183"}"#, #""sensor":{"model":"x"}"#),
+    ])
+    func refusesImplausibleGeolocation(original: String, replacement: String) {
+        let variant = Self.gnssClaims.replacingOccurrences(of: original, with: replacement)
+        #expect(variant != Self.gnssClaims)
+        #expect(!expectSameReading(Self.envelope(claims: Array(variant.utf8))), "\(variant)")
+    }
+
     @Test("well-formed envelopes are read, to Foundation's claims", arguments: claims)
     func readsWellFormedEnvelopes(claims: String) {
         #expect(expectSameReading(Self.envelope(claims: Array(claims.utf8))))
