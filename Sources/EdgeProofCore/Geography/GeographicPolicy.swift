@@ -22,6 +22,14 @@ public struct GeographicPolicy: Sendable, Hashable, Codable {
         self.platform = platform
     }
 
+    /// Every member optional: a policy may set location requirements without global places.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        globalPlaces = try container.decodeIfPresent([AllowedPlace].self, forKey: .globalPlaces) ?? []
+        location = try container.decodeIfPresent(LocationRequirement.self, forKey: .location)
+        platform = try container.decodeIfPresent(PlatformPolicy.self, forKey: .platform)
+    }
+
     public func allows(_ location: GeographicRegion, agentPlaces: [AllowedPlace]) -> Bool {
         agentPlaces.contains { $0.contains(location) } || globalPlaces.contains { $0.contains(location) }
     }

@@ -73,7 +73,11 @@ extension JSONRefusal {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             self = JSONRefusal("expected a value of type \(type)").under(context.codingPath)
         case .dataCorrupted(let context):
-            self = JSONRefusal("a value this member cannot take").under(context.codingPath)
+            // The type's own sentence (the fence's GeoJSON problem, say), printable and clipped.
+            let reason = String(
+                decoding: context.debugDescription.utf8.prefix(160).filter { (0x20...0x7E).contains($0) }, as: UTF8.self)
+            self = JSONRefusal("a value this member cannot take" + (reason.isEmpty ? "" : ": " + reason))
+                .under(context.codingPath)
         @unknown default:
             self = JSONRefusal("a value this member cannot take")
         }
