@@ -37,6 +37,9 @@ public struct SoakBenchmark: Sendable {
     /// The `edgeproof` executable whose agent, gateway and collector commands run.
     public var executable: String
     public var load: Load
+    /// With the agent's load: the agent signs the fix of a gpsd (gpsfake replaying a Santa Clara track), and
+    /// gateway and collector check it against a 1,000-vertex fence and GNSS location requirements.
+    public var gnss = false
     /// Hears a line per sample.
     public var progress: @Sendable (String) -> Void
 
@@ -101,8 +104,20 @@ public struct SoakBenchmark: Sendable {
         let work = try TemporaryDirectory(prefix: "edgeproof-bench-soak")
         defer { work.remove() }
         var allowlist = Allowlist()
-        let places = [AllowedPlace(region: "US", state: "California")]
+        var places = [AllowedPlace(region: "US", state: "California")]
         let now = Timestamp.string(from: Date())
+        var receiver: GPSFake?
+        defer { receiver?.stop() }
+        if gnss, case .agent = load {
+            let fence = try FenceBenchmark.jaggedFence(vertices: 1000)
+            try JSONEncoder().encode(fence.geoJSON).write(to: work.appending("fence.geojson"))
+            places = [AllowedPlace(region: "US", state: "California", city: "Santa Clara", fenceFile: "fence.geojson")]
+            // A track as long as the run: gpsd keeps the last fix after it, which then goes stale.
+            let fixes = NMEALog.track(from: Date(), count: Int(duration) + 300) { _, time in
+                NMEALog.Fix(time: time, latitude: 37.3541, longitude: -121.9552)
+            }
+            receiver = try GPSFake.start(replaying: fixes, name: "soak", in: work.url)
+        }
 
         // The load's identities and keys: the agent's in a swtpm of its own, or software keys.
         let tpm: SoftwareTPM?
@@ -112,8 +127,13 @@ public struct SoakBenchmark: Sendable {
         var signers: [(name: String, signer: SoftwareBenchmarkSigner)] = []
         if let tpm {
             let key = try await TPMDevice(tcti: tpm.tcti).provisionSigningKey(.eccP256, at: handle)
-            try allowlist.add(
-                AllowlistEntry(name: Self.agentName, key: key.publicKey, createdAt: now, allowedPlaces: places))
+            var entry = AllowlistEntry(name: Self.agentName, key: key.publicKey, createdAt: now, allowedPlaces: places)
+            if receiver != nil {
+                entry.locationRequirements = LocationRequirement(
+                    minimumSource: .gnss, maximumAccuracyMeters: 50, maximumFixAgeSeconds: 30,
+                    approvedSensors: [SensorPattern(driver: "NMEA0183")])
+            }
+            try allowlist.add(entry)
         } else if case .softwareKeys(let senders, _) = load {
             for index in 0..<max(1, senders) {
                 let name = String(format: "load-%03d", index)
@@ -161,7 +181,7 @@ public struct SoakBenchmark: Sendable {
                 tpm:
                   tcti: "\(tpm.tcti)"
                   handle: "\(handle)"
-                location: "US/California/Santa Clara"
+                \(receiver.map { "location: {place: US/California/Santa Clara, source: gpsd, gpsd: \"\($0.address)\"}" } ?? "location: \"US/California/Santa Clara\"")
                 sample_interval_s: \(1 / rate)
                 spool:
                   directory: \(work.appending("spool").path)

@@ -41,6 +41,8 @@ extension EdgeProof.Bench {
                 (bench-only software keys), --lanes envelopes under way each, paced to --rate.
                 """)
         var load: LoadKind = .agent
+        @Flag(help: "The agent signs a gpsd fix (gpsfake), checked against a 1,000-vertex fence (agent load).")
+        var gnss = false
         @Option(help: "Simulated agents (software-keys load).") var senders = 4
         @Option(help: "Envelopes each simulated agent has under way (software-keys load).") var lanes = 4
 
@@ -78,11 +80,12 @@ extension EdgeProof.Bench {
 
         func run() async throws {
             guard let executable = Bundle.main.executablePath else { throw CLIError("cannot find this executable") }
-            try await SoakBenchmark(
+            var soak = SoakBenchmark(
                 duration: duration, rate: rate, warmUp: resolvedWarmUp, sampleEvery: sampleEvery,
                 nonceLifetime: nonceLifetime, executable: executable,
-                load: load == .agent ? .agent : .softwareKeys(senders: senders, lanes: lanes)
-            ).runAndPrint()
+                load: load == .agent ? .agent : .softwareKeys(senders: senders, lanes: lanes))
+            soak.gnss = gnss
+            try await soak.runAndPrint()
         }
     }
 }

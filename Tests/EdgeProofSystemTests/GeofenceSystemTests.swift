@@ -28,31 +28,31 @@ struct GeofenceSystemTests {
         try allowlist.replace(entry)
         try file.save(allowlist)
 
-        // 12 s in central Santa Clara, then downtown San Jose.
-        let inside = DemoGeography.insideSantaClara
-        let outside = DemoGeography.downtownSanJose
-        let fixes = NMEALog.track(from: Date(), count: 240) { index, time in
-            let position = index < 12 ? inside : outside
-            return NMEALog.Fix(time: time, latitude: position.latitude, longitude: position.longitude)
-        }
-        let receiver = try GPSFake.start(replaying: fixes, name: "moving", in: system.directory.url)
-        defer { receiver.stop() }
-
         let (monitor, statuses) = try await system.monitor()
         let services = ServiceGroup(
             services: try system.collector("collector-1").services + system.gateway().services, logger: system.logger)
-        let agent = try system.agent("agent-001", sampleInterval: 0.5, gpsd: receiver.address)
+        let santaClara = DemoGeography.insideSantaClara
+        let sanJose = DemoGeography.downtownSanJose
+        let gpsdPort = try FreePort.next()
+        let agent = try system.agent("agent-001", sampleInterval: 0.5, gpsd: "127.0.0.1:\(gpsdPort)")
         let agentGroup = ServiceGroup(services: try agent.services(system.logger), logger: system.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }
             for component in ["collector/collector-1", "gateway/gateway"] {
                 try await statuses.waitForOnline(component)
             }
+            // The receiver from now on: 20 s in central Santa Clara, then downtown San Jose.
+            let fixes = NMEALog.track(from: Date(), count: 240) { index, time in
+                let position = index < 20 ? santaClara : sanJose
+                return NMEALog.Fix(time: time, latitude: position.latitude, longitude: position.longitude)
+            }
+            let receiver = try GPSFake.start(replaying: fixes, name: "moving", in: system.directory.url, port: gpsdPort)
+            defer { receiver.stop() }
             group.addTask { try await agentGroup.run() }
             // Until gpsd's first fix the agent signs "no fix" (refused); then fixes inside are accepted.
             func outside() -> Int { agent.counters["rejected.location_outside_fence"] ?? 0 }
             func accepted() -> Int { agent.counters["accepted"] ?? 0 }
-            let insideAccepted = try await Poll.until(timeout: .seconds(30), every: .milliseconds(100)) { accepted() >= 2 }
+            let insideAccepted = try await Poll.until(timeout: .seconds(40), every: .milliseconds(100)) { accepted() >= 1 }
             #expect(insideAccepted, "counters: \(agent.counters)")
             let refusedWhileInside = outside()
             let movedOut = try await Poll.until(timeout: .seconds(60), every: .milliseconds(100)) {
@@ -78,7 +78,7 @@ struct GeofenceSystemTests {
         #expect(!records.isEmpty)
         for record in records {
             #expect(record.geolocation?.source == .gnss)
-            #expect(abs((record.geolocation?.longitude ?? 0) - inside.longitude) < 1e-6, "\(String(describing: record.geolocation))")
+            #expect(abs((record.geolocation?.longitude ?? 0) - santaClara.longitude) < 1e-6, "\(String(describing: record.geolocation))")
         }
     }
 }

@@ -28,10 +28,12 @@ struct SystemTests {
             "uppercase key hash": (.signatureVerification, "header_mismatch"),
             "timestamp outside the nonce's window": (.timestampProximity, "timestamp_skew"),
             "key not TPM-attested": (.agentVerification, "agent_not_attested"),
+            "gnss outside the fence": (.geolocationPolicy, "location_outside_fence"),
+            "gnss accuracy too poor": (.geolocationPolicy, "location_accuracy_insufficient"),
         ]
-        let accepted: Set = ["happy path", "ten power losses of the TPM"]
+        let accepted: Set = ["happy path", "ten power losses of the TPM", "gnss inside the fence"]
         let refusedByBroker: Set = ["joins the collectors' nonce group"]
-        let scenarios = DemoScenario.all + DemoScenario.attacks + DemoScenario.faults
+        let scenarios = DemoScenario.all + DemoScenario.gnss + DemoScenario.attacks + DemoScenario.faults
         // Enrollment first: two agents enrolled at tpm-ek-cert, an EK certificate of another TPM refused by the
         // registrar, and the trust blocks re-checked offline.
         let enrollment = report.outcomes.filter { $0.mode == "registrar" || $0.mode == "offline" }
@@ -61,7 +63,7 @@ struct SystemTests {
             }
         }
 
-        // Only the accepted envelopes are stored, each once: agent-001's, two per mode.
+        // Only the accepted envelopes are stored, each once: agent-001's two and agent-006's one per mode.
         let lines = try FileManager.default.contentsOfDirectory(at: report.recordsDirectory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("records-") }
             .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
@@ -69,7 +71,15 @@ struct SystemTests {
         // Each record says how strongly its key was proven when it was accepted.
         #expect(records.allSatisfy { $0.trustLevel == .tpmEKCert && $0.attestedAt != nil })
         #expect(records.count == accepted.count * DemoRunner.modes.count)
-        #expect(records.allSatisfy { $0.agentName == "agent-001" })
+        #expect(records.allSatisfy { $0.agentName == "agent-001" || $0.agentName == "agent-006" })
+        // agent-006's records carry its receiver's fix, inside the fence, with the receiver's GST accuracy.
+        let gnss = records.filter { $0.agentName == "agent-006" }
+        #expect(gnss.count == DemoRunner.modes.count)
+        for record in gnss {
+            #expect(record.geolocation?.source == .gnss)
+            #expect(record.geolocation?.sensor?.driver == "NMEA0183")
+            #expect(record.geolocation?.accuracyMeters == 4.9)
+        }
         #expect(Set(records.map(\.nonce)).count == records.count)
         #expect(report.verification.allSatisfy { $0.allVerified })
     }
