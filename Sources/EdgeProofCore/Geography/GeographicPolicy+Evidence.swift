@@ -20,8 +20,19 @@ extension GeographicPolicy {
         _ claims: EnvelopeClaims, agentPlaces: [AllowedPlace], agentRequirement: LocationRequirement? = nil
     ) throws(ValidationFailure) {
         let declared = claims.geographicRegion
-        try check(declared, agentPlaces: agentPlaces)
-        let requirement = (location ?? LocationRequirement()).overridden(by: agentRequirement)
+        // One pass over the places: whether the declared one is allowed, and the fences of those that match it.
+        var allowed = false
+        var declaredFences: [AllowedPlace] = []
+        for place in agentPlaces where place.contains(declared) {
+            allowed = true
+            if place.isFenced { declaredFences.append(place) }
+        }
+        for place in globalPlaces where place.contains(declared) {
+            allowed = true
+            if place.isFenced { declaredFences.append(place) }
+        }
+        if !allowed { try check(declared, agentPlaces: agentPlaces) }
+        let requirement = location.map { $0.overridden(by: agentRequirement) } ?? agentRequirement ?? LocationRequirement()
         let geolocation = claims.geolocation
         let source = geolocation?.effectiveSource ?? .configured
 
@@ -49,8 +60,6 @@ extension GeographicPolicy {
         if let maximumAge = requirement.maximumFixAgeSeconds, source != .configured {
             try Self.checkFreshness(claims, maximumAge: maximumAge)
         }
-        let fenced = (agentPlaces + globalPlaces).filter(\.isFenced)
-        let declaredFences = fenced.filter { $0.contains(declared) }
         let needsPosition = !declaredFences.isEmpty || requirement.maximumAccuracyMeters != nil
         guard let position = geolocation?.position else {
             guard needsPosition else { return }
@@ -74,14 +83,12 @@ extension GeographicPolicy {
                     ])
             }
         }
-        guard !fenced.isEmpty else { return }
-        let positionDetails = Self.json(position, accuracy: accuracy)
         if !declaredFences.isEmpty {
             guard let radius = accuracy else {
                 throw ValidationFailure(
                     .locationAccuracyInsufficient,
                     "the position's accuracy is unknown, so no fence can be shown to contain it",
-                    details: ["declared_place": .string(declared.description), "position": positionDetails])
+                    details: ["declared_place": .string(declared.description), "position": Self.json(position, accuracy: nil)])
             }
             var nearestCrossing: Double?
             for place in declaredFences {
@@ -95,7 +102,8 @@ extension GeographicPolicy {
                     continue
                 }
             }
-            try checkOtherFences(fenced, declared: declared, position: position, accuracy: radius, details: positionDetails)
+            let positionDetails = Self.json(position, accuracy: accuracy)
+            try checkOtherFences(agentPlaces + globalPlaces, declared: declared, position: position, accuracy: radius, details: positionDetails)
             var details: [String: JSONValue] = [
                 "declared_place": .string(declared.description), "position": positionDetails,
             ]
@@ -107,15 +115,20 @@ extension GeographicPolicy {
                 } ?? "the position lies outside the fence of \(declared)",
                 details: details)
         }
-        try checkOtherFences(fenced, declared: declared, position: position, accuracy: accuracy ?? 0, details: positionDetails)
+        // No fence for the declared place: a position wholly in another allowed place's fence still contradicts it.
+        let fenced = agentPlaces.contains(where: \.isFenced) || globalPlaces.contains(where: \.isFenced)
+        guard fenced else { return }
+        try checkOtherFences(
+            agentPlaces + globalPlaces, declared: declared, position: position, accuracy: accuracy ?? 0,
+            details: Self.json(position, accuracy: accuracy))
     }
 
     /// Refuses a position wholly inside the fence of an allowed place that is not the declared one.
     private func checkOtherFences(
-        _ fenced: [AllowedPlace], declared: GeographicRegion, position: (latitude: Double, longitude: Double),
+        _ places: [AllowedPlace], declared: GeographicRegion, position: (latitude: Double, longitude: Double),
         accuracy: Double, details: JSONValue
     ) throws(ValidationFailure) {
-        for place in fenced where !place.contains(declared) {
+        for place in places where place.isFenced && !place.contains(declared) {
             guard let fence = place.fence,
                 fence.test(latitude: position.latitude, longitude: position.longitude, radiusMeters: accuracy).isInside
             else { continue }

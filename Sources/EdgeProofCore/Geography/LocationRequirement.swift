@@ -79,33 +79,36 @@ public struct SensorPattern: Sendable, Hashable, Codable, CustomStringConvertibl
 
     private static func matches(_ pattern: String?, _ text: String?) -> Bool {
         guard let pattern else { return true }
-        guard let text else { return pattern.allSatisfy { $0 == "*" } }
-        return glob(Array(pattern.unicodeScalars), Array(text.unicodeScalars))
+        guard let text else { return pattern.utf8.allSatisfy { $0 == UInt8(ascii: "*") } }
+        return glob(pattern.utf8, text.utf8)
     }
 
-    /// Iterative glob with backtracking to the last `*`: linear in practice, never exponential.
-    private static func glob(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Bool {
-        var p = 0
-        var t = 0
-        var star: Int?
-        var resume = 0
-        while t < text.count {
-            if p < pattern.count, pattern[p] == "*" {
-                star = p
+    /// Iterative glob over bytes (`?` is one byte: the sensor texts are ASCII) with backtracking to the last
+    /// `*`: linear in practice, never exponential, and no allocation (it runs per envelope).
+    private static func glob(_ pattern: String.UTF8View, _ text: String.UTF8View) -> Bool {
+        let star = UInt8(ascii: "*")
+        let any = UInt8(ascii: "?")
+        var p = pattern.startIndex
+        var t = text.startIndex
+        var lastStar: String.UTF8View.Index?
+        var resume = text.startIndex
+        while t < text.endIndex {
+            if p < pattern.endIndex, pattern[p] == star {
+                lastStar = p
+                p = pattern.index(after: p)
                 resume = t
-                p += 1
-            } else if p < pattern.count, pattern[p] == "?" || pattern[p] == text[t] {
-                p += 1
-                t += 1
-            } else if let star {
-                p = star + 1
-                resume += 1
+            } else if p < pattern.endIndex, pattern[p] == any || pattern[p] == text[t] {
+                p = pattern.index(after: p)
+                t = text.index(after: t)
+            } else if let lastStar {
+                p = pattern.index(after: lastStar)
+                resume = text.index(after: resume)
                 t = resume
             } else {
                 return false
             }
         }
-        while p < pattern.count, pattern[p] == "*" { p += 1 }
-        return p == pattern.count
+        while p < pattern.endIndex, pattern[p] == star { p = pattern.index(after: p) }
+        return p == pattern.endIndex
     }
 }
