@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofLocalStack
 import EdgeProofService
 import Foundation
 
@@ -14,22 +15,9 @@ public struct FenceBenchmark: Sendable {
         self.rounds = rounds
     }
 
-    /// A non-convex ring of `vertices` positions some `radiusMeters` around a centre (radii varying ±30 %),
-    /// the kind of outline a city's boundary has.
-    public static func jaggedFence(
-        vertices: Int, latitude: Double = 37.3541, longitude: Double = -121.9552, radiusMeters: Double = 5000
-    ) throws -> Geofence {
-        var generator = SplitMix(seed: UInt64(vertices))
-        var ring: [JSONValue] = []
-        for index in 0..<vertices {
-            let angle = Double(index) / Double(vertices) * 2 * .pi
-            let radius = radiusMeters * (0.7 + 0.6 * generator.unit())
-            let north = radius * sin(angle) / 111_000
-            let east = radius * cos(angle) / (111_000 * cos(latitude * .pi / 180))
-            ring.append(.array([.number(longitude + east), .number(latitude + north)]))
-        }
-        ring.append(ring[0])
-        return try Geofence(geoJSON: .object(["type": "Polygon", "coordinates": .array([.array(ring)])]))
+    /// A city-sized, jagged fence of `vertices` around central Santa Clara (``SyntheticFence/jagged(vertices:latitude:longitude:radiusMeters:seed:)``).
+    public static func jaggedFence(vertices: Int) throws -> Geofence {
+        try Geofence(geoJSON: SyntheticFence.jagged(vertices: vertices))
     }
 
     public func runAndPrint() throws {
@@ -40,7 +28,7 @@ public struct FenceBenchmark: Sendable {
             let started = clock.now
             let fence = try Self.jaggedFence(vertices: vertices)
             let preparation = seconds(clock.now - started)
-            var generator = SplitMix(seed: 7)
+            var generator = SplitMix64(seed: 7)
             var classes: [String: [(Double, Double, Double)]] = [:]
             // Positions in and around the fence's box, sorted by what the test says of a 5 m circle.
             while classes.values.map(\.count).min() ?? 0 < 512 || classes.count < 4 {
@@ -118,19 +106,4 @@ public struct FenceBenchmark: Sendable {
                 + "\(Int(best)) ns")
         print(try jsonLine(figures))
     }
-}
-
-/// SplitMix64: the same positions in every run.
-struct SplitMix {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -115,11 +115,11 @@ struct GeofenceTests {
     func crossCheckWithShapelyAndPyproj() async throws {
         let probe = try await ProcessRunner.run("python3", ["-c", "import shapely, pyproj"])
         try #require(probe.status == 0, "shapely and pyproj are missing: scripts/install-deps.sh installs them")
-        var generator = SeededGenerator(seed: 14)
+        var generator = SplitMix64(seed: 14)
         let fences: [String: String] = [
             "square-with-hole": Self.squareWithHole,
             "antimeridian": #"{"type":"MultiPolygon","coordinates":[[[[179,-18],[180,-18],[180,-16],[179,-16],[179,-18]]],[[[-180,-18],[-179,-18],[-179,-16],[-180,-16],[-180,-18]]]]}"#,
-            "jagged-1000": Self.jaggedFence(vertices: 1000, latitude: 48.1, longitude: 11.5, radiusMeters: 20_000, using: &generator),
+            "jagged-1000": String(decoding: try JSONEncoder().encode(SyntheticFence.jagged(vertices: 1000, latitude: 48.1, longitude: 11.5, radiusMeters: 20_000)), as: UTF8.self),
         ]
         var parsed: [String: Geofence] = [:]
         for (name, json) in fences { parsed[name] = try Self.fence(json) }
@@ -169,34 +169,5 @@ struct GeofenceTests {
         var agreements: Int
         var tolerated: [JSONValue]
         var disagreements: [JSONValue]
-    }
-
-    /// A non-convex ring of `vertices` positions around a centre, radii varying ±30 %.
-    static func jaggedFence(
-        vertices: Int, latitude: Double, longitude: Double, radiusMeters: Double, using generator: inout SeededGenerator
-    ) -> String {
-        var ring: [String] = []
-        for index in 0..<vertices {
-            let angle = Double(index) / Double(vertices) * 2 * .pi
-            let radius = radiusMeters * Double.random(in: 0.7...1.3, using: &generator)
-            let north = radius * sin(angle) / 111_200
-            let east = radius * cos(angle) / (111_320 * cos(latitude * .pi / 180))
-            ring.append("[\(longitude + east),\(latitude + north)]")
-        }
-        ring.append(ring[0])
-        return #"{"type":"Polygon","coordinates":[[\#(ring.joined(separator: ","))]]}"#
-    }
-}
-
-/// SplitMix64: the same random cases in every run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -54,7 +54,7 @@ struct FaultTests {
 
             // Every target three times, in a seeded order, at seeded moments, down for a seeded while;
             // stops early when the spools are empty.
-            var random = SeededGenerator(seed: seed)
+            var random = SplitMix64(seed: seed)
             let targets = Self.collectors + ["gateway", "broker"]
             for target in (targets + targets + targets).shuffled(using: &random) {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500, using: &random)))
