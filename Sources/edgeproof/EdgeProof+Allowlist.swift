@@ -129,13 +129,16 @@ extension EdgeProof.AllowlistCommand {
                     entry.name, entry.status.rawValue, entry.trustLevel.rawValue,
                     allowlist.publicKey(forAgent: entry.name)?.keyDescription ?? "?",
                     String(entry.publicKeyHash.hex.prefix(16)) + "…",
-                    entry.allowedPlaces.map(\.description).joined(separator: ", "),
+                    entry.allowedPlaces.map(\.summary).joined(separator: ", "),
                 ]
             }
             print(TextTable(header: ["NAME", "STATUS", "TRUST", "KEY", "KEY HASH", "ALLOWED PLACES"], rows: rows).rendered)
             let global = allowlist.policy.globalPlaces
             if !global.isEmpty {
-                print("global allowed places: \(global.map(\.description).joined(separator: ", "))")
+                print("global allowed places: \(global.map(\.summary).joined(separator: ", "))")
+            }
+            if let requirement = allowlist.policy.location {
+                print("global location requirements: \(requirement.summary)")
             }
         }
     }
@@ -157,7 +160,9 @@ extension EdgeProof.AllowlistCommand {
             print("tpm_public_key_hash: \(entry.publicKeyHash)")
             print("trust_level:         \(entry.trustLevel)")
             print("created_at:          \(entry.createdAt)")
-            print("allowed_places:      \(entry.allowedPlaces.map(\.description).joined(separator: ", "))")
+            print("allowed_places:      \(entry.allowedPlaces.map(\.summary).joined(separator: ", "))")
+            let requirement = (allowlist.policy.location ?? LocationRequirement()).overridden(by: entry.locationRequirements)
+            print("location rules:      \(requirement.summary) (global, then this agent's location_requirements)")
             print("public_key:")
             print(entry.publicKey.trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -182,4 +187,27 @@ private func setStatus(_ status: AgentStatus, name: String, file: AllowlistFile)
     try allowlist.setStatus(status, forAgent: name)
     try file.save(allowlist)
     print("\(name) is now \(status.rawValue)")
+}
+
+extension AllowedPlace {
+    /// The place, and its fence when it has one: "US/California/Santa Clara (fence fences/sc.geojson, 10 vertices)".
+    var summary: String {
+        guard isFenced else { return description }
+        let vertices = fence.map { ", \($0.vertexCount) vertices" } ?? ", not loaded"
+        return "\(description) (fence \(fenceFile ?? "inline")\(vertices))"
+    }
+}
+
+extension LocationRequirement {
+    /// "source ≥ gnss, accuracy ≤ 50 m, fix age ≤ 30 s, sensors driver=NMEA0183", or "none".
+    var summary: String {
+        var parts: [String] = []
+        if let minimumSource { parts.append("source ≥ \(minimumSource.rawValue)") }
+        if let maximumAccuracyMeters { parts.append("accuracy ≤ \(maximumAccuracyMeters) m") }
+        if let maximumFixAgeSeconds { parts.append("fix age ≤ \(maximumFixAgeSeconds) s") }
+        if let approvedSensors, !approvedSensors.isEmpty {
+            parts.append("sensors " + approvedSensors.map(\.description).joined(separator: " | "))
+        }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+    }
 }
