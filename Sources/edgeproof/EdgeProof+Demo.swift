@@ -16,7 +16,9 @@ extension EdgeProof {
                 agent-001 compromised: its TPM honestly signs crafted envelopes (a duplicate member name, a trailing
                 comma, an uppercase key hash, a timestamp outside its nonce's window), each rejected, and its attempt to
                 join the collectors' nonce group refused by the broker; agent-001 after ten power losses of its TPM
-                (accepted); in passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
+                (accepted); three agents signing their GNSS receiver's fix (gpsd fed by gpsfake) against a Santa Clara
+                fence: inside (accepted), outside (location_outside_fence), too inaccurate
+                (location_accuracy_insufficient); in passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
                 started, and exits 1 if any outcome differs from the expected one.
                 """
         )
