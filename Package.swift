@@ -93,6 +93,7 @@ let package = Package(
             name: "EdgeProofStorage",
             dependencies: [
                 "EdgeProofCore",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
