@@ -39,8 +39,10 @@ for name in "$@"; do
     identities+=("$name:$role")
 done
 
+acl_template=$script_dir/acl
+[[ $(cat "$dir/profile" 2>/dev/null) == site ]] && acl_template=$script_dir/acl-site
 commands=$(EP_PREFIX=$prefix EP_IDENTITIES="${identities[*]}" EP_OUTPUT=commands awk -f "$script_dir/dynsec.awk" \
-    "$script_dir/acl")
+    "$acl_template")
 response=$(mosquitto_rr -V 5 -h 127.0.0.1 -p "$port" --cafile "$dir/ca.crt" --cert "$dir/broker-admin.crt" \
     --key "$dir/broker-admin.key" -i "broker-admin" -q 1 -W 10 \
     -t '$CONTROL/dynamic-security/v1' -e '$CONTROL/dynamic-security/v1/response' -m "$commands") || {

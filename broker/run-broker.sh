@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs a mosquitto broker for EdgeProof in the foreground: mutual TLS on 127.0.0.1:PORT, state in DIR.
 #
-#   broker/run-broker.sh DIR PORT                 render DIR/mosquitto.conf and DIR/dynsec.json, then exec mosquitto
-#   broker/run-broker.sh --render-only DIR PORT   only render (a running broker needs a restart to use them)
+#   broker/run-broker.sh [OPTIONS] DIR PORT   render DIR/mosquitto.conf and DIR/dynsec.json, then exec mosquitto
+#
+# Options:
+#   --render-only        only render (a running broker needs a restart to use them)
+#   --profile central    (default) the central broker: gateways, collectors, registrars, site bridges (broker/acl)
+#   --profile site       a site broker: the site's agents and its bridging gateway (broker/acl-site)
+#   --listen ADDRESS     the listener's address (default 127.0.0.1; a site broker may listen on its LAN
+#                        address, with a server certificate valid for it)
 #
 # DIR holds the certificates made by broker/gen-certs.sh (ca.crt, server.crt, server.key and one
 # NAME.crt per client). The access rules are those of broker/acl, written for every client certificate
@@ -18,15 +24,25 @@ set -euo pipefail
 export LC_ALL=C
 
 usage() {
-    echo "usage: $0 [--render-only] DIR PORT" >&2
+    echo "usage: $0 [--render-only] [--profile central|site] [--listen ADDRESS] DIR PORT" >&2
     exit 2
 }
 
 render_only=false
-if [[ ${1:-} == --render-only ]]; then
-    render_only=true
-    shift
-fi
+profile=central
+listen=127.0.0.1
+while [[ ${1:-} == --* ]]; do
+    case $1 in
+    --render-only) render_only=true; shift ;;
+    --profile) [[ ${2:-} == central || ${2:-} == site ]] || usage; profile=$2; shift 2 ;;
+    --listen)
+        [[ ${2:-} =~ ^[0-9A-Za-z.:_-]+$ ]] || usage
+        listen=$2
+        shift 2
+        ;;
+    *) usage ;;
+    esac
+done
 [[ $# -eq 2 ]] || usage
 [[ $2 =~ ^[0-9]+$ ]] && (($2 > 0 && $2 < 65536)) || usage
 port=$2
@@ -87,6 +103,10 @@ for crt in "$dir"/*.crt; do
         echo "warning: skipping $crt: not valid under $dir/ca.crt (the broker would refuse it anyway)" >&2
         continue
     fi
+    if [[ $profile == site && $cn =~ ^(gateway|collector|registrar) ]]; then
+        echo "warning: skipping $crt: a site broker has no $cn (gateways, collectors and registrars use the central broker)" >&2
+        continue
+    fi
     case $cn in
     broker-admin) role=admin ;;
     gateway*) gateways+=("$cn") role=gateway ;;
@@ -120,7 +140,7 @@ chmod 700 "$dir/data" "$dir/conf.d"
 render() { # TEMPLATE OUTPUT
     local tmp
     tmp=$(mktemp "$2.XXXXXX")
-    EP_DIR=$dir EP_PORT=$port EP_USER=$run_user EP_PREFIX=$prefix EP_DYNSEC_PLUGIN=$dynsec_plugin \
+    EP_DIR=$dir EP_PORT=$port EP_LISTEN=$listen EP_USER=$run_user EP_PREFIX=$prefix EP_DYNSEC_PLUGIN=$dynsec_plugin \
         EP_GATEWAYS="${gateways[*]}" EP_COLLECTORS="${collectors[*]}" EP_REGISTRARS="${registrars[*]}" EP_BRIDGES="${bridges[*]}" EP_MONITORS="${monitors[*]}" \
         awk '
         function replace_all(text, from, to,    out, at) {
@@ -134,6 +154,7 @@ render() { # TEMPLATE OUTPUT
         function fill(line) {
             line = replace_all(line, "@DIR@", ENVIRON["EP_DIR"])
             line = replace_all(line, "@PORT@", ENVIRON["EP_PORT"])
+            line = replace_all(line, "@LISTEN@", ENVIRON["EP_LISTEN"])
             line = replace_all(line, "@USER@", ENVIRON["EP_USER"])
             line = replace_all(line, "@DYNSEC_PLUGIN@", ENVIRON["EP_DYNSEC_PLUGIN"])
             return replace_all(line, "@PREFIX@", ENVIRON["EP_PREFIX"])
@@ -179,10 +200,13 @@ render_dynsec() { # TEMPLATE OUTPUT
 }
 
 render "$script_dir/mosquitto.conf" "$dir/mosquitto.conf"
-render_dynsec "$script_dir/acl" "$dir/dynsec.json"
+acl_template=$script_dir/acl
+[[ $profile == site ]] && acl_template=$script_dir/acl-site
+render_dynsec "$acl_template" "$dir/dynsec.json"
+echo "$profile" >"$dir/profile" # broker/add-clients.sh adds identities under the same rules
 rm -f "$dir/acl" # rendered by earlier versions; no longer read
 
-summary="prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; monitors: ${monitors[*]:-none}; agents: ${agents[*]:-none}"
+summary="profile $profile; prefix $prefix; gateways: ${gateways[*]:-none}; collectors: ${collectors[*]:-none}; bridges: ${bridges[*]:-none}; monitors: ${monitors[*]:-none}; agents: ${agents[*]:-none}"
 if $render_only; then
     echo "rendered $dir/mosquitto.conf and $dir/dynsec.json ($summary)"
     exit 0
@@ -192,7 +216,7 @@ fi
 mosquitto=$(command -v mosquitto || true)
 [[ -n $mosquitto || ! -x /usr/sbin/mosquitto ]] || mosquitto=/usr/sbin/mosquitto
 [[ -n $mosquitto ]] || { echo "error: mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
-echo "run-broker: mosquitto on 127.0.0.1:$port, $summary" >&2
+echo "run-broker: mosquitto on $listen:$port, $summary" >&2
 
 # For test fixtures: when the process EDGEPROOF_BROKER_WATCH_PID exits without stopping the broker
 # (a crashed or killed test run), stop it. Only this broker: the pid must still run DIR's config.

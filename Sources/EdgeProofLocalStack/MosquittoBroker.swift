@@ -24,6 +24,16 @@ public final class MosquittoBroker: Sendable {
     public let directory: TemporaryDirectory
     /// The client names certificates were made for at start.
     public let clients: [String]
+    /// Whose rules the broker runs: the central broker's (broker/acl) or a site's (broker/acl-site).
+    public let profile: Profile
+
+    /// The access rules a broker runs (`run-broker.sh --profile`).
+    public enum Profile: String, Sendable {
+        /// Gateways, collectors, registrars and site bridges: broker/acl.
+        case central
+        /// A site's agents and its bridging gateway: broker/acl-site.
+        case site
+    }
 
     private let ownsDirectory: Bool
     private let process: Mutex<Process?>
@@ -34,10 +44,13 @@ public final class MosquittoBroker: Sendable {
     /// How long ``stop()`` waits after SIGTERM before it sends SIGKILL.
     public static let stopTimeout: Duration = .seconds(10)
 
-    private init(port: UInt16, directory: TemporaryDirectory, clients: [String], ownsDirectory: Bool) {
+    private init(
+        port: UInt16, directory: TemporaryDirectory, clients: [String], profile: Profile, ownsDirectory: Bool
+    ) {
         self.port = port
         self.directory = directory
         self.clients = clients
+        self.profile = profile
         self.ownsDirectory = ownsDirectory
         self.process = Mutex(nil)
     }
@@ -53,7 +66,7 @@ public final class MosquittoBroker: Sendable {
     /// until it accepts connections. Without `port`, a free port is chosen, and up to three are tried.
     /// Without `directory`, a new temporary directory is made (and removed by ``close()``).
     public static func start(
-        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil
+        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil, profile: Profile = .central
     ) throws -> MosquittoBroker {
         let ownsDirectory = directory == nil
         let directory = try directory ?? TemporaryDirectory(prefix: "edgeproof-mosquitto")
@@ -63,7 +76,8 @@ public final class MosquittoBroker: Sendable {
             for _ in 0..<(port == nil ? 3 : 1) {
                 let candidate = try port ?? FreePort.next()
                 let broker = MosquittoBroker(
-                    port: candidate, directory: directory, clients: clients, ownsDirectory: ownsDirectory)
+                    port: candidate, directory: directory, clients: clients, profile: profile,
+                    ownsDirectory: ownsDirectory)
                 do {
                     try broker.launch()
                     return broker
@@ -193,7 +207,7 @@ public final class MosquittoBroker: Sendable {
 
             let child = Process()
             child.executableURL = URL(fileURLWithPath: PackagePaths.script("broker/run-broker.sh"))
-            child.arguments = [directory.path, "\(port)"]
+            child.arguments = ["--profile", profile.rawValue, directory.path, "\(port)"]
             // run-broker.sh stops this broker if the test process dies without stopping it.
             child.environment = ProcessInfo.processInfo.environment.merging(
                 ["EDGEPROOF_BROKER_WATCH_PID": "\(getpid())"]) { _, new in new }

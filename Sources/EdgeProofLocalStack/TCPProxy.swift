@@ -7,32 +7,39 @@ import Glibc
 import Darwin
 #endif
 
-/// A TCP proxy on 127.0.0.1 that holds every chunk of bytes for `delay` before passing it on, in both
-/// directions: `delay` each way adds twice it to every round trip through it. For `bench drain`, on a
-/// kernel without the netem qdisc. Plain sockets on threads: each direction of each connection has a
-/// reader, which stamps chunks with their due time, and a writer, which sends them when due, in order.
-public final class DelayingProxy: Sendable {
+/// A TCP proxy on 127.0.0.1 for network faults a test or bench makes on purpose, on a kernel without
+/// the netem qdisc:
+/// - `delay`: every chunk of bytes is held that long before it is passed on, in both directions (twice
+///   it on every round trip; `bench drain`);
+/// - ``pause()``: a link that stops carrying anything without closing (bytes are held, new connections
+///   are accepted but not connected onward) until ``resume()``: the half-open outage that only keepalives
+///   detect;
+/// - ``dropConnections()``: every connection through it is reset (a link that fails loudly).
+/// Plain sockets on threads: each direction of each connection has a reader, which stamps chunks with
+/// their due time, and a writer, which sends them when due (and not paused), in order.
+public final class TCPProxy: Sendable {
     public let port: UInt16
     public let delay: Duration
     private let targetPort: UInt16
     private let listener: Int32
     private let closed = Atomic<Bool>(false)
+    private let paused = Atomic<Bool>(false)
     /// Descriptors of accepted and outgoing connections, closed on ``stop()``.
     private let sockets = Mutex<Set<Int32>>([])
 
     /// Listens on a free port of 127.0.0.1 and forwards to `127.0.0.1:targetPort`.
-    public init(targetPort: UInt16, delay: Duration) throws {
+    public init(targetPort: UInt16, delay: Duration = .zero) throws {
         self.targetPort = targetPort
         self.delay = delay
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchmarkError("proxy: socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw LocalStackError("proxy: socket: \(String(cString: strerror(errno)))") }
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
             close(fd)
-            throw BenchmarkError("proxy: bind/listen: \(String(cString: strerror(errno)))")
+            throw LocalStackError("proxy: bind/listen: \(String(cString: strerror(errno)))")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -43,6 +50,23 @@ public final class DelayingProxy: Sendable {
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "edgeproof.proxy.accept"
         thread.start()
+    }
+
+    /// Holds every byte and every new connection from now on, without closing anything.
+    public func pause() {
+        paused.store(true, ordering: .relaxed)
+    }
+
+    /// Passes on what was held, in order, and carries traffic again.
+    public func resume() {
+        paused.store(false, ordering: .relaxed)
+    }
+
+    public var isPaused: Bool { paused.load(ordering: .relaxed) }
+
+    /// Resets every connection through the proxy; new ones are accepted as before.
+    public func dropConnections() {
+        for fd in sockets.withLock({ $0 }) { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     /// Stops accepting and closes every connection.
@@ -68,6 +92,7 @@ public final class DelayingProxy: Sendable {
                 if errno == EINTR { continue }
                 return
             }
+            while paused.load(ordering: .relaxed), !closed.load(ordering: .relaxed) { usleep(10_000) }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: targetPort)
             let connected = withUnsafePointer(to: &address) {
@@ -145,6 +170,7 @@ public final class DelayingProxy: Sendable {
                 let bytes = chunk.bytes
                 let wait = chunk.due - ContinuousClock.now
                 if wait > .zero { Thread.sleep(forTimeInterval: Self.seconds(wait)) }
+                while self.paused.load(ordering: .relaxed), !self.closed.load(ordering: .relaxed) { usleep(10_000) }
                 var offset = 0
                 while offset < bytes.count {
                     let written = bytes[offset...].withUnsafeBytes { send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
