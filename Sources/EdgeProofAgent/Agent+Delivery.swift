@@ -186,8 +186,9 @@ extension Agent {
                     // Nonces for the next `window` batches: those the free slots take now, and those that
                     // take the slots freed next, which then need not wait a round trip for theirs. None while
                     // the TPM is paused (they would expire unused).
-                    let upcoming =
-                        tpmPaused() == nil ? queue.prefix(window).lazy.filter { Self.needsSignature($0.entry) }.count : 0
+                    let upcoming = min(
+                        nonceWindow.withLock { $0 },
+                        tpmPaused() == nil ? queue.prefix(window).lazy.filter { Self.needsSignature($0.entry) }.count : 0)
                     nonces.removeAll { $0.expiresAt.timeIntervalSinceNow < Self.nonceSafetyMargin }
                     while nonces.count + nonceRequests < upcoming {
                         nonceRequests += 1
@@ -284,6 +285,7 @@ extension Agent {
                     switch result {
                     case .success(.nonce(let response, let expiresAt)):
                         nonces.append((response, expiresAt))
+                        nonceWindow.withLock { $0 = min(window, $0 + 1) }
                     case .success(.rejected(let rejection)):
                         count("rejected")
                         count("rejected.\(rejection.reasonCode ?? "unknown")")
@@ -291,6 +293,7 @@ extension Agent {
                         if pass.stop == nil { pass.stop = .nonceRefused(rejection) }
                     case .failure(let error):
                         count("nonce_timeouts")
+                        nonceWindow.withLock { $0 = max(1, $0 / 2) }
                         logger.warning("no nonce", metadata: ["error": "\(error)"])
                         if pass.stop == nil { pass.stop = .pending }
                     }
@@ -524,7 +527,11 @@ extension Agent {
             NonceRequest(agentName: configuration.name, publicKeyHash: signer.publicKeyHash))
         let request = MQTTMessage(
             topic: topics.agentNonceRequest(configuration.name), payload: payload, qos: .atLeastOnce,
-            properties: MQTTProperties(responseTopic: topics.agentNonceResponse(configuration.name)))
+            properties: MQTTProperties(
+                responseTopic: topics.agentNonceResponse(configuration.name),
+                // Nobody waits for the answer after the timeout: a broker or a site bridge holding the
+                // request longer (an outage) discards it instead of making collectors answer it.
+                messageExpiryInterval: UInt32(max(1, configuration.nonceTimeout.rounded(.up)))))
         let reply = try await client.request(request, timeout: seconds(configuration.nonceTimeout))
         if reply.topic == topics.agentRejections(configuration.name) {
             return .rejected(try Rejection(strictJSON: reply.payload))

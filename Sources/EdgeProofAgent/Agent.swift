@@ -45,6 +45,12 @@ public final class Agent: Sendable {
     let health = AgentHealth()
     /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
     let tpmOutage = Mutex<TPMOutage?>(nil)
+    /// How many nonce requests may be outstanding at once: additive increase per nonce received,
+    /// halved per nonce request that timed out (AIMD). After an outage, hundreds of agents asking for
+    /// `max_in_flight` nonces each would queue requests at a paced site bridge longer than their own
+    /// timeout, and time out, and ask again; a window that shrinks on timeouts keeps the requests
+    /// answerable.
+    let nonceWindow: Mutex<Int>
     private let startedAt = Date()
     /// The receiver's position, with `location.source: gpsd`; its thread runs while the agent does.
     let gpsd: GpsdLocationReader?
@@ -86,6 +92,7 @@ public final class Agent: Sendable {
             geographicRegion: configuration.location,
             geolocation: gpsd == nil ? configuration.signedGeolocation : Geolocation.largestMeasured,
             service: configuration.service)
+        nonceWindow = Mutex(max(1, configuration.maximumInFlight))
         builder = Mutex(BatchBuilder(room: budget.roomForSamples, ticksPerBatch: configuration.samplesPerEnvelope))
         if envelopeLimit < configuration.maximumEnvelopeBytes {
             logger.warning(

@@ -16,7 +16,7 @@ import ServiceLifecycle
 ///
 /// A real swtpm (ECC P-256 key), a TLS mosquitto, a collector and a passthrough gateway; the agent's spool
 /// holds `batches` one-sample batches before the agent starts, and the agent reaches the broker through a
-/// ``DelayingProxy`` adding `delay` each way. `drain_per_s`: batches receipted per second from the agent's
+/// ``TCPProxy`` adding `delay` each way. `drain_per_s`: batches receipted per second from the agent's
 /// start until its spool is empty. Beside it the TPM's bare signing rate (``TPMBareSignLoop``, same key,
 /// same run, before the agent starts) and `drain_ratio` = drain_per_s / sign rate.
 public struct DrainBenchmark: Sendable {
@@ -70,7 +70,7 @@ public struct DrainBenchmark: Sendable {
             clients: ["gateway", "collector-1", "monitor", agentName],
             directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }
-        let proxy = try DelayingProxy(targetPort: broker.port, delay: delay)
+        let proxy = try TCPProxy(targetPort: broker.port, delay: delay)
         defer { proxy.stop() }
 
         var allowlist = Allowlist()

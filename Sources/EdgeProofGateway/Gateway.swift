@@ -25,7 +25,12 @@ import ServiceLifecycle
 public final class Gateway: Service {
     public let configuration: GatewayConfiguration
     let logger: Logger
+    /// The broker of `broker:`: the agents' broker (with ``upstream``, the site's).
     let client: any MQTTTransport
+    /// The upstream broker of a site bridge, where the collectors are; nil on one broker.
+    let upstream: (any MQTTTransport)?
+    /// The durable queues of a site bridge; nil on one broker.
+    let relay: SiteRelay?
     let topics: TopicTree
     let inspector: MessageInspector
     /// The allowlist in force and its reloading (enforce mode); nil in passthrough mode.
@@ -57,15 +62,40 @@ public final class Gateway: Service {
     /// Checks the configuration and loads the allowlist (enforce mode); nothing is published before
     /// ``run()``. Throws a ``ConfigurationError`` for an unusable configuration, a ``StorageError`` for an
     /// unusable allowlist. Counters are made with `metrics` (see ``counters``).
+    ///
+    /// With `upstream:` in the configuration, `upstream` is the connection to that broker and the relay
+    /// directory's queues are opened (a ``StorageError`` if they cannot be).
     public init(
-        configuration: GatewayConfiguration, transport: any MQTTTransport, metrics: ServiceMetrics = ServiceMetrics(),
-        logger: Logger
+        configuration: GatewayConfiguration, transport: any MQTTTransport, upstream: (any MQTTTransport)? = nil,
+        metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.client = transport
         self.topics = configuration.topics
+        if let settings = configuration.upstream {
+            guard let upstream else {
+                throw ConfigurationError(key: "upstream", problem: "the gateway was given no connection to the upstream broker")
+            }
+            self.upstream = upstream
+            let logger = logger
+            self.relay = try SiteRelay(
+                settings: configuration.relay, site: configuration.topics,
+                upstream: TopicTree(prefix: settings.topicPrefix)
+            ) { direction, reason, count in
+                metrics.count("relay.\(direction).dropped.\(reason)", by: count)
+                // A message whose own expiry passed is routine after an outage (a nonce request nobody
+                // waits for); counted and in the status, logged only at debug.
+                logger.log(
+                    level: reason == "expired" ? .debug : .warning,
+                    "relay dropped messages",
+                    metadata: ["direction": "\(direction)", "reason": "\(reason)", "count": "\(count)"])
+            }
+        } else {
+            self.upstream = nil
+            self.relay = nil
+        }
         self.inspector = MessageInspector(configuration: configuration)
         self.metrics = metrics
         self.counted = Counted(metrics)
@@ -86,24 +116,40 @@ public final class Gateway: Service {
         configuration: GatewayConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
     ) throws -> ComposedService<Gateway> {
         try configuration.validate()
-        let client = try makeClient(configuration: configuration, logger: logger)
-        let gateway = try Gateway(configuration: configuration, transport: client, metrics: metrics, logger: logger)
-        return ComposedService(client: client, component: gateway, helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
+        guard let upstreamSettings = configuration.upstream else {
+            let client = try makeClient(configuration: configuration, broker: configuration.broker, logger: logger)
+            let gateway = try Gateway(configuration: configuration, transport: client, metrics: metrics, logger: logger)
+            return ComposedService(client: client, component: gateway, helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
+        }
+        // A site bridge: the status and its will live upstream, where operators watch.
+        let site = try MQTTClient(
+            configuration: configuration.broker.clientConfiguration(clientID: configuration.id), logger: logger)
+        let upstream = try makeClient(configuration: configuration, broker: upstreamSettings, logger: logger)
+        let gateway = try Gateway(
+            configuration: configuration, transport: site, upstream: upstream, metrics: metrics, logger: logger)
+        return ComposedService(
+            client: site, additionalClients: [upstream], component: gateway,
+            helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
     }
 
-    /// The gateway's MQTT client: its id, certificates, and its offline status as the last will.
-    static func makeClient(configuration: GatewayConfiguration, logger: Logger) throws -> MQTTClient {
+    /// The gateway's MQTT client on `broker`: its id, certificates, and its offline status as the last will.
+    static func makeClient(configuration: GatewayConfiguration, broker: BrokerSettings, logger: Logger) throws
+        -> MQTTClient
+    {
         let will = MQTTMessage(
-            topic: configuration.topics.status(component: component, id: configuration.id),
+            topic: TopicTree(prefix: broker.topicPrefix).status(component: component, id: configuration.id),
             payload: encode(
                 ComponentStatus(
                     component: component, id: configuration.id, state: .offline,
                     since: Timestamp.string(from: Date()))),
             qos: .atLeastOnce, retain: true)
         return try MQTTClient(
-            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
-            logger: logger)
+            configuration: broker.clientConfiguration(clientID: configuration.id, will: will), logger: logger)
     }
+
+    /// Where the gateway's status and events go: upstream for a site bridge.
+    var statusTransport: any MQTTTransport { upstream ?? client }
+    var statusTopics: TopicTree { relay?.upstream ?? topics }
 
     /// Counters since start: `received`, `forwarded`, `rejected`, `rejected.<reason>`, `dropped`,
     /// `publish_failed`, `allowlist_reloads`, `allowlist_reload_failures` (counters still at 0 left out).
@@ -129,8 +175,15 @@ public final class Gateway: Service {
             metadata: [
                 "id": "\(configuration.id)", "mode": "\(configuration.mode)",
                 "broker": "\(configuration.broker.host):\(configuration.broker.port)",
+                "upstream": "\(configuration.upstream.map { "\($0.host):\($0.port)" } ?? "none")",
                 "prefix": "\(topics.prefix)", "agents": "\(allowlist.count)",
             ])
+        if let relay, let upstream {
+            await runRelay(relay, upstream: upstream)
+            logger.info("gateway stopping", metadata: ["counters": "\(counters)"])
+            await publishFinalStatus()
+            return
+        }
         // Registered before the client starts, the subscriptions go out with the first connection,
         // before anything waiting for the connection (the online status among them) proceeds.
         await subscribe()
@@ -147,7 +200,7 @@ public final class Gateway: Service {
     }
 
     /// Publishes the watcher's reload events until cancelled.
-    private func publishAllowlistEvents(_ watcher: AllowlistWatcher) async {
+    func publishAllowlistEvents(_ watcher: AllowlistWatcher) async {
         for await event in watcher.events {
             guard !Task.isCancelled else { return }
             await publishEvent(kind: event.kind, details: event.details)
@@ -156,7 +209,7 @@ public final class Gateway: Service {
 
     // MARK: - Messages
 
-    private func subscribe() async {
+    func subscribe() async {
         for filter in [topics.allAgentNonceRequests, topics.allAgentMetrics] {
             do {
                 try await client.subscribe(filter)
@@ -265,11 +318,11 @@ public final class Gateway: Service {
 
     // MARK: - Status and events
 
-    private func publishStatusPeriodically() async {
+    func publishStatusPeriodically() async {
         while !Task.isCancelled {
             do {
                 // Also repairs the status after a reconnect, when the broker may have sent the will.
-                try await client.publish(statusMessage(.online))
+                try await statusTransport.publish(statusMessage(.online, relay: await relayStatus()))
                 try await Task.sleep(for: configuration.statusInterval)
             } catch is CancellationError {
                 return
@@ -280,15 +333,22 @@ public final class Gateway: Service {
         }
     }
 
-    func statusMessage(_ state: ComponentStatus.State) -> MQTTMessage {
+    func statusMessage(_ state: ComponentStatus.State, relay: RelayStatus? = nil) -> MQTTMessage {
         let status = ComponentStatus(
             component: Self.component, id: configuration.id, state: state,
-            since: Timestamp.string(from: state == .online ? startedAt : Date()), counters: counters)
+            since: Timestamp.string(from: state == .online ? startedAt : Date()), counters: counters, relay: relay)
         return MQTTMessage(
-            topic: topics.status(component: Self.component, id: configuration.id), payload: Self.encode(status),
+            topic: statusTopics.status(component: Self.component, id: configuration.id), payload: Self.encode(status),
             qos: .atLeastOnce, retain: true)
     }
 
+    /// The site bridge's links and queues; nil on one broker.
+    func relayStatus() async -> RelayStatus? {
+        guard let relay, let upstream else { return nil }
+        return await relay.status(siteConnected: client.isConnected, upstreamConnected: upstream.isConnected)
+    }
+
+    /// An event on the gateway's own tree (the site's; a site bridge retargets it upstream).
     func eventMessage(_ event: TrustEvent) -> MQTTMessage {
         MQTTMessage(
             topic: topics.events(component: Self.component, id: configuration.id), payload: Self.encode(event),
@@ -299,13 +359,17 @@ public final class Gateway: Service {
         let event = TrustEvent(
             timestamp: Timestamp.string(from: Date()), component: Self.component, id: configuration.id, kind: kind,
             details: details)
+        if let relay {
+            await store([upward(eventMessage(event), relay)], in: relay.up, direction: "up")
+            return
+        }
         await send(Outgoing(message: eventMessage(event), purpose: .event))
     }
 
     /// Publishes the offline status outside the current task's cancellation (it is stopping), giving
     /// up after ``shutdownPublishTimeout``.
     private func publishFinalStatus() async {
-        let (client, message) = (self.client, statusMessage(.offline))
+        let (client, message) = (statusTransport, statusMessage(.offline, relay: await relayStatus()))
         let publish = Task {
             try await withTimeout(Self.shutdownPublishTimeout, "publish the final status") {
                 try await client.publish(message)

@@ -11,8 +11,13 @@ public struct GatewayConfiguration: Sendable {
     /// `events/gateway/{id}` and `status/gateway/{id}`. The broker gives the gateway role to CNs
     /// beginning with `gateway`.
     public var id: String
-    /// Broker address, certificates and topic prefix.
+    /// Broker address, certificates and topic prefix. With ``upstream``, the site's broker.
     public var broker: BrokerSettings
+    /// The central broker this gateway bridges its site to (`upstream:`, the keys of `broker:`); nil
+    /// runs the gateway on one broker. See ``RelaySettings``.
+    public var upstream: BrokerSettings?
+    /// The durable queues and pacing of the site bridge (`relay:`); used only with ``upstream``.
+    public var relay: RelaySettings
     public var mode: GatewayMode
     /// The allowlist file (JSON or YAML); required in enforce mode, unused in passthrough mode.
     public var allowlistFile: String?
@@ -33,6 +38,8 @@ public struct GatewayConfiguration: Sendable {
         id: String = "gateway",
         broker: BrokerSettings = BrokerSettings(
             caFile: "ca.crt", certificateFile: "gateway.crt", keyFile: "gateway.key"),
+        upstream: BrokerSettings? = nil,
+        relay: RelaySettings = RelaySettings(),
         mode: GatewayMode = .passthrough,
         allowlistFile: String? = nil,
         maximumClockSkew: Duration = .seconds(300),
@@ -44,6 +51,8 @@ public struct GatewayConfiguration: Sendable {
     ) {
         self.id = id
         self.broker = broker
+        self.upstream = upstream
+        self.relay = relay
         self.mode = mode
         self.allowlistFile = allowlistFile
         self.maximumClockSkew = maximumClockSkew
@@ -73,12 +82,21 @@ public struct GatewayConfiguration: Sendable {
         try statusInterval.validate(key: CodingKeys.statusInterval.rawValue)
         try allowlistPollInterval.validate(key: CodingKeys.allowlistPollInterval.rawValue)
         guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
+        if let upstream {
+            guard (1...65535).contains(upstream.port) else {
+                throw fail("upstream.port", "\(upstream.port) is not a TCP port")
+            }
+            if upstream.host == broker.host, upstream.port == broker.port {
+                throw fail("upstream", "is the site broker itself (\(broker.host):\(broker.port)); the bridge needs two brokers")
+            }
+            try relay.validate()
+        }
     }
 }
 
 extension GatewayConfiguration: Decodable {
     enum CodingKeys: String, CodingKey {
-        case id, broker, mode
+        case id, broker, upstream, relay, mode
         case allowlistFile = "allowlist_file"
         case maximumClockSkew = "max_clock_skew_s"
         case maximumEnvelopeBytes = "max_envelope_bytes"
@@ -95,6 +113,8 @@ extension GatewayConfiguration: Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decodeIfPresent(String.self, forKey: .id) ?? defaults.id
         broker = try container.decode(BrokerSettings.self, forKey: .broker)
+        upstream = try container.decodeIfPresent(BrokerSettings.self, forKey: .upstream)
+        relay = try container.decodeIfPresent(RelaySettings.self, forKey: .relay) ?? defaults.relay
         mode = try container.decodeIfPresent(GatewayMode.self, forKey: .mode) ?? defaults.mode
         allowlistFile = try container.decodeIfPresent(String.self, forKey: .allowlistFile)
         maximumClockSkew =

@@ -58,7 +58,8 @@ struct MessageInspector: Sendable {
     }
 
     /// Enforce, nonce request: empty or strict JSON, and the agent on the allowlist and active.
-    /// Forwarded with its Response Topic and Correlation Data only; user properties are dropped.
+    /// Forwarded with its Response Topic, Correlation Data and Message Expiry only; user properties are
+    /// dropped.
     private func inspectNonceRequest(_ message: MQTTMessage, agent: String, allowlist: Allowlist, now: Date) -> Verdict
     {
         let correlation = message.properties.correlationData
@@ -81,7 +82,9 @@ struct MessageInspector: Sendable {
         } catch {
             return reject(error)
         }
-        let properties = MQTTProperties(responseTopic: message.properties.responseTopic, correlationData: correlation)
+        let properties = MQTTProperties(
+            responseTopic: message.properties.responseTopic, correlationData: correlation,
+            messageExpiryInterval: message.properties.messageExpiryInterval)
         return .forward(
             MQTTMessage(
                 topic: topics.verifiedNonceRequest(agent), payload: message.payload, qos: .atLeastOnce, retain: false,

@@ -43,6 +43,12 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
         certificateFile = try container.decode(String.self, forKey: .certificateFile)
         keyFile = try container.decode(String.self, forKey: .keyFile)
         keepAlive = try container.decodeIfPresent(Int.self, forKey: .keepAlive) ?? 30
+        guard keepAlive == 0 || (5...65535).contains(keepAlive) else {
+            // libmosquitto refuses anything else with "invalid function arguments" at every connect.
+            throw DecodingError.dataCorruptedError(
+                forKey: .keepAlive, in: container,
+                debugDescription: "\(keepAlive) is not a keepalive libmosquitto accepts; use 0 (none) or 5 to 65535 seconds")
+        }
         topicPrefix = try container.decodeIfPresent(String.self, forKey: .topicPrefix) ?? "edgeproof/v1"
         maximumPendingPublishes = try container.decodeIfPresent(Int.self, forKey: .maximumPendingPublishes) ?? 1000
     }

@@ -27,6 +27,17 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public static let shutDown = MQTTError(kind: .shutDown)
 
+    /// True for failures that a later attempt may not meet: the connection was not there or was lost
+    /// (libmosquitto's NO_CONN, CONN_LOST, NOMEM, ERRNO), a timeout. A refusal by the broker, an invalid
+    /// argument, a packet too large are not.
+    public var isTransient: Bool {
+        switch kind {
+        case .library(_, let code, _): Self.isTransientLibraryCode(code)
+        case .timedOut, .shutDown: true
+        case .refused, .invalidArgument: false
+        }
+    }
+
     static func invalidArgument(_ message: String) -> MQTTError {
         MQTTError(kind: .invalidArgument(message))
     }

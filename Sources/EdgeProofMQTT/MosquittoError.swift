@@ -24,6 +24,12 @@ extension MQTTError {
         MQTTError(kind: .refused(operation: operation, reasonCode: reasonCode, text: reasonText(reasonCode)))
     }
 
+    /// libmosquitto codes that say the connection was missing or lost, or the system was short of
+    /// something: another attempt may succeed.
+    static func isTransientLibraryCode(_ code: Int32) -> Bool {
+        [MOSQ_ERR_NOMEM, MOSQ_ERR_NO_CONN, MOSQ_ERR_CONN_LOST, MOSQ_ERR_ERRNO].contains { Int32($0.rawValue) == code }
+    }
+
     static func reasonText(_ reasonCode: Int32) -> String {
         String(cString: mosquitto_reason_string(reasonCode))
     }

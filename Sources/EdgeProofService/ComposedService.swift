@@ -10,20 +10,26 @@ import UnixSignals
 public struct ComposedService<Component: Service>: Sendable {
     /// The component's connection; it runs as a service of its own.
     public let client: MQTTClient
+    /// Further connections of the component (a site bridge's upstream broker), run like `client`.
+    public let additionalClients: [MQTTClient]
     public let component: Component
     /// Services that serve the component (listed after it, so they stop before it).
     public let helpers: [any Service]
 
-    public init(client: MQTTClient, component: Component, helpers: [any Service] = []) {
+    public init(
+        client: MQTTClient, additionalClients: [MQTTClient] = [], component: Component, helpers: [any Service] = []
+    ) {
         self.client = client
+        self.additionalClients = additionalClients
         self.component = component
         self.helpers = helpers
     }
 
-    /// `[client, component] + helpers`, in the order a `ServiceGroup` needs them. Several components
-    /// share one group by concatenating their services: each one's client still stops after it.
+    /// `[client] + additionalClients + [component] + helpers`, in the order a `ServiceGroup` needs them.
+    /// Several components share one group by concatenating their services: each one's clients still stop
+    /// after it.
     public var services: [any Service] {
-        [client, component] + helpers
+        [client] + additionalClients + [component] + helpers
     }
 
     /// The group an executable runs: graceful shutdown on SIGTERM and SIGINT.

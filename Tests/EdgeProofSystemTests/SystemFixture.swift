@@ -123,11 +123,11 @@ final class SystemFixture {
 
     func spoolDirectory(_ agent: String) -> URL { directory.appending("spool-\(agent)") }
 
-    /// An in-process agent. `receiptsFrom` (YAML `receipts_from`): the collectors whose receipts an
+    /// An in-process agent, on `broker` (default: the installation's). `receiptsFrom` (YAML `receipts_from`): the collectors whose receipts an
     /// envelope needs before it leaves the spool (empty: the key is left out).
     func agent(
         _ name: String, sampleInterval: Double = 10, samplesPerEnvelope: Int = 1, receiptsFrom: [String] = [],
-        nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil
+        nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil, broker: MosquittoBroker? = nil
     ) throws -> Agent {
         let location =
             gpsd.map { "location: {place: US/California/Santa Clara, source: gpsd, gpsd: \"\($0)\"}" }
@@ -137,7 +137,7 @@ final class SystemFixture {
             "\(name).yaml",
             """
             name: \(name)
-            \(brokerSection(name))
+            \((broker ?? self.broker).configurationSection(for: name))
             \(location)
             sample_interval_s: \(sampleInterval)
             samples_per_envelope: \(samplesPerEnvelope)
