@@ -24,6 +24,9 @@ struct DemoPaths: Sendable {
     /// GeoJSON fences the allowlist's places name (`fence_file: fences/…`) and the NMEA logs gpsfake replays.
     var fences: URL { root.appendingPathComponent("fences") }
     var gnss: URL { root.appendingPathComponent("gnss") }
+    /// The edge site: its broker's directory and the bridging gateway's durable queues.
+    var siteBroker: URL { root.appendingPathComponent("site-broker") }
+    var relay: URL { root.appendingPathComponent("relay") }
 
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 

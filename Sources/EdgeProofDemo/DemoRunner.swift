@@ -18,8 +18,8 @@ import ServiceLifecycle
 /// the attacks of a compromised agent in both gateway modes; then re-verifies what was stored. Every process it starts, it stops.
 public struct DemoRunner: Sendable {
     public let workdir: URL
-    private let say: @Sendable (String) -> Void
-    private let serviceLogger: Logger
+    let say: @Sendable (String) -> Void
+    let serviceLogger: Logger
 
     public static let modes = ["passthrough", "enforce"]
     /// Agents whose keys the registrar attests: the two enrollment scenarios and the GNSS agents.
@@ -57,7 +57,7 @@ public struct DemoRunner: Sendable {
             agents.append(scenario.agent)
         }
         let broker = try await MosquittoBroker.start(
-            clients: ["gateway", "collector-1", "registrar-1", "monitor"] + agents,
+            clients: ["gateway", "collector-1", "registrar-1", "monitor", Self.bridge] + agents,
             directory: TemporaryDirectory(at: paths.broker))
         say("started mosquitto (pid \(broker.pid.map(String.init) ?? "?")) on 127.0.0.1:\(broker.port), mutual TLS, ACL")
         var tpms: [SoftwareTPM] = []
@@ -159,6 +159,8 @@ public struct DemoRunner: Sendable {
                 try await statuses.waitForOffline("gateway/gateway", after: since)
                 say("stopped gateway (\(mode))")
             }
+            outcomes += try await runSite(
+                paths: paths, central: broker, signer: signers[DemoScenario.site[0].agent], statuses: statuses)
             await collectorGroup.triggerGracefulShutdown()
             try await group.waitForAll()
         }

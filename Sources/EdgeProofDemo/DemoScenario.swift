@@ -96,6 +96,18 @@ public struct DemoScenario: Sendable {
     /// Agents that sign their GNSS position (gpsd, fed by gpsfake): declared in Santa Clara, whose allowed place
     /// carries a fence (a GeoJSON file in the work directory); each must show a gnss fix from an approved
     /// receiver, accurate to 50 m and at most 30 s old, whose accuracy circle lies inside the fence.
+    /// agent-001 at an edge site: on the site's own broker, bridged to the central broker by the site's gateway.
+    public static let site: [DemoScenario] = [
+        DemoScenario(
+            name: "through the site bridge", agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .accepted),
+        DemoScenario(
+            name: "uplink cut for \(siteOutageSeconds) s", agent: "agent-001", location: all[0].location, allowlisted: true,
+            expectation: .accepted),
+    ]
+    /// How long the demo's site loses its uplink.
+    public static let siteOutageSeconds = 4
+
     public static let gnss: [DemoScenario] = [
         DemoScenario(
             name: "gnss inside the fence", agent: "agent-006", location: all[0].location, allowlisted: true,

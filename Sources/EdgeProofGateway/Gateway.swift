@@ -342,8 +342,8 @@ public final class Gateway: Service {
             qos: .atLeastOnce, retain: true)
     }
 
-    /// The site bridge's links and queues; nil on one broker.
-    func relayStatus() async -> RelayStatus? {
+    /// The site bridge's links and queues (as in its status); nil on one broker.
+    public func relayStatus() async -> RelayStatus? {
         guard let relay, let upstream else { return nil }
         return await relay.status(siteConnected: client.isConnected, upstreamConnected: upstream.isConnected)
     }

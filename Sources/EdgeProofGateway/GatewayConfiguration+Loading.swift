@@ -8,6 +8,10 @@ import Foundation
 /// - `id` ("gateway"): client id, certificate CN, `{id}` of the gateway's event and status topics.
 /// - `broker:` (required): `host` (127.0.0.1), `port` (8883), `ca_file`, `cert_file`, `key_file`
 ///   (all three required), `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000).
+/// - `upstream:` (none): the central broker, same keys as `broker:`. With it the gateway bridges its site:
+///   `broker:` is the site's broker, agent traffic goes up and the collectors' answers come down (see
+///   ``RelaySettings`` for `relay:`, required then: `directory`, `max_bytes`, `max_age_s`, `when_full`,
+///   `release_per_s`, `release_burst`).
 /// - `mode` (passthrough): `passthrough` or `enforce`; the prototype's `gateway-policy-enforcement`
 ///   and `gateway-allowlist` mean enforce.
 /// - `allowlist_file` (none): JSON or YAML allowlist; required in enforce mode, ignored in passthrough.

@@ -14,7 +14,8 @@ import Darwin
 /// - ``pause()``: a link that stops carrying anything without closing (bytes are held, new connections
 ///   are accepted but not connected onward) until ``resume()``: the half-open outage that only keepalives
 ///   detect;
-/// - ``dropConnections()``: every connection through it is reset (a link that fails loudly).
+/// - ``dropConnections()``: every connection through it is reset (a link that fails loudly);
+/// - ``cut()``: that, and new connections are refused until ``restore()`` (a link that is down).
 /// Plain sockets on threads: each direction of each connection has a reader, which stamps chunks with
 /// their due time, and a writer, which sends them when due (and not paused), in order.
 public final class TCPProxy: Sendable {
@@ -24,6 +25,7 @@ public final class TCPProxy: Sendable {
     private let listener: Int32
     private let closed = Atomic<Bool>(false)
     private let paused = Atomic<Bool>(false)
+    private let refusing = Atomic<Bool>(false)
     /// Descriptors of accepted and outgoing connections, closed on ``stop()``.
     private let sockets = Mutex<Set<Int32>>([])
 
@@ -69,6 +71,17 @@ public final class TCPProxy: Sendable {
         for fd in sockets.withLock({ $0 }) { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
+    /// Resets every connection and refuses new ones (accepted and closed at once) until ``restore()``.
+    public func cut() {
+        refusing.store(true, ordering: .relaxed)
+        dropConnections()
+    }
+
+    /// Accepts and carries connections again after ``cut()``.
+    public func restore() {
+        refusing.store(false, ordering: .relaxed)
+    }
+
     /// Stops accepting and closes every connection.
     public func stop() {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
@@ -91,6 +104,10 @@ public final class TCPProxy: Sendable {
             guard client >= 0 else {
                 if errno == EINTR { continue }
                 return
+            }
+            if refusing.load(ordering: .relaxed) {
+                close(client)
+                continue
             }
             while paused.load(ordering: .relaxed), !closed.load(ordering: .relaxed) { usleep(10_000) }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

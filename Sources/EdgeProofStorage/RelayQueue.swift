@@ -85,6 +85,8 @@ public actor RelayQueue<Element: Codable & Sendable> {
     public nonisolated let arrivals: AsyncStream<Void>
     private let arrivalSignal: AsyncStream<Void>.Continuation
     private let log: GroupCommitLog
+    /// Checkpoints and closing block on fsync: they run here, not on the cooperative pool.
+    private let io = IOThread(label: "edgeproof.relay-queue")
     private let report: @Sendable (String, Int) -> Void
     private var waiting = Deque<Item>()
     private var inFlight: [UInt64: Item] = [:]
@@ -265,36 +267,49 @@ public actor RelayQueue<Element: Codable & Sendable> {
     }
 
     /// Makes the cursor durable when it moved and deletes the closed segments wholly below it. Call
-    /// periodically and before closing; a crash between checkpoints only sends elements again.
-    public func checkpoint(now: Date = Date()) throws(StorageError) {
-        try log.file.rotateIfDue(now: now)
+    /// periodically and before closing; a crash between checkpoints only sends elements again. The file
+    /// work (rename, fsync, unlink) runs on the queue's own I/O thread, never on the cooperative pool.
+    public func checkpoint(now: Date = Date()) async throws(StorageError) {
         let done = doneThrough
-        guard done > savedCursor else { return }
-        let data: Data
-        do {
-            data = try JSONEncoder().encode(Cursor(doneThrough: done))
-        } catch {
-            throw StorageError("cannot encode the relay queue cursor: \(error)")
+        let cursor: Data?
+        if done > savedCursor {
+            do {
+                cursor = try JSONEncoder().encode(Cursor(doneThrough: done))
+            } catch {
+                throw StorageError("cannot encode the relay queue cursor: \(error)")
+            }
+        } else {
+            cursor = nil
         }
-        try DurableFile.write(data, to: directory.appendingPathComponent(Self.cursorName), permissions: 0o600)
-        savedCursor = done
-        let known = Set(segments.map(\.url))
-        for url in try log.file.closedFiles() where !known.contains(url) {
-            segments.append((url, lastSequence(in: url)))
+        let (file, directory, known, through) = (log.file, directory, segments, max(done, savedCursor))
+        segments = try await io.run { () throws(StorageError) -> [(url: URL, last: UInt64)] in
+            try file.rotateIfDue(now: now)
+            if let cursor {
+                try DurableFile.write(cursor, to: directory.appendingPathComponent(Self.cursorName), permissions: 0o600)
+            }
+            var segments = known
+            let listed = Set(known.map(\.url))
+            for url in try file.closedFiles() where !listed.contains(url) {
+                segments.append((url, Self.lastSequence(in: url)))
+            }
+            guard cursor != nil else { return segments }
+            var removed = false
+            while let first = segments.first, first.last <= through {
+                try? FileManager.default.removeItem(at: first.url)
+                segments.removeFirst()
+                removed = true
+            }
+            if removed { try DurableFile.syncDirectory(directory) }
+            return segments
         }
-        var removed = false
-        while let first = segments.first, first.last <= done {
-            try? FileManager.default.removeItem(at: first.url)
-            segments.removeFirst()
-            removed = true
-        }
-        if removed { try DurableFile.syncDirectory(directory) }
+        savedCursor = through
     }
 
     /// Checkpoints and closes the segment file; later appends fail.
-    public func close() throws(StorageError) {
-        try checkpoint()
-        try log.close()
+    public func close() async throws(StorageError) {
+        try await checkpoint()
+        let log = log
+        try await io.run { () throws(StorageError) in try log.close() }
         arrivalSignal.finish()
     }
 
@@ -306,7 +321,7 @@ public actor RelayQueue<Element: Codable & Sendable> {
     }
 
     /// The sequence of a closed segment's last line (segments are written in sequence order).
-    private func lastSequence(in url: URL) -> UInt64 {
+    private static func lastSequence(in url: URL) -> UInt64 {
         guard let data = try? Data(contentsOf: url),
             let line = data.split(separator: UInt8(ascii: "\n")).last,
             let sequence = try? JSONDecoder().decode(SequenceOnly.self, from: line).sequence
@@ -314,8 +329,30 @@ public actor RelayQueue<Element: Codable & Sendable> {
         return sequence
     }
 
-    private struct SequenceOnly: Decodable {
+    fileprivate struct SequenceOnly: Decodable {
         var sequence: UInt64
         enum CodingKeys: String, CodingKey { case sequence = "seq" }
+    }
+}
+
+/// A serial dispatch queue for blocking file work (fsync, rename, unlink) awaited from async code.
+struct IOThread: Sendable {
+    private let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws(StorageError) -> T) async throws(StorageError) -> T {
+        let result: Result<T, StorageError> = await withCheckedContinuation { continuation in
+            queue.async {
+                do throws(StorageError) {
+                    continuation.resume(returning: .success(try body()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
     }
 }

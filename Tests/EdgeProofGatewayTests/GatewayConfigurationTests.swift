@@ -113,5 +113,49 @@ struct GatewayConfigurationTests {
         let configuration = try GatewayConfiguration.load(file: sample.path, environment: [:])
         #expect(configuration.id == "gateway")
         #expect(configuration.mode == .passthrough)
+        #expect(configuration.upstream == nil)
+    }
+
+    @Test func theSiteSampleIsABridgeWithItsQueuesAndPace() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/gateway-site.yaml")
+        let configuration = try GatewayConfiguration.load(file: sample.path, environment: [:])
+        #expect(configuration.upstream?.host == "central.example.net")
+        #expect(configuration.broker.port == 8884)
+        #expect(configuration.relay.directory == "/var/lib/edgeproof/bridge-site1")
+        #expect(configuration.relay.releasePerSecond == 1000)
+        #expect(configuration.relay.burst == 100)
+        #expect(configuration.relay.whenFull == .dropOldest)
+    }
+
+    @Test func aBridgeWithoutAQueueDirectoryOrWithItsOwnBrokerUpstreamIsRefused() throws {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-gateway-config")
+        defer { directory.remove() }
+        func load(_ yaml: String) throws -> GatewayConfiguration {
+            let file = directory.appending("bridge.yaml")
+            try Data(yaml.utf8).write(to: file)
+            return try GatewayConfiguration.load(file: file.path, environment: [:])
+        }
+        let broker = "broker: {port: 8884, ca_file: a, cert_file: b, key_file: c}"
+        func problem(_ yaml: String) -> String {
+            do {
+                _ = try load(yaml)
+                return "loaded"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(problem("\(broker)\nupstream: {port: 8883, ca_file: a, cert_file: b, key_file: c}").contains("relay.directory"))
+        #expect(
+            problem("\(broker)\nupstream: {port: 8884, ca_file: a, cert_file: b, key_file: c}\nrelay: {directory: /tmp/q}")
+                .contains("upstream"))
+        #expect(
+            problem(
+                "\(broker)\nupstream: {port: 8883, ca_file: a, cert_file: b, key_file: c}\nrelay: {directory: /tmp/q, when_full: drop_some}"
+            ).contains("when_full"))
+        #expect(problem("broker: {port: 8884, keepalive: 2, ca_file: a, cert_file: b, key_file: c}").contains("keepalive"))
+        #expect(
+            problem("\(broker)\nupstream: {port: 8883, ca_file: a, cert_file: b, key_file: c}\nrelay: {directory: /tmp/q, release_per_s: -1}")
+                .contains("release_per_s"))
     }
 }

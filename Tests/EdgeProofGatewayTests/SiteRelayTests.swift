@@ -37,6 +37,7 @@ struct SiteRelayTests {
             configuration: configuration(directory), transport: siteLink, upstream: upstreamLink,
             logger: Self.quiet)
         let running = Task { try await gateway.run() }
+        defer { running.cancel() }  // on a failed expectation; the end of the test also waits for it
 
         let correlation = Data([1, 2, 3, 4])
         siteLink.deliver(
@@ -46,7 +47,7 @@ struct SiteRelayTests {
                     userProperties: [MQTTUserProperty("Workload-Geo-ID", "x"), MQTTUserProperty("Workload-Geo-ID", "y")],
                     responseTopic: site.agentNonceResponse("agent-001"), correlationData: correlation,
                     messageExpiryInterval: 30)))
-        #expect(try await Poll.until {
+        #expect(try await Poll.until(timeout: .seconds(60)) {
             !upstreamLink.published(on: central.verifiedNonceRequest("agent-001")).isEmpty
         }, "the request went upstream")
         let up = try #require(upstreamLink.published(on: central.verifiedNonceRequest("agent-001")).first)
@@ -66,7 +67,7 @@ struct SiteRelayTests {
                 properties: MQTTProperties(correlationData: correlation, messageExpiryInterval: 300)))
         // An answer for an agent of another site is not this site's business.
         upstreamLink.deliver(MQTTMessage(topic: central.agentReceipts("agent-999"), payload: Data("{}".utf8)))
-        #expect(try await Poll.until {
+        #expect(try await Poll.until(timeout: .seconds(60)) {
             !siteLink.published(on: site.agentNonceResponse("agent-001")).isEmpty
         }, "the answer came down to the site")
         let down = try #require(siteLink.published(on: site.agentNonceResponse("agent-001")).first)
