@@ -40,6 +40,10 @@ public struct SoakBenchmark: Sendable {
     /// With the agent's load: the agent signs the fix of a gpsd (gpsfake replaying a Santa Clara track), and
     /// gateway and collector check it against a 1,000-vertex fence and GNSS location requirements.
     public var gnss = false
+    /// With the agent's load: the agent is at an edge site, on a site broker (`--profile site`), and the
+    /// gateway is the site's bridge (`upstream:` = the central broker, durable queues), sampled as
+    /// `gateway`; the site broker as `site_mosquitto`.
+    public var site = false
     /// Hears a line per sample.
     public var progress: @Sendable (String) -> Void
 
@@ -64,7 +68,15 @@ public struct SoakBenchmark: Sendable {
 
     /// The processes sampled, in the order they are printed: `load_generator` is this process, with
     /// software-key load.
-    public static let components = ["collector", "gateway", "agent", "mosquitto", "swtpm", "load_generator"]
+    public static let components = [
+        "collector", "gateway", "agent", "mosquitto", "site_mosquitto", "swtpm", "load_generator",
+    ]
+    static let bridgeName = "bridge-site"
+    var gatewayName: String { isSite ? Self.bridgeName : "gateway" }
+    var isSite: Bool {
+        if site, case .agent = load { return true }
+        return false
+    }
 
     /// One component's resident memory over the run.
     public struct Growth: Sendable {
@@ -145,9 +157,17 @@ public struct SoakBenchmark: Sendable {
         }
 
         let broker = try await MosquittoBroker.start(
-            clients: ["gateway", "collector-1", "monitor"] + allowlist.entries.map(\.name),
+            clients: ["gateway", "collector-1", "monitor", Self.bridgeName] + allowlist.entries.map(\.name),
             directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }
+        let siteBroker: MosquittoBroker? =
+            isSite
+            ? try await MosquittoBroker.start(
+                clients: [Self.agentName, Self.bridgeName, "monitor"], directory: TemporaryDirectory(at: work.appending("site")),
+                profile: .site) : nil
+        defer { siteBroker?.stop() }
+        // The agent's broker: the site's, at a site.
+        let agentBroker = siteBroker ?? broker
         var logger = Logger(label: "edgeproof.bench")
         logger.logLevel = .critical
 
@@ -166,7 +186,23 @@ public struct SoakBenchmark: Sendable {
                   directory: \(work.appending("records").path)
                 log_level: warning
                 """,
-            "gateway": """
+            "gateway": siteBroker.map { site in
+                """
+                id: \(Self.bridgeName)
+                mode: enforce
+                \(site.configurationSection(for: Self.bridgeName))
+                upstream:
+                  port: \(broker.port)
+                  ca_file: \(broker.caFile)
+                  cert_file: \(broker.certificate(for: Self.bridgeName))
+                  key_file: \(broker.key(for: Self.bridgeName))
+                relay:
+                  directory: \(work.appending("relay").path)
+                allowlist_file: \(allowlistPath)
+                log_level: warning
+                """
+            }
+                ?? """
                 id: gateway
                 mode: enforce
                 \(broker.configurationSection(for: "gateway"))
@@ -177,7 +213,7 @@ public struct SoakBenchmark: Sendable {
         if let tpm {
             configurations["agent"] = """
                 name: \(Self.agentName)
-                \(broker.configurationSection(for: Self.agentName))
+                \(agentBroker.configurationSection(for: Self.agentName))
                 tpm:
                   tcti: "\(tpm.tcti)"
                   handle: "\(handle)"
@@ -193,22 +229,28 @@ public struct SoakBenchmark: Sendable {
         }
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
+        // The agent's status stays at its site.
+        let siteMonitor = try await siteBroker?.statusMonitor(logger: logger)
         do {
             let swtpmPID = tpm?.processIdentifier
             let result = try await soak(
-                work: work, broker: broker, statuses: statuses, swtpmPID: swtpmPID, signers: signers, logger: logger)
+                work: work, broker: broker, siteBroker: siteBroker, statuses: statuses,
+                agentStatuses: siteMonitor?.statuses ?? statuses, swtpmPID: swtpmPID, signers: signers, logger: logger)
             await monitor.shutdown()
+            await siteMonitor?.client.shutdown()
             return result
         } catch {
             await monitor.shutdown()
+            await siteMonitor?.client.shutdown()
             throw error
         }
     }
 
     /// Starts the services and the load, samples them for ``duration``, stops them and sums up.
     private func soak(
-        work: TemporaryDirectory, broker: MosquittoBroker, statuses: StatusWatcher, swtpmPID: Int32?,
-        signers: [(name: String, signer: SoftwareBenchmarkSigner)], logger: Logger
+        work: TemporaryDirectory, broker: MosquittoBroker, siteBroker: MosquittoBroker?, statuses: StatusWatcher,
+        agentStatuses: StatusWatcher, swtpmPID: Int32?, signers: [(name: String, signer: SoftwareBenchmarkSigner)],
+        logger: Logger
     ) async throws -> Result {
         let logs = work.appending("logs")
         func start(_ name: String) throws -> ComponentProcess {
@@ -224,7 +266,7 @@ public struct SoakBenchmark: Sendable {
         func diagnostics() -> String { services.map { $0.diagnostics(lines: 15) }.joined(separator: "\n") }
         do {
             try await statuses.waitForOnline("collector/collector-1")
-            try await statuses.waitForOnline("gateway/gateway")
+            try await statuses.waitForOnline("gateway/\(gatewayName)")
         } catch {
             throw BenchmarkError("\(error)\n\(diagnostics())")
         }
@@ -232,6 +274,7 @@ public struct SoakBenchmark: Sendable {
         var pids: [String: @Sendable () -> Int32?] = [
             "collector": { collector.pid }, "gateway": { gateway.pid }, "mosquitto": { broker.pid },
         ]
+        if let siteBroker { pids["site_mosquitto"] = { siteBroker.pid } }
         // The collector's own count, republished in its status every 10 s.
         func stored() -> Int { statuses.latest("collector/collector-1")?.counters?["accepted"] ?? 0 }
         let clock = ContinuousClock()
@@ -249,8 +292,8 @@ public struct SoakBenchmark: Sendable {
             // The agent first, so that what it sent is settled, then the services.
             let stopped = Date()
             guard agent.stop() else { throw BenchmarkError("the agent ignored SIGTERM\n\(agent.diagnostics())") }
-            try? await statuses.waitForOffline("agent/\(Self.agentName)", after: stopped)
-            let counters = statuses.latest("agent/\(Self.agentName)")?.counters ?? [:]
+            try? await agentStatuses.waitForOffline("agent/\(Self.agentName)", after: stopped)
+            let counters = agentStatuses.latest("agent/\(Self.agentName)")?.counters ?? [:]
             (published, accepted) = (counters["published"] ?? 0, counters["accepted"] ?? 0)
         case .softwareKeys(_, let lanes):
             var generators: [LoadGenerator] = []

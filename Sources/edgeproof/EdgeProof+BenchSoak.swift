@@ -43,6 +43,8 @@ extension EdgeProof.Bench {
         var load: LoadKind = .agent
         @Flag(help: "The agent signs a gpsd fix (gpsfake), checked against a 1,000-vertex fence (agent load).")
         var gnss = false
+        @Flag(help: "The agent is on a site broker, and the gateway bridges it to the central broker (agent load).")
+        var site = false
         @Option(help: "Simulated agents (software-keys load).") var senders = 4
         @Option(help: "Envelopes each simulated agent has under way (software-keys load).") var lanes = 4
 
@@ -85,6 +87,7 @@ extension EdgeProof.Bench {
                 nonceLifetime: nonceLifetime, executable: executable,
                 load: load == .agent ? .agent : .softwareKeys(senders: senders, lanes: lanes))
             soak.gnss = gnss
+            soak.site = site
             try await soak.runAndPrint()
         }
     }
