@@ -55,16 +55,7 @@ public struct EndToEndBenchmark: Sendable {
         var logger = Logger(label: "edgeproof.bench")
         logger.logLevel = .critical
 
-        var allowlist = Allowlist()
-        var signers: [String: SoftwareBenchmarkSigner] = [:]
-        for name in names {
-            let signer = try SoftwareBenchmarkSigner(.es256)
-            signers[name] = signer
-            try allowlist.add(
-                AllowlistEntry(
-                    name: name, key: try signer.publicKey, createdAt: Timestamp.string(from: Date()),
-                    allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
-        }
+        let (allowlist, signers) = try SoftwareBenchmarkSigner.allowlisted(names)
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let services = ServiceGroup(
             services: try BenchServices.collectorAndGateway(

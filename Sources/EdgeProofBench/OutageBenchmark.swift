@@ -70,16 +70,7 @@ public struct OutageBenchmark: Sendable {
         let uplink = try TCPProxy(targetPort: central.port)
         defer { uplink.stop() }
 
-        var allowlist = Allowlist()
-        var signers: [String: SoftwareBenchmarkSigner] = [:]
-        for name in names {
-            let signer = try SoftwareBenchmarkSigner(.es256)
-            signers[name] = signer
-            try allowlist.add(
-                AllowlistEntry(
-                    name: name, key: try signer.publicKey, createdAt: Timestamp.string(from: Date()),
-                    allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
-        }
+        let (allowlist, signers) = try SoftwareBenchmarkSigner.allowlisted(names)
         let allowlistPath = work.appending("allowlist.yaml").path
         try AllowlistFile(path: allowlistPath).save(allowlist)
         let nonceKeys = work.appending("nonce.keys")
@@ -100,12 +91,7 @@ public struct OutageBenchmark: Sendable {
             id: \(Self.bridge)
             mode: enforce
             \(site.configurationSection(for: Self.bridge))
-            upstream:
-              host: 127.0.0.1
-              port: \(uplink.port)
-              ca_file: \(central.caFile)
-              cert_file: \(central.certificate(for: Self.bridge))
-              key_file: \(central.key(for: Self.bridge))
+            \(central.configurationSection(for: Self.bridge, section: "upstream", port: uplink.port))
             relay:
               directory: \(work.appending("relay").path)
               release_per_s: \(releasePerSecond)

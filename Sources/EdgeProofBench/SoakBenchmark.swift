@@ -191,11 +191,7 @@ public struct SoakBenchmark: Sendable {
                 id: \(Self.bridgeName)
                 mode: enforce
                 \(site.configurationSection(for: Self.bridgeName))
-                upstream:
-                  port: \(broker.port)
-                  ca_file: \(broker.caFile)
-                  cert_file: \(broker.certificate(for: Self.bridgeName))
-                  key_file: \(broker.key(for: Self.bridgeName))
+                \(broker.configurationSection(for: Self.bridgeName, section: "upstream"))
                 relay:
                   directory: \(work.appending("relay").path)
                 allowlist_file: \(allowlistPath)

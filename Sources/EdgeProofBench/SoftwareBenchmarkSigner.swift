@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import EdgeProofCore
 import _CryptoExtras
 
@@ -41,5 +42,22 @@ public struct SoftwareBenchmarkSigner: EnvelopeSigner {
         case .p256(let key): Array(try key.signature(for: digest).rawRepresentation)
         case .rsa(let key): Array(try key.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
         }
+    }
+}
+
+extension SoftwareBenchmarkSigner {
+    /// A fresh ES256 key for each of `names` and an allowlist with each allowed in US/California.
+    static func allowlisted(_ names: [String]) throws -> (Allowlist, [String: SoftwareBenchmarkSigner]) {
+        var allowlist = Allowlist()
+        var signers: [String: SoftwareBenchmarkSigner] = [:]
+        for name in names {
+            let signer = try SoftwareBenchmarkSigner(.es256)
+            signers[name] = signer
+            try allowlist.add(
+                AllowlistEntry(
+                    name: name, key: try signer.publicKey, createdAt: Timestamp.string(from: Date()),
+                    allowedPlaces: [AllowedPlace(region: "US", state: "California")]))
+        }
+        return (allowlist, signers)
     }
 }

@@ -30,12 +30,7 @@ extension DemoRunner {
             id: \(Self.bridge)
             mode: enforce
             \(site.configurationSection(for: Self.bridge))
-            upstream:
-              host: 127.0.0.1
-              port: \(uplink.port)
-              ca_file: \(central.caFile)
-              cert_file: \(central.certificate(for: Self.bridge))
-              key_file: \(central.key(for: Self.bridge))
+            \(central.configurationSection(for: Self.bridge, section: "upstream", port: uplink.port))
             relay:
               directory: \(paths.relay.path)
             allowlist_file: \(paths.allowlist.path)

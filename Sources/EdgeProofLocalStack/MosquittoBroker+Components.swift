@@ -2,12 +2,13 @@ import EdgeProofMQTT
 import Logging
 
 extension MosquittoBroker {
-    /// The `broker:` section of a component's YAML configuration for `identity` (a certificate CN).
-    public func configurationSection(for identity: String) -> String {
+    /// The `broker:` section of a component's YAML configuration for `identity` (a certificate CN); `section`
+    /// names it otherwise (a site bridge's `upstream:`), `port` reaches the broker another way (a proxy).
+    public func configurationSection(for identity: String, section: String = "broker", port: UInt16? = nil) -> String {
         """
-        broker:
+        \(section):
           host: 127.0.0.1
-          port: \(port)
+          port: \(port ?? self.port)
           ca_file: \(caFile)
           cert_file: \(certificate(for: identity))
           key_file: \(key(for: identity))

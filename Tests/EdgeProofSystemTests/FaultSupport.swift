@@ -1,3 +1,4 @@
+import EdgeProofAgent
 import EdgeProofCore
 import EdgeProofMQTT
 import EdgeProofTesting
@@ -195,4 +196,35 @@ struct SmallFileSystem {
         var byte: UInt8 = 0x2E
         return write(fd, &byte, 1) == 1
     }
+}
+
+extension SystemFixture {
+    /// Waits until no collector of `collectors` has written a record for 2 s (at most 20 s): messages a
+    /// broker queued for a restarted collector are in its files before they are counted.
+    func settle(collectors: [String]) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        var last = collectors.map { recordLineCount(of: $0) }
+        var stableSince = clock.now
+        while clock.now < deadline, clock.now - stableSince < .seconds(2) {
+            try? await Task.sleep(for: .milliseconds(250))
+            let now = collectors.map { recordLineCount(of: $0) }
+            if now != last {
+                last = now
+                stableSince = clock.now
+            }
+        }
+    }
+}
+
+/// Batches still in the agents' spools (not yet receipted).
+func spooledCount(_ agents: [Agent]) async -> Int {
+    var total = 0
+    for agent in agents { total += await agent.spooledCount() }
+    return total
+}
+
+/// A duration as seconds with one decimal, for test output.
+func secondsText(_ duration: Duration) -> String {
+    String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
 }

@@ -59,24 +59,24 @@ struct FaultTests {
             for target in (targets + targets + targets).shuffled(using: &random) {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500, using: &random)))
                 let downFor = Duration.milliseconds(Int.random(in: 100...1500, using: &random))
-                if await Self.spooled(running) == 0 { break }
+                if await spooledCount(running) == 0 { break }
                 let at = clock.now - sendingStarted
                 try await crash(target, downFor: downFor, system: system, services: services, monitor: monitor)
-                faults.append("\(target) at \(Self.seconds(at)) s, down \(Self.seconds(downFor)) s")
+                faults.append("\(target) at \(secondsText(at)) s, down \(secondsText(downFor)) s")
             }
 
             let deadline = clock.now + .seconds(120)
-            left = await Self.spooled(running)
+            left = await spooledCount(running)
             while left > 0, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(250))
-                left = await Self.spooled(running)
+                left = await spooledCount(running)
             }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
         let sendingTook = clock.now - sendingStarted
 
-        await settle(system)
+        await system.settle(collectors: Self.collectors)
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
             if !service.isRunning { Issue.record("\(name) is not running at the end:\n\(service.diagnostics())") }
             let graceful = try await offPool { service.stop() }
@@ -96,7 +96,7 @@ struct FaultTests {
         print(
             """
             FaultTests crash run: seed \(seed); \(agents.count) agents × \(perAgent) = \(expected.count) batches; \
-            sending took \(Self.seconds(sendingTook)) s, test \(Self.seconds(clock.now - began)) s; \
+            sending took \(secondsText(sendingTook)) s, test \(secondsText(clock.now - began)) s; \
             \(left) batches left in the spools
             faults: \(faults.joined(separator: "; "))
             agents: \(Self.describe(counters))
@@ -258,7 +258,7 @@ struct FaultTests {
             try await tasks.waitForAll()
         }
 
-        await settle(system)
+        await system.settle(collectors: Self.collectors)
         for service in system.processes {
             let graceful = try await offPool { service.stop() }
             #expect(graceful, "\(service.name) needed SIGKILL to stop:\n\(service.diagnostics())")
@@ -277,9 +277,9 @@ struct FaultTests {
         print(
             """
             FaultTests \(fault): \(count) batches; \(spooledWhileBlocked) still spooled after \
-            \(Self.seconds(blockedFor)) s blocked, \(left) left at the end; collector-1 store_failed counter \(storeFailed), \
+            \(secondsText(blockedFor)) s blocked, \(left) left at the end; collector-1 store_failed counter \(storeFailed), \
             store_failed events in its file \(files.events.filter { $0.kind == "store_failed" }.count); \
-            test \(Self.seconds(clock.now - began)) s
+            test \(secondsText(clock.now - began)) s
             collector-1: \(tallies["collector-1"]!); events file: \(files.eventSummary)
             collector-2: \(tallies["collector-2"]!)
             agent: \(Self.describe(agent.counters))
@@ -322,35 +322,7 @@ struct FaultTests {
             receiptTimeout: 2)
     }
 
-    /// Waits until no collector has written a record for 2 s (at most 20 s): messages the broker
-    /// queued for a restarted collector are in its files before they are counted.
-    private func settle(_ system: SystemFixture) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
-        var last = Self.collectors.map { system.recordLineCount(of: $0) }
-        var stableSince = clock.now
-        while clock.now < deadline, clock.now - stableSince < .seconds(2) {
-            try? await Task.sleep(for: .milliseconds(250))
-            let now = Self.collectors.map { system.recordLineCount(of: $0) }
-            if now != last {
-                last = now
-                stableSince = clock.now
-            }
-        }
-    }
-
-    private static func spooled(_ agents: [Agent]) async -> Int {
-        var total = 0
-        for agent in agents { total += await agent.spooledCount() }
-        return total
-    }
-
     private static func describe(_ counters: [String: Int]) -> String {
         counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-    }
-
-    private static func seconds(_ duration: Duration) -> String {
-        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return String(format: "%.1f", value)
     }
 }

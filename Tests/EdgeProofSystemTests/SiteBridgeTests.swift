@@ -50,7 +50,7 @@ struct SiteBridgeTests {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             func note(_ step: String) async {
-                steps.append("\(step) at \(Self.seconds(clock.now - started)) s, \(await Self.spooled(running)) spooled")
+                steps.append("\(step) at \(secondsText(clock.now - started)) s, \(await spooledCount(running)) spooled")
             }
             try await Task.sleep(for: .seconds(1))
 
@@ -88,17 +88,17 @@ struct SiteBridgeTests {
             await note("site broker back")
 
             let deadline = clock.now + .seconds(150)
-            left = await Self.spooled(running)
+            left = await spooledCount(running)
             while left > 0, clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(250))
-                left = await Self.spooled(running)
+                left = await spooledCount(running)
             }
             await note("drained")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
 
-        await settle(system)
+        await system.settle(collectors: Self.collectors)
         // The last status before the gateway stops: what its queues dropped, by reason.
         let status = try #require(monitor.latest("gateway/\(SiteFixture.bridge)", state: .online), "no status of the bridge")
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {
@@ -128,34 +128,6 @@ struct SiteBridgeTests {
             let unexpected = (queue.dropped ?? [:]).filter { $0.key != "expired" }
             #expect(unexpected.isEmpty, "the bridge dropped \(direction): \(unexpected)")
         }
-    }
-
-    // MARK: - Helpers
-
-    /// Waits until no collector has written a record for 2 s (at most 20 s).
-    private func settle(_ system: SystemFixture) async {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(20)
-        var last = Self.collectors.map { system.recordLineCount(of: $0) }
-        var stableSince = clock.now
-        while clock.now < deadline, clock.now - stableSince < .seconds(2) {
-            try? await Task.sleep(for: .milliseconds(250))
-            let now = Self.collectors.map { system.recordLineCount(of: $0) }
-            if now != last {
-                last = now
-                stableSince = clock.now
-            }
-        }
-    }
-
-    private static func spooled(_ agents: [Agent]) async -> Int {
-        var total = 0
-        for agent in agents { total += await agent.spooledCount() }
-        return total
-    }
-
-    private static func seconds(_ duration: Duration) -> String {
-        String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
     }
 }
 
@@ -196,12 +168,7 @@ final class SiteFixture {
             mode: \(mode)
             \(siteBroker.configurationSection(for: Self.bridge))
               keepalive: 5
-            upstream:
-              host: 127.0.0.1
-              port: \(uplink.port)
-              ca_file: \(central.caFile)
-              cert_file: \(central.certificate(for: Self.bridge))
-              key_file: \(central.key(for: Self.bridge))
+            \(central.configurationSection(for: Self.bridge, section: "upstream", port: uplink.port))
               keepalive: 5
             relay:
               directory: \(relayDirectory.path)
