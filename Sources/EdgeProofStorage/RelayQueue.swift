@@ -320,13 +320,30 @@ public actor RelayQueue<Element: Codable & Sendable> {
         report(reason, number)
     }
 
-    /// The sequence of a closed segment's last line (segments are written in sequence order).
+    /// The sequence of a closed segment's last line (segments are written in sequence order), read from
+    /// the file's tail only: a segment is megabytes, and reading it whole at every rotation left the
+    /// allocator holding that much more each time.
     private static func lastSequence(in url: URL) -> UInt64 {
-        guard let data = try? Data(contentsOf: url),
-            let line = data.split(separator: UInt8(ascii: "\n")).last,
-            let sequence = try? JSONDecoder().decode(SequenceOnly.self, from: line).sequence
-        else { return .max }  // unknown: kept until the queue is emptied and restarted
-        return sequence
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return .max }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd() else { return .max }
+        // The last line is usually a kilobyte or two; a relayed message is at most a 1 MiB MQTT packet.
+        var window: UInt64 = 64 * 1024
+        while true {
+            let start = size > window ? size - window : 0
+            try? handle.seek(toOffset: start)
+            guard let data = try? handle.readToEnd() else { return .max }
+            let lines = data.split(separator: UInt8(ascii: "\n"))
+            // The first piece may be cut unless the window reached the start of the file.
+            if let line = lines.last, lines.count >= 2 || start == 0 {
+                guard let sequence = try? JSONDecoder().decode(SequenceOnly.self, from: line).sequence else {
+                    return .max  // unknown: kept until the queue is emptied and restarted
+                }
+                return sequence
+            }
+            guard start > 0, window < 4 * 1024 * 1024 else { return .max }
+            window *= 4
+        }
     }
 
     fileprivate struct SequenceOnly: Decodable {

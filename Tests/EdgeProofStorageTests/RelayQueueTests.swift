@@ -112,6 +112,18 @@ struct RelayQueueTests {
         #expect(segmentsAfter.count <= 1)  // the active one at most
         #expect(await queue.depth.messages == 0)
     }
+
+    @Test func segmentsOfMessagesLargerThanTheTailWindowAreDeletedToo() async throws {
+        let directory = try TemporaryDirectory(prefix: "edgeproof-relay")
+        defer { directory.remove() }
+        let queue = try Queue(directory: directory.url, limits: .init(segmentBytes: 4096))
+        // 300 KB lines: a segment's last line is found by reading its tail in growing windows.
+        for index in 0..<4 { try await queue.append([String(repeating: "y", count: 300_000) + "\(index)"]) }
+        await queue.complete(await queue.take(max: 10).map(\.sequence))
+        try await queue.checkpoint()
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("queue-") }
+        #expect(left.count <= 1)
+    }
 }
 
 /// Drop reports, counted by reason.
