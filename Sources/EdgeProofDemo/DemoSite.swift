@@ -60,8 +60,15 @@ extension DemoRunner {
             uplink.cut()
             let cutAt = ContinuousClock.now
             let sending = Task { try await agent.runOnce() }
-            try await Task.sleep(for: .seconds(DemoScenario.siteOutageSeconds))
-            let waiting = await gateway.component.relayStatus()
+            // Until the request is in the bridge's queue (a loaded machine may take a while), and the
+            // outage's length at least.
+            let bridge = gateway.component
+            var waiting = await bridge.relayStatus()
+            while (waiting?.up.messages ?? 0) == 0, ContinuousClock.now - cutAt < .seconds(15) {
+                try await Task.sleep(for: .milliseconds(100))
+                waiting = await bridge.relayStatus()
+            }
+            try await Task.sleep(until: cutAt + .seconds(DemoScenario.siteOutageSeconds))
             uplink.restore()
             let restoredAt = ContinuousClock.now
             let outcome = try await sending.value
