@@ -12,7 +12,7 @@ import ServiceLifecycle
 ///
 /// Up: agent nonce requests and envelopes from the site, decided as on one broker (forwarded
 /// unchanged in passthrough mode, checked in enforce mode), are stored in the `up` queue and released
-/// upstream to `verified/…`, paced. Down: the nonce responses, receipts and rejections that the
+/// upstream to `verified/…`, paced; the agents' retained status goes up as it is. Down: the nonce responses, receipts and rejections that the
 /// collectors publish upstream for the site's agents are stored in the `down` queue and released to
 /// the agents' own topics at the site; the gateway's own rejections go the same way. A message is
 /// durable in its queue before it is released, and leaves the queue once the other broker acknowledged
@@ -34,6 +34,11 @@ extension Gateway {
     func runRelay(_ relay: SiteRelay, upstream: any MQTTTransport) async {
         // Registered before the clients connect: sent with the first connection, before anything waits.
         await subscribe()
+        do {
+            _ = try await client.subscribe(topics.allAgentStatus)
+        } catch {
+            logger.error("cannot subscribe to the agents' status", metadata: ["error": "\(error)"])
+        }
         await withTaskGroup(of: Void.self) { group in
             for agent in relay.agents.sorted() {
                 group.addTask { await self.subscribeAnswers(for: agent, relay, upstream) }
@@ -81,6 +86,13 @@ extension Gateway {
             var down: [RelayedMessage] = []
             var agents: Set<String> = []
             for message in batch {
+                // The agents' retained status (and their wills) go up as they are, for monitoring there.
+                if topics.agentOfStatus(message.topic) != nil {
+                    var status = upward(message, relay)
+                    status.retain = true
+                    up.append(status)
+                    continue
+                }
                 for outgoing in handle(message, now: now) {
                     switch outgoing.purpose {
                     case .forward:

@@ -78,6 +78,12 @@ struct SiteRelayTests {
         #expect(siteLink.published.allSatisfy { !$0.topic.contains("agent-999") })
         #expect(gateway.counters["relay.down.unexpected"] == 1)
 
+        // The agent's retained status (its will too) goes up as it is, retained, for monitoring there.
+        siteLink.deliver(MQTTMessage(topic: "site/v1/status/agent/agent-001", payload: Data(#"{"state":"offline"}"#.utf8)))
+        #expect(try await Poll.until(timeout: .seconds(60)) {
+            upstreamLink.published(on: "edgeproof/v1/status/agent/agent-001").first?.retain == true
+        }, "the agent's status went upstream, retained")
+
         // The agent is remembered for the next start.
         let agents = try JSONDecoder().decode(
             [String].self, from: Data(contentsOf: directory.appending("agents.json")))

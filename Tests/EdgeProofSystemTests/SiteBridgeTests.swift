@@ -99,6 +99,10 @@ struct SiteBridgeTests {
         }
 
         await system.settle(collectors: Self.collectors)
+        // The site's agents' retained status reached the central broker through the bridge.
+        for agent in Self.agents {
+            #expect(monitor.latest("agent/\(agent)", state: .online) != nil, "no status of \(agent) at the central broker")
+        }
         // The last status before the gateway stops: what its queues dropped, by reason.
         let status = try #require(monitor.latest("gateway/\(SiteFixture.bridge)", state: .online), "no status of the bridge")
         for (name, service) in services.sorted(by: { $0.key < $1.key }) {

@@ -31,6 +31,16 @@ public struct TopicTree: Sendable, Hashable {
     public var allAgentEnrollRequests: String { "\(prefix)/agents/+/enroll/request" }
     public var allVerifiedNonceRequests: String { "\(prefix)/verified/+/nonce/request" }
     public var allVerifiedMetrics: String { "\(prefix)/verified/+/metrics" }
+    /// Every agent's retained status (a site bridge relays them upstream).
+    public var allAgentStatus: String { "\(prefix)/status/agent/+" }
+
+    /// The agent whose status `topic` is, if it is one.
+    public func agentOfStatus(_ topic: String) -> String? {
+        let head = "\(prefix)/status/agent/"
+        guard topic.hasPrefix(head) else { return nil }
+        let name = String(topic.dropFirst(head.count))
+        return AgentName.isValid(name) ? name : nil
+    }
 
     /// What a topic of the tree means, with the agent it belongs to.
     public enum Kind: Sendable, Hashable {
