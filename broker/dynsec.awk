@@ -1,5 +1,6 @@
 # Translates the ACL template broker/acl into the configuration of mosquitto's dynamic security plugin
-# (run by broker/run-broker.sh): one client and one role per identity in EP_IDENTITIES ("name:role ..."),
+# (run by broker/run-broker.sh): one client and one role per identity in EP_IDENTITIES ("name:role ...") or,
+# one per line, in the file EP_IDENTITIES_FILE,
 # @PREFIX@ replaced by EP_PREFIX. With EP_OUTPUT=commands, the same as createRole/createClient commands
 # for the plugin's control topic instead (broker/add-clients.sh). Fails on any line it does not
 # understand rather than drop a rule.
@@ -50,7 +51,14 @@ function role_acls(name, r,    j) {
 }
 END {
     if (failed) exit 1
-    n = split(ENVIRON["EP_IDENTITIES"], identities, " ")
+    if (ENVIRON["EP_IDENTITIES_FILE"] != "") {
+        # One "name:role" per line (run-broker.sh: any number of agents).
+        n = 0
+        while ((getline line < ENVIRON["EP_IDENTITIES_FILE"]) > 0) if (line != "") identities[++n] = line
+        close(ENVIRON["EP_IDENTITIES_FILE"])
+    } else {
+        n = split(ENVIRON["EP_IDENTITIES"], identities, " ")
+    }
     if (ENVIRON["EP_OUTPUT"] == "commands") {
         # For a running broker: one createRole and one createClient command per identity.
         printf "{\"commands\": ["

@@ -88,8 +88,19 @@ name_pattern='^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'
 gateways=() collectors=() registrars=() bridges=() monitors=() agents=() identities=()
 shopt -s nullglob
 for crt in "$dir"/*.crt; do
-    base=$(basename "$crt" .crt)
+    base=${crt##*/}
+    base=${base%.crt}
     [[ $base == ca || $base == server ]] && continue
+    # An agent: its file name is its CN (gen-certs.sh names every file so) and it needs no block of its own,
+    # so no openssl here: start-up must not grow with the number of agents (two openssl processes cost
+    # some 50 ms a certificate). A file named otherwise than its CN only makes a client nobody can be:
+    # mosquitto checks every certificate against ca.crt at the handshake and takes the CN as the identity,
+    # and an identity without a client is refused every PUBLISH, SUBSCRIBE and delivery.
+    if [[ $base =~ $name_pattern && ! $base =~ ^(broker-admin|gateway|collector|registrar|bridge|monitor) ]]; then
+        agents+=("$base")
+        identities+=("$base:agent")
+        continue
+    fi
     subject=$(openssl x509 -in "$crt" -noout -subject -nameopt RFC2253 2>/dev/null) || {
         echo "warning: skipping $crt: not a PEM certificate" >&2
         continue
@@ -191,10 +202,15 @@ render() { # TEMPLATE OUTPUT
 render_dynsec() { # TEMPLATE OUTPUT
     local tmp
     tmp=$(mktemp "$2.XXXXXX")
-    if ! EP_PREFIX=$prefix EP_IDENTITIES="${identities[*]}" awk -f "$script_dir/dynsec.awk" "$1" >"$tmp"; then
-        rm -f "$tmp"
+    # Through a file: thousands of agents would not fit into one environment variable.
+    local list
+    list=$(mktemp "$2.identities.XXXXXX")
+    printf '%s\n' "${identities[@]}" >"$list"
+    if ! EP_PREFIX=$prefix EP_IDENTITIES_FILE=$list awk -f "$script_dir/dynsec.awk" "$1" >"$tmp"; then
+        rm -f "$tmp" "$list"
         exit 1
     fi
+    rm -f "$list"
     chmod 600 "$tmp"
     mv "$tmp" "$2"
 }
