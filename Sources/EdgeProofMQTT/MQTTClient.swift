@@ -36,6 +36,8 @@ public final class MQTTClient: Sendable {
                 logger.warning("connection lost; reconnecting", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
             case .subscriptionRefused(let error):
                 logger.error("subscription refused; dropped", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "error": "\(error)"])
+            case .adapted(let adaptation):
+                logger.notice("adapted to the broker", metadata: ["broker": "\(endpoint)", "client": "\(clientID)", "adaptation": "\(adaptation)"])
             }
         }
         mosquitto = try MosquittoClient(configuration: configuration, events: session)
@@ -56,6 +58,10 @@ public final class MQTTClient: Sendable {
         }
         session.shutdown()
     }
+
+    /// What the broker announced in its last CONNACK (shared subscriptions, Receive Maximum, Maximum
+    /// Packet Size, …); nil before the first connection.
+    public var brokerCapabilities: BrokerCapabilities? { session.capabilities }
 
     public var isConnected: Bool {
         session.state.withLock { $0.connected }
@@ -142,7 +148,8 @@ public final class MQTTClient: Sendable {
         count: Int, _ message: @escaping @Sendable (Int) -> MQTTMessage
     ) async throws -> [MQTTError?] {
         var results = [MQTTError?](repeating: nil, count: count)
-        let chunkSize = session.maximumPendingPublishes
+        // No more at once than the broker's Receive Maximum allows (libmosquitto would queue the rest).
+        let chunkSize = max(1, min(session.maximumPendingPublishes, session.currentMaximumOutstanding))
         for start in stride(from: 0, to: count, by: chunkSize) {
             let chunk = start..<min(count, start + chunkSize)
             try await session.acquireSlots(chunk.count)
@@ -184,6 +191,8 @@ public final class MQTTClient: Sendable {
     @discardableResult
     public func subscribe(_ filter: String, qos: MQTTQoS = .atLeastOnce) async throws -> Int32 {
         guard TopicFilter.isValid(filter) else { throw MQTTError.invalidArgument("\"\(filter)\" is not a valid topic filter") }
+        // Where the broker has no shared subscriptions, `$share/g/f` is subscribed as `f`.
+        let filter = session.effectiveFilter(filter)
         let granted = try await session.subscribeAndWait(filter, qos: qos) { [mosquitto] () throws(MQTTError) -> Int32 in
             try mosquitto.subscribe(filter, qos: qos)
         }

@@ -66,7 +66,13 @@ final class MQTTSession: MosquittoEvents {
         var publishBatches: [Int: PublishBatch] = [:]
         /// QoS 1 messages handed to libmosquitto and not yet acknowledged, plus reserved slots.
         var outstanding = 0
-        let maximumOutstanding: Int
+        /// The configured bound, lowered to the broker's Receive Maximum when it announces a smaller one.
+        var maximumOutstanding: Int
+        let configuredMaximumOutstanding: Int
+        /// What the broker announced in its last CONNACK; nil before the first.
+        var capabilities: BrokerCapabilities?
+        /// Adaptations already reported (each is logged once).
+        var reportedAdaptations: Set<String> = []
         /// Publishers waiting for slots, oldest first: waiter id and slots wanted.
         var slotQueue: [(id: Int, count: Int)] = []
         /// SUBSCRIBEs awaiting their SUBACK: message id, waiter id and filter.
@@ -135,11 +141,14 @@ final class MQTTSession: MosquittoEvents {
         case lost(MQTTError)
         /// A subscription renewed on (re)connection was refused by the broker and is dropped.
         case subscriptionRefused(MQTTError)
+        /// The client adapted to what the broker announced (reported once per adaptation).
+        case adapted(String)
     }
 
     init(maximumPendingPublishes: Int, onConnectionChange: @escaping @Sendable (ConnectionChange) -> Void) {
         self.maximumPendingPublishes = max(1, maximumPendingPublishes)
-        self.state = Mutex(State(maximumOutstanding: self.maximumPendingPublishes))
+        self.state = Mutex(
+            State(maximumOutstanding: self.maximumPendingPublishes, configuredMaximumOutstanding: self.maximumPendingPublishes))
         self.onConnectionChange = onConnectionChange
     }
 
@@ -187,7 +196,7 @@ final class MQTTSession: MosquittoEvents {
     /// bound and takes it. First come, first served.
     func acquireSlots(_ count: Int) async throws {
         try await suspend(Waiter.done) { state, id, continuation in
-            if state.slotQueue.isEmpty, state.outstanding + count <= state.maximumOutstanding {
+            if state.slotQueue.isEmpty, state.outstanding == 0 || state.outstanding + count <= state.maximumOutstanding {
                 state.outstanding += count
                 continuation.resume()
             } else {
@@ -291,22 +300,64 @@ final class MQTTSession: MosquittoEvents {
 
     // MARK: Events from the network thread
 
-    func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)] {
+    /// The outgoing bound in force and what the broker announced.
+    var currentMaximumOutstanding: Int { state.withLock { $0.maximumOutstanding } }
+    var capabilities: BrokerCapabilities? { state.withLock { $0.capabilities } }
+
+    /// The filter to subscribe to on this broker: a `$share/<group>/<filter>` becomes `<filter>` where the
+    /// broker has no shared subscriptions (every subscriber then gets every message).
+    func effectiveFilter(_ filter: String) -> String {
+        state.withLock { state in
+            guard state.capabilities?.sharedSubscriptionAvailable == false else { return filter }
+            return Self.unshared(filter)
+        }
+    }
+
+    static func unshared(_ filter: String) -> String {
+        guard filter.hasPrefix("$share/") else { return filter }
+        let rest = filter.dropFirst("$share/".count)
+        guard let slash = rest.firstIndex(of: "/") else { return filter }
+        return String(rest[rest.index(after: slash)...])
+    }
+
+    func didConnect(reasonCode: Int32, sessionPresent: Bool, capabilities: BrokerCapabilities)
+        -> [(filter: String, qos: MQTTQoS)]
+    {
         guard reasonCode == 0 else {
             let error = MQTTError.refused("connect", reasonCode: reasonCode)
             state.withLock { $0.lastProblem = error.description }
             onConnectionChange(.failed(error))
             return []
         }
+        var adaptations: [String] = []
         let renew = state.withLock { state in
             state.transportUp = true
             state.lastProblem = nil
+            state.capabilities = capabilities
+            state.maximumOutstanding = min(state.configuredMaximumOutstanding, capabilities.receiveMaximum)
+            if state.maximumOutstanding < state.configuredMaximumOutstanding {
+                adaptations.append(
+                    "at most \(state.maximumOutstanding) unacknowledged publishes (the broker's Receive Maximum)")
+            }
+            if !capabilities.sharedSubscriptionAvailable {
+                // A `$share/` SUBSCRIBE would be refused (ejabberd disconnects with 0x9E): subscribe plainly.
+                for filter in state.subscriptions.keys where filter.hasPrefix("$share/") {
+                    let plain = Self.unshared(filter)
+                    state.subscriptions[plain] = state.subscriptions.removeValue(forKey: filter)
+                    if let callers = state.awaitingRenewal.removeValue(forKey: filter) {
+                        state.awaitingRenewal[plain, default: []] += callers
+                    }
+                    adaptations.append("no shared subscriptions: subscribing to \(plain) instead of \(filter)")
+                }
+            }
+            adaptations = adaptations.filter { state.reportedAdaptations.insert($0).inserted }
             // Renewed even when the broker says it kept the session: mosquitto 2.0 does not restore
             // shared ($share/) subscriptions from its persistence file, and SUBSCRIBE is idempotent.
             let renewing = Set(state.subscriptions.keys)
             return renewing.compactMap { filter in state.subscriptions[filter].map { (filter, $0) } }
         }
         onConnectionChange(.connected(sessionPresent: sessionPresent))
+        for adaptation in adaptations { onConnectionChange(.adapted(adaptation)) }
         return renew
     }
 

@@ -6,7 +6,8 @@ import Synchronization
 /// record state and resume waiters.
 protocol MosquittoEvents: AnyObject, Sendable {
     /// Returns the subscriptions to renew: all of them, on every connection.
-    func didConnect(reasonCode: Int32, sessionPresent: Bool) -> [(filter: String, qos: MQTTQoS)]
+    func didConnect(reasonCode: Int32, sessionPresent: Bool, capabilities: BrokerCapabilities)
+        -> [(filter: String, qos: MQTTQoS)]
     /// The renewing SUBSCRIBEs just sent, by message id (their SUBACKs arrive through didSubscribe).
     func didRenewSubscriptions(_ renewed: [(messageID: Int32, filter: String)])
     func didDisconnect(reasonCode: Int32)
@@ -78,10 +79,12 @@ final class MosquittoClient {
         if let will = configuration.will {
             try setWill(will)
         }
-        mosquitto_connect_v5_callback_set(handle) { _, userdata, reasonCode, flags, _ in
+        mosquitto_connect_v5_callback_set(handle) { _, userdata, reasonCode, flags, properties in
             guard let client = MosquittoClient.from(userdata) else { return }
             if reasonCode == 0 { client.connectedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
-            let renew = client.events.didConnect(reasonCode: reasonCode, sessionPresent: flags & 1 != 0)
+            let renew = client.events.didConnect(
+                reasonCode: reasonCode, sessionPresent: flags & 1 != 0,
+                capabilities: MosquittoClient.readCapabilities(properties))
             guard reasonCode == 0 else { return }
             var renewed = [(messageID: Int32, filter: String)]()
             for (filter, qos) in renew {
@@ -307,6 +310,52 @@ final class MosquittoClient {
                 "content type")
         }
         return list
+    }
+
+    /// The CONNACK's capability properties; libmosquitto frees the list itself.
+    private static func readCapabilities(_ list: OpaquePointer?) -> BrokerCapabilities {
+        var capabilities = BrokerCapabilities()
+        var current = list
+        while let property = current {
+            let identifier = mosquitto_property_identifier(property)
+            var byte: UInt8 = 0
+            var short: UInt16 = 0
+            var word: UInt32 = 0
+            switch identifier {
+            case Int32(MQTT_PROP_SHARED_SUB_AVAILABLE.rawValue):
+                if mosquitto_property_read_byte(property, identifier, &byte, false) != nil {
+                    capabilities.sharedSubscriptionAvailable = byte != 0
+                }
+            case Int32(MQTT_PROP_RETAIN_AVAILABLE.rawValue):
+                if mosquitto_property_read_byte(property, identifier, &byte, false) != nil {
+                    capabilities.retainAvailable = byte != 0
+                }
+            case Int32(MQTT_PROP_WILDCARD_SUB_AVAILABLE.rawValue):
+                if mosquitto_property_read_byte(property, identifier, &byte, false) != nil {
+                    capabilities.wildcardSubscriptionAvailable = byte != 0
+                }
+            case Int32(MQTT_PROP_MAXIMUM_QOS.rawValue):
+                if mosquitto_property_read_byte(property, identifier, &byte, false) != nil {
+                    capabilities.maximumQoS = Int(byte)
+                }
+            case Int32(MQTT_PROP_RECEIVE_MAXIMUM.rawValue):
+                if mosquitto_property_read_int16(property, identifier, &short, false) != nil, short > 0 {
+                    capabilities.receiveMaximum = Int(short)
+                }
+            case Int32(MQTT_PROP_TOPIC_ALIAS_MAXIMUM.rawValue):
+                if mosquitto_property_read_int16(property, identifier, &short, false) != nil {
+                    capabilities.topicAliasMaximum = Int(short)
+                }
+            case Int32(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue):
+                if mosquitto_property_read_int32(property, identifier, &word, false) != nil, word > 0 {
+                    capabilities.maximumPacketSize = Int(word)
+                }
+            default:
+                break
+            }
+            current = mosquitto_property_next(property)
+        }
+        return capabilities
     }
 
     /// Copies a received property list into Swift values; libmosquitto frees the list itself.
