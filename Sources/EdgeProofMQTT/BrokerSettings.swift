@@ -1,6 +1,8 @@
 /// The `broker:` section every component's YAML configuration shares: where the broker is and
 /// which certificate to present. Keys: `host` (127.0.0.1), `port` (8883), `ca_file`, `cert_file`,
-/// `key_file`, `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000).
+/// `key_file`, `keepalive` (30), `topic_prefix` (edgeproof/v1), `max_pending_publishes` (1000),
+/// `send_username` (true: the client id, which is the certificate's CN, goes as the MQTT user name, as
+/// brokers that compare the two want it; mosquitto with `use_identity_as_username` ignores it).
 public struct BrokerSettings: Sendable, Hashable, Codable {
     public var host: String
     public var port: Int
@@ -10,6 +12,8 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
     public var keepAlive: Int
     public var topicPrefix: String
     public var maximumPendingPublishes: Int
+    /// Send the client id (the certificate's CN) as the MQTT user name.
+    public var sendsUsername: Bool
 
     enum CodingKeys: String, CodingKey {
         case host, port
@@ -19,11 +23,13 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
         case keepAlive = "keepalive"
         case topicPrefix = "topic_prefix"
         case maximumPendingPublishes = "max_pending_publishes"
+        case sendsUsername = "send_username"
     }
 
     public init(
         host: String = "127.0.0.1", port: Int = 8883, caFile: String, certificateFile: String, keyFile: String,
-        keepAlive: Int = 30, topicPrefix: String = "edgeproof/v1", maximumPendingPublishes: Int = 1000
+        keepAlive: Int = 30, topicPrefix: String = "edgeproof/v1", maximumPendingPublishes: Int = 1000,
+        sendsUsername: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -33,6 +39,7 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
         self.keepAlive = keepAlive
         self.topicPrefix = topicPrefix
         self.maximumPendingPublishes = maximumPendingPublishes
+        self.sendsUsername = sendsUsername
     }
 
     public init(from decoder: any Decoder) throws {
@@ -51,6 +58,7 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
         }
         topicPrefix = try container.decodeIfPresent(String.self, forKey: .topicPrefix) ?? "edgeproof/v1"
         maximumPendingPublishes = try container.decodeIfPresent(Int.self, forKey: .maximumPendingPublishes) ?? 1000
+        sendsUsername = try container.decodeIfPresent(Bool.self, forKey: .sendsUsername) ?? true
     }
 
     /// A client configuration for this broker; `clientID` should be the certificate CN (the broker
@@ -58,6 +66,7 @@ public struct BrokerSettings: Sendable, Hashable, Codable {
     public func clientConfiguration(clientID: String, will: MQTTMessage? = nil) -> MQTTConfiguration {
         MQTTConfiguration(
             host: host, port: port, clientID: clientID, caFile: caFile, certificateFile: certificateFile,
-            keyFile: keyFile, keepAlive: keepAlive, maximumPendingPublishes: maximumPendingPublishes, will: will)
+            keyFile: keyFile, keepAlive: keepAlive, maximumPendingPublishes: maximumPendingPublishes, will: will,
+            username: sendsUsername ? clientID : nil)
     }
 }

@@ -24,12 +24,15 @@ public struct MQTTConfiguration: Sendable {
     public var maximumPendingPublishes: Int
     /// Message published by the broker if this client disappears without disconnecting.
     public var will: MQTTMessage?
+    /// The MQTT user name sent in CONNECT (no password: the certificate authenticates); nil sends none.
+    /// ``BrokerSettings`` sends the client id, which is the certificate's CN.
+    public var username: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8883, clientID: String, caFile: String,
         certificateFile: String? = nil, keyFile: String? = nil, keepAlive: Int = 30, cleanStart: Bool = false,
         sessionExpiryInterval: UInt32 = 7 * 24 * 3600, reconnectDelay: ClosedRange<Double> = 0.1...5,
-        maximumPendingPublishes: Int = 1000, will: MQTTMessage? = nil
+        maximumPendingPublishes: Int = 1000, will: MQTTMessage? = nil, username: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -43,5 +46,6 @@ public struct MQTTConfiguration: Sendable {
         self.reconnectDelay = reconnectDelay
         self.maximumPendingPublishes = maximumPendingPublishes
         self.will = will
+        self.username = username
     }
 }

@@ -79,6 +79,11 @@ final class MosquittoClient {
         if let will = configuration.will {
             try setWill(will)
         }
+        if let username = configuration.username, !username.isEmpty {
+            // No password: the certificate authenticates; brokers that want the CN as the MQTT user name
+            // (ejabberd) compare the two, mosquitto with use_identity_as_username ignores it.
+            try MQTTError.check(mosquitto_username_pw_set(handle, username, nil), "MQTT user name")
+        }
         mosquitto_connect_v5_callback_set(handle) { _, userdata, reasonCode, flags, properties in
             guard let client = MosquittoClient.from(userdata) else { return }
             if reasonCode == 0 { client.connectedAt.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }

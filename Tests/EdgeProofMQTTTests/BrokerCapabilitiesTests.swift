@@ -48,6 +48,28 @@ struct BrokerCapabilitiesTests {
     }
 }
 
+@Suite("The MQTT user name")
+struct MQTTUsernameTests {
+    @Test("the client id (the certificate's CN) goes as the user name unless send_username is false")
+    func usernameFollowsTheSwitch() throws {
+        let yaml = #"{"ca_file": "ca.crt", "cert_file": "a.crt", "key_file": "a.key", "send_username": false}"#
+        let quiet = try JSONDecoder().decode(BrokerSettings.self, from: Data(yaml.utf8))
+        #expect(quiet.clientConfiguration(clientID: "agent-001").username == nil)
+        let settings = BrokerSettings(caFile: "ca.crt", certificateFile: "a.crt", keyFile: "a.key")
+        #expect(settings.clientConfiguration(clientID: "agent-001").username == "agent-001")
+    }
+
+    @Test("mosquitto takes the certificate's CN whatever user name is sent")
+    func mosquittoIgnoresTheUsername() async throws {
+        let broker = try await MosquittoBroker.start(clients: ["collector-1"])
+        defer { broker.close() }
+        let client = try await broker.connectedClient("collector-1") { $0.username = "someone-else" }
+        // Reads need the collector's rights, which only the CN has.
+        _ = try await client.subscribe("\(prefix)/verified/+/metrics")
+        await client.shutdown()
+    }
+}
+
 private final class Changes: Sendable {
     private let seen = Mutex<[String]>([])
     func add(_ change: MQTTSession.ConnectionChange) {
