@@ -150,6 +150,7 @@ extension Gateway {
         guard !messages.isEmpty else { return }
         do {
             try await queue.append(messages)
+            logger.trace("stored relayed messages", metadata: ["direction": "\(direction)", "count": "\(messages.count)"])
         } catch {
             metrics.count("relay.\(direction).dropped.store_failed", by: messages.count)
             logger.error(
@@ -164,6 +165,7 @@ extension Gateway {
     private func follow(_ agents: Set<String>, _ relay: SiteRelay, _ upstream: any MQTTTransport) async {
         guard !agents.isEmpty else { return }
         let new: Set<String>
+        logger.trace("following the site's agents", metadata: ["agents": "\(agents.sorted())"])
         do {
             new = try relay.follow(agents)
         } catch {
@@ -269,6 +271,7 @@ extension Gateway {
             }
         }
         await queue.complete(done)
+        logger.trace("released relayed messages", metadata: ["direction": "\(direction)", "count": "\(done.count)"])
         await queue.drop(refused, reason: "refused")
         if !done.isEmpty { relayed.increment(by: done.count) }
         if !retry.isEmpty {

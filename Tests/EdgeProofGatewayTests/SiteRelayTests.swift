@@ -13,7 +13,7 @@ import Testing
 struct SiteRelayTests {
     static let quiet: Logger = {
         var logger = Logger(label: "edgeproof.test.site-relay")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["EDGEPROOF_TEST_LOG"] == nil ? .critical : .trace
         return logger
     }()
     let site = TopicTree(prefix: "site/v1")
@@ -36,6 +36,8 @@ struct SiteRelayTests {
         let gateway = try Gateway(
             configuration: configuration(directory), transport: siteLink, upstream: upstreamLink,
             logger: Self.quiet)
+        // Generous waits: at the start of the whole suite the cooperative pool is crowded for a minute or
+        // more, and the gateway's task may start late; the waits end as soon as the message moved.
         let running = Task { try await gateway.run() }
         defer { running.cancel() }  // on a failed expectation; the end of the test also waits for it
 
@@ -47,7 +49,7 @@ struct SiteRelayTests {
                     userProperties: [MQTTUserProperty("Workload-Geo-ID", "x"), MQTTUserProperty("Workload-Geo-ID", "y")],
                     responseTopic: site.agentNonceResponse("agent-001"), correlationData: correlation,
                     messageExpiryInterval: 30)))
-        #expect(try await Poll.until(timeout: .seconds(60)) {
+        #expect(try await Poll.until(timeout: .seconds(300)) {
             !upstreamLink.published(on: central.verifiedNonceRequest("agent-001")).isEmpty
         }, "the request went upstream")
         let up = try #require(upstreamLink.published(on: central.verifiedNonceRequest("agent-001")).first)
@@ -67,7 +69,7 @@ struct SiteRelayTests {
                 properties: MQTTProperties(correlationData: correlation, messageExpiryInterval: 300)))
         // An answer for an agent of another site is not this site's business.
         upstreamLink.deliver(MQTTMessage(topic: central.agentReceipts("agent-999"), payload: Data("{}".utf8)))
-        #expect(try await Poll.until(timeout: .seconds(60)) {
+        #expect(try await Poll.until(timeout: .seconds(300)) {
             !siteLink.published(on: site.agentNonceResponse("agent-001")).isEmpty
         }, "the answer came down to the site")
         let down = try #require(siteLink.published(on: site.agentNonceResponse("agent-001")).first)
@@ -80,7 +82,7 @@ struct SiteRelayTests {
 
         // The agent's retained status (its will too) goes up as it is, retained, for monitoring there.
         siteLink.deliver(MQTTMessage(topic: "site/v1/status/agent/agent-001", payload: Data(#"{"state":"offline"}"#.utf8)))
-        #expect(try await Poll.until(timeout: .seconds(60)) {
+        #expect(try await Poll.until(timeout: .seconds(300)) {
             upstreamLink.published(on: "edgeproof/v1/status/agent/agent-001").first?.retain == true
         }, "the agent's status went upstream, retained")
 

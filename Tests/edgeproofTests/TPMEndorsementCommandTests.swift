@@ -5,12 +5,12 @@ import Testing
 
 @Suite("edgeproof tpm ek")
 struct TPMEndorsementCommandTests {
-    private func edgeproof(_ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.run(PackagePaths.edgeproofExecutable, arguments)
+    private func edgeproof(_ arguments: [String]) async throws -> ProcessResult {
+        try await ProcessRunner.run(PackagePaths.edgeproofExecutable, arguments)
     }
 
-    private func openssl(_ arguments: [String], input: Data) throws -> Data {
-        let result = try ProcessRunner.run("openssl", arguments, input: input)
+    private func openssl(_ arguments: [String], input: Data) async throws -> Data {
+        let result = try await ProcessRunner.run("openssl", arguments, input: input)
         guard result.status == 0 else { throw TestFixtureError("openssl \(arguments): \(result.standardError)") }
         return result.standardOutput
     }
@@ -21,25 +21,25 @@ struct TPMEndorsementCommandTests {
         defer { tpm.stop() }
         let target = ["--tcti", tpm.tcti]
 
-        let hash = try edgeproof(["tpm", "ek", "--format", "hash"] + target)
+        let hash = try await edgeproof(["tpm", "ek", "--format", "hash"] + target)
         #expect(hash.status == 0, "\(hash.standardError)")
         let printed = hash.output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(printed.count == 64)
 
-        let pem = try edgeproof(["tpm", "ek", "--format", "pem"] + target)
+        let pem = try await edgeproof(["tpm", "ek", "--format", "pem"] + target)
         #expect(pem.status == 0)
         #expect(pem.output.hasPrefix("-----BEGIN PUBLIC KEY-----"))
-        let der = try openssl(["pkey", "-pubin", "-outform", "DER"], input: pem.standardOutput)
+        let der = try await openssl(["pkey", "-pubin", "-outform", "DER"], input: pem.standardOutput)
         #expect(SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined() == printed)
 
-        let certificates = try edgeproof(["tpm", "ek", "--format", "cert"] + target)
+        let certificates = try await edgeproof(["tpm", "ek", "--format", "cert"] + target)
         #expect(certificates.status == 0)
         // swtpm 0.7.1: the RSA-2048 EK certificate first, then the ECC P-384 one.
         #expect(certificates.output.components(separatedBy: "-----BEGIN CERTIFICATE-----").count == 3)
-        let certificateKey = try openssl(["x509", "-noout", "-pubkey"], input: certificates.standardOutput)
-        let certificateDER = try openssl(["pkey", "-pubin", "-outform", "DER"], input: certificateKey)
+        let certificateKey = try await openssl(["x509", "-noout", "-pubkey"], input: certificates.standardOutput)
+        let certificateDER = try await openssl(["pkey", "-pubin", "-outform", "DER"], input: certificateKey)
         #expect(certificateDER == der)
-        let issuer = try openssl(["x509", "-noout", "-issuer"], input: certificates.standardOutput)
+        let issuer = try await openssl(["x509", "-noout", "-issuer"], input: certificates.standardOutput)
         #expect(String(decoding: issuer, as: UTF8.self).contains("CN = swtpm-localca"))
         // The EK was flushed after each command.
         let transient = try await ProcessRunner.run(
@@ -53,10 +53,10 @@ struct TPMEndorsementCommandTests {
         let tpm = try await SoftwareTPM.start()
         defer { tpm.stop() }
         let target = ["--tcti", tpm.tcti]
-        let certificates = try edgeproof(["tpm", "ek", "--format", "cert"] + target)
+        let certificates = try await edgeproof(["tpm", "ek", "--format", "cert"] + target)
         #expect(certificates.status == 1)
         #expect(certificates.standardError.contains("no EK certificate"))
-        let hash = try edgeproof(["tpm", "ek", "--format", "hash"] + target)
+        let hash = try await edgeproof(["tpm", "ek", "--format", "hash"] + target)
         #expect(hash.status == 0)
         #expect(hash.output.trimmingCharacters(in: .whitespacesAndNewlines).count == 64)
     }
