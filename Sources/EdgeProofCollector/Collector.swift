@@ -123,17 +123,27 @@ public final class Collector: Service, Sendable {
         configuration: CollectorConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
     ) throws -> ComposedService<Collector> {
         try configuration.validate()
-        let client = try makeClient(configuration: configuration, logger: logger)
-        let collector = try Collector(configuration: configuration, transport: client, metrics: metrics, logger: logger)
-        return ComposedService(client: client, component: collector, helpers: [collector.allowlistWatcher])
+        let clients = try configuration.brokers.map { try makeClient(configuration: configuration, broker: $0, logger: logger) }
+        guard let client = clients.first else { throw CollectorError("no broker configured") }
+        guard clients.count > 1 else {
+            let collector = try Collector(configuration: configuration, transport: client, metrics: metrics, logger: logger)
+            return ComposedService(client: client, component: collector, helpers: [collector.allowlistWatcher])
+        }
+        // Partitioned brokers: one transport over all of them, run between the clients and the collector.
+        let partitions = PartitionedTransport(links: clients, topics: TopicTree(prefix: configuration.broker.topicPrefix))
+        let collector = try Collector(configuration: configuration, transport: partitions, metrics: metrics, logger: logger)
+        return ComposedService(
+            client: client, additionalClients: Array(clients.dropFirst()) + [partitions], component: collector,
+            helpers: [collector.allowlistWatcher])
     }
 
-    /// The collector's MQTT client: its id, certificates, and its offline status as the last will.
-    static func makeClient(configuration: CollectorConfiguration, logger: Logger) throws -> MQTTClient {
+    /// The collector's MQTT client on `broker`: its id, certificates, and its offline status as the last will.
+    static func makeClient(configuration: CollectorConfiguration, broker: BrokerSettings, logger: Logger) throws
+        -> MQTTClient
+    {
         let will = statusMessage(.offline, configuration: configuration, since: Date(), counters: [:], problem: nil)
         return try MQTTClient(
-            configuration: configuration.broker.clientConfiguration(clientID: configuration.id, will: will),
-            logger: logger)
+            configuration: broker.clientConfiguration(clientID: configuration.id, will: will), logger: logger)
     }
 
     deinit {

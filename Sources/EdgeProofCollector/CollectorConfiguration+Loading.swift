@@ -9,7 +9,8 @@ import Logging
 ///
 /// ```yaml
 /// id: collector-1                 # default collector-1; also the certificate CN and MQTT client id
-/// broker:                         # required (BrokerSettings)
+/// broker:                         # required (BrokerSettings), or:
+/// brokers: [{...}, {...}]         # partitioned brokers: one collector stores from all (same topic_prefix)
 ///   host: 127.0.0.1               # 127.0.0.1
 ///   port: 8883                    # 8883
 ///   ca_file: ca.crt               # required
@@ -70,7 +71,16 @@ extension CollectorConfiguration: LoadableConfiguration {
         guard AgentName.isValid(id) else {
             throw fail("id", "\"\(id)\" is invalid: use 1-64 letters, digits, '.', '_' or '-' (it is a topic level)")
         }
-        guard (1...65535).contains(broker.port) else { throw fail("broker.port", "\(broker.port) is not a TCP port") }
+        for (index, settings) in brokers.enumerated() {
+            let key = additionalBrokers.isEmpty ? "broker" : "brokers[\(index)]"
+            guard (1...65535).contains(settings.port) else { throw fail("\(key).port", "\(settings.port) is not a TCP port") }
+            guard settings.topicPrefix == broker.topicPrefix else {
+                throw fail("\(key).topic_prefix", "\(settings.topicPrefix) differs from the first broker's \(broker.topicPrefix)")
+            }
+            if brokers[..<index].contains(where: { $0.host == settings.host && $0.port == settings.port }) {
+                throw fail(key, "\(settings.host):\(settings.port) is listed twice")
+            }
+        }
         try nonceLifetime.validate(key: "nonce_lifetime_s", wholeSeconds: true, maximum: Self.maximumNonceLifetime)
         guard maximumEnvelopeBytes > 0 else { throw fail("max_envelope_bytes", "must be positive") }
         try maximumClockSkew.validate(key: "max_clock_skew_s", allowZero: true, wholeSeconds: true)
@@ -86,7 +96,7 @@ extension CollectorConfiguration: LoadableConfiguration {
     static let maximumNonceLifetime: Double = 86_400
 
     enum CodingKeys: String, CodingKey {
-        case id, broker
+        case id, broker, brokers
         case allowlistFile = "allowlist_file"
         case nonceKeyFile = "nonce_key_file"
         case nonceLifetime = "nonce_lifetime_s"
@@ -105,9 +115,19 @@ extension CollectorConfiguration: LoadableConfiguration {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = CollectorConfiguration()
+        // `broker:` (one) or `brokers:` (partitions), not both.
+        let list = try container.decodeIfPresent([BrokerSettings].self, forKey: .brokers)
+        if list != nil, container.contains(.broker) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .brokers, in: container, debugDescription: "give broker: or brokers:, not both")
+        }
+        if let list, list.isEmpty {
+            throw DecodingError.dataCorruptedError(forKey: .brokers, in: container, debugDescription: "lists no broker")
+        }
+        let first = try list?.first ?? container.decode(BrokerSettings.self, forKey: .broker)
         self.init(
             id: try container.decodeIfPresent(String.self, forKey: .id) ?? defaults.id,
-            broker: try container.decode(BrokerSettings.self, forKey: .broker),
+            broker: first,
             allowlistFile: try container.decode(String.self, forKey: .allowlistFile),
             nonceKeyFile: try container.decode(String.self, forKey: .nonceKeyFile),
             nonceLifetime: try container.decodeDurationIfPresent(
@@ -126,6 +146,7 @@ extension CollectorConfiguration: LoadableConfiguration {
             trustRequirement: try container.decodeTrustRequirement(
                 level: .requireTrustLevel, byAgent: .requireTrustLevelByAgent, maximumAge: .maximumAttestationAge),
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
+        additionalBrokers = Array((list ?? []).dropFirst())
     }
 }
 

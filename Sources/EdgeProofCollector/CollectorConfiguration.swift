@@ -50,7 +50,11 @@ public struct CollectorConfiguration: Sendable, Decodable {
 
     /// The collector's id: its certificate CN, MQTT client id, and `{id}` of its status and event topics.
     public var id: String
+    /// The broker (with `brokers:`, the first of them).
     public var broker: BrokerSettings
+    /// The further brokers of a partitioned deployment (`brokers:` after the first): agents are pinned to
+    /// one broker each, with a gateway per broker; this collector stores what arrives from all of them.
+    public var additionalBrokers: [BrokerSettings] = []
     public var allowlistFile: String
     public var nonceKeyFile: String
     /// `nonce_lifetime_s`, whole seconds (nonces carry their expiry in seconds).
@@ -99,6 +103,9 @@ public struct CollectorConfiguration: Sendable, Decodable {
         self.trustRequirement = trustRequirement
         self.logLevel = logLevel
     }
+
+    /// Every broker this collector serves, the first one first.
+    public var brokers: [BrokerSettings] { [broker] + additionalBrokers }
 
     /// `events_directory`, or its default under the records directory.
     public var resolvedEventsDirectory: String {

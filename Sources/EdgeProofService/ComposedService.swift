@@ -10,14 +10,15 @@ import UnixSignals
 public struct ComposedService<Component: Service>: Sendable {
     /// The component's connection; it runs as a service of its own.
     public let client: MQTTClient
-    /// Further connections of the component (a site bridge's upstream broker), run like `client`.
-    public let additionalClients: [MQTTClient]
+    /// Further connections of the component (a site bridge's upstream broker, a collector's other
+    /// brokers and the transport that joins them), run like `client`, before the component.
+    public let additionalClients: [any Service]
     public let component: Component
     /// Services that serve the component (listed after it, so they stop before it).
     public let helpers: [any Service]
 
     public init(
-        client: MQTTClient, additionalClients: [MQTTClient] = [], component: Component, helpers: [any Service] = []
+        client: MQTTClient, additionalClients: [any Service] = [], component: Component, helpers: [any Service] = []
     ) {
         self.client = client
         self.additionalClients = additionalClients
