@@ -15,8 +15,18 @@ extension EdgeProof.Bench {
         @Option(help: "Simulated agents.") var agents = 20
         @Option(help: "Envelopes per agent.") var envelopes = 100
         @Option(help: "Envelopes each agent has awaiting a receipt at once.") var inFlight = 8
+        @Option(help: "2: the saturating phase on one broker, then spread over two partitioned brokers (partition_scaling).")
+        var brokers = 1
+
+        func validate() throws {
+            guard (1...2).contains(brokers) else { throw ValidationError("--brokers is 1 or 2") }
+        }
 
         func run() async throws {
+            if brokers == 2 {
+                return try await PartitionBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
+                    .runAndPrint()
+            }
             try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
                 .runAndPrint()
         }
