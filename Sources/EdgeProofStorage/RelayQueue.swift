@@ -293,14 +293,12 @@ public actor RelayQueue<Element: Codable & Sendable> {
                 segments.append((url, Self.lastSequence(in: url)))
             }
             guard cursor != nil else { return segments }
-            var removed = false
-            while let first = segments.first, first.last <= through {
-                try? FileManager.default.removeItem(at: first.url)
-                segments.removeFirst()
-                removed = true
-            }
-            if removed { try DurableFile.syncDirectory(directory) }
-            return segments
+            // Every segment wholly done goes; one whose last line could not be read (.max) stays until a
+            // restart reads it line by line, without holding back the segments after it.
+            let (done, kept) = (segments.filter { $0.last <= through }, segments.filter { $0.last > through })
+            for segment in done { try? FileManager.default.removeItem(at: segment.url) }
+            if !done.isEmpty { try DurableFile.syncDirectory(directory) }
+            return kept
         }
         savedCursor = through
     }
@@ -337,7 +335,7 @@ public actor RelayQueue<Element: Codable & Sendable> {
             // The first piece may be cut unless the window reached the start of the file.
             if let line = lines.last, lines.count >= 2 || start == 0 {
                 guard let sequence = try? JSONDecoder().decode(SequenceOnly.self, from: line).sequence else {
-                    return .max  // unknown: kept until the queue is emptied and restarted
+                    return .max  // unknown: kept until a restart
                 }
                 return sequence
             }
