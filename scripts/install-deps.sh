@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages EdgeProof builds and runs with, only those that are missing.
 # Safe to run repeatedly; needs root (or sudo) only when something is missing.
+#
+#   scripts/install-deps.sh                   what the build, the demo and the tests need
+#   scripts/install-deps.sh --with-ejabberd   also ejabberd (and Erlang), for `edgeproof demo --cluster
+#                                             ejabberd` and the clustered-engine tests (CI installs it)
 set -euo pipefail
+
+with_ejabberd=false
+for argument in "$@"; do
+    case $argument in
+    --with-ejabberd) with_ejabberd=true ;;
+    *) echo "usage: $0 [--with-ejabberd]" >&2; exit 2 ;;
+    esac
+done
 
 packages=(
     mosquitto mosquitto-clients libmosquitto-dev   # broker, CLI clients, client library
@@ -11,6 +23,9 @@ packages=(
     python3 python3-pip                           # the strict-JSON differential tests' reference parser; schema checks
     gpsd gpsd-clients                             # GNSS daemon the agent reads; gpsfake replays the demo's NMEA logs
 )
+# A clustered MQTT engine (Debian's ejabberd 23.01 with mod_mqtt); opt-in: about 60 MB with Erlang. The
+# package's own service is never used (nor started here: no init system in CI); EdgeProof runs its nodes.
+if $with_ejabberd; then packages+=(ejabberd); fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -24,7 +24,7 @@ public final class MQTTClient: Sendable {
     public init(configuration: MQTTConfiguration, logger: Logger = Logger(label: "edgeproof.mqtt")) throws(MQTTError) {
         guard !configuration.clientID.isEmpty else { throw MQTTError.invalidArgument("an MQTT client id is required") }
         self.configuration = configuration
-        let endpoint = "\(configuration.host):\(configuration.port)"
+        let endpoint = configuration.addresses.map(\.description).joined(separator: ", ")
         let clientID = configuration.clientID
         session = MQTTSession(maximumPendingPublishes: configuration.maximumPendingPublishes) { change in
             switch change {
@@ -79,7 +79,7 @@ public final class MQTTClient: Sendable {
 
     /// Waits until the client is connected; on timeout the error names the last connection problem.
     public func waitUntilConnected(timeout: Duration) async throws {
-        try await withTimeout(timeout, "connect to \(configuration.host):\(configuration.port)") {
+        try await withTimeout(timeout, "connect to \(configuration.addresses.map(\.description).joined(separator: " or "))") {
             try await self.session.waitUntilConnected()
         }
     }

@@ -374,8 +374,13 @@ final class MQTTSession: MosquittoEvents {
             defer { state.goDown() }
             return state.connected
         }
+        // libmosquitto passes the broker's DISCONNECT reason (>= 0x80) or, for a connection that just
+        // broke, one of its own error numbers.
         if wasConnected, reasonCode != 0 {
-            onConnectionChange(.lost(MQTTError.refused("connection", reasonCode: reasonCode)))
+            let error =
+                reasonCode >= 0x80
+                ? MQTTError.refused("connection", reasonCode: reasonCode) : MQTTError.library(reasonCode, "connection")
+            onConnectionChange(.lost(error))
         }
     }
 

@@ -177,14 +177,20 @@ final class MosquittoClient {
 
     private func runNetworkLoop() {
         var delay = configuration.reconnectDelay.lowerBound
-        var everAttempted = false
+        let addresses = configuration.addresses
+        var current = 0
+        // Set when the next attempt goes to another address (libmosquitto's reconnect keeps the old one).
+        var addressChanged = true
+        // Addresses that failed since a connection last worked: the backoff waits only once all have.
+        var failedAddresses = 0
         while !isStopping {
+            let address = addresses[current]
             let rc: Int32
-            if everAttempted {
-                rc = mosquitto_reconnect(handle)
+            if addressChanged {
+                rc = connect(to: address)
+                addressChanged = false
             } else {
-                rc = connectFirstTime()
-                everAttempted = true
+                rc = mosquitto_reconnect(handle)
             }
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 var loopRC = MOSQ_ERR_SUCCESS.rawValue
@@ -199,14 +205,24 @@ final class MosquittoClient {
                 // side keeps a connection long enough to use it.
                 let connectedAt = connectedAt.exchange(0, ordering: .relaxed)
                 let held = connectedAt > 0 && DispatchTime.now().uptimeNanoseconds - connectedAt >= stableNanoseconds
-                if lastDisconnectReason.exchange(0, ordering: .relaxed) == Self.sessionTakenOver {
+                let takenOver = lastDisconnectReason.exchange(0, ordering: .relaxed) == Self.sessionTakenOver
+                if takenOver {
                     delay = configuration.reconnectDelay.upperBound
                 } else if held {
                     delay = configuration.reconnectDelay.lowerBound
                 }
-                events.didFailToConnect(MQTTError.library(loopRC, "connection to \(configuration.host):\(configuration.port)"))
+                if connectedAt > 0, !takenOver { failedAddresses = 0 }
+                events.didFailToConnect(MQTTError.library(loopRC, "connection to \(address)"))
             } else {
-                events.didFailToConnect(MQTTError.library(rc, "connect to \(configuration.host):\(configuration.port)"))
+                events.didFailToConnect(MQTTError.library(rc, "connect to \(address)"))
+            }
+            if addresses.count > 1 {
+                // Fail over: the next node of the cluster at once, and wait only after trying them all.
+                current = (current + 1) % addresses.count
+                addressChanged = true
+                failedAddresses += 1
+                if failedAddresses < addresses.count { continue }
+                failedAddresses = 0
             }
             _ = wakeUp.wait(timeout: .now() + delay)
             delay = min(delay * 2, configuration.reconnectDelay.upperBound)
@@ -232,7 +248,9 @@ final class MosquittoClient {
     /// the old connection, which the rule on connections that did not hold covers).
     static let sessionTakenOver: Int32 = 0x8E
 
-    private func connectFirstTime() -> Int32 {
+    /// Connects to `address`; libmosquitto keeps it, with the session properties, for every later
+    /// mosquitto_reconnect, even when this attempt fails.
+    private func connect(to address: BrokerAddress) -> Int32 {
         var properties: OpaquePointer?  // mosquitto_property *
         do {
             properties = try Self.makeSessionProperties(configuration.sessionExpiryInterval)
@@ -240,9 +258,8 @@ final class MosquittoClient {
             return MOSQ_ERR_NOMEM.rawValue
         }
         defer { mosquitto_property_free_all(&properties) }
-        // Stores host, port and properties for every later mosquitto_reconnect, even when it fails.
         return mosquitto_connect_bind_v5(
-            handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive), nil, properties)
+            handle, address.host, Int32(address.port), Int32(configuration.keepAlive), nil, properties)
     }
 
     // MARK: Operations (any thread)

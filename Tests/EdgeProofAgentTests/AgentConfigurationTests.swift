@@ -44,6 +44,28 @@ import Testing
         #expect(configuration.geolocation == nil)
     }
 
+    @Test("broker addresses: a cluster's nodes in order; duplicates, an empty list, junk, or host/port beside them refused")
+    func brokerAddressesListTheNodesOfOneBroker() throws {
+        let agent = "name: agent-001\nlocation: US/California/Santa Clara\nspool: {directory: /tmp/spool}\n"
+        let files = "ca_file: ca.crt, cert_file: agent-001.crt, key_file: agent-001.key"
+        let (directory, file) = try write(agent + "broker: {addresses: [\"127.0.0.1:18883\", \"[::1]:18884\"], \(files)}")
+        defer { directory.remove() }
+        let configuration = try AgentConfiguration.load(file: file, environment: [:])
+        #expect(configuration.broker.clientConfiguration(clientID: "agent-001").addresses.map(\.description) == [
+            "127.0.0.1:18883", "[::1]:18884",
+        ])
+        for bad in [
+            "[\"127.0.0.1:1\", \"127.0.0.1:1\"], \(files)", "[], \(files)", "[\"nope:\"], \(files)",
+            "[\"127.0.0.1:1\"], host: 127.0.0.1, \(files)",
+        ] {
+            let (badDirectory, badFile) = try write(agent + "broker: {addresses: \(bad)}")
+            defer { badDirectory.remove() }
+            #expect(throws: (any Error).self, "\(bad) was accepted") {
+                try AgentConfiguration.load(file: badFile, environment: [:])
+            }
+        }
+    }
+
     @Test func plainScalarsKeepTheirSpellingUntilTheTypeAsksForANumberOrABoolean() throws {
         // Unquoted hex stays the handle as written (implicit YAML typing would make it 2164326417), a plain
         // "yes" is a boolean where one is wanted, and a timestamp-like name stays a string.
