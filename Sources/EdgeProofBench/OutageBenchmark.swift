@@ -124,19 +124,11 @@ public struct OutageBenchmark: Sendable {
                 """.utf8
             ).write(to: work.appending("\(name).yaml"))
             let configuration = try AgentConfiguration.load(file: work.appending("\(name).yaml").path, environment: [:])
-            let spool = try EnvelopeSpool(directory: spoolDirectory)
-            for sequence in 0..<batches {
-                let marker = "\(name)/\(sequence)"
-                expected.append(marker)
-                let sample = MetricSample(
-                    timestamp: Timestamp.string(from: Date()), metricType: "outage-bench",
-                    values: ["marker": .string(marker)])
-                try await spool.enqueue(
-                    EnvelopeSpool.UnsignedBatch(
-                        geographicRegion: configuration.location,
-                        metrics: MetricsBatch(
-                            service: ServiceInfo(name: "outage-bench", version: "1", instanceID: name), samples: [sample])))
-            }
+            let markers = (0..<batches).map { "\(name)/\($0)" }
+            expected += markers
+            try await MarkedBatches.enqueue(
+                markers, into: try EnvelopeSpool(directory: spoolDirectory), location: configuration.location,
+                service: ServiceInfo(name: "outage-bench", version: "1", instanceID: name), metricType: "outage-bench")
             let agent = try Agent(configuration: configuration, signer: signer, logger: logger)
             running.append(agent)
             agentServices += try agent.composed().services
@@ -189,16 +181,7 @@ public struct OutageBenchmark: Sendable {
             throw BenchmarkError("\(measured.left) batches still spooled \(timeout) after the uplink returned")
         }
 
-        var counts: [String: Int] = [:]
-        for file in try FileManager.default.contentsOfDirectory(at: records, includingPropertiesForKeys: nil)
-        where file.lastPathComponent.hasPrefix("records-") {
-            for line in try Data(contentsOf: file).split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-                let record = try JSONDecoder().decode(StoredRecord.self, from: Data(line))
-                for sample in record.metrics.samples {
-                    if let marker = sample.values["marker"]?.stringValue { counts[marker, default: 0] += 1 }
-                }
-            }
-        }
+        let counts = try MarkedBatches.counts(inRecordsDirectory: records)
         var agentCounters: [String: Int] = [:]
         for agent in running { agentCounters.merge(agent.counters) { $0 + $1 } }
         var dropped: [String: Int] = [:]

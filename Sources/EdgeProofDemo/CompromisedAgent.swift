@@ -13,7 +13,7 @@ import Synchronization
 struct CompromisedAgent {
     let agent: String
     let signer: any EnvelopeSigner
-    let broker: MosquittoBroker
+    let broker: any DemoBroker
     let logger: Logger
 
     /// What came of an attack.
@@ -29,11 +29,7 @@ struct CompromisedAgent {
     /// ``DemoScenario/Tamper/joinNonceShareGroup``: subscribes to the collectors' share group instead.
     func send(_ tamper: DemoScenario.Tamper, location: GeographicRegion) async throws -> Observation {
         let topics = TopicTree()
-        let client = try MQTTClient(
-            configuration: MQTTConfiguration(
-                port: Int(broker.port), clientID: agent, caFile: broker.caFile,
-                certificateFile: broker.certificate(for: agent), keyFile: broker.key(for: agent), cleanStart: true),
-            logger: logger)
+        let client = try MQTTClient(configuration: broker.clientConfiguration(for: agent), logger: logger)
         let answers = Mutex<[MQTTMessage]>([])
         let messages = client.messages
         let reader = Task {

@@ -41,10 +41,10 @@ struct DemoPaths: Sendable {
 /// component by hand.
 struct DemoConfigurations {
     let paths: DemoPaths
-    let broker: MosquittoBroker
+    let broker: any DemoBroker
 
     func brokerSection(_ identity: String) -> String {
-        broker.configurationSection(for: identity)
+        broker.brokerSection(for: identity)
     }
 
     /// `gpsd`: the address of each GNSS agent's gpsfake.

@@ -21,7 +21,8 @@ public struct DemoScenario: Sendable {
     public enum Expectation: Sendable, Equatable, CustomStringConvertible {
         case accepted
         case rejected(RejectionReason)
-        /// The broker itself refuses (MQTT v5 reason 135, not authorized).
+        /// The broker itself refuses (mosquitto: MQTT v5 reason 135, not authorized; ejabberd: 0x8F, topic
+        /// filter invalid, for a filter its rules do not grant).
         case refusedByBroker
         /// An enrollment the registrar approves at this level.
         case enrolled(TrustLevel)
@@ -32,7 +33,7 @@ public struct DemoScenario: Sendable {
             switch self {
             case .accepted: "accepted"
             case .rejected(let reason): "rejected (\(reason.code))"
-            case .refusedByBroker: "refused by the broker (135)"
+            case .refusedByBroker: "refused by the broker"
             case .enrolled(let level): "enrolled (\(level))"
             case .verifiedOffline: "every trust block verifies"
             }
@@ -148,6 +149,11 @@ public struct DemoScenario: Sendable {
             name: "joins the collectors' nonce group", agent: "agent-001", location: all[0].location,
             allowlisted: true, expectation: .refusedByBroker, tamper: .joinNonceShareGroup)
     ]
+
+    /// With `--cluster ejabberd`: agent-001 sends steadily through node 1 of the cluster when node 1 is killed.
+    public static let clusterNodeLoss = DemoScenario(
+        name: "cluster node 1 killed mid-run", agent: "agent-001", location: all[0].location, allowlisted: true,
+        expectation: .accepted)
 
     /// `allowlist verify-evidence` after the enrollments: the two enrolled agents' trust blocks re-checked offline.
     public static let evidenceAudit = DemoScenario(

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeProofService
 import EdgeProofCore
 import EdgeProofDemo
+import EdgeProofLocalStack
 import EdgeProofStorage
 import Foundation
 
@@ -18,7 +19,8 @@ extension EdgeProof {
                 join the collectors' nonce group refused by the broker; agent-001 after ten power losses of its TPM
                 (accepted); three agents signing their GNSS receiver's fix (gpsd fed by gpsfake) against a Santa Clara
                 fence: inside (accepted), outside (location_outside_fence), too inaccurate
-                (location_accuracy_insufficient); in passthrough and enforce mode. Prints a table, where the records are, re-verifies them, stops everything it
+                (location_accuracy_insufficient); in passthrough and enforce mode. With --cluster ejabberd, the same on a
+                2-node ejabberd cluster (no site phase), then node 1 killed while agent-001 sends. Prints a table, where the records are, re-verifies them, stops everything it
                 started, and exits 1 if any outcome differs from the expected one.
                 """
         )
@@ -26,11 +28,37 @@ extension EdgeProof {
         @Option(help: "Work directory for certificates, configuration, TPM-signed records and spools (default: a new temporary directory).")
         var workdir: String?
 
+        @Option(
+            help: """
+                Run on a clustered MQTT engine instead of one mosquitto: 'ejabberd' starts a 2-node ejabberd cluster on \
+                127.0.0.1 (installed with scripts/install-deps.sh --with-ejabberd when missing), agents on node 1, the \
+                gateway, collector and registrar on node 2, and kills node 1 mid-run.
+                """)
+        var cluster: ClusterEngine?
+
+        enum ClusterEngine: String, ExpressibleByArgument, CaseIterable {
+            case ejabberd
+        }
+
         func run() async throws {
             let directory =
                 workdir.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("edgeproof-demo-\(UUID().uuidString.prefix(8))")
-            let runner = DemoRunner(workdir: directory) { line in print("· \(line)") }
+            if cluster == .ejabberd, !EjabberdCluster.isInstalled {
+                print("· ejabberd is missing: scripts/install-deps.sh --with-ejabberd")
+                // Its output is the user's to see (apt-get); the demo waits for it before starting anything.
+                let installer = Process()
+                installer.executableURL = URL(fileURLWithPath: PackagePaths.script("scripts/install-deps.sh"))
+                installer.arguments = ["--with-ejabberd"]
+                try installer.run()
+                installer.waitUntilExit()
+                guard installer.terminationStatus == 0, EjabberdCluster.isInstalled else {
+                    throw ValidationError(
+                        "could not install ejabberd (scripts/install-deps.sh --with-ejabberd exited \(installer.terminationStatus))")
+                }
+            }
+            let engine: DemoRunner.Engine = cluster == .ejabberd ? .ejabberd : .mosquitto
+            let runner = DemoRunner(workdir: directory, engine: engine) { line in print("· \(line)") }
             let report = try await runner.run()
 
             print("")

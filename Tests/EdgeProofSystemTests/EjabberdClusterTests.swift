@@ -1,6 +1,7 @@
 import EdgeProofAgent
 import EdgeProofCollector
 import EdgeProofCore
+import EdgeProofDemo
 import EdgeProofGateway
 import EdgeProofMQTT
 import EdgeProofService
@@ -20,6 +21,23 @@ import Testing
 struct EjabberdClusterTests {
     static let agents = ["agent-001", "agent-002", "agent-003"]
     static let batchesPerAgent = 40
+
+    @Test("edgeproof demo --cluster ejabberd: every scenario ends as on mosquitto, and node 1 killed mid-run loses and duplicates nothing")
+    func demoRunsOnTheCluster() async throws {
+        let work = try TemporaryDirectory(prefix: "edgeproof-demo-cluster-test")
+        defer { work.remove() }
+        let report = try await DemoRunner(workdir: work.url, engine: .ejabberd) { _ in }.run()
+        for outcome in report.outcomes {
+            #expect(outcome.passed, "\(outcome.scenario.name)/\(outcome.mode): \(outcome.observed)")
+        }
+        let scenarios = DemoScenario.all + DemoScenario.gnss + DemoScenario.attacks + DemoScenario.faults
+        #expect(report.outcomes.filter { DemoRunner.modes.contains($0.mode) }.count == scenarios.count * DemoRunner.modes.count)
+        #expect(report.outcomes.filter { $0.mode == "site" }.isEmpty, "the site phase bridges two mosquittos")
+        let nodeLoss = try #require(report.outcomes.first { $0.mode == "cluster" })
+        #expect(nodeLoss.observed.contains("\(DemoRunner.nodeLossBatches)/\(DemoRunner.nodeLossBatches) stored"))
+        #expect(nodeLoss.observed.contains(" 0 twice"))
+        #expect(report.passed, "a stored record does not verify")
+    }
 
     @Test("broker/acl's rules hold on ejabberd: an agent cannot publish as another agent nor as a gateway, nor read the collectors' stream")
     func accessRulesMatchMosquittos() async throws {
@@ -134,18 +152,11 @@ struct EjabberdClusterTests {
                 """.utf8
             ).write(to: work.appending("\(agent).yaml"))
             let configuration = try AgentConfiguration.load(file: work.appending("\(agent).yaml").path, environment: [:])
-            let queue = try EnvelopeSpool(directory: spool)
-            for sequence in 0..<Self.batchesPerAgent {
-                let marker = "\(agent)/\(sequence)"
-                expected.append(marker)
-                try await queue.enqueue(
-                    EnvelopeSpool.UnsignedBatch(
-                        geographicRegion: configuration.location,
-                        metrics: MetricsBatch(
-                            service: ServiceInfo(name: "cluster", version: "1", instanceID: agent),
-                            samples: [MetricSample(timestamp: Timestamp.string(from: Date()), metricType: "marker",
-                                values: ["marker": .string(marker)])])))
-            }
+            let markers = (0..<Self.batchesPerAgent).map { "\(agent)/\($0)" }
+            expected += markers
+            try await MarkedBatches.enqueue(
+                markers, into: try EnvelopeSpool(directory: spool), location: configuration.location,
+                service: ServiceInfo(name: "cluster", version: "1", instanceID: agent))
             agents.append(try Agent(configuration: configuration, signer: try #require(signers[agent]), logger: logger))
         }
         let total = Self.agents.count * Self.batchesPerAgent
@@ -172,13 +183,8 @@ struct EjabberdClusterTests {
         try await agentServices.stop()
         try await running.stop()
 
-        var counts: [String: Int] = [:]
+        let counts = try MarkedBatches.counts(inRecordsDirectory: work.appending("records"))
         let stored = try PartitionedBrokersTests.records(in: work.appending("records"))
-        for record in stored {
-            for sample in record.metrics.samples {
-                if let marker = sample.values["marker"]?.stringValue { counts[marker, default: 0] += 1 }
-            }
-        }
         #expect(expected.filter { counts[$0] == nil }.isEmpty, "lost: \(expected.filter { counts[$0] == nil })")
         #expect(counts.values.allSatisfy { $0 == 1 }, "stored twice: \(counts.filter { $0.value > 1 })")
         #expect(Set(stored.map(\.nonce)).count == stored.count)

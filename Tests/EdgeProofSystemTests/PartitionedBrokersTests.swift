@@ -99,18 +99,11 @@ struct PartitionedBrokersTests {
                 """.utf8
             ).write(to: work.appending("\(agent).yaml"))
             let configuration = try AgentConfiguration.load(file: work.appending("\(agent).yaml").path, environment: [:])
-            let queue = try EnvelopeSpool(directory: spool)
-            for sequence in 0..<15 {
-                let marker = "\(agent)/\(sequence)"
-                expected.append(marker)
-                try await queue.enqueue(
-                    EnvelopeSpool.UnsignedBatch(
-                        geographicRegion: configuration.location,
-                        metrics: MetricsBatch(
-                            service: ServiceInfo(name: "partitions", version: "1", instanceID: agent),
-                            samples: [MetricSample(timestamp: Timestamp.string(from: Date()), metricType: "marker",
-                                values: ["marker": .string(marker)])])))
-            }
+            let markers = (0..<15).map { "\(agent)/\($0)" }
+            expected += markers
+            try await MarkedBatches.enqueue(
+                markers, into: try EnvelopeSpool(directory: spool), location: configuration.location,
+                service: ServiceInfo(name: "partitions", version: "1", instanceID: agent))
             agents.append(try Agent(configuration: configuration, signer: try #require(signers[agent]), logger: logger))
         }
         for agent in agents { services += try agent.composed().services }
@@ -149,12 +142,7 @@ struct PartitionedBrokersTests {
 
         try await running.stop()
         let stored = try Self.records(in: work.appending("records"))
-        var counts: [String: Int] = [:]
-        for record in stored {
-            for sample in record.metrics.samples {
-                if let marker = sample.values["marker"]?.stringValue { counts[marker, default: 0] += 1 }
-            }
-        }
+        let counts = try MarkedBatches.counts(inRecordsDirectory: work.appending("records"))
         #expect(expected.filter { counts[$0] == nil }.isEmpty, "lost: \(expected.filter { counts[$0] == nil })")
         #expect(counts.values.allSatisfy { $0 == 1 }, "stored twice: \(counts.filter { $0.value > 1 })")
         #expect(Set(stored.map(\.nonce)).count == stored.count)
