@@ -165,6 +165,10 @@ let package = Package(
             dependencies: [
                 "EdgeProofCore", "EdgeProofMQTT",
                 .product(name: "Logging", package: "swift-log"),
+                // ClientCertificateIssuer: thousands of client certificates for benches, in-process.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -50,7 +50,7 @@ public struct EndToEndBenchmark: Sendable {
         defer { work.remove() }
         let names = (0..<agents).map { String(format: "load-%03d", $0) }
         let broker = try await MosquittoBroker.start(
-            clients: ["gateway", "collector-1", "monitor"] + names, directory: TemporaryDirectory(at: work.appending("broker")))
+            clients: ["gateway", "collector-1", "monitor"], fleet: names, directory: TemporaryDirectory(at: work.appending("broker")))
         defer { broker.stop() }
         var logger = Logger(label: "edgeproof.bench")
         logger.logLevel = .critical

@@ -65,18 +65,22 @@ public final class MosquittoBroker: Sendable {
     /// Makes certificates for `clients` (plus CA and broker certificate), then starts mosquitto and waits
     /// until it accepts connections. Without `port`, a free port is chosen, and up to three are tried.
     /// Without `directory`, a new temporary directory is made (and removed by ``close()``).
+    /// `fleet`: agents whose certificates are issued in this process (``ClientCertificateIssuer``), for
+    /// benches with thousands of them; they are clients of the broker like the others.
     public static func start(
-        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil, profile: Profile = .central
+        clients: [String], fleet: [String] = [], directory: TemporaryDirectory? = nil, port: UInt16? = nil,
+        profile: Profile = .central
     ) throws -> MosquittoBroker {
         let ownsDirectory = directory == nil
         let directory = try directory ?? TemporaryDirectory(prefix: "edgeproof-mosquitto")
         do {
             try generateCertificates(clients, in: directory)
+            if !fleet.isEmpty { try ClientCertificateIssuer(directory: directory.url).issue(fleet) }
             var failures = [String]()
             for _ in 0..<(port == nil ? 3 : 1) {
                 let candidate = try port ?? FreePort.next()
                 let broker = MosquittoBroker(
-                    port: candidate, directory: directory, clients: clients, profile: profile,
+                    port: candidate, directory: directory, clients: clients + fleet, profile: profile,
                     ownsDirectory: ownsDirectory)
                 do {
                     try broker.launch()

@@ -18,10 +18,11 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async t
 extension MosquittoBroker {
     /// ``start(clients:directory:port:)``, waited for off the cooperative pool (see `offThePool`).
     public static func start(
-        clients: [String], directory: TemporaryDirectory? = nil, port: UInt16? = nil, profile: Profile = .central
+        clients: [String], fleet: [String] = [], directory: TemporaryDirectory? = nil, port: UInt16? = nil,
+        profile: Profile = .central
     ) async throws -> MosquittoBroker {
         try await offThePool {
-            try start(clients: clients, directory: directory, port: port, profile: profile) as MosquittoBroker
+            try start(clients: clients, fleet: fleet, directory: directory, port: port, profile: profile) as MosquittoBroker
         }
     }
 

@@ -21,7 +21,10 @@ protocol MosquittoEvents: AnyObject, Sendable {
 /// touches libmosquitto.
 ///
 /// The loop is ours rather than `mosquitto_loop_start`'s: that one gives up for good after a TLS
-/// or protocol error (a broker killed mid-handshake), and an edge client must keep reconnecting.
+/// or protocol error (a broker killed mid-handshake), and an edge client must keep reconnecting. It waits
+/// with poll(2) rather than `mosquitto_loop`'s select(2), which refuses any socket numbered
+/// FD_SETSIZE (1024) or above: a process with a thousand clients (a bench's simulated agents; each
+/// client holds three descriptors) would have every later client fail with "invalid function arguments".
 final class MosquittoClient {
     private static let libraryInitialized: Bool = {
         mosquitto_lib_init()
@@ -35,10 +38,24 @@ final class MosquittoClient {
     /// Signalled to cut a reconnect backoff short when stopping.
     private let wakeUp = DispatchSemaphore(value: 0)
     private let exited = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// A pipe whose read end the network thread polls beside the socket: other threads write a byte after
+    /// queueing a packet, so that it goes out at once (libmosquitto's own wake-up pipe serves select only).
+    private let wakePipe: (read: Int32, write: Int32)
 
     init(configuration: MQTTConfiguration, events: any MosquittoEvents) throws(MQTTError) {
         _ = Self.libraryInitialized
+        var pipeDescriptors: [Int32] = [-1, -1]
+        guard pipe(&pipeDescriptors) == 0 else {
+            throw MQTTError.library(MOSQ_ERR_ERRNO.rawValue, "wake-up pipe: \(String(cString: strerror(errno)))")
+        }
+        for descriptor in pipeDescriptors {
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        }
+        wakePipe = (pipeDescriptors[0], pipeDescriptors[1])
         guard let handle = mosquitto_new(configuration.clientID, configuration.cleanStart, nil) else {
+            close(pipeDescriptors[0])
+            close(pipeDescriptors[1])
             throw MQTTError.library(MOSQ_ERR_NOMEM.rawValue, "mosquitto_new")
         }
         self.handle = handle
@@ -49,6 +66,8 @@ final class MosquittoClient {
 
     deinit {
         mosquitto_destroy(handle)
+        close(wakePipe.read)
+        close(wakePipe.write)
     }
 
     /// QoS 1 messages the broker may send before our acknowledgements (MQTT v5 Receive Maximum).
@@ -159,6 +178,7 @@ final class MosquittoClient {
             return
         }
         _ = mosquitto_disconnect_v5(handle, 0, nil)
+        wakeNetworkThread()
         wakeUp.signal()
         await waitForExit()
     }
@@ -195,7 +215,7 @@ final class MosquittoClient {
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 var loopRC = MOSQ_ERR_SUCCESS.rawValue
                 while loopRC == MOSQ_ERR_SUCCESS.rawValue && !isStopping {
-                    loopRC = mosquitto_loop(handle, 1000, 1)
+                    loopRC = step(timeout: 1000)
                 }
                 if isStopping { break }
                 // The backoff starts over only after a connection that held. One lost soon after it was
@@ -228,13 +248,48 @@ final class MosquittoClient {
             delay = min(delay * 2, configuration.reconnectDelay.upperBound)
         }
         // Let the DISCONNECT queued by stop() reach the broker.
-        for _ in 0..<10 where mosquitto_loop(handle, 100, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+        for _ in 0..<10 where step(timeout: 100) == MOSQ_ERR_SUCCESS.rawValue {}
         let waiters = exited.withLock { state in
             state.done = true
             defer { state.waiters = [] }
             return state.waiters
         }
         waiters.forEach { $0.resume() }
+    }
+
+    /// One turn of the network loop on the connected socket: waits up to `timeout` ms for the socket or a
+    /// wake-up, reads (which also drives the TLS handshake), writes what is queued, and keeps the
+    /// connection alive. MOSQ_ERR_SUCCESS while the connection lives; on an error libmosquitto has already
+    /// closed the socket and called the disconnect callback.
+    private func step(timeout: Int32) -> Int32 {
+        let socket = mosquitto_socket(handle)
+        guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        let wantsWrite = mosquitto_want_write(handle)
+        var descriptors = [
+            pollfd(fd: socket, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0),
+        ]
+        if poll(&descriptors, 2, timeout) < 0, errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if descriptors[1].revents & Int16(POLLIN) != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            while read(wakePipe.read, &drain, drain.count) > 0 {}
+        }
+        if descriptors[0].revents != 0 {
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(handle) < 0 { return rc == 0 ? MOSQ_ERR_CONN_LOST.rawValue : rc }
+        }
+        // After reading too: acknowledgements and subscriptions queued by the callbacks go out in this turn.
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(handle) < 0 { return rc == 0 ? MOSQ_ERR_CONN_LOST.rawValue : rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    /// Makes the network thread write what another thread has just queued.
+    private func wakeNetworkThread() {
+        var byte: UInt8 = 1
+        _ = write(wakePipe.write, &byte, 1)
     }
 
     /// When the current connection was made (uptime nanoseconds, 0 for none), set by the connect callback
@@ -278,12 +333,14 @@ final class MosquittoClient {
         }
         if rc == MOSQ_ERR_NO_CONN.rawValue, message.qos == .atLeastOnce { return messageID }
         try MQTTError.check(rc, "publish to \(message.topic)")
+        wakeNetworkThread()
         return messageID
     }
 
     func subscribe(_ filter: String, qos: MQTTQoS) throws(MQTTError) -> Int32 {
         var messageID: Int32 = 0
         try MQTTError.check(mosquitto_subscribe_v5(handle, &messageID, filter, qos.rawValue, 0, nil), "subscribe to \(filter)")
+        wakeNetworkThread()
         return messageID
     }
 
