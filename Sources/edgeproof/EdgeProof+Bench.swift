@@ -8,7 +8,7 @@ extension EdgeProof {
             abstract: "Measurements. Each prints a table and, as its last line, one JSON object of figures.",
             subcommands: [
                 Verify.self, Agent.self, Transport.self, EndToEnd.self, Scale.self, Soak.self, Drain.self, Attest.self,
-                Enroll.self, Fence.self, Outage.self,
+                Enroll.self, Fence.self, Outage.self, Idle.self, HoldIdle.self,
             ]
         )
     }
