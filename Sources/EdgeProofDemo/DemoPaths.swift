@@ -27,6 +27,8 @@ struct DemoPaths: Sendable {
     /// The edge site: its broker's directory and the bridging gateway's durable queues.
     var siteBroker: URL { root.appendingPathComponent("site-broker") }
     var relay: URL { root.appendingPathComponent("relay") }
+    /// The second partition's broker (its own CA).
+    var partitionBroker: URL { root.appendingPathComponent("partition-b-broker") }
 
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 
@@ -42,16 +44,28 @@ struct DemoPaths: Sendable {
 struct DemoConfigurations {
     let paths: DemoPaths
     let broker: any DemoBroker
+    /// A second partition collector-1 also subscribes to (`brokers:`), when the demo runs one.
+    var partition: MosquittoBroker? = nil
 
     func brokerSection(_ identity: String) -> String {
         broker.brokerSection(for: identity)
+    }
+
+    /// collector-1's broker section: `brokers:` with both partitions' brokers when there are two.
+    func collectorBrokerSection() -> String {
+        guard let partition, let central = broker as? MosquittoBroker else { return brokerSection("collector-1") }
+        func entry(_ broker: MosquittoBroker) -> String {
+            "  - {host: 127.0.0.1, port: \(broker.port), ca_file: \(broker.caFile), "
+                + "cert_file: \(broker.certificate(for: "collector-1")), key_file: \(broker.key(for: "collector-1"))}"
+        }
+        return "brokers:\n\(entry(central))\n\(entry(partition))"
     }
 
     /// `gpsd`: the address of each GNSS agent's gpsfake.
     func write(agents scenarios: [DemoScenario], gpsd: [String: String] = [:]) throws {
         let collector = """
             id: collector-1
-            \(brokerSection("collector-1"))
+            \(collectorBrokerSection())
             allowlist_file: \(paths.allowlist.path)
             nonce_key_file: \(paths.nonceKeys.path)
             records:

@@ -71,24 +71,33 @@ public struct DemoRunner: Sendable {
         let clients = ["gateway", "collector-1", "registrar-1", "monitor", Self.bridge] + agents
         let broker: any DemoBroker
         let cluster: EjabberdCluster?
+        let partition: MosquittoBroker?
         switch engine {
         case .mosquitto:
             broker = try await MosquittoBroker.start(clients: clients, directory: TemporaryDirectory(at: paths.broker))
             cluster = nil
+            partition = try await MosquittoBroker.start(
+                clients: Self.partitionClients, directory: TemporaryDirectory(at: paths.partitionBroker))
         case .ejabberd:
             let started = try EjabberdCluster.start(nodes: 2, clients: clients, directory: TemporaryDirectory(at: paths.broker))
             broker = started
             cluster = started
+            partition = nil
         }
         say("started \(broker.summary)")
+        if let partition {
+            say("started a second partition's mosquitto (pid \(partition.pid.map(String.init) ?? "?")) on 127.0.0.1:\(partition.port), its own CA")
+        }
         var tpms: [SoftwareTPM] = []
         var receivers: [GPSFake] = []
         defer {
             receivers.forEach { $0.stop() }
             tpms.forEach { $0.stop() }
             (broker as? MosquittoBroker)?.stop()
+            partition?.stop()
             cluster?.stop()
-            say("stopped the \(engine.rawValue) broker, \(tpms.count) swtpm instances and \(receivers.count) gpsfake instances")
+            let brokers = partition == nil ? "the \(engine.rawValue) broker" : "both partitions' mosquittos"
+            say("stopped \(brokers), \(tpms.count) swtpm instances and \(receivers.count) gpsfake instances")
         }
 
         // The GNSS agents' receivers: gpsd fed by gpsfake, one per agent, from NMEA logs written here.
@@ -138,7 +147,7 @@ public struct DemoRunner: Sendable {
         }
         say("allowlist \(paths.allowlist.path): \(allowlist.entries.map { "\($0.name) (configured)" }.joined(separator: ", ")); the rest enroll")
 
-        let configs = DemoConfigurations(paths: paths, broker: broker)
+        let configs = DemoConfigurations(paths: paths, broker: broker, partition: partition)
         try configs.write(agents: DemoScenario.all + DemoScenario.enrollments + DemoScenario.gnss, gpsd: gpsd)
 
         let (monitor, statuses) = try await broker.statusMonitor(logger: serviceLogger)
@@ -184,6 +193,11 @@ public struct DemoRunner: Sendable {
             if let central = broker as? MosquittoBroker {
                 outcomes += try await runSite(
                     paths: paths, central: central, signer: signers[DemoScenario.site[0].agent], statuses: statuses)
+                if let partition {
+                    outcomes += try await runPartition(
+                        paths: paths, central: central, partition: partition,
+                        signer: signers[DemoScenario.partition[0].agent])
+                }
             }
             if let cluster {
                 outcomes.append(

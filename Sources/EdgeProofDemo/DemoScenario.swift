@@ -150,6 +150,17 @@ public struct DemoScenario: Sendable {
             allowlisted: true, expectation: .refusedByBroker, tamper: .joinNonceShareGroup)
     ]
 
+    /// A second partition (its own broker and CA, its own gateway; collector-1 on both brokers): agent-001 sends
+    /// there, then its stored envelope is replayed through the first broker.
+    public static let partition: [DemoScenario] = [
+        DemoScenario(
+            name: "on partition b, one collector for both", agent: "agent-001", location: all[0].location,
+            allowlisted: true, expectation: .accepted),
+        DemoScenario(
+            name: "its envelope replayed via the first broker", agent: "agent-001", location: all[0].location,
+            allowlisted: true, expectation: .rejected(.nonceReplayed)),
+    ]
+
     /// With `--cluster ejabberd`: agent-001 sends steadily through node 1 of the cluster when node 1 is killed.
     public static let clusterNodeLoss = DemoScenario(
         name: "cluster node 1 killed mid-run", agent: "agent-001", location: all[0].location, allowlisted: true,

@@ -68,15 +68,22 @@ struct SystemTests {
         #expect(site.map(\.scenario.name) == DemoScenario.site.map(\.name))
         for outcome in site { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
 
-        // Only the accepted envelopes are stored, each once: agent-001's two and agent-006's one per mode, and
-        // agent-001's two through the site.
+        // A second partition: agent-001 accepted on broker b by the same collector; its envelope replayed through
+        // the first broker refused by that collector's one replay cache.
+        let partition = report.outcomes.filter { $0.mode == "partition" }
+        #expect(partition.map(\.scenario.name) == DemoScenario.partition.map(\.name))
+        for outcome in partition { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
+        #expect(partition.last?.rejection?.reasonCode == "nonce_replayed")
+
+        // Only the accepted envelopes are stored, each once: agent-001's two and agent-006's one per mode,
+        // agent-001's two through the site and its one on partition b.
         let lines = try FileManager.default.contentsOfDirectory(at: report.recordsDirectory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("records-") }
             .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
         let records = try lines.map { try JSONDecoder().decode(StoredRecord.self, from: Data($0)) }
         // Each record says how strongly its key was proven when it was accepted.
         #expect(records.allSatisfy { $0.trustLevel == .tpmEKCert && $0.attestedAt != nil })
-        #expect(records.count == accepted.count * DemoRunner.modes.count + DemoScenario.site.count)
+        #expect(records.count == accepted.count * DemoRunner.modes.count + DemoScenario.site.count + 1)
         #expect(records.allSatisfy { $0.agentName == "agent-001" || $0.agentName == "agent-006" })
         // agent-006's records carry its receiver's fix, inside the fence, with the receiver's GST accuracy.
         let gnss = records.filter { $0.agentName == "agent-006" }
