@@ -26,7 +26,9 @@ struct EjabberdClusterTests {
     func demoRunsOnTheCluster() async throws {
         let work = try TemporaryDirectory(prefix: "edgeproof-demo-cluster-test")
         defer { work.remove() }
-        let report = try await DemoRunner(workdir: work.url, engine: .ejabberd) { _ in }.run()
+        let report = try await DemoTurns.shared.run {
+            try await DemoRunner(workdir: work.url, engine: .ejabberd) { _ in }.run()
+        }
         for outcome in report.outcomes {
             #expect(outcome.passed, "\(outcome.scenario.name)/\(outcome.mode): \(outcome.observed)")
         }

@@ -17,7 +17,7 @@ struct SystemTests {
     func demoScenarios() async throws {
         let work = try TemporaryDirectory(prefix: "edgeproof-demo-test")
         defer { work.remove() }
-        let report = try await DemoRunner(workdir: work.url) { _ in }.run()
+        let report = try await DemoTurns.shared.run { try await DemoRunner(workdir: work.url) { _ in }.run() }
 
         // Rejections come from the collector in passthrough and from the gateway in enforce mode.
         let rejected: [String: (ValidationType, String)] = [
@@ -111,7 +111,8 @@ struct SystemTests {
             for component in ["collector/collector-1", "collector/collector-2", "gateway/gateway"] {
                 try await statuses.waitForOnline(component)
             }
-            let agent = try system.agent("agent-001")
+            // Generous timeouts: this is about where envelopes end up, and a loaded CI machine is slow.
+            let agent = try system.agent("agent-001", nonceTimeout: 30, receiptTimeout: 30)
             var nonces: Set<String> = []
             for _ in 0..<6 {
                 guard case .accepted(let receipt) = try await agent.runOnce() else {
