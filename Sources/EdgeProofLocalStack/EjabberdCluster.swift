@@ -219,11 +219,17 @@ public final class EjabberdCluster: Sendable {
     }
 
     /// `ejabberd_admin:join_cluster` on `node`, called through a short-lived Erlang node that knows the cookie.
+    /// The join restarts ejabberd on `node` and copies the tables; on a loaded machine that outlasts any
+    /// fixed RPC timeout now and then, so success is the cluster's membership, asked for until it shows both.
     private func join(_ node: Node, to first: Node) throws {
         let call = """
-            R = rpc:call('\(node.erlangName)', ejabberd_admin, join_cluster, [<<"\(first.erlangName)">>], 60000), \
-            N = rpc:call('\(node.erlangName)', ejabberd_cluster, get_nodes, []), \
-            io:format("~p ~p~n", [R, N]), halt(0).
+            Node = '\(node.erlangName)', First = '\(first.erlangName)', \
+            R = rpc:call(Node, ejabberd_admin, join_cluster, [atom_to_binary(First)], 120000), \
+            Members = fun Ask(0) -> rpc:call(Node, ejabberd_cluster, get_nodes, []); \
+                          Ask(K) -> N = rpc:call(Node, ejabberd_cluster, get_nodes, []), \
+                              case is_list(N) andalso lists:member(Node, N) andalso lists:member(First, N) of \
+                                  true -> N; false -> timer:sleep(1000), Ask(K - 1) end end, \
+            io:format("~p~n~p~n", [R, Members(90)]), halt(0).
             """
         var environment = ProcessInfo.processInfo.environment
         environment["HOME"] = directory.path
@@ -234,7 +240,8 @@ public final class EjabberdCluster: Sendable {
              "-kernel", "inet_dist_use_interface", "{127,0,0,1}", "-eval", call],
             environment: environment)
         let answer = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard result.status == 0, answer.hasPrefix("ok "), answer.contains(first.erlangName), answer.contains(node.erlangName) else {
+        let members = answer.split(separator: "\n").last.map(String.init) ?? ""
+        guard result.status == 0, members.contains("'\(first.erlangName)'"), members.contains("'\(node.erlangName)'") else {
             throw LocalStackError(
                 "\(node.erlangName) did not join \(first.erlangName): \(answer) \(result.standardError)\n\(diagnostics())")
         }

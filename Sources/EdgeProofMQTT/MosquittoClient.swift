@@ -300,8 +300,10 @@ final class MosquittoClient {
     /// When the current connection was made (uptime nanoseconds, 0 for none), set by the connect callback
     /// so that the network loop can tell a connection that held from one lost at once.
     let connectedAt = Atomic<UInt64>(0)
-    /// A connection that lasted this long (the longest reconnect delay, at least a second) resets the backoff.
-    private var stableNanoseconds: UInt64 { UInt64(max(configuration.reconnectDelay.upperBound, 1) * 1e9) }
+    /// A connection that lasted this long (twice the longest reconnect delay, at least a second) resets the
+    /// backoff. Twice: a connection taken over by a twin that waited the longest delay lasted about that
+    /// long, and must not count as held (brokers before mosquitto 2.0.15 give no reason code to tell).
+    private var stableNanoseconds: UInt64 { UInt64(max(configuration.reconnectDelay.upperBound * 2, 1) * 1e9) }
     /// The reason code of the broker's last DISCONNECT, taken by the network loop.
     let lastDisconnectReason = Atomic<Int32>(0)
     /// MQTT v5 reason code 0x8E, Session taken over (sent by mosquitto from 2.0.15 on; 2.0.11 just closes

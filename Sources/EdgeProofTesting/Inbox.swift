@@ -22,7 +22,7 @@ public final class Inbox: Sendable {
     /// Waits until `condition` holds for what arrived, or `timeout` passes; returns what arrived.
     @discardableResult
     public func wait(
-        timeout: Duration = .seconds(10), until condition: ([MQTTMessage]) -> Bool
+        timeout: Duration = Poll.patience, until condition: ([MQTTMessage]) -> Bool
     ) async throws -> [MQTTMessage] {
         _ = try await Poll.until(timeout: timeout) { condition(self.messages) }
         return messages
@@ -30,20 +30,20 @@ public final class Inbox: Sendable {
 
     /// Waits until at least `count` messages arrived, or `timeout` passed; returns what arrived.
     @discardableResult
-    public func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws -> [MQTTMessage] {
+    public func waitFor(_ count: Int, timeout: Duration = Poll.patience) async throws -> [MQTTMessage] {
         try await wait(timeout: timeout) { $0.count >= count }
     }
 
     /// Waits for the first message matching `predicate`; nil if none arrived within `timeout`.
     public func first(
-        timeout: Duration = .seconds(10), where predicate: (MQTTMessage) -> Bool
+        timeout: Duration = Poll.patience, where predicate: (MQTTMessage) -> Bool
     ) async throws -> MQTTMessage? {
         try await wait(timeout: timeout) { $0.contains(where: predicate) }.first(where: predicate)
     }
 
     /// Waits until `count` messages match `predicate`; returns the matches (fewer on timeout).
     public func all(
-        _ count: Int, timeout: Duration = .seconds(10), where predicate: (MQTTMessage) -> Bool
+        _ count: Int, timeout: Duration = Poll.patience, where predicate: (MQTTMessage) -> Bool
     ) async throws -> [MQTTMessage] {
         try await wait(timeout: timeout) { $0.filter(predicate).count >= count }.filter(predicate)
     }

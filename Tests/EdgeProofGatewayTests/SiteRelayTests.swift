@@ -29,6 +29,12 @@ struct SiteRelayTests {
             statusInterval: .seconds(60))
     }
 
+    /// The expiry a relayed message may carry: its own, less whole seconds up to those that passed since `sent`.
+    private static func countedDown(from expiry: UInt32, since sent: ContinuousClock.Instant) -> ClosedRange<UInt32> {
+        let passed = UInt32(min((ContinuousClock.now - sent).components.seconds + 1, Int64(expiry)))
+        return (expiry - passed)...expiry
+    }
+
     @Test func nonceRequestsGoUpWithTheirPropertiesAndAnswersComeDownToTheAgentsOwnTopic() async throws {
         let directory = try TemporaryDirectory(prefix: "edgeproof-relay-gateway")
         defer { directory.remove() }
@@ -42,6 +48,8 @@ struct SiteRelayTests {
         defer { running.cancel() }  // on a failed expectation; the end of the test also waits for it
 
         let correlation = Data([1, 2, 3, 4])
+        // The relay counts down a message's expiry by the time it held the message: at most the time that passed here.
+        var sent = ContinuousClock.now
         siteLink.deliver(
             MQTTMessage(
                 topic: site.agentNonceRequest("agent-001"), payload: Data("{}".utf8),
@@ -56,13 +64,14 @@ struct SiteRelayTests {
         #expect(up.properties.correlationData == correlation)
         #expect(up.properties.responseTopic == central.agentNonceResponse("agent-001"))
         #expect(up.properties.userProperties.map(\.value) == ["x", "y"])  // passthrough: verbatim, in order
-        #expect((29...30).contains(up.properties.messageExpiryInterval ?? 0))
+        #expect(Self.countedDown(from: 30, since: sent).contains(up.properties.messageExpiryInterval ?? 0))
         // Subscribed upstream to the agent's answers before anything of it went up.
         #expect(Set(upstreamLink.subscriptions).isSuperset(of: [
             central.agentNonceResponse("agent-001"), central.agentReceipts("agent-001"),
             central.agentRejections("agent-001"),
         ]))
 
+        sent = ContinuousClock.now
         upstreamLink.deliver(
             MQTTMessage(
                 topic: central.agentNonceResponse("agent-001"), payload: Data(#"{"nonce":"n"}"#.utf8),
@@ -75,7 +84,7 @@ struct SiteRelayTests {
         let down = try #require(siteLink.published(on: site.agentNonceResponse("agent-001")).first)
         #expect(down.payload == Data(#"{"nonce":"n"}"#.utf8))
         #expect(down.properties.correlationData == correlation)
-        #expect((299...300).contains(down.properties.messageExpiryInterval ?? 0))
+        #expect(Self.countedDown(from: 300, since: sent).contains(down.properties.messageExpiryInterval ?? 0))
         try await Task.sleep(for: .milliseconds(100))
         #expect(siteLink.published.allSatisfy { !$0.topic.contains("agent-999") })
         #expect(gateway.counters["relay.down.unexpected"] == 1)

@@ -51,7 +51,9 @@ node)
     export EJABBERD_CONFIG_PATH=$dir/ejabberd.yml
     export EJABBERD_LOG_PATH=$dir/log/ejabberd.log
     export ERL_CRASH_DUMP=$dir/log/erl_crash.dump
-    program=(erl -name "$name@127.0.0.1" -noinput -noshell +K true -start_epmd false
+    # +sbwt none: idle schedulers sleep instead of spinning, which would take CPU from everything beside the node.
+    program=(erl -name "$name@127.0.0.1" -noinput -noshell +K true +sbwt none +sbwtdcpu none +sbwtdio none
+        -start_epmd false
         -kernel inet_dist_use_interface "{127,0,0,1}" inet_dist_listen_min "$3" inet_dist_listen_max "$3"
         -mnesia dir "\"$dir/spool\"" -s ejabberd)
     identity_file=environ identity="EJABBERD_CONFIG_PATH=$EJABBERD_CONFIG_PATH"
