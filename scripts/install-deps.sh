@@ -22,6 +22,7 @@ packages=(
     libssl-dev openssl                            # TLS for libmosquitto; certificate generation
     python3 python3-pip                           # the strict-JSON differential tests' reference parser; schema checks
     gpsd gpsd-clients                             # GNSS daemon the agent reads; gpsfake replays the demo's NMEA logs
+    prometheus                                    # promtool: the tests check every /metrics endpoint with it
 )
 # A clustered MQTT engine (Debian's ejabberd 23.01 with mod_mqtt); opt-in: about 60 MB with Erlang. The
 # package's own service is never used (nor started here: no init system in CI); EdgeProof runs its nodes.
@@ -55,4 +56,12 @@ fi
 if ! python3 -c "import shapely, pyproj" 2>/dev/null; then
     echo "installing: shapely, pyproj (PyPI)" >&2
     python3 -m pip install --quiet "shapely>=2" "pyproj>=3.5"
+fi
+
+# The OpenTelemetry tests read the collector's OTLP JSON files with the official protobuf definitions
+# (opentelemetry-proto) and send to the agent's OTLP/HTTP intake with the SDK's own exporter.
+if ! python3 -c "import opentelemetry.proto, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" 2>/dev/null; then
+    echo "installing: opentelemetry-proto, -sdk, -exporter-otlp-proto-http (PyPI)" >&2
+    python3 -m pip install --quiet "opentelemetry-proto==1.45.2" "opentelemetry-sdk==1.45.2" \
+        "opentelemetry-exporter-otlp-proto-http==1.45.2"
 fi
