@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.1"),
     ],
     targets: [
         // System libraries: headers and link flags from the Debian -dev packages.
@@ -106,9 +108,22 @@ let package = Package(
                 "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Each service's operations endpoint over HTTP: /metrics (Prometheus), /healthz, /readyz.
+        .target(
+            name: "EdgeProofOperations",
+            dependencies: [
+                "EdgeProofService",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -116,7 +131,7 @@ let package = Package(
         .target(
             name: "EdgeProofCollector",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,7 +142,7 @@ let package = Package(
         .target(
             name: "EdgeProofGateway",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +154,7 @@ let package = Package(
         .target(
             name: "EdgeProofRegistrar",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofAttestation",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations", "EdgeProofAttestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,7 +165,7 @@ let package = Package(
         .target(
             name: "EdgeProofAgent",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofTPM",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations", "EdgeProofTPM",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -178,7 +193,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
                 "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService", "EdgeProofRegistrar",
-                "EdgeProofAttestation",
+                "EdgeProofAttestation", "EdgeProofOperations",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -191,7 +206,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
                 "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService", "EdgeProofRegistrar",
-                "EdgeProofAttestation",
+                "EdgeProofAttestation", "EdgeProofOperations",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -301,7 +316,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
                 "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
-                "EdgeProofService",
+                "EdgeProofService", "EdgeProofOperations",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import DequeModule
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -372,6 +373,7 @@ extension Agent {
         let outgoing = message(for: envelope, payload: flight.payload, expiresAt: flight.expiresAt)
         let receiptTimeout = seconds(configuration.receiptTimeout)
         group.addTask {
+            let started = ContinuousClock.now
             do {
                 try await withTimeout(receiptTimeout) { try await client.publish(outgoing) }
             } catch {
@@ -380,7 +382,9 @@ extension Agent {
             }
             self.count("published")
             self.logger.debug("envelope published", metadata: ["nonce": "\(nonce)", "sequence": "\(flight.entry.sequence)"])
-            return .settled(flight, await self.board.wait(for: nonce, timeout: receiptTimeout), publishError: nil)
+            let outcome = await self.board.wait(for: nonce, timeout: receiptTimeout)
+            if case .stored? = outcome { self.receiptDuration.record(ContinuousClock.now - started) }
+            return .settled(flight, outcome, publishError: nil)
         }
         return true
     }
@@ -474,7 +478,9 @@ extension Agent {
             geolocation: geolocationToSign(batch), metrics: batch.metrics)
         let envelope: SignedEnvelope
         do {
+            let started = ContinuousClock.now
             envelope = try await SignedEnvelope.sign(claims, with: signer)
+            tpmSignDuration.record(ContinuousClock.now - started)
         } catch let error as TPMError {
             return .tpmFailed(recordTPMFailure(error))
         } catch {
@@ -532,7 +538,9 @@ extension Agent {
                 // Nobody waits for the answer after the timeout: a broker or a site bridge holding the
                 // request longer (an outage) discards it instead of making collectors answer it.
                 messageExpiryInterval: UInt32(max(1, configuration.nonceTimeout.rounded(.up)))))
+        let asked = ContinuousClock.now
         let reply = try await client.request(request, timeout: seconds(configuration.nonceTimeout))
+        nonceRequestDuration.record(ContinuousClock.now - asked)
         if reply.topic == topics.agentRejections(configuration.name) {
             return .rejected(try Rejection(strictJSON: reply.payload))
         }

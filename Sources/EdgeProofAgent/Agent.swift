@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
@@ -43,6 +44,10 @@ public final class Agent: Sendable {
     /// The counters (swift-metrics), read back for the status and ``counters``.
     private let metrics: ServiceMetrics
     let health = AgentHealth()
+    /// From a nonce request to its answer; from publishing an envelope to its receipt; one TPM signature.
+    let nonceRequestDuration, receiptDuration, tpmSignDuration: Metrics.Timer
+    /// Set once the subscriptions to the agent's answers are acknowledged.
+    let subscribed = Atomic<Bool>(false)
     /// Set after a TPM failure: no new signature (and no nonce for one) before its `retryAt`.
     let tpmOutage = Mutex<TPMOutage?>(nil)
     /// How many nonce requests may be outstanding at once: additive increase per nonce received,
@@ -65,12 +70,15 @@ public final class Agent: Sendable {
     /// Opens the spool. `signer` is the only key the agent signs with (the command line gives it a TPM key,
     /// ``TPMSigner``; nothing else is selectable there).
     public init(
-        configuration: AgentConfiguration, signer: any EnvelopeSigner, metrics: ServiceMetrics = ServiceMetrics(),
-        logger: Logger
+        configuration: AgentConfiguration, signer: any EnvelopeSigner,
+        metrics: ServiceMetrics = ServiceMetrics(component: "agent"), logger: Logger
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.metrics = metrics
+        nonceRequestDuration = Metrics.Timer(label: "nonce_request_duration", factory: metrics)
+        receiptDuration = Metrics.Timer(label: "receipt_duration", factory: metrics)
+        tpmSignDuration = Metrics.Timer(label: "tpm_sign_duration", factory: metrics)
         self.signer = signer
         self.logger = logger
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
@@ -144,7 +152,28 @@ public final class Agent: Sendable {
     /// The agent with a client of its own, composed as `edgeproof agent` runs them: `[client, agent]`.
     public func composed() throws -> ComposedService<AgentService> {
         let client = try Self.makeClient(configuration: configuration, logger: logger)
-        return ComposedService(client: client, component: service(over: client))
+        metrics.watch(client)
+        let service = service(over: client)
+        var helpers: [any Service] = []
+        if let settings = configuration.metricsEndpoint {
+            watchSpool()
+            helpers.append(
+                try OperationsEndpoint(
+                    settings: settings, metrics: metrics, readiness: { service.readiness }, logger: logger))
+        }
+        return ComposedService(client: client, component: service, helpers: helpers)
+    }
+
+    /// Shows the spool's depth and the age of its oldest batch, read at each scrape.
+    private func watchSpool() {
+        let depth = Gauge(label: "spool_envelopes", factory: metrics)
+        let oldestAge = Gauge(label: "spool_oldest_age", factory: metrics)
+        metrics.onExposition { [spool] in
+            let (count, oldest) = await (spool.count, spool.oldestEnqueuedAt)
+            depth.record(count)
+            let age = oldest.flatMap(Timestamp.date(from:)).map { max(0, Date().timeIntervalSince($0)) } ?? 0
+            oldestAge.record(age)
+        }
     }
 
     /// Samples every `sample_interval_s`, spools a batch every `samples_per_envelope` samples, and
@@ -229,6 +258,7 @@ public final class Agent: Sendable {
         ] {
             try await client.subscribe(topic)
         }
+        subscribed.store(true, ordering: .relaxed)
     }
 
     private func endSession(_ client: MQTTClient) async {
@@ -488,11 +518,20 @@ public final class Agent: Sendable {
 }
 
 /// ``Agent/run(over:)`` as a service of a `ServiceGroup`.
-public struct AgentService: Service {
+public struct AgentService: Service, ReadinessReporting {
     let agent: Agent
     let transport: any MQTTTransport
 
     public func run() async throws {
         try await agent.run(over: transport)
+    }
+
+    /// Ready when connected and subscribed to its answers, and the TPM signs (no outage pause).
+    public var readiness: Readiness {
+        .first([
+            (transport.isConnected, "not connected to the broker"),
+            (agent.subscribed.load(ordering: .relaxed), "subscriptions not acknowledged yet"),
+            (agent.tpmOutage.withLock { $0 == nil }, "the TPM is failing: \(agent.problems["tpm"] ?? "signing paused")"),
+        ])
     }
 }

@@ -48,6 +48,8 @@ import Foundation
 /// receipts_from: [collector-1, collector-2]   # default []: any one collector's receipt is enough
 /// max_in_flight: 256                 # default 256; envelopes awaiting receipts at once (1–1024)
 /// log_level: info                    # default info; trace debug info notice warn warning error critical
+/// metrics:                            # none; serve GET /metrics (Prometheus), /healthz and /readyz
+///   listen: 127.0.0.1:9464            # IPv4 address and port; /readyz: connected, subscribed, TPM signing
 /// ```
 ///
 /// Environment variables override single keys (the prototype's names where it had them):

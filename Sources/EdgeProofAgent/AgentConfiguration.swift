@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
@@ -50,6 +51,8 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var logLevel: String
     /// `enroll:` and `tpm.attestation_key_handle` (see ``EnrollmentSettings``).
     public var enrollment: EnrollmentSettings = EnrollmentSettings()
+    /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
+    public var metricsEndpoint: MetricsEndpointSettings?
 
     /// The `tpm:` section.
     public struct TPMSettings: Sendable, Hashable, Decodable {
@@ -145,6 +148,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case maximumInFlight = "max_in_flight"
         case logLevel = "log_level"
         case enroll
+        case metricsEndpoint = "metrics"
     }
 
     /// The `location:` object: the declared place (`place`, or `region`/`state`/`city`) and where the signed
@@ -285,5 +289,6 @@ public struct AgentConfiguration: Sendable, Decodable {
         enrollment = try EnrollmentSettings(
             mode: container.decodeIfPresent(EnrollmentSettings.Mode.self, forKey: .enroll),
             tpm: try? container.superDecoder(forKey: .tpm))
+        metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
     }
 }

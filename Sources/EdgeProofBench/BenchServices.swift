@@ -2,21 +2,29 @@ import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
 import ServiceLifecycle
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// The collector (`collector-1`) and the gateway a bench runs in this process on its local broker: the
 /// allowlist and a fresh nonce key file saved in `work`, YAML configurations written there and loaded
 /// and composed as `edgeproof collector|gateway` do.
 enum BenchServices {
     /// The services of both, each client before its component, for one `ServiceGroup`.
+    /// With `operations`, both also serve `/metrics` (on any free port) and ``OperationsScraper`` scrapes
+    /// them every second as a Prometheus server would, and the collector also writes OTLP JSON records.
     static func collectorAndGateway(
         allowlist: Allowlist, gatewayMode: GatewayMode, work: TemporaryDirectory, broker: MosquittoBroker,
-        logger: Logger
+        operations: Bool = false, logger: Logger
     ) throws -> [any Service] {
+        let metrics = operations ? "metrics: {listen: \"127.0.0.1:0\"}" : ""
         let allowlistPath = work.appending("allowlist.yaml").path
         try AllowlistFile(path: allowlistPath).save(allowlist)
         let nonceKeys = work.appending("nonce.keys")
@@ -31,6 +39,7 @@ enum BenchServices {
             nonce_key_file: \(nonceKeys.path)
             records:
               directory: \(work.appending("records").path)
+            \(metrics)
             """.utf8
         ).write(to: collectorConfig)
         let gatewayConfig = work.appending("gateway.yaml")
@@ -40,6 +49,7 @@ enum BenchServices {
             mode: \(gatewayMode.rawValue)
             \(broker.configurationSection(for: "gateway"))
             allowlist_file: \(allowlistPath)
+            \(metrics)
             """.utf8
         ).write(to: gatewayConfig)
 
@@ -48,6 +58,26 @@ enum BenchServices {
             logger: logger)
         let gateway = try Gateway.compose(
             configuration: try GatewayConfiguration.load(file: gatewayConfig.path, environment: [:]), logger: logger)
-        return collector.services + gateway.services
+        let endpoints = (collector.helpers + gateway.helpers).compactMap { $0 as? OperationsEndpoint }
+        let scraper: [any Service] = operations ? [OperationsScraper(endpoints: endpoints)] : []
+        return collector.services + gateway.services + scraper
+    }
+}
+
+/// Scrapes `/metrics` of each endpoint every `interval` while it runs, as a Prometheus server would, so that
+/// a bench with operations on pays for the scrapes too.
+struct OperationsScraper: Service {
+    let endpoints: [OperationsEndpoint]
+    var interval: Duration = .seconds(1)
+
+    func run() async throws {
+        var addresses: [URL] = []
+        for endpoint in endpoints {
+            if let url = URL(string: "http://\(try await endpoint.waitUntilListening())/metrics") { addresses.append(url) }
+        }
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            for url in addresses { _ = try? await URLSession.shared.data(from: url) }
+            try? await Task.sleep(for: interval)
+        }
     }
 }

@@ -19,11 +19,14 @@ public struct EndToEndBenchmark: Sendable {
     public var agents: Int
     public var envelopesPerAgent: Int
     public var inFlightPerAgent: Int
+    /// The collector and gateway serve `/metrics`, scraped every second, and the collector writes OTLP records.
+    public var operations: Bool
 
-    public init(agents: Int = 20, envelopesPerAgent: Int = 100, inFlightPerAgent: Int = 8) {
+    public init(agents: Int = 20, envelopesPerAgent: Int = 100, inFlightPerAgent: Int = 8, operations: Bool = false) {
         self.agents = agents
         self.envelopesPerAgent = envelopesPerAgent
         self.inFlightPerAgent = inFlightPerAgent
+        self.operations = operations
     }
 
     public struct Result: Sendable {
@@ -59,7 +62,8 @@ public struct EndToEndBenchmark: Sendable {
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         let services = ServiceGroup(
             services: try BenchServices.collectorAndGateway(
-                allowlist: allowlist, gatewayMode: .enforce, work: work, broker: broker, logger: logger),
+                allowlist: allowlist, gatewayMode: .enforce, work: work, broker: broker, operations: operations,
+                logger: logger),
             logger: logger)
         var result: Result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -14,6 +15,7 @@ extension Collector {
     /// for an unknown or revoked agent is answered with a rejection on the agent's rejections topic,
     /// with the same correlation data.
     func answerNonceRequest(_ message: MQTTMessage, agent: String) async {
+        let arrived = ContinuousClock.now
         let correlation = message.properties.correlationData
         let issued: IssuedNonce
         do throws(ValidationFailure) {
@@ -43,5 +45,6 @@ extension Collector {
         count("nonces_issued")
         await publish(
             MQTTMessage(topic: topics.agentNonceResponse(agent), payload: payload, properties: properties))
+        nonceIssueDuration.record(ContinuousClock.now - arrived)
     }
 }

@@ -67,3 +67,15 @@ extension Collector {
         }
     }
 }
+
+extension Collector: ReadinessReporting {
+    /// Ready when connected, subscribed and able to write records (the allowlist is loaded at start).
+    public var readiness: Readiness {
+        let problem = storageProblem.withLock { $0 }
+        return .first([
+            (client.isConnected, "not connected to the broker"),
+            (subscribed.load(ordering: .relaxed), "subscriptions not acknowledged yet"),
+            (problem == nil, "records cannot be written: \(problem ?? "")"),
+        ])
+    }
+}

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
 import Foundation
@@ -38,6 +39,10 @@ public final class Collector: Service, Sendable {
     let metrics: ServiceMetrics
     /// Why the last durable write failed, until one succeeds again.
     let storageProblem = Mutex<String?>(nil)
+    /// Set once the subscriptions are acknowledged (the client renews them on every reconnect).
+    let subscribed = Atomic<Bool>(false)
+    /// How long answering a nonce request takes, from its arrival to the answer handed to the broker.
+    let nonceIssueDuration: Metrics.Timer
     let startedAt = Date()
 
     /// At most this many nonce requests (besides the envelope workers, one per core) are handled at
@@ -70,6 +75,7 @@ public final class Collector: Service, Sendable {
         self.topics = TopicTree(prefix: configuration.broker.topicPrefix)
         self.client = transport
         self.metrics = metrics
+        nonceIssueDuration = Metrics.Timer(label: "nonce_issue_duration", factory: metrics)
 
         do {
             allowlistWatcher = try AllowlistWatcher(
@@ -91,10 +97,16 @@ public final class Collector: Service, Sendable {
         do {
             var recordLimits = configuration.records.limits
             recordLimits.keepRecent = Self.replayWindow(configuration)
+            let fsyncDuration = Metrics.Timer(label: "records_fsync_duration", factory: metrics)
+            let bytesWritten = FloatingPointCounter(label: "records_bytes", factory: metrics)
             records = GroupCommitLog(
                 file: try RotatingJSONLinesFile(
                     directory: URL(fileURLWithPath: configuration.records.directory), prefix: "records",
-                    limits: recordLimits))
+                    limits: recordLimits),
+                onBatchWritten: { bytes, duration in
+                    fsyncDuration.record(duration)
+                    bytesWritten.increment(by: Double(bytes))
+                })
             let writeFailures = metrics.counter("events", reason: "write_failed")
             events = GroupCommitLog(
                 file: try RotatingJSONLinesFile(
@@ -120,21 +132,40 @@ public final class Collector: Service, Sendable {
     /// The collector ready to run: its MQTT client, the collector on it, and its allowlist watcher, for
     /// the executable's `ServiceGroup` or an in-process run (demo, bench, tests).
     public static func compose(
-        configuration: CollectorConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+        configuration: CollectorConfiguration, metrics: ServiceMetrics = ServiceMetrics(component: "collector"),
+        logger: Logger
     ) throws -> ComposedService<Collector> {
         try configuration.validate()
         let clients = try configuration.brokers.map { try makeClient(configuration: configuration, broker: $0, logger: logger) }
         guard let client = clients.first else { throw CollectorError("no broker configured") }
+        clients.forEach(metrics.watch)
         guard clients.count > 1 else {
             let collector = try Collector(configuration: configuration, transport: client, metrics: metrics, logger: logger)
-            return ComposedService(client: client, component: collector, helpers: [collector.allowlistWatcher])
+            return ComposedService(
+                client: client, component: collector,
+                helpers: [collector.allowlistWatcher] + (try collector.operationsEndpoint().map { [$0] } ?? []))
         }
         // Partitioned brokers: one transport over all of them, run between the clients and the collector.
         let partitions = PartitionedTransport(links: clients, topics: TopicTree(prefix: configuration.broker.topicPrefix))
         let collector = try Collector(configuration: configuration, transport: partitions, metrics: metrics, logger: logger)
         return ComposedService(
             client: client, additionalClients: Array(clients.dropFirst()) + [partitions], component: collector,
-            helpers: [collector.allowlistWatcher])
+            helpers: [collector.allowlistWatcher] + (try collector.operationsEndpoint().map { [$0] } ?? []))
+    }
+
+    /// The `/metrics`, `/healthz` and `/readyz` endpoint, when the configuration asks for one; it also
+    /// shows the number of records files, read at each scrape.
+    func operationsEndpoint() throws -> OperationsEndpoint? {
+        guard let settings = configuration.metricsEndpoint else { return nil }
+        let files = Gauge(label: "records_files", factory: metrics)
+        let directory = records.file.directory
+        metrics.onExposition {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            files.record(names.filter { $0.hasPrefix("records-") }.count)
+        }
+        return try OperationsEndpoint(
+            settings: settings, metrics: metrics, readiness: { [weak self] in self?.readiness ?? .notReady("stopped") },
+            logger: logger)
     }
 
     /// The collector's MQTT client on `broker`: its id, certificates, and its offline status as the last will.
@@ -158,6 +189,7 @@ public final class Collector: Service, Sendable {
     public func run() async throws {
         try await client.subscribe(topics.allVerifiedMetrics)
         try await client.subscribe(nonceRequestFilter)
+        subscribed.store(true, ordering: .relaxed)
         logger.info(
             "collector started",
             metadata: [

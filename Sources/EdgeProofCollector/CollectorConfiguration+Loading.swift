@@ -40,6 +40,8 @@ import Logging
 /// max_attestation_age_s: …        # none; a TPM-attested key last attested longer ago is refused
 ///                                 # (agent_verification / agent_not_attested, as below the level)
 /// log_level: info                 # trace | debug | info | notice | warn | warning | error | critical
+/// metrics:                        # none; serve GET /metrics (Prometheus), /healthz and /readyz
+///   listen: 127.0.0.1:9466        # an IPv4 address and port; /readyz: connected, subscribed, records writable
 /// ```
 ///
 /// Environment variables override single keys: `EDGEPROOF_COLLECTOR_ID` (id), `EDGEPROOF_BROKER_HOST`
@@ -110,6 +112,7 @@ extension CollectorConfiguration: LoadableConfiguration {
         case requireTrustLevelByAgent = "require_trust_level_by_agent"
         case maximumAttestationAge = "max_attestation_age_s"
         case logLevel = "log_level"
+        case metricsEndpoint = "metrics"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -147,6 +150,7 @@ extension CollectorConfiguration: LoadableConfiguration {
                 level: .requireTrustLevel, byAgent: .requireTrustLevelByAgent, maximumAge: .maximumAttestationAge),
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
         additionalBrokers = Array((list ?? []).dropFirst())
+        metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
     }
 }
 

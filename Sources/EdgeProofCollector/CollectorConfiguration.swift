@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
@@ -72,6 +73,8 @@ public struct CollectorConfiguration: Sendable, Decodable {
     /// What an agent's key must prove beyond being allowlisted (`require_trust_level`, …).
     public var trustRequirement: TrustRequirement
     public var logLevel: Logger.Level
+    /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
+    public var metricsEndpoint: MetricsEndpointSettings?
 
     public init(
         id: String = "collector-1",

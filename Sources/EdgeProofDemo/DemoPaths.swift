@@ -13,6 +13,8 @@ struct DemoPaths: Sendable {
     var broker: URL { root.appendingPathComponent("broker") }
     var configDirectory: URL { root.appendingPathComponent("config") }
     var records: URL { root.appendingPathComponent("records") }
+    /// Each component's `/metrics`, scraped once before the demo stops it.
+    var metrics: URL { root.appendingPathComponent("metrics") }
     var spool: URL { root.appendingPathComponent("spool") }
     var allowlist: URL { root.appendingPathComponent("allowlist.yaml") }
     var nonceKeys: URL { root.appendingPathComponent("nonce.keys") }
@@ -33,7 +35,7 @@ struct DemoPaths: Sendable {
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 
     func create() throws {
-        for directory in [root, configDirectory, records, spool, fences, gnss] {
+        for directory in [root, configDirectory, records, metrics, spool, fences, gnss] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
     }
@@ -71,6 +73,7 @@ struct DemoConfigurations {
             records:
               directory: \(paths.records.path)
             require_trust_level: tpm-ek-cert
+            metrics: {listen: "127.0.0.1:\(try FreePort.next())"}
             """
         try Data(collector.utf8).write(to: paths.config("collector.yaml"))
         for mode in DemoRunner.modes {
@@ -80,6 +83,7 @@ struct DemoConfigurations {
                 \(brokerSection("gateway"))
                 allowlist_file: \(paths.allowlist.path)
                 require_trust_level: tpm-ek-cert
+                metrics: {listen: "127.0.0.1:\(try FreePort.next())"}
                 """
             try Data(gateway.utf8).write(to: paths.config("gateway-\(mode).yaml"))
         }
@@ -90,6 +94,7 @@ struct DemoConfigurations {
             trust_store: \(paths.trustStore.path)
             ek_certificate_dir: \(paths.ekCertificates.path)
             token_key_file: \(paths.registrarKeys.path)
+            metrics: {listen: "127.0.0.1:\(try FreePort.next())"}
             """
         try Data(registrar.utf8).write(to: paths.config("registrar.yaml"))
         var written = Set<String>()

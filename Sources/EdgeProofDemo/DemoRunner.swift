@@ -160,10 +160,12 @@ public struct DemoRunner: Sendable {
             configuration: try CollectorConfiguration.load(file: paths.config("collector.yaml").path, environment: [:]),
             logger: serviceLogger)
         let collectorGroup = ServiceGroup(services: collector.services, logger: serviceLogger)
+        let operations = DemoOperations(paths: paths, say: say)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await collectorGroup.run() }
             try await statuses.waitForOnline("collector/collector-1")
             say("started collector-1 (records in \(paths.records.path))")
+            let collectorMetrics = try await operations.announce(collector.helpers, component: "collector", id: "collector-1")
 
             for mode in Self.modes {
                 let since = Date()
@@ -174,6 +176,7 @@ public struct DemoRunner: Sendable {
                 group.addTask { try await gatewayGroup.run() }
                 try await statuses.waitForOnline("gateway/gateway", after: since)
                 say("started gateway in \(mode) mode")
+                let gatewayMetrics = try await operations.announce(gateway.helpers, component: "gateway", id: "gateway")
                 for scenario in DemoScenario.all + DemoScenario.gnss + DemoScenario.attacks + DemoScenario.faults {
                     if scenario.powerLosses > 0, let tpm = devices[scenario.agent] {
                         // Pull the plug on the agent's TPM: SIGKILL, no TPM2_Shutdown, restart on its state.
@@ -186,6 +189,7 @@ public struct DemoRunner: Sendable {
                     outcomes.append(
                         try await run(scenario, mode: mode, paths: paths, broker: broker, signer: signers[scenario.agent]))
                 }
+                outcomes.append(await operations.scrape(gatewayMetrics, component: "gateway", id: "gateway", mode: "operations"))
                 await gatewayGroup.triggerGracefulShutdown()
                 try await statuses.waitForOffline("gateway/gateway", after: since)
                 say("stopped gateway (\(mode))")
@@ -204,6 +208,7 @@ public struct DemoRunner: Sendable {
                     try await runNodeLoss(
                         cluster: cluster, paths: paths, signer: signers[DemoScenario.clusterNodeLoss.agent], statuses: statuses))
             }
+            outcomes.append(await operations.scrape(collectorMetrics, component: "collector", id: "collector-1", mode: "operations"))
             await collectorGroup.triggerGracefulShutdown()
             try await group.waitForAll()
         }
@@ -240,14 +245,17 @@ public struct DemoRunner: Sendable {
             recorder: book, logger: serviceLogger)
         let running = registrar.start(logger: serviceLogger)
         var outcomes: [DemoOutcome] = []
+        let operations = DemoOperations(paths: paths, say: say)
         do {
             try await statuses.waitForOnline("registrar/registrar-1")
             say("started registrar-1 (trust store: the swtpm manufacturer CA)")
+            let registrarMetrics = try await operations.announce(registrar.helpers, component: "registrar", id: "registrar-1")
             for scenario in DemoScenario.enrollments {
                 outcomes.append(try await runEnrollment(scenario, enrollment: try enrollment(scenario.agent),
                     victim: try enrollment("agent-001"), book: book))
             }
             try await enrollGNSSAgents(enrollment: enrollment, book: book)
+            outcomes.append(await operations.scrape(registrarMetrics, component: "registrar", id: "registrar-1", mode: "operations"))
         } catch {
             try? await running.stop()
             throw error
@@ -364,8 +372,15 @@ public struct DemoRunner: Sendable {
             var configuration = try AgentConfiguration.load(
                 file: paths.config("\(scenario.agent).yaml").path, environment: [:])
             configuration.spool.directory = paths.spool.appendingPathComponent("\(mode)/\(scenario.agent)").path
-            let agent = try Agent(configuration: configuration, signer: signer, logger: serviceLogger)
+            let metrics = ServiceMetrics(component: "agent")
+            let agent = try Agent(configuration: configuration, signer: signer, metrics: metrics, logger: serviceLogger)
             outcome = try await agent.runOnce()
+            if scenario.name == DemoScenario.all[0].name, mode == Self.modes.last {
+                // One run, no endpoint to scrape: the same exposition, from the agent's registry.
+                let file = paths.metrics.appendingPathComponent("agent-\(scenario.agent).prom")
+                try Data(await metrics.exposition()).write(to: file)
+                say("\(scenario.agent): its metrics of one run in metrics/\(file.lastPathComponent) (a long-running agent serves them)")
+            }
         }
         switch outcome {
         case .accepted:

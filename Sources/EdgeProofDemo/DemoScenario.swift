@@ -28,6 +28,8 @@ public struct DemoScenario: Sendable {
         case enrolled(TrustLevel)
         /// The allowlist's evidence re-checked offline.
         case verifiedOffline
+        /// A component's operations endpoint: ready, and `/metrics` scraped.
+        case scraped
 
         public var description: String {
             switch self {
@@ -36,6 +38,7 @@ public struct DemoScenario: Sendable {
             case .refusedByBroker: "refused by the broker"
             case .enrolled(let level): "enrolled (\(level))"
             case .verifiedOffline: "every trust block verifies"
+            case .scraped: "ready, metrics scraped"
             }
         }
     }

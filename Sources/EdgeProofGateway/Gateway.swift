@@ -1,11 +1,13 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// The gateway service: a bridge between the agents' ingress topics and the collectors' verified
 /// topics.
@@ -39,6 +41,8 @@ public final class Gateway: Service {
     let counted: Counted
     /// When this gateway was created; `since` of its status.
     let startedAt: Date
+    /// Set once the agents' subscriptions are acknowledged (renewed by the client on every reconnect).
+    let subscribed = Atomic<Bool>(false)
 
     /// The counters every message touches, made once.
     struct Counted: Sendable {
@@ -113,23 +117,48 @@ public final class Gateway: Service {
     /// The gateway ready to run: its MQTT client, the gateway on it, and its allowlist watcher (enforce
     /// mode), for the executable's `ServiceGroup` or an in-process run (demo, bench, tests).
     public static func compose(
-        configuration: GatewayConfiguration, metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+        configuration: GatewayConfiguration, metrics: ServiceMetrics = ServiceMetrics(component: "gateway"),
+        logger: Logger
     ) throws -> ComposedService<Gateway> {
         try configuration.validate()
         guard let upstreamSettings = configuration.upstream else {
             let client = try makeClient(configuration: configuration, broker: configuration.broker, logger: logger)
+            metrics.watch(client)
             let gateway = try Gateway(configuration: configuration, transport: client, metrics: metrics, logger: logger)
-            return ComposedService(client: client, component: gateway, helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
+            return ComposedService(client: client, component: gateway, helpers: try gateway.helpers())
         }
         // A site bridge: the status and its will live upstream, where operators watch.
         let site = try MQTTClient(
             configuration: configuration.broker.clientConfiguration(clientID: configuration.id), logger: logger)
         let upstream = try makeClient(configuration: configuration, broker: upstreamSettings, logger: logger)
+        metrics.watch(site)
+        metrics.watch(upstream)
         let gateway = try Gateway(
             configuration: configuration, transport: site, upstream: upstream, metrics: metrics, logger: logger)
         return ComposedService(
-            client: site, additionalClients: [upstream], component: gateway,
-            helpers: gateway.allowlistWatcher.map { [$0] } ?? [])
+            client: site, additionalClients: [upstream], component: gateway, helpers: try gateway.helpers())
+    }
+
+    /// The allowlist watcher (enforce mode) and the operations endpoint (when configured).
+    func helpers() throws -> [any Service] {
+        var helpers: [any Service] = allowlistWatcher.map { [$0] } ?? []
+        if let settings = configuration.metricsEndpoint {
+            helpers.append(
+                try OperationsEndpoint(
+                    settings: settings, metrics: metrics,
+                    readiness: { [weak self] in self?.readiness ?? .notReady("stopped") }, logger: logger))
+        }
+        return helpers
+    }
+
+    /// Ready when connected (a site bridge: to both brokers) and subscribed to the agents; the allowlist
+    /// (enforce mode) is loaded before the gateway exists.
+    public var readiness: Readiness {
+        .first([
+            (client.isConnected, "not connected to the broker"),
+            (upstream?.isConnected ?? true, "not connected to the upstream broker"),
+            (subscribed.load(ordering: .relaxed), "subscriptions not acknowledged yet"),
+        ])
     }
 
     /// The gateway's MQTT client on `broker`: its id, certificates, and its offline status as the last will.
@@ -217,8 +246,10 @@ public final class Gateway: Service {
                 return
             } catch {
                 logger.error("cannot subscribe", metadata: ["filter": "\(filter)", "error": "\(error)"])
+                return
             }
         }
+        subscribed.store(true, ordering: .relaxed)
     }
 
     /// Consumes the inbound messages until graceful shutdown or cancellation, a batch of everything

@@ -23,6 +23,8 @@ import Foundation
 ///   key must prove; `require_trust_level_by_agent` ({}) sets it per agent; `max_attestation_age_s` (none):
 ///   a TPM-attested key last attested longer ago is refused. Both refuse as `agent_not_attested`.
 /// - `log_level` (info): trace, debug, info, notice, warn, warning, error, critical (any case).
+/// - `metrics` (none): `{listen: 127.0.0.1:9465}` serves `GET /metrics` (Prometheus), `/healthz` and
+///   `/readyz` (connected, to both brokers on a site bridge, and subscribed).
 ///
 /// Environment variables (override the file):
 /// `GATEWAY_MODE` → `mode`, `EDGEPROOF_BROKER_HOST` → `broker.host`, `EDGEPROOF_BROKER_PORT` →

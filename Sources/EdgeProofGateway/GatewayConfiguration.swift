@@ -33,6 +33,8 @@ public struct GatewayConfiguration: Sendable {
     /// What an agent's key must prove beyond being allowlisted (`require_trust_level`, …).
     public var trustRequirement: TrustRequirement
     public var logLevel: Logger.Level
+    /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
+    public var metricsEndpoint: MetricsEndpointSettings?
 
     public init(
         id: String = "gateway",
@@ -106,6 +108,7 @@ extension GatewayConfiguration: Decodable {
         case requireTrustLevelByAgent = "require_trust_level_by_agent"
         case maximumAttestationAge = "max_attestation_age_s"
         case logLevel = "log_level"
+        case metricsEndpoint = "metrics"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,5 +131,6 @@ extension GatewayConfiguration: Decodable {
         trustRequirement = try container.decodeTrustRequirement(
             level: .requireTrustLevel, byAgent: .requireTrustLevelByAgent, maximumAge: .maximumAttestationAge)
         logLevel = try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel
+        metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
     }
 }

@@ -72,6 +72,11 @@ public final class MQTTClient: Sendable {
         session.state.withLock { $0.outstanding }
     }
 
+    /// Connections the broker accepted since the client started: the first and every reconnect.
+    public var connections: Int {
+        session.state.withLock { $0.connections }
+    }
+
     /// Responses that arrived on a response topic without a matching request (dropped).
     public var unmatchedResponses: Int {
         session.state.withLock { $0.unmatchedResponses }

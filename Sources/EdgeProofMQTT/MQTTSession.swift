@@ -49,6 +49,8 @@ final class MQTTSession: MosquittoEvents {
     struct State {
         /// Connected, and every subscription renewed (SUBACKs in): what callers wait for.
         var connected = false
+        /// Connections the broker accepted, the first and every reconnect.
+        var connections = 0
         /// CONNACK received; `connected` follows once the renewing SUBACKs are in.
         var transportUp = false
         /// The renewing SUBSCRIBEs of this connection: message id and filter.
@@ -332,6 +334,7 @@ final class MQTTSession: MosquittoEvents {
         var adaptations: [String] = []
         let renew = state.withLock { state in
             state.transportUp = true
+            state.connections += 1
             state.lastProblem = nil
             state.capabilities = capabilities
             state.maximumOutstanding = min(state.configuredMaximumOutstanding, capabilities.receiveMaximum)

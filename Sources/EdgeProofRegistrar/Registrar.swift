@@ -1,11 +1,13 @@
 import EdgeProofAttestation
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The registrar service: answers `agents/{agent}/enroll/request` (through `$share/registrars/`) with a
 /// challenge or a result on the agent's own `enroll/response` (never a foreign Response Topic), verifying
@@ -23,6 +25,8 @@ public final class Registrar: Service, Sendable {
     public let allowlistWatcher: AllowlistWatcher
     let metrics: ServiceMetrics
     let startedAt = Date()
+    /// Set once the enrollment requests' subscription is acknowledged.
+    let subscribed = Atomic<Bool>(false)
 
     public init(
         configuration: RegistrarConfiguration, transport: any MQTTTransport, recorder: any EnrollmentRecorder,
@@ -57,7 +61,7 @@ public final class Registrar: Service, Sendable {
     /// The registrar ready to run: its MQTT client, the registrar, its allowlist watcher.
     public static func compose(
         configuration: RegistrarConfiguration, recorder: any EnrollmentRecorder,
-        metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+        metrics: ServiceMetrics = ServiceMetrics(component: "registrar"), logger: Logger
     ) throws -> ComposedService<Registrar> {
         try configuration.validate()
         let will = statusMessage(.offline, configuration: configuration, since: Date(), counters: [:])
@@ -66,7 +70,23 @@ public final class Registrar: Service, Sendable {
             logger: logger)
         let registrar = try Registrar(
             configuration: configuration, transport: client, recorder: recorder, metrics: metrics, logger: logger)
-        return ComposedService(client: client, component: registrar, helpers: [registrar.allowlistWatcher])
+        metrics.watch(client)
+        var helpers: [any Service] = [registrar.allowlistWatcher]
+        if let settings = configuration.metricsEndpoint {
+            helpers.append(
+                try OperationsEndpoint(
+                    settings: settings, metrics: metrics,
+                    readiness: { [weak registrar] in registrar?.readiness ?? .notReady("stopped") }, logger: logger))
+        }
+        return ComposedService(client: client, component: registrar, helpers: helpers)
+    }
+
+    /// Ready when connected and subscribed to the enrollment requests (the allowlist loads at start).
+    public var readiness: Readiness {
+        .first([
+            (client.isConnected, "not connected to the broker"),
+            (subscribed.load(ordering: .relaxed), "subscriptions not acknowledged yet"),
+        ])
     }
 
     /// The shared subscription: one registrar of the group answers each request.
@@ -74,6 +94,7 @@ public final class Registrar: Service, Sendable {
 
     public func run() async throws {
         try await client.subscribe(requestFilter)
+        subscribed.store(true, ordering: .relaxed)
         logger.info("registrar started", metadata: ["id": "\(configuration.id)"])
         await publish(statusMessage(.online))
         await withTaskGroup(of: Void.self) { group in

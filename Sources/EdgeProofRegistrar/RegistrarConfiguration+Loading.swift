@@ -22,6 +22,7 @@ import Logging
 ///   per_second: 0.2               # refill rate
 /// allowlist_poll_s: 1             # 1
 /// log_level: info
+/// metrics: {listen: 127.0.0.1:9467}   # none; GET /metrics (Prometheus), /healthz, /readyz (connected, subscribed)
 /// ```
 ///
 /// Environment variables: `EDGEPROOF_REGISTRAR_ID` (id), `EDGEPROOF_BROKER_HOST`, `EDGEPROOF_BROKER_PORT`,
@@ -67,6 +68,7 @@ extension RegistrarConfiguration: LoadableConfiguration {
         case rateLimit = "rate_limit"
         case allowlistPollInterval = "allowlist_poll_s"
         case logLevel = "log_level"
+        case metricsEndpoint = "metrics"
     }
 
     private enum RateKeys: String, CodingKey {
@@ -102,5 +104,6 @@ extension RegistrarConfiguration: LoadableConfiguration {
             allowlistPollInterval: try container.decodeDurationIfPresent(forKey: .allowlistPollInterval)
                 ?? defaults.allowlistPollInterval,
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
+        metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
     }
 }

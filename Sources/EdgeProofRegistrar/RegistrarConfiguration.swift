@@ -1,4 +1,5 @@
 import EdgeProofMQTT
+import EdgeProofService
 import Foundation
 import Logging
 
@@ -29,6 +30,8 @@ public struct RegistrarConfiguration: Sendable, Decodable {
     public var ratePerSecond: Double
     public var allowlistPollInterval: Duration
     public var logLevel: Logger.Level
+    /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
+    public var metricsEndpoint: MetricsEndpointSettings?
 
     public init(
         id: String = "registrar-1",

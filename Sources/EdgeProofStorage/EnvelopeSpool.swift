@@ -271,6 +271,9 @@ public actor EnvelopeSpool {
 
     public var count: Int { entries.count }
 
+    /// When the oldest batch still in the spool entered it (ISO 8601 UTC); nil when empty.
+    public var oldestEnqueuedAt: String? { entries.keys.min().flatMap { entries[$0]?.entry.enqueuedAt } }
+
     /// Bytes the entry files take.
     public var totalBytes: Int { entries.values.reduce(0) { $0 + $1.size } }
 

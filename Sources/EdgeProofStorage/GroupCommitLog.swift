@@ -39,17 +39,21 @@ public final class GroupCommitLog: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let stopped = DispatchSemaphore(value: 0)
     private let onFailure: @Sendable (StorageError) -> Void
+    private let onBatchWritten: @Sendable (_ bytes: Int, _ duration: Duration) -> Void
 
     /// Starts the writer thread. `onFailure` hears of failed batches with fire-and-forget lines and of
     /// such lines dropped over ``maximumUnwaitedLines`` (callers of ``append(_:)`` get their error directly).
+    /// `onBatchWritten` hears of each durable batch: its bytes and how long its write and fsync took.
     public init(
         file: RotatingJSONLinesFile, maximumBatch: Int = 512, maximumUnwaitedLines: Int = 65_536,
-        onFailure: @escaping @Sendable (StorageError) -> Void = { _ in }
+        onFailure: @escaping @Sendable (StorageError) -> Void = { _ in },
+        onBatchWritten: @escaping @Sendable (_ bytes: Int, _ duration: Duration) -> Void = { _, _ in }
     ) {
         self.file = file
         self.maximumBatch = max(1, maximumBatch)
         self.maximumUnwaitedLines = max(1, maximumUnwaitedLines)
         self.onFailure = onFailure
+        self.onBatchWritten = onBatchWritten
         let thread = Thread { [self] in writeLoop() }
         thread.name = "edgeproof.group-commit.\(file.prefix)"
         thread.start()
@@ -149,7 +153,10 @@ public final class GroupCommitLog: Sendable {
         var failure: StorageError?
         writes.add(1, ordering: .relaxed)
         do {
-            try file.append(lines: batch.flatMap(\.lines))
+            let lines = batch.flatMap(\.lines)
+            let started = ContinuousClock.now
+            try file.append(lines: lines)
+            onBatchWritten(lines.reduce(0) { $0 + $1.count + 1 }, ContinuousClock.now - started)
         } catch {
             failure = error
         }

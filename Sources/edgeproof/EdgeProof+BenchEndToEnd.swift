@@ -17,6 +17,8 @@ extension EdgeProof.Bench {
         @Option(help: "Envelopes each agent has awaiting a receipt at once.") var inFlight = 8
         @Option(help: "2: the saturating phase on one broker, then spread over two partitioned brokers (partition_scaling).")
         var brokers = 1
+        @Flag(help: "Run twice in turn, without and with operations (/metrics scraped every second, OTLP records), and compare.")
+        var compareOperations = false
 
         func validate() throws {
             guard (1...2).contains(brokers) else { throw ValidationError("--brokers is 1 or 2") }
@@ -26,6 +28,10 @@ extension EdgeProof.Bench {
             if brokers == 2 {
                 return try await PartitionBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
                     .runAndPrint()
+            }
+            if compareOperations {
+                return try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
+                    .compareOperations()
             }
             try await EndToEndBenchmark(agents: agents, envelopesPerAgent: envelopes, inFlightPerAgent: inFlight)
                 .runAndPrint()

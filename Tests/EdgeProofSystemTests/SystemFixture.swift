@@ -95,8 +95,8 @@ final class SystemFixture {
             """)
     }
 
-    /// Writes `gateway.yaml`.
-    func gatewayConfiguration(mode: String = "passthrough") throws -> String {
+    /// Writes `gateway.yaml`; `extra` lines are appended as they are.
+    func gatewayConfiguration(mode: String = "passthrough", extra: String = "") throws -> String {
         try write(
             "gateway.yaml",
             """
@@ -104,19 +104,20 @@ final class SystemFixture {
             mode: \(mode)
             \(brokerSection("gateway"))
             allowlist_file: \(allowlistPath)
+            \(extra)
             """)
     }
 
     /// The collector `id` composed as the CLI runs it: its client, the collector, its allowlist watcher.
-    func collector(_ id: String) throws -> ComposedService<Collector> {
-        let path = try collectorConfiguration(id)
+    func collector(_ id: String, extra: String = "") throws -> ComposedService<Collector> {
+        let path = try collectorConfiguration(id, extra: extra)
         return try Collector.compose(
             configuration: try CollectorConfiguration.load(file: path, environment: [:]), logger: logger)
     }
 
     /// The gateway composed as the CLI runs it: its client, the gateway, its allowlist watcher (enforce).
-    func gateway(mode: String = "passthrough") throws -> ComposedService<Gateway> {
-        let path = try gatewayConfiguration(mode: mode)
+    func gateway(mode: String = "passthrough", extra: String = "") throws -> ComposedService<Gateway> {
+        let path = try gatewayConfiguration(mode: mode, extra: extra)
         return try Gateway.compose(
             configuration: try GatewayConfiguration.load(file: path, environment: [:]), logger: logger)
     }
@@ -127,7 +128,8 @@ final class SystemFixture {
     /// envelope needs before it leaves the spool (empty: the key is left out).
     func agent(
         _ name: String, sampleInterval: Double = 10, samplesPerEnvelope: Int = 1, receiptsFrom: [String] = [],
-        nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil, broker: MosquittoBroker? = nil
+        nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil, broker: MosquittoBroker? = nil,
+        extra: String = ""
     ) throws -> Agent {
         let location =
             gpsd.map { "location: {place: US/California/Santa Clara, source: gpsd, gpsd: \"\($0)\"}" }
@@ -146,6 +148,7 @@ final class SystemFixture {
             nonce_timeout_s: \(nonceTimeout)
             receipt_timeout_s: \(receiptTimeout)
             \(receipts)
+            \(extra)
             """)
         guard let signer = signers[name] else { throw TestFixtureError("no TPM for \(name)") }
         return try Agent(configuration: try AgentConfiguration.load(file: path, environment: [:]), signer: signer, logger: logger)

@@ -44,6 +44,13 @@ struct SystemTests {
         #expect(thief.validationType == .trustEvidence)
         #expect(thief.reasonCode == "activation_proof_invalid")
 
+        // Operations: registrar, both gateways and the collector were ready when scraped, each scrape kept.
+        let scrapes = report.outcomes.filter { $0.mode == "operations" }
+        #expect(scrapes.count == 4)
+        for outcome in scrapes { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: work.appending("metrics").path).sorted()
+        #expect(kept == ["agent-agent-001.prom", "collector-collector-1.prom", "gateway-gateway.prom", "registrar-registrar-1.prom"])
+
         let envelopes = report.outcomes.filter { DemoRunner.modes.contains($0.mode) }
         #expect(envelopes.count == scenarios.count * DemoRunner.modes.count)
         #expect(Set(scenarios.map(\.name)) == Set(rejected.keys).union(accepted).union(refusedByBroker))
