@@ -68,3 +68,15 @@ extension ProcessRunner {
         }
     }
 }
+
+extension EjabberdCluster {
+    /// ``start(nodes:clients:directory:topicPrefix:)``, waited for off the cooperative pool (nodes take
+    /// seconds to start, a join up to minutes on a loaded machine).
+    public static func start(
+        nodes count: Int = 2, clients: [String], directory: TemporaryDirectory? = nil, topicPrefix: String = "edgeproof/v1"
+    ) async throws -> EjabberdCluster {
+        try await offThePool {
+            try start(nodes: count, clients: clients, directory: directory, topicPrefix: topicPrefix) as EjabberdCluster
+        }
+    }
+}

@@ -4,7 +4,6 @@ import FlyingSocks
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// A service's operations endpoint: `GET /metrics` (Prometheus text exposition), `GET /healthz` (the
 /// process runs) and `GET /readyz` (200 when the component can work, 503 with the reason otherwise).
@@ -13,8 +12,6 @@ public final class OperationsEndpoint: Service, Sendable {
     public let settings: MetricsEndpointSettings
     private let server: HTTPServer
     private let logger: Logger
-    /// Set when graceful shutdown begins: what `run()` throws after that is the socket closing.
-    private let stopping = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - metrics: the service's metrics, exposed at `/metrics`.
@@ -51,17 +48,14 @@ public final class OperationsEndpoint: Service, Sendable {
 
     public func run() async throws {
         let server = server
-        try await withGracefulShutdownHandler {
-            do {
-                try await server.run()
-            } catch {
-                // Stopping closes the listening socket under run(), which may then throw (disconnected).
-                if stopping.load(ordering: .relaxed) || error is CancellationError { return }
-                throw OperationsEndpointError("cannot serve metrics on \(settings.description): \(error)")
-            }
-        } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .relaxed)
-            Task { await server.stop(timeout: 1) }
+        do {
+            // Cancelled rather than stopped: FlyingFox's stop() does nothing until run() has its socket, so a
+            // shutdown that came before that would leave the endpoint (and its service group) running forever.
+            try await cancelWhenGracefulShutdown { try await server.run() }
+        } catch {
+            // Cancellation closes the listening socket under run(), which then throws (disconnected).
+            if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+            throw OperationsEndpointError("cannot serve metrics on \(settings.description): \(error)")
         }
     }
 

@@ -43,7 +43,7 @@ struct EjabberdClusterTests {
 
     @Test("broker/acl's rules hold on ejabberd: an agent cannot publish as another agent nor as a gateway, nor read the collectors' stream")
     func accessRulesMatchMosquittos() async throws {
-        let cluster = try EjabberdCluster.start(nodes: 1, clients: ["agent-001", "gateway", "collector-1"])
+        let cluster = try await EjabberdCluster.start(nodes: 1, clients: ["agent-001", "gateway", "collector-1"])
         defer { cluster.close() }
         let node = cluster.nodes[0]
         var logger = Logger(label: "edgeproof.test.ejabberd")
@@ -57,16 +57,23 @@ struct EjabberdClusterTests {
             logger: logger)
         agent.start()
         try await agent.waitUntilConnected(timeout: .seconds(15))
-        // Its own topic: accepted (no subscriber yet: 0x10, which is no refusal).
-        try await agent.publish(MQTTMessage(topic: topics.agentMetrics("agent-001"), payload: Data("{}".utf8), qos: .atLeastOnce))
+        // Its own topic: accepted (no subscriber yet: 0x10, which is no refusal). Every answer is waited for
+        // 20 s at most: a refusal that never comes fails the test (a TimeoutError is no MQTTError), not CI.
+        try await withTimeout(.seconds(20), "publish to its own topic") {
+            try await agent.publish(MQTTMessage(topic: topics.agentMetrics("agent-001"), payload: Data("{}".utf8), qos: .atLeastOnce))
+        }
         for topic in [topics.agentMetrics("agent-002"), topics.verifiedMetrics("agent-001")] {
             await #expect(throws: MQTTError.self, "publishing to \(topic) was not refused") {
-                try await agent.publish(MQTTMessage(topic: topic, payload: Data("{}".utf8), qos: .atLeastOnce))
+                try await withTimeout(.seconds(20), "publish to \(topic)") {
+                    try await agent.publish(MQTTMessage(topic: topic, payload: Data("{}".utf8), qos: .atLeastOnce))
+                }
             }
             try await agent.waitUntilConnected(timeout: .seconds(15))
         }
         await #expect(throws: MQTTError.self, "subscribing to verified/# was not refused") {
-            try await agent.subscribe(topics.prefix + "/verified/#")
+            try await withTimeout(.seconds(20), "subscribe to verified/#") {
+                try await agent.subscribe(topics.prefix + "/verified/#")
+            }
         }
         await agent.shutdown()
 
@@ -90,7 +97,7 @@ struct EjabberdClusterTests {
         defer { work.remove() }
         var logger = Logger(label: "edgeproof.test.ejabberd")
         logger.logLevel = ProcessInfo.processInfo.environment["EDGEPROOF_TEST_LOG"] == nil ? .critical : .info
-        let cluster = try EjabberdCluster.start(
+        let cluster = try await EjabberdCluster.start(
             nodes: 2, clients: ["gateway", "collector-1"] + Self.agents,
             directory: TemporaryDirectory(at: work.appending("cluster")))
         defer { cluster.close() }

@@ -5,7 +5,9 @@ import EdgeProofOperations
 import EdgeProofService
 import EdgeProofTesting
 import Foundation
+import Logging
 import ServiceLifecycle
+import ServiceLifecycleTestKit
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -84,6 +86,41 @@ struct OperationsEndpointTests {
         #expect(!body.contains(#"edgeproof_rejections_total{component="collector"} "#), "the plain total would count twice")
         #expect(metrics.snapshot["rejected"] == 1, "the status keeps its total")
         try Self.expectPromtoolAccepts(body, "collector")
+    }
+
+    @Test("shut down before it listens, as it starts, or with a scraper's connection open, the endpoint ends within seconds")
+    func endsWhenShutDownAtAnyMoment() async throws {
+        // Delay nil: the shutdown is under way before run() is called (a group stopping as it starts).
+        for delay in [nil, Duration.zero, .milliseconds(2), .milliseconds(20), .milliseconds(500)] {
+            let endpoint = try OperationsEndpoint(
+                settings: MetricsEndpointSettings(port: 0), metrics: ServiceMetrics(component: "collector"),
+                readiness: { .ready }, logger: Logger(label: "edgeproof.test.operations"))
+            try await testGracefulShutdown { trigger in
+                try await withThrowingTaskGroup(of: Bool.self) { tasks in
+                    if delay == nil { trigger.triggerGracefulShutdown() }
+                    tasks.addTask {
+                        try await endpoint.run()
+                        return true
+                    }
+                    tasks.addTask {
+                        try await Task.sleep(for: .seconds(10))
+                        return false
+                    }
+                    if let delay {
+                        try await Task.sleep(for: delay)
+                        if delay >= .milliseconds(500) {
+                            // A scrape leaves its keep-alive connection open.
+                            let address = try await endpoint.waitUntilListening()
+                            #expect(try await Self.get(address, "/healthz").status == 200)
+                        }
+                        trigger.triggerGracefulShutdown()
+                    }
+                    let ended = try await tasks.next() ?? false
+                    #expect(ended, "the endpoint still ran 10 s after a graceful shutdown (\(String(describing: delay)) after starting)")
+                    tasks.cancelAll()
+                }
+            }
+        }
     }
 
     // MARK: - Helpers
