@@ -57,6 +57,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OTLP metrics as OTLP/JSON: the data model, accepted envelopes as OTLP lines, and their re-verification.
+        .target(
+            name: "EdgeProofOTLP",
+            dependencies: ["EdgeProofCore"],
+            swiftSettings: swiftSettings
+        ),
         // ESAPI: provision, read the public key, sign digests.
         .target(
             name: "EdgeProofTPM",
@@ -131,7 +137,7 @@ let package = Package(
         .target(
             name: "EdgeProofCollector",
             dependencies: [
-                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations",
+                "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofService", "EdgeProofOperations", "EdgeProofOTLP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -193,7 +199,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
                 "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService", "EdgeProofRegistrar",
-                "EdgeProofAttestation", "EdgeProofOperations",
+                "EdgeProofAttestation", "EdgeProofOperations", "EdgeProofOTLP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,6 +246,7 @@ let package = Package(
                 "EdgeProofService",
                 "EdgeProofBench",
                 "EdgeProofAttestation",
+                "EdgeProofOTLP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -272,7 +279,7 @@ let package = Package(
             name: "EdgeProofCollectorTests",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
-                "EdgeProofService",
+                "EdgeProofService", "EdgeProofOTLP", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -359,7 +366,7 @@ let package = Package(
         .testTarget(
             name: "edgeproofTests",
             dependencies: [
-                "EdgeProofCore", "EdgeProofStorage", "EdgeProofTesting",
+                "EdgeProofCore", "EdgeProofOTLP", "EdgeProofStorage", "EdgeProofTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -25,6 +25,7 @@ enum BenchServices {
         operations: Bool = false, logger: Logger
     ) throws -> [any Service] {
         let metrics = operations ? "metrics: {listen: \"127.0.0.1:0\"}" : ""
+        let otlp = operations ? "otlp: {directory: \(work.appending("otlp").path)}" : ""
         let allowlistPath = work.appending("allowlist.yaml").path
         try AllowlistFile(path: allowlistPath).save(allowlist)
         let nonceKeys = work.appending("nonce.keys")
@@ -40,6 +41,7 @@ enum BenchServices {
             records:
               directory: \(work.appending("records").path)
             \(metrics)
+            \(otlp)
             """.utf8
         ).write(to: collectorConfig)
         let gatewayConfig = work.appending("gateway.yaml")

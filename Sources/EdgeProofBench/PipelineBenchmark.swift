@@ -55,10 +55,10 @@ public final class PipelineBenchmark: Sendable {
     public var envelopeCount: Int { envelopes.count }
 
     /// The collector's checks with an empty replay cache, so that the same envelopes are new again.
-    private func freshIntake() -> EnvelopeIntake {
+    private func freshIntake(writesOTLP: Bool = false) -> EnvelopeIntake {
         EnvelopeIntake(
             collectorID: "collector-bench", nonceAuthority: authority, replayCache: ReplayCache(),
-            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize)
+            maximumEnvelopeBytes: SignedEnvelope.defaultMaximumSize, writesOTLP: writesOTLP)
     }
 
     /// Only the checks and the record encoding (``EnvelopeIntake/check(_:topic:agent:allowlist:receivedAt:)``)
@@ -81,11 +81,14 @@ public final class PipelineBenchmark: Sendable {
     /// them at once (1: one core verifies while the writer thread fsyncs beside it): batches of
     /// ``Collector/maximumBatch`` envelopes through ``EnvelopeStore/run(batches:allowlist:answer:)``, each batch
     /// checked while the previous one is written. Returns envelopes stored per second.
-    public func round(lanes: Int) async throws -> Double {
+    /// With `otlp`, each accepted envelope is also written as an OTLP JSON line, to its own group-committed
+    /// file beside the records (the collector's `otlp:`).
+    public func round(lanes: Int, otlp: Bool = false) async throws -> Double {
+        let directory = work.appending(UUID().uuidString)
         let store = EnvelopeStore(
-            intake: freshIntake(),
-            records: GroupCommitLog(
-                file: try RotatingJSONLinesFile(directory: work.appending(UUID().uuidString), prefix: "records")))
+            intake: freshIntake(writesOTLP: otlp),
+            records: GroupCommitLog(file: try RotatingJSONLinesFile(directory: directory, prefix: "records")),
+            otlp: otlp ? GroupCommitLog(file: try RotatingJSONLinesFile(directory: directory, prefix: "metrics")) : nil)
         let topic = TopicTree().verifiedMetrics(Self.agent)
         let clock = ContinuousClock()
         let start = clock.now
@@ -95,6 +98,8 @@ public final class PipelineBenchmark: Sendable {
         if let refused { throw BenchmarkError("the pipeline did not store a benchmark envelope: \(refused)") }
         let rate = Double(stored) / seconds(clock.now - start)
         try store.records.close()
+        try store.otlp?.close()
+        try? FileManager.default.removeItem(at: directory)
         return rate
     }
 }

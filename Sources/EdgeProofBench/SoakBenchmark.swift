@@ -6,6 +6,10 @@ import EdgeProofTPM
 import Foundation
 import Logging
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// `edgeproof bench soak`: sustained load through the whole path for a given time, with the resident
 /// memory of every component sampled as it goes, so that memory that grows with the envelopes handled
 /// (a leak, a cache that is never pruned) shows as a slope once the warm-up is over.
@@ -44,6 +48,9 @@ public struct SoakBenchmark: Sendable {
     /// gateway is the site's bridge (`upstream:` = the central broker, durable queues), sampled as
     /// `gateway`; the site broker as `site_mosquitto`.
     public var site = false
+    /// Every service serves `/metrics` (the agent too), scraped every second through the soak, as a
+    /// Prometheus server would.
+    public var operations = false
     /// Hears a line per sample.
     public var progress: @Sendable (String) -> Void
 
@@ -175,6 +182,11 @@ public struct SoakBenchmark: Sendable {
         try AllowlistFile(path: allowlistPath).save(allowlist)
         let nonceKeys = work.appending("nonce.keys")
         try NonceKeyFile.generate(at: nonceKeys)
+        // Ports for the operations endpoints, chosen here so that the scraper knows them.
+        let metricsPorts = operations ? try FreePort.next(count: 3) : []
+        func metrics(_ index: Int) -> String {
+            metricsPorts.indices.contains(index) ? "metrics: {listen: \"127.0.0.1:\(metricsPorts[index])\"}" : ""
+        }
         var configurations = [
             "collector": """
                 id: collector-1
@@ -185,6 +197,8 @@ public struct SoakBenchmark: Sendable {
                 records:
                   directory: \(work.appending("records").path)
                 log_level: warning
+                \(metrics(0))
+                \(operations ? "otlp: {directory: \(work.appending("otlp").path)}" : "")
                 """,
             "gateway": siteBroker.map { site in
                 """
@@ -196,6 +210,7 @@ public struct SoakBenchmark: Sendable {
                   directory: \(work.appending("relay").path)
                 allowlist_file: \(allowlistPath)
                 log_level: warning
+                \(metrics(1))
                 """
             }
                 ?? """
@@ -204,6 +219,7 @@ public struct SoakBenchmark: Sendable {
                 \(broker.configurationSection(for: "gateway"))
                 allowlist_file: \(allowlistPath)
                 log_level: warning
+                \(metrics(1))
                 """,
         ]
         if let tpm {
@@ -218,12 +234,21 @@ public struct SoakBenchmark: Sendable {
                 spool:
                   directory: \(work.appending("spool").path)
                 log_level: warning
+                \(metrics(2))
                 """
         }
         for (name, text) in configurations {
             try Data(text.utf8).write(to: work.appending("\(name).yaml"))
         }
 
+        let scraper = Task {
+            let addresses = metricsPorts.compactMap { URL(string: "http://127.0.0.1:\($0)/metrics") }
+            while !Task.isCancelled && !addresses.isEmpty {
+                for url in addresses { _ = try? await URLSession.shared.data(from: url) }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        defer { scraper.cancel() }
         let (monitor, statuses) = try await broker.statusMonitor(logger: logger)
         // The agent's status stays at its site.
         let siteMonitor = try await siteBroker?.statusMonitor(logger: logger)

@@ -38,9 +38,12 @@ public struct VerifyBenchmark: Sendable {
 
             var best = [Double](repeating: 0, count: 6)
             var checkOnly = 0.0
+            var withOTLP = 0.0
             for _ in 0..<rounds {
                 checkOnly = max(checkOnly, try pipeline.checkOnly())
                 best[0] = max(best[0], try await pipeline.round(lanes: 1))
+                // The same pipeline writing OTLP JSON lines beside the records (collector `otlp:`).
+                withOTLP = max(withOTLP, try await pipeline.round(lanes: 1, otlp: true))
                 best[1] = max(best[1], try await pipeline.round(lanes: cores))
                 // Interleaved with the pipeline rounds, so that load from elsewhere falls on all alike.
                 let phases: [(Int) throws -> Void] = [
@@ -71,10 +74,12 @@ public struct VerifyBenchmark: Sendable {
             figures["verify_core_scaling_\(name)"] = (allCoresRate / pipelineRate * 100).rounded() / 100
             figures["envelope_verify_per_s_\(name)"] = envelopeRate.rounded()
             figures["check_only_per_s_\(name)"] = checkOnly.rounded()
+            figures["verify_per_s_\(name)_otlp"] = withOTLP.rounded()
+            figures["otlp_cost_\(name)"] = ((1 - withOTLP / pipelineRate) * 1000).rounded() / 1000
             figures["parse_per_s_\(name)"] = parseRate.rounded()
             figures["signature_verify_per_s_\(name)"] = verifyRate.rounded()
             rows.append([
-                algorithm.rawValue, format(pipelineRate), format(allCoresRate), format(bareRate),
+                algorithm.rawValue, format(pipelineRate), format(withOTLP), format(allCoresRate), format(bareRate),
                 String(format: "%.2f", pipelineRate / bareRate),
             ])
             breakdown.append(
@@ -91,7 +96,9 @@ public struct VerifyBenchmark: Sendable {
                 + (fenceVertices.map { "; a \($0)-vertex fence on the place, GNSS fixes in the envelopes" } ?? ""))
         print(
             TextTable(
-                header: ["ALG", "PIPELINE/S 1 CORE", "PIPELINE/S \(cores) CORES", "BARE VERIFY/S", "RATIO"], rows: rows
+                header: [
+                    "ALG", "PIPELINE/S 1 CORE", "WITH OTLP/S", "PIPELINE/S \(cores) CORES", "BARE VERIFY/S", "RATIO",
+                ], rows: rows
             ).rendered)
         print(
             "Breakdown, µs per envelope on one core: pipeline; all checks and the record encoding, no file; "

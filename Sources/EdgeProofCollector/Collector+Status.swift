@@ -60,6 +60,7 @@ extension Collector {
             }
             do {
                 try records.file.rotateIfDue()
+                try otlp?.file.rotateIfDue()
                 try events.file.rotateIfDue()
             } catch {
                 logger.error("cannot rotate a file", metadata: ["error": "\(error)"])

@@ -32,6 +32,8 @@ public final class Collector: Service, Sendable {
     let envelopeQueue = Mutex<EnvelopeQueue>(EnvelopeQueue())
     /// Trust events, written in order without holding anyone up.
     let events: GroupCommitLog
+    /// The accepted envelopes as OTLP JSON Lines (`otlp:`), group-committed beside the records; nil: none.
+    let otlp: GroupCommitLog?
     let client: any MQTTTransport
     /// The allowlist in force, reloaded when its file changes and on SIGHUP.
     public let allowlistWatcher: AllowlistWatcher
@@ -107,6 +109,11 @@ public final class Collector: Service, Sendable {
                     fsyncDuration.record(duration)
                     bytesWritten.increment(by: Double(bytes))
                 })
+            otlp = try configuration.otlp.map { settings in
+                GroupCommitLog(
+                    file: try RotatingJSONLinesFile(
+                        directory: URL(fileURLWithPath: settings.directory), prefix: "metrics", limits: settings.limits))
+            }
             let writeFailures = metrics.counter("events", reason: "write_failed")
             events = GroupCommitLog(
                 file: try RotatingJSONLinesFile(
@@ -124,8 +131,9 @@ public final class Collector: Service, Sendable {
             intake: EnvelopeIntake(
                 collectorID: configuration.id, nonceAuthority: nonceAuthority, replayCache: replayCache,
                 maximumEnvelopeBytes: configuration.maximumEnvelopeBytes,
-                maximumClockSkew: configuration.maximumClockSkew, trustRequirement: configuration.trustRequirement),
-            records: records)
+                maximumClockSkew: configuration.maximumClockSkew, trustRequirement: configuration.trustRequirement,
+                writesOTLP: otlp != nil),
+            records: records, otlp: otlp)
         try rememberRecordedNonces()
     }
 
@@ -180,6 +188,7 @@ public final class Collector: Service, Sendable {
     deinit {
         // Ends the writer threads of a collector that never ran (or whose run threw).
         try? records.close()
+        try? otlp?.close()
         try? events.close()
     }
 
@@ -213,6 +222,7 @@ public final class Collector: Service, Sendable {
         }
         do {
             try records.close()
+            try otlp?.close()
             try events.close()
         } catch {
             logger.error("cannot finalize the active files", metadata: ["error": "\(error)"])

@@ -30,6 +30,9 @@ import Logging
 ///   retain_files: 0               # 0 = keep all closed files
 ///   retain_age_s: 0               # 0 = keep forever
 ///   fsync: true                   # true: a record is fsynced before its receipt is sent
+/// otlp:                           # none; also every accepted envelope as OTLP JSON (ExportMetricsServiceRequest
+///   directory: …/otlp             #   per line, metrics-<UTC>-<seq>.jsonl), rotated and retained with the keys
+///   max_file_bytes: 67108864      #   of records: (same defaults); a receipt waits for both files' fsync
 /// events_directory: …             # default <records.directory>/events
 /// max_envelope_bytes: 262144      # 262144
 /// max_clock_skew_s: 300           # 300; a signed timestamp must lie in its nonce's validity window ± this
@@ -92,6 +95,16 @@ extension CollectorConfiguration: LoadableConfiguration {
         try records.maximumFileAge.validate(key: "records.max_file_age_s")
         guard records.retainFiles >= 0 else { throw fail("records.retain_files", "must not be negative") }
         try records.retainAge.validate(key: "records.retain_age_s", allowZero: true)
+        if let otlp {
+            guard !otlp.directory.isEmpty else { throw fail("otlp.directory", "must not be empty") }
+            guard otlp.directory != records.directory else {
+                throw fail("otlp.directory", "must differ from records.directory (both rotate their own files)")
+            }
+            guard otlp.maximumFileBytes > 0 else { throw fail("otlp.max_file_bytes", "must be positive") }
+            try otlp.maximumFileAge.validate(key: "otlp.max_file_age_s")
+            guard otlp.retainFiles >= 0 else { throw fail("otlp.retain_files", "must not be negative") }
+            try otlp.retainAge.validate(key: "otlp.retain_age_s", allowZero: true)
+        }
     }
 
     /// A day: nonces live minutes, not days.
@@ -113,6 +126,7 @@ extension CollectorConfiguration: LoadableConfiguration {
         case maximumAttestationAge = "max_attestation_age_s"
         case logLevel = "log_level"
         case metricsEndpoint = "metrics"
+        case otlp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -151,6 +165,7 @@ extension CollectorConfiguration: LoadableConfiguration {
             logLevel: try container.decodeLogLevelIfPresent(forKey: .logLevel) ?? defaults.logLevel)
         additionalBrokers = Array((list ?? []).dropFirst())
         metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
+        otlp = try container.decodeIfPresent(Records.self, forKey: .otlp)
     }
 }
 

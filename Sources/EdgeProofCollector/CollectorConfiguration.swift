@@ -75,6 +75,9 @@ public struct CollectorConfiguration: Sendable, Decodable {
     public var logLevel: Logger.Level
     /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
     public var metricsEndpoint: MetricsEndpointSettings?
+    /// `otlp:` (the keys of `records:`): also write every accepted envelope as OTLP JSON Lines there,
+    /// `metrics-<UTC time>-<seq>.jsonl`; nil: records only.
+    public var otlp: Records?
 
     public init(
         id: String = "collector-1",

@@ -1,4 +1,5 @@
 import EdgeProofCore
+import EdgeProofOTLP
 import Foundation
 
 /// The collector's verification of one envelope, apart from MQTT and files: size and form, topic,
@@ -16,10 +17,13 @@ public struct EnvelopeIntake: Sendable {
     /// How far a signed timestamp may lie outside its nonce's validity window.
     public let maximumClockSkew: Duration
     public let trustRequirement: TrustRequirement
+    /// Also make each accepted envelope's OTLP JSON line (``OTLPRecord``), while the envelope is parsed.
+    public let writesOTLP: Bool
 
     public init(
         collectorID: String, nonceAuthority: NonceAuthority, replayCache: ReplayCache, maximumEnvelopeBytes: Int,
-        maximumClockSkew: Duration = .seconds(300), trustRequirement: TrustRequirement = TrustRequirement()
+        maximumClockSkew: Duration = .seconds(300), trustRequirement: TrustRequirement = TrustRequirement(),
+        writesOTLP: Bool = false
     ) {
         self.collectorID = collectorID
         self.nonceAuthority = nonceAuthority
@@ -27,6 +31,7 @@ public struct EnvelopeIntake: Sendable {
         self.maximumEnvelopeBytes = maximumEnvelopeBytes
         self.maximumClockSkew = maximumClockSkew
         self.trustRequirement = trustRequirement
+        self.writesOTLP = writesOTLP
     }
 
     /// An envelope that passed every check, with its nonce claimed and its record line ready; of the
@@ -40,13 +45,16 @@ public struct EnvelopeIntake: Sendable {
         public let sampleCount: Int
         public let nonce: ValidNonce
         public let recordLine: Data
+        /// Its OTLP JSON line, when the collector writes OTLP too.
+        public let otlpLine: Data?
 
-        init(envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data) {
+        init(envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data, otlpLine: Data?) {
             self.nonceToken = envelope.claims.nonce
             self.keyID = envelope.header.keyID
             self.sampleCount = envelope.claims.metrics.samples.count
             self.nonce = nonce
             self.recordLine = recordLine
+            self.otlpLine = otlpLine
         }
     }
 
@@ -105,10 +113,12 @@ public struct EnvelopeIntake: Sendable {
         }
 
         do {
+            let received = Timestamp.string(from: receivedAt)
             let line = try StoredRecord.jsonLine(
-                for: envelope, topic: topic, collector: collectorID, receivedAt: Timestamp.string(from: receivedAt),
-                trust: trust)
-            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(line)))
+                for: envelope, topic: topic, collector: collectorID, receivedAt: received, trust: trust)
+            let otlpLine = try writesOTLP
+                ? Data(OTLPRecord.line(for: envelope, collector: collectorID, receivedAt: received, trust: trust)) : nil
+            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(line), otlpLine: otlpLine))
         } catch {
             // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
             replayCache.release(nonce.id)

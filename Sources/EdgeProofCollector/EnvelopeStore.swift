@@ -10,10 +10,14 @@ import Synchronization
 public struct EnvelopeStore: Sendable {
     public let intake: EnvelopeIntake
     public let records: GroupCommitLog
+    /// The OTLP JSON lines of the accepted envelopes (`otlp:`), written beside the records; nil: none.
+    public let otlp: GroupCommitLog?
 
-    public init(intake: EnvelopeIntake, records: GroupCommitLog) {
+    /// With `otlp`, the intake must make OTLP lines (`writesOTLP`).
+    public init(intake: EnvelopeIntake, records: GroupCommitLog, otlp: GroupCommitLog? = nil) {
         self.intake = intake
         self.records = records
+        self.otlp = otlp
     }
 
     /// One envelope as received.
@@ -70,22 +74,30 @@ public struct EnvelopeStore: Sendable {
         return CheckedBatch(items: items, outcomes: outcomes, accepted: accepted)
     }
 
-    /// Writes the batch's accepted records with one append (one fsync), then commits their nonces, or
-    /// releases them if the write failed. The outcome of every item, in order.
+    /// Writes the batch's accepted records with one append (one fsync), and their OTLP lines with another at
+    /// the same time, then commits their nonces, or releases them if either write failed (the receipt
+    /// promises both). The outcome of every item, in order.
     public func commit(_ batch: CheckedBatch) async -> [Outcome] {
         var outcomes = batch.outcomes
         guard !batch.accepted.isEmpty else { return outcomes }
         do {
-            try await records.append(lines: batch.accepted.map(\.envelope.recordLine))
+            if let otlp {
+                async let otlpWritten: Void = otlp.append(lines: batch.accepted.compactMap(\.envelope.otlpLine))
+                try await records.append(lines: batch.accepted.map(\.envelope.recordLine))
+                try await otlpWritten
+            } else {
+                try await records.append(lines: batch.accepted.map(\.envelope.recordLine))
+            }
             let storedAt = Date()
             for (index, envelope) in batch.accepted {
                 intake.stored(envelope, at: storedAt)
                 outcomes[index] = .stored(envelope, at: storedAt)
             }
         } catch {
+            let failure = error as? StorageError ?? StorageError("\(error)")
             for (index, envelope) in batch.accepted {
                 intake.notStored(envelope)
-                outcomes[index] = .notStored(envelope, error)
+                outcomes[index] = .notStored(envelope, failure)
             }
         }
         return outcomes

@@ -1,4 +1,5 @@
 import EdgeProofOperations
+import EdgeProofStorage
 import Foundation
 import ServiceLifecycle
 
@@ -46,6 +47,20 @@ struct DemoOperations: Sendable {
         } catch {
             return outcome("cannot scrape \(address): \(error)", passed: false)
         }
+    }
+
+    /// collector-1's OTLP JSON output (`otlp/`): one line per stored record, each re-verified from the line alone.
+    static func otlpOutcome(records: [RecordFileVerifier.Report], otlp: [RecordFileVerifier.Report]) -> DemoOutcome {
+        let scenario = DemoScenario(
+            name: "collector-1: accepted envelopes as OTLP JSON, re-verified", agent: "-",
+            location: DemoScenario.all[0].location, allowlisted: true, expectation: .otlpRecords)
+        let stored = records.reduce(0) { $0 + $1.records }
+        let lines = otlp.reduce(0) { $0 + $1.records }
+        let verified = otlp.reduce(0) { $0 + $1.verified }
+        return DemoOutcome(
+            scenario: scenario, mode: "operations", expectedRejectedBy: nil,
+            observed: "\(lines) OTLP lines in \(otlp.count) file(s) of otlp/ for \(stored) records, \(verified) verified",
+            rejection: nil, passed: stored > 0 && lines == stored && verified == lines)
     }
 
     static func get(_ address: String, _ path: String) async throws -> (Int, String) {

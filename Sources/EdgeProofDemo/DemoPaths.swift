@@ -13,6 +13,8 @@ struct DemoPaths: Sendable {
     var broker: URL { root.appendingPathComponent("broker") }
     var configDirectory: URL { root.appendingPathComponent("config") }
     var records: URL { root.appendingPathComponent("records") }
+    /// The same accepted envelopes as OTLP JSON Lines (the collector's `otlp:` output).
+    var otlp: URL { root.appendingPathComponent("otlp") }
     /// Each component's `/metrics`, scraped once before the demo stops it.
     var metrics: URL { root.appendingPathComponent("metrics") }
     var spool: URL { root.appendingPathComponent("spool") }
@@ -35,7 +37,7 @@ struct DemoPaths: Sendable {
     func config(_ name: String) -> URL { configDirectory.appendingPathComponent(name) }
 
     func create() throws {
-        for directory in [root, configDirectory, records, metrics, spool, fences, gnss] {
+        for directory in [root, configDirectory, records, otlp, metrics, spool, fences, gnss] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
     }
@@ -72,6 +74,8 @@ struct DemoConfigurations {
             nonce_key_file: \(paths.nonceKeys.path)
             records:
               directory: \(paths.records.path)
+            otlp:
+              directory: \(paths.otlp.path)
             require_trust_level: tpm-ek-cert
             metrics: {listen: "127.0.0.1:\(try FreePort.next())"}
             """

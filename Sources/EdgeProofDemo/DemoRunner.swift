@@ -5,6 +5,7 @@ import EdgeProofCore
 import EdgeProofGateway
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofOTLP
 import EdgeProofRegistrar
 import EdgeProofService
 import EdgeProofStorage
@@ -79,7 +80,7 @@ public struct DemoRunner: Sendable {
             partition = try await MosquittoBroker.start(
                 clients: Self.partitionClients, directory: TemporaryDirectory(at: paths.partitionBroker))
         case .ejabberd:
-            let started = try EjabberdCluster.start(nodes: 2, clients: clients, directory: TemporaryDirectory(at: paths.broker))
+            let started = try await EjabberdCluster.start(nodes: 2, clients: clients, directory: TemporaryDirectory(at: paths.broker))
             broker = started
             cluster = started
             partition = nil
@@ -215,11 +216,24 @@ public struct DemoRunner: Sendable {
         await monitor.shutdown()
         say("stopped collector-1")
 
-        let records = try FileManager.default.contentsOfDirectory(at: paths.records, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "jsonl" }.sorted { $0.path < $1.path }
+        func files(in directory: URL) throws -> [URL] {
+            try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+                .filter { $0.pathExtension == "jsonl" }.sorted { $0.path < $1.path }
+        }
         let verifier = RecordFileVerifier(allowlist: enrolled)
-        let verification = try records.map { url throws(StorageError) in try verifier.verify(file: url) }
-        return Report(outcomes: outcomes, recordsDirectory: paths.records, verification: verification)
+        let verification = try files(in: paths.records).map { url throws(StorageError) in try verifier.verify(file: url) }
+        let otlp = try files(in: paths.otlp).map { url throws(StorageError) in
+            try verifier.verify(file: url) { line in
+                do throws(ValidationFailure) {
+                    try OTLPRecord.verify(line: line, with: enrolled)
+                    return nil
+                } catch {
+                    return error.description
+                }
+            }
+        }
+        outcomes.append(DemoOperations.otlpOutcome(records: verification, otlp: otlp))
+        return Report(outcomes: outcomes, recordsDirectory: paths.records, verification: verification + otlp)
     }
 
     /// Starts the registrar, pre-registers or approves the allowlisted agents' EKs as their scenarios say,

@@ -30,6 +30,8 @@ public struct DemoScenario: Sendable {
         case verifiedOffline
         /// A component's operations endpoint: ready, and `/metrics` scraped.
         case scraped
+        /// The collector's OTLP JSON output: a line for every record, each verifying from itself.
+        case otlpRecords
 
         public var description: String {
             switch self {
@@ -39,6 +41,7 @@ public struct DemoScenario: Sendable {
             case .enrolled(let level): "enrolled (\(level))"
             case .verifiedOffline: "every trust block verifies"
             case .scraped: "ready, metrics scraped"
+            case .otlpRecords: "one verified OTLP line per record"
             }
         }
     }

@@ -23,6 +23,28 @@ public struct RecordFileVerifier: Sendable {
     }
 
     public func verify(file url: URL) throws(StorageError) -> Report {
+        try verify(file: url) { line in
+            // The line, then the envelope in it, through the same strict reader as the collector's.
+            let record: StoredRecord
+            do throws(JSONRefusal) {
+                record = try StoredRecord(strictJSON: line)
+            } catch {
+                return "not a stored record: \(error.description(in: "the record"))"
+            }
+            do throws(ValidationFailure) {
+                try record.verify(with: allowlist)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+    }
+
+    /// Runs `check` on every non-empty line of the file; nil from it means the line verified, a string says
+    /// what was wrong. Other line formats (OTLP JSON) bring their own check.
+    public func verify(file url: URL, checkingEachLine check: (ArraySlice<UInt8>) -> String?) throws(StorageError)
+        -> Report
+    {
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -32,22 +54,14 @@ public struct RecordFileVerifier: Sendable {
         var records = 0
         var verified = 0
         var failures: [(Int, String)] = []
-        for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
+        let bytes = [UInt8](data)
+        for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.isEmpty {
             records += 1
-            // The line, then the envelope in it, through the same strict reader as the collector's.
-            let record: StoredRecord
-            do {
-                record = try StoredRecord(strictJSON: line)
-            } catch {
-                failures.append((index + 1, "not a stored record: \(error.description(in: "the record"))"))
-                continue
-            }
-            do {
-                try record.verify(with: allowlist)
+            if let problem = check(line) {
+                failures.append((index + 1, problem))
+            } else {
                 verified += 1
-            } catch {
-                failures.append((index + 1, error.description))
             }
         }
         return Report(file: url.path, records: records, verified: verified, failures: failures)

@@ -45,6 +45,8 @@ extension EdgeProof.Bench {
         var gnss = false
         @Flag(help: "The agent is on a site broker, and the gateway bridges it to the central broker (agent load).")
         var site = false
+        @Flag(help: "Every service serves /metrics (the agent too), scraped every second through the soak.")
+        var operations = false
         @Option(help: "Simulated agents (software-keys load).") var senders = 4
         @Option(help: "Envelopes each simulated agent has under way (software-keys load).") var lanes = 4
 
@@ -88,6 +90,7 @@ extension EdgeProof.Bench {
                 load: load == .agent ? .agent : .softwareKeys(senders: senders, lanes: lanes))
             soak.gnss = gnss
             soak.site = site
+            soak.operations = operations
             try await soak.runAndPrint()
         }
     }

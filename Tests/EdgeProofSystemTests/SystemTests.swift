@@ -45,9 +45,14 @@ struct SystemTests {
         #expect(thief.reasonCode == "activation_proof_invalid")
 
         // Operations: registrar, both gateways and the collector were ready when scraped, each scrape kept.
-        let scrapes = report.outcomes.filter { $0.mode == "operations" }
-        #expect(scrapes.count == 4)
-        for outcome in scrapes { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
+        let operations = report.outcomes.filter { $0.mode == "operations" }
+        #expect(operations.filter { $0.scenario.expectation == .scraped }.count == 4)
+        for outcome in operations { #expect(outcome.passed, "\(outcome.scenario.name): \(outcome.observed)") }
+        // The collector's OTLP JSON output: a line per record, each re-verified from the line alone.
+        let otlp = try #require(operations.first { $0.scenario.expectation == .otlpRecords })
+        let stored = report.verification.filter { $0.file.contains("/records/") }.reduce(0) { $0 + $1.records }
+        #expect(otlp.observed.contains("\(stored) OTLP lines"), "\(otlp.observed)")
+        #expect(report.verification.contains { $0.file.contains("/otlp/metrics") && $0.allVerified })
         let kept = try FileManager.default.contentsOfDirectory(atPath: work.appending("metrics").path).sorted()
         #expect(kept == ["agent-agent-001.prom", "collector-collector-1.prom", "gateway-gateway.prom", "registrar-registrar-1.prom"])
 

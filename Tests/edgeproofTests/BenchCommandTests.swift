@@ -28,7 +28,10 @@ struct BenchCommandTests {
         let lastLine = try #require(result.output.split(separator: "\n").last)
         let figures = try JSONDecoder().decode([String: Double].self, from: Data(lastLine.utf8))
         for algorithm in ["es256", "rs256"] {
-            for key in ["verify_per_s_", "verify_per_s_\(algorithm)_all_cores", "bare_verify_per_s_", "verify_ratio_"] {
+            for key in [
+                "verify_per_s_", "verify_per_s_\(algorithm)_all_cores", "verify_per_s_\(algorithm)_otlp", "bare_verify_per_s_",
+                "verify_ratio_",
+            ] {
                 let name = key.hasSuffix("_") ? key + algorithm : key
                 let value = try #require(figures[name], "no \(name) in \(lastLine)")
                 #expect(value > 0, "\(name)")

@@ -1,5 +1,6 @@
 import Crypto
 import EdgeProofCore
+import EdgeProofOTLP
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
@@ -103,6 +104,46 @@ extension VerifyCommandTests {
         #expect(run.output.contains(#"line 2: malformed_envelope: duplicate member "geographic_region" in claims"#), "\(run.output)")
         #expect(run.output.contains(#"line 3: not a stored record: duplicate member "kid" in the record"#), "\(run.output)")
         #expect(run.output.contains("line 4: not a stored record"), "\(run.output)")
+    }
+}
+
+extension VerifyCommandTests {
+    @Test("re-verifies OTLP JSON files line by line; a changed value, a member written twice or another signature fails")
+    func verifiesOTLPFiles() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let signer = TestSigner()
+        let allowlistPath = try allowlistFile(for: signer, in: directory)
+        let now = Timestamp.string(from: Date())
+        let lines = try await (0..<3).asyncMap { index in
+            let record = try await record(signer, nonce: "n-\(index)")
+            let envelope = try SignedEnvelope(
+                parsing: Array(#"{"protected":"\#(record.protected)","payload":"\#(record.payload)","signature":"\#(record.signature)"}"#.utf8))
+            return String(decoding: try OTLPRecord.line(for: envelope, collector: "collector-1", receivedAt: now, trust: nil), as: UTF8.self)
+        }
+        let goodFile = directory.appending("metrics-good.jsonl")
+        try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: goodFile)
+        let ok = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, goodFile.path])
+        #expect(ok.status == 0, "\(ok.output)\(ok.standardError)")
+        #expect(ok.output.contains("metrics-good.jsonl: 3/3 records verified"), "\(ok.output)")
+
+        let bad = [
+            lines[0],
+            lines[1].replacingOccurrences(of: #""asDouble":1"#, with: #""asDouble":2"#),
+            // The value twice: readers that keep the first and readers that keep the last disagree.
+            lines[1].replacingOccurrences(of: #""asDouble":1"#, with: #""asDouble":1,"asDouble":2"#),
+            lines[2].replacingOccurrences(of: #""edgeproof.nonce","value":{"stringValue":"n-2"}"#, with: #""edgeproof.nonce","value":{"stringValue":"n-1"}"#),
+            "{not json",
+        ]
+        let badFile = directory.appending("metrics-bad.jsonl")
+        try Data(bad.map { $0 + "\n" }.joined().utf8).write(to: badFile)
+        let run = try await ProcessRunner.run(PackagePaths.edgeproofExecutable, ["verify", "--allowlist", allowlistPath, badFile.path])
+        #expect(run.status == 1)
+        #expect(run.output.contains("metrics-bad.jsonl: 1/5 records verified"), "\(run.output)")
+        #expect(run.output.contains("line 2: header_mismatch"), "\(run.output)")
+        #expect(run.output.contains(#"line 3: malformed_envelope: not an OTLP ExportMetricsServiceRequest: duplicate member "asDouble""#), "\(run.output)")
+        #expect(run.output.contains("line 4: header_mismatch"), "\(run.output)")
+        #expect(run.output.contains("line 5: malformed_envelope"), "\(run.output)")
     }
 }
 

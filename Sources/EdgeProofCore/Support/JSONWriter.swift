@@ -9,46 +9,46 @@
 ///
 /// Keys of fixed structures are written in sorted order by their callers; ``write(_:)`` sorts the
 /// keys of free-form objects.
-struct JSONWriter {
+package struct JSONWriter {
     /// A number JSON cannot carry (NaN, ±infinity), or nesting deeper than `JSONEncoder` accepts.
-    struct Refusal: Error {}
+    package struct Refusal: Error {}
 
-    private(set) var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
     /// Whether the next key or array element needs a comma before it.
     private var needsComma = false
 
     /// `JSONEncoder` refuses containers nested deeper than this.
     static let maximumDepth = 512
 
-    init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func openObject() {
+    package mutating func openObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
-    mutating func closeObject() {
+    package mutating func closeObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
-    mutating func openArray() {
+    package mutating func openArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
         needsComma = false
     }
 
-    mutating func closeArray() {
+    package mutating func closeArray() {
         bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// An object member's key of a fixed structure; its value follows. Our own plain names (no
     /// character JSON escapes), copied as they are.
-    mutating func key(_ name: StaticString) {
+    package mutating func key(_ name: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { utf8 in
@@ -60,21 +60,21 @@ struct JSONWriter {
     }
 
     /// A free-form object's key; its value follows.
-    mutating func key(dynamic name: String) {
+    package mutating func key(dynamic name: String) {
         separate()
         writeString(name)
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         separate()
         writeString(value)
         needsComma = true
     }
 
     /// `bytes` as a string of lowercase hex digits.
-    mutating func hexString(_ value: some Collection<UInt8>) {
+    package mutating func hexString(_ value: some Collection<UInt8>) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         for byte in value {
@@ -86,19 +86,19 @@ struct JSONWriter {
     }
 
     /// A value that is JSON already (checked by whoever read it), copied as it is.
-    mutating func rawValue(_ json: ArraySlice<UInt8>) {
+    package mutating func rawValue(_ json: ArraySlice<UInt8>) {
         separate()
         bytes.append(contentsOf: json)
         needsComma = true
     }
 
-    mutating func integer(_ value: Int) {
+    package mutating func integer(_ value: Int) {
         separate()
         bytes.append(contentsOf: value.description.utf8)
         needsComma = true
     }
 
-    mutating func number(_ value: Double) throws(Refusal) {
+    package mutating func number(_ value: Double) throws(Refusal) {
         guard value.isFinite else { throw Refusal() }
         separate()
         let text = value.description
@@ -106,13 +106,13 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
-    mutating func null() {
+    package mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)
         needsComma = true
@@ -120,7 +120,7 @@ struct JSONWriter {
 
     /// A free-form value; object keys sorted by their UTF-8 bytes. `depth`: the depth a container
     /// value has in the document, the outermost container being at 1 (as `JSONEncoder` counts).
-    mutating func write(_ value: JSONValue, depth: Int = 1) throws(Refusal) {
+    package mutating func write(_ value: JSONValue, depth: Int = 1) throws(Refusal) {
         switch value {
         case .null: null()
         case .bool(let value): bool(value)
@@ -137,7 +137,7 @@ struct JSONWriter {
     }
 
     /// A free-form object at `depth` (see ``write(_:depth:)``), keys sorted by their UTF-8 bytes.
-    mutating func object(_ members: [String: JSONValue], depth: Int) throws(Refusal) {
+    package mutating func object(_ members: [String: JSONValue], depth: Int) throws(Refusal) {
         guard depth < Self.maximumDepth else { throw Refusal() }
         openObject()
         for (name, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
