@@ -212,7 +212,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore", "EdgeProofMQTT",
                 "EdgeProofStorage", "EdgeProofTPM", "EdgeProofLocalStack", "EdgeProofService", "EdgeProofRegistrar",
-                "EdgeProofAttestation", "EdgeProofOperations",
+                "EdgeProofAttestation", "EdgeProofOperations", "EdgeProofOTLP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

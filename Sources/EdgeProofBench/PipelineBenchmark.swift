@@ -1,6 +1,7 @@
 import EdgeProofCollector
 import EdgeProofCore
 import EdgeProofLocalStack
+import EdgeProofOTLP
 import EdgeProofStorage
 import Foundation
 
@@ -75,6 +76,19 @@ public final class PipelineBenchmark: Sendable {
             intake.stored(accepted)
         }
         return Double(envelopes.count) / seconds(clock.now - start)
+    }
+
+    /// Only the OTLP JSON line of every envelope (``OTLPRecord``), from envelopes parsed beforehand. Lines per second.
+    public func otlpLinesOnly() throws -> Double {
+        let parsed = try envelopes.map { try SignedEnvelope(parsing: $0) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var bytes = 0
+        for envelope in parsed {
+            bytes &+= try OTLPRecord.line(for: envelope, collector: "collector-bench", receivedAt: "2026-12-03T10:00:00.000Z", trust: nil).count
+        }
+        guard bytes > 0 else { throw BenchmarkError("no OTLP line") }
+        return Double(parsed.count) / seconds(clock.now - start)
     }
 
     /// Runs every envelope through the pipeline as the collector's envelope workers do, `lanes` of

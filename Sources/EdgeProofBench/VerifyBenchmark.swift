@@ -39,7 +39,9 @@ public struct VerifyBenchmark: Sendable {
             var best = [Double](repeating: 0, count: 6)
             var checkOnly = 0.0
             var withOTLP = 0.0
+            var otlpLines = 0.0
             for _ in 0..<rounds {
+                otlpLines = max(otlpLines, try pipeline.otlpLinesOnly())
                 checkOnly = max(checkOnly, try pipeline.checkOnly())
                 best[0] = max(best[0], try await pipeline.round(lanes: 1))
                 // The same pipeline writing OTLP JSON lines beside the records (collector `otlp:`).
@@ -75,6 +77,7 @@ public struct VerifyBenchmark: Sendable {
             figures["envelope_verify_per_s_\(name)"] = envelopeRate.rounded()
             figures["check_only_per_s_\(name)"] = checkOnly.rounded()
             figures["verify_per_s_\(name)_otlp"] = withOTLP.rounded()
+            figures["otlp_line_us_\(name)"] = (1e7 / otlpLines).rounded() / 10
             figures["otlp_cost_\(name)"] = ((1 - withOTLP / pipelineRate) * 1000).rounded() / 1000
             figures["parse_per_s_\(name)"] = parseRate.rounded()
             figures["signature_verify_per_s_\(name)"] = verifyRate.rounded()

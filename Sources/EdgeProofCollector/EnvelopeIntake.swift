@@ -17,7 +17,7 @@ public struct EnvelopeIntake: Sendable {
     /// How far a signed timestamp may lie outside its nonce's validity window.
     public let maximumClockSkew: Duration
     public let trustRequirement: TrustRequirement
-    /// Also make each accepted envelope's OTLP JSON line (``OTLPRecord``), while the envelope is parsed.
+    /// Also keep what each accepted envelope's OTLP JSON line (``OTLPRecord``) is made of.
     public let writesOTLP: Bool
 
     public init(
@@ -45,16 +45,29 @@ public struct EnvelopeIntake: Sendable {
         public let sampleCount: Int
         public let nonce: ValidNonce
         public let recordLine: Data
-        /// Its OTLP JSON line, when the collector writes OTLP too.
-        public let otlpLine: Data?
+        /// When the collector writes OTLP too: what its OTLP line is made of. The line is made by
+        /// ``otlpLine()`` where the batch is written, beside the records' fsync, not on the checking
+        /// thread; only then is the parsed envelope kept until the write.
+        private let otlpSource: (envelope: SignedEnvelope, collector: String, receivedAt: String, trust: RecordTrust?)?
 
-        init(envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data, otlpLine: Data?) {
+        init(
+            envelope: SignedEnvelope, nonce: ValidNonce, recordLine: Data,
+            otlpSource: (envelope: SignedEnvelope, collector: String, receivedAt: String, trust: RecordTrust?)?
+        ) {
             self.nonceToken = envelope.claims.nonce
             self.keyID = envelope.header.keyID
             self.sampleCount = envelope.claims.metrics.samples.count
             self.nonce = nonce
             self.recordLine = recordLine
-            self.otlpLine = otlpLine
+            self.otlpSource = otlpSource
+        }
+
+        /// Its OTLP JSON line (``OTLPRecord``); nil when the collector writes no OTLP.
+        public func otlpLine() throws -> Data? {
+            guard let source = otlpSource else { return nil }
+            return Data(
+                try OTLPRecord.line(
+                    for: source.envelope, collector: source.collector, receivedAt: source.receivedAt, trust: source.trust))
         }
     }
 
@@ -116,9 +129,10 @@ public struct EnvelopeIntake: Sendable {
             let received = Timestamp.string(from: receivedAt)
             let line = try StoredRecord.jsonLine(
                 for: envelope, topic: topic, collector: collectorID, receivedAt: received, trust: trust)
-            let otlpLine = try writesOTLP
-                ? Data(OTLPRecord.line(for: envelope, collector: collectorID, receivedAt: received, trust: trust)) : nil
-            return .accepted(Accepted(envelope: envelope, nonce: nonce, recordLine: Data(line), otlpLine: otlpLine))
+            return .accepted(
+                Accepted(
+                    envelope: envelope, nonce: nonce, recordLine: Data(line),
+                    otlpSource: writesOTLP ? (envelope, collectorID, received, trust) : nil))
         } catch {
             // Cannot happen for a parsed envelope; refuse rather than store something unreadable.
             replayCache.release(nonce.id)

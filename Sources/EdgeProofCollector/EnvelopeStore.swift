@@ -82,7 +82,8 @@ public struct EnvelopeStore: Sendable {
         guard !batch.accepted.isEmpty else { return outcomes }
         do {
             if let otlp {
-                async let otlpWritten: Void = otlp.append(lines: batch.accepted.compactMap(\.envelope.otlpLine))
+                // Made and written by a task of its own, beside the records' write and fsync.
+                async let otlpWritten: Void = otlp.append(lines: try Self.otlpLines(of: batch.accepted.map(\.envelope)))
                 try await records.append(lines: batch.accepted.map(\.envelope.recordLine))
                 try await otlpWritten
             } else {
@@ -101,6 +102,15 @@ public struct EnvelopeStore: Sendable {
             }
         }
         return outcomes
+    }
+
+    private static func otlpLines(of accepted: [EnvelopeIntake.Accepted]) throws(StorageError) -> [Data] {
+        do {
+            return try accepted.compactMap { try $0.otlpLine() }
+        } catch {
+            // Cannot happen for a parsed envelope (its numbers are finite); not stored rather than half stored.
+            throw StorageError("cannot write an envelope as OTLP JSON: \(error)")
+        }
     }
 
     /// ``check(_:allowlist:)`` then ``commit(_:)``.

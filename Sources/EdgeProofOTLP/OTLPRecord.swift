@@ -60,16 +60,10 @@ public enum OTLPRecord {
         let claims = envelope.claims
         var writer = JSONWriter(capacity: envelope.payload.utf8.count * 2 + 1024)
         do throws(JSONWriter.Refusal) {
-            writer.openObject()
-            writer.key("resourceMetrics")
-            writer.openArray()
-            writer.openObject()
-            writer.key("resource")
-            writer.openObject()
-            writer.key("attributes")
-            writer.openArray()
+            // Keys in the order the tests and `verify` expect; fixed parts written as whole fragments.
+            writer.element(#"{"resourceMetrics":[{"resource":{"attributes":["#)
             let service = claims.metrics.service
-            string("service.name", service.name, &writer)
+            string("service.name", service.name, &writer, first: true)
             string("service.version", service.version, &writer)
             string("service.instance.id", service.instanceID, &writer)
             string(Attribute.agentName, claims.agentName, &writer)
@@ -78,20 +72,8 @@ public enum OTLPRecord {
             string(Attribute.country, claims.geographicRegion.region, &writer)
             if let state = claims.geographicRegion.state { string(Attribute.state, state, &writer) }
             if let city = claims.geographicRegion.city { string(Attribute.locality, city, &writer) }
-            writer.closeArray()
-            writer.closeObject()
-            writer.key("scopeMetrics")
-            writer.openArray()
-            writer.openObject()
-            writer.key("scope")
-            writer.openObject()
-            writer.key("name")
-            writer.string(scopeName)
-            writer.key("version")
-            writer.string(scopeVersion)
-            writer.key("attributes")
-            writer.openArray()
-            string(Attribute.nonce, claims.nonce, &writer)
+            writer.fragment(#"]},"scopeMetrics":[{"scope":{"name":"edgeproof.envelope","version":"1","attributes":["#)
+            string(Attribute.nonce, claims.nonce, &writer, first: true)
             string(Attribute.receivedAt, receivedAt, &writer)
             string(Attribute.collector, collector, &writer)
             if let trustLevel {
@@ -107,19 +89,13 @@ public enum OTLPRecord {
             string(Attribute.protected, envelope.protected, &writer)
             string(Attribute.payload, envelope.payload, &writer)
             string(Attribute.signature, envelope.signature, &writer)
-            writer.closeArray()
-            writer.closeObject()
-            writer.key("metrics")
-            writer.openArray()
+            writer.fragment(#"]},"metrics":["#)
+            var first = true
             for metric in points(of: claims.metrics) {
-                try write(metric, into: &writer)
+                try write(metric, into: &writer, first: first)
+                first = false
             }
-            writer.closeArray()
-            writer.closeObject()
-            writer.closeArray()
-            writer.closeObject()
-            writer.closeArray()
-            writer.closeObject()
+            writer.fragment("]}]}]}")
         } catch {
             throw OTLPRecordError("a value of the envelope cannot be written as OTLP JSON (not a finite number)")
         }
@@ -128,8 +104,9 @@ public enum OTLPRecord {
 
     /// The data points of a batch, by metric name in order of first appearance.
     static func points(of batch: MetricsBatch) -> [(name: String, points: [(type: String, time: UInt64, value: Double)])] {
-        var order: [String] = []
-        var byName: [String: [(type: String, time: UInt64, value: Double)]] = [:]
+        var order: [(name: String, points: [(type: String, time: UInt64, value: Double)])] = []
+        // Names seen so far and where they stand in `order`; most batches hold one sample (no lookups at all).
+        var index: [String: Int] = [:]
         for sample in batch.samples {
             let time = unixNanoseconds(sample.timestamp) ?? 0
             for (name, value) in sample.values.sorted(by: { $0.key < $1.key }) {
@@ -139,71 +116,55 @@ public enum OTLPRecord {
                 case .bool(let value): number = value ? 1 : 0
                 default: continue
                 }
-                if byName[name] == nil { order.append(name) }
-                byName[name, default: []].append((sample.metricType, time, number))
+                let point = (sample.metricType, time, number)
+                if batch.samples.count == 1 {
+                    order.append((name, [point]))
+                } else if let position = index[name] {
+                    order[position].points.append(point)
+                } else {
+                    index[name] = order.count
+                    order.append((name, [point]))
+                }
             }
         }
-        return order.map { ($0, byName[$0] ?? []) }
+        return order
     }
 
     private static func write(
-        _ metric: (name: String, points: [(type: String, time: UInt64, value: Double)]), into writer: inout JSONWriter
+        _ metric: (name: String, points: [(type: String, time: UInt64, value: Double)]), into writer: inout JSONWriter,
+        first: Bool
     ) throws(JSONWriter.Refusal) {
-        writer.openObject()
-        writer.key("name")
-        writer.string(metric.name)
         let isSum = metric.name.hasSuffix("_total")
-        writer.key(isSum ? "sum" : "gauge")
-        writer.openObject()
-        if isSum {
-            writer.key("aggregationTemporality")
-            writer.integer(Sum.cumulative)
+        writer.fragment(first ? #"{"name":"# : #",{"name":"#)
+        writer.stringFragment(metric.name)
+        writer.fragment(isSum ? #","sum":{"aggregationTemporality":2,"dataPoints":["# : #","gauge":{"dataPoints":["#)
+        for (index, point) in metric.points.enumerated() {
+            writer.fragment(index == 0 ? #"{"asDouble":"# : #",{"asDouble":"#)
+            try writer.numberFragment(point.value)
+            writer.fragment(#","attributes":[{"key":"metric_type","value":{"stringValue":"#)
+            writer.stringFragment(point.type)
+            writer.fragment(#"}}],"timeUnixNano":"#)
+            writer.unsignedStringFragment(point.time)
+            writer.fragment("}")
         }
-        writer.key("dataPoints")
-        writer.openArray()
-        for point in metric.points {
-            writer.openObject()
-            writer.key("asDouble")
-            try writer.number(point.value)
-            writer.key("attributes")
-            writer.openArray()
-            string(Attribute.metricType, point.type, &writer)
-            writer.closeArray()
-            writer.key("timeUnixNano")
-            writer.string(String(point.time))
-            writer.closeObject()
-        }
-        writer.closeArray()
-        if isSum {
-            writer.key("isMonotonic")
-            writer.bool(true)
-        }
-        writer.closeObject()
-        writer.closeObject()
+        writer.fragment(isSum ? #"],"isMonotonic":true}}"# : "]}}")
     }
 
-    private static func string(_ key: String, _ value: String, _ writer: inout JSONWriter) {
-        writer.openObject()
-        writer.key("key")
-        writer.string(key)
-        writer.key("value")
-        writer.openObject()
-        writer.key("stringValue")
-        writer.string(value)
-        writer.closeObject()
-        writer.closeObject()
+    /// A string attribute `{"key":…,"value":{"stringValue":…}}`; `first` in its array or after it.
+    private static func string(_ key: String, _ value: String, _ writer: inout JSONWriter, first: Bool = false) {
+        writer.fragment(first ? #"{"key":"# : #",{"key":"#)
+        writer.stringFragment(key)
+        writer.fragment(#","value":{"stringValue":"#)
+        writer.stringFragment(value)
+        writer.fragment("}}")
     }
 
     private static func double(_ key: String, _ value: Double, _ writer: inout JSONWriter) throws(JSONWriter.Refusal) {
-        writer.openObject()
-        writer.key("key")
-        writer.string(key)
-        writer.key("value")
-        writer.openObject()
-        writer.key("doubleValue")
-        try writer.number(value)
-        writer.closeObject()
-        writer.closeObject()
+        writer.fragment(#",{"key":"#)
+        writer.stringFragment(key)
+        writer.fragment(#","value":{"doubleValue":"#)
+        try writer.numberFragment(value)
+        writer.fragment("}}")
     }
 
     /// Nanoseconds since 1970 of an ISO 8601 time, its fraction taken digit by digit (a `Date` keeps only
@@ -213,13 +174,13 @@ public enum OTLPRecord {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         guard seconds >= 0, seconds < 1.8e10 else { return nil }
         var nanoseconds: UInt64 = 0
-        if let dot = text.firstIndex(of: ".") {
+        let utf8 = text.utf8
+        if let dot = utf8.firstIndex(of: UInt8(ascii: ".")) {
             var scale: UInt64 = 100_000_000
-            for character in text[text.index(after: dot)...] {
-                guard let digit = character.wholeNumberValue, character.isASCII else { break }
-                nanoseconds += UInt64(digit) * scale
+            for byte in utf8[utf8.index(after: dot)...] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), scale > 0 else { break }
+                nanoseconds += UInt64(byte - UInt8(ascii: "0")) * scale
                 scale /= 10
-                if scale == 0 { break }
             }
         }
         return UInt64(seconds) * 1_000_000_000 + nanoseconds
