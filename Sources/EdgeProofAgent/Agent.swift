@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOTLPReceiver
 import EdgeProofOperations
 import EdgeProofService
 import EdgeProofStorage
@@ -38,7 +39,7 @@ public final class Agent: Sendable {
     let board = ReplyBoard()
     private let sampler: Mutex<SystemMetrics>
     /// Samples not yet spooled as a batch.
-    private let builder: Mutex<BatchBuilder>
+    let builder: Mutex<BatchBuilder>
     /// How much of the claims the samples of one envelope may take.
     let budget: EnvelopeBudget
     /// The counters (swift-metrics), read back for the status and ``counters``.
@@ -160,6 +161,12 @@ public final class Agent: Sendable {
             helpers.append(
                 try OperationsEndpoint(
                     settings: settings, metrics: metrics, readiness: { service.readiness }, logger: logger))
+        }
+        if let settings = configuration.otlpReceiver {
+            helpers.append(
+                try OTLPReceiver(settings: settings, metrics: metrics, logger: logger) { [self] samples in
+                    await admitApplicationSamples(samples)
+                })
         }
         return ComposedService(client: client, component: service, helpers: helpers)
     }

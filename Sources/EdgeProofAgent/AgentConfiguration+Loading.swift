@@ -50,6 +50,10 @@ import Foundation
 /// log_level: info                    # default info; trace debug info notice warn warning error critical
 /// metrics:                            # none; serve GET /metrics (Prometheus), /healthz and /readyz
 ///   listen: 127.0.0.1:9464            # IPv4 address and port; /readyz: connected, subscribed, TPM signing
+/// otlp_receiver:                      # none; take OTLP/HTTP metrics (POST /v1/metrics, protobuf or JSON)
+///   listen: 127.0.0.1:4318            #   from applications on this device; signed with the agent's samples
+///   allow_remote: false               #   default false: listen must be a loopback address
+///   max_request_bytes: 1048576        #   default 1 MiB; larger requests get 413
 /// ```
 ///
 /// Environment variables override single keys (the prototype's names where it had them):

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import EdgeProofMQTT
+import EdgeProofOTLPReceiver
 import EdgeProofService
 import EdgeProofStorage
 import EdgeProofTPM
@@ -53,6 +54,9 @@ public struct AgentConfiguration: Sendable, Decodable {
     public var enrollment: EnrollmentSettings = EnrollmentSettings()
     /// `metrics: {listen: HOST:PORT}`: serve `/metrics`, `/healthz` and `/readyz` there; nil: no endpoint.
     public var metricsEndpoint: MetricsEndpointSettings?
+    /// `otlp_receiver: {listen: HOST:PORT}`: take applications' OTLP/HTTP metrics there and sign them with the
+    /// agent's own; nil: none.
+    public var otlpReceiver: OTLPReceiverSettings?
 
     /// The `tpm:` section.
     public struct TPMSettings: Sendable, Hashable, Decodable {
@@ -149,6 +153,7 @@ public struct AgentConfiguration: Sendable, Decodable {
         case logLevel = "log_level"
         case enroll
         case metricsEndpoint = "metrics"
+        case otlpReceiver = "otlp_receiver"
     }
 
     /// The `location:` object: the declared place (`place`, or `region`/`state`/`city`) and where the signed
@@ -290,5 +295,6 @@ public struct AgentConfiguration: Sendable, Decodable {
             mode: container.decodeIfPresent(EnrollmentSettings.Mode.self, forKey: .enroll),
             tpm: try? container.superDecoder(forKey: .tpm))
         metricsEndpoint = try container.decodeIfPresent(MetricsEndpointSettings.self, forKey: .metricsEndpoint)
+        otlpReceiver = try container.decodeIfPresent(OTLPReceiverSettings.self, forKey: .otlpReceiver)
     }
 }

@@ -32,6 +32,21 @@ struct BatchBuilder: Sendable {
         return complete
     }
 
+    /// Adds samples that arrived between ticks (an application's OTLP points) and cuts everything gathered
+    /// so far into batches at once: they are to be spooled now, with the agent's own samples of this batch.
+    mutating func flush(adding extra: [(sample: MetricSample, bytes: Int)]) -> [[MetricSample]] {
+        var complete: [[MetricSample]] = []
+        for (sample, bytes) in extra {
+            if !samples.isEmpty, used + 1 + bytes > room {
+                complete.append(take())
+            }
+            used += samples.isEmpty ? bytes : bytes + 1
+            samples.append(sample)
+        }
+        if !samples.isEmpty { complete.append(take()) }
+        return complete
+    }
+
     /// What was gathered so far, as a batch (at shutdown).
     mutating func take() -> [MetricSample] {
         defer {

@@ -190,6 +190,9 @@ public struct DemoRunner: Sendable {
                     outcomes.append(
                         try await run(scenario, mode: mode, paths: paths, broker: broker, signer: signers[scenario.agent]))
                 }
+                if mode == Self.modes.last {
+                    outcomes.append(try await runApplicationMetrics(paths: paths, signer: signers[DemoScenario.applicationMetrics.agent]))
+                }
                 outcomes.append(await operations.scrape(gatewayMetrics, component: "gateway", id: "gateway", mode: "operations"))
                 await gatewayGroup.triggerGracefulShutdown()
                 try await statuses.waitForOffline("gateway/gateway", after: since)

@@ -167,6 +167,12 @@ public struct DemoScenario: Sendable {
             allowlisted: true, expectation: .rejected(.nonceReplayed)),
     ]
 
+    /// An application on agent-001's device, instrumented with the OpenTelemetry Python SDK, exports a gauge and a
+    /// counter over OTLP/HTTP to the agent's `otlp_receiver`.
+    public static let applicationMetrics = DemoScenario(
+        name: "application metric over OTLP/HTTP", agent: "agent-001", location: all[0].location, allowlisted: true,
+        expectation: .accepted)
+
     /// With `--cluster ejabberd`: agent-001 sends steadily through node 1 of the cluster when node 1 is killed.
     public static let clusterNodeLoss = DemoScenario(
         name: "cluster node 1 killed mid-run", agent: "agent-001", location: all[0].location, allowlisted: true,

@@ -47,16 +47,7 @@ public final class OperationsEndpoint: Service, Sendable {
     }
 
     public func run() async throws {
-        let server = server
-        do {
-            // Cancelled rather than stopped: FlyingFox's stop() does nothing until run() has its socket, so a
-            // shutdown that came before that would leave the endpoint (and its service group) running forever.
-            try await cancelWhenGracefulShutdown { try await server.run() }
-        } catch {
-            // Cancellation closes the listening socket under run(), which then throws (disconnected).
-            if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
-            throw OperationsEndpointError("cannot serve metrics on \(settings.description): \(error)")
-        }
+        try await server.runUntilGracefulShutdown(describedAs: "metrics on \(settings.description)")
     }
 
     struct Routes: HTTPHandler {
@@ -98,12 +89,26 @@ public struct OperationsEndpointError: Error, CustomStringConvertible {
 }
 
 /// FlyingFox's log lines into the service's logger, at debug level (a request per scrape is not news).
-struct ForwardingLogger: FlyingSocks.Logging {
+package struct ForwardingLogger: FlyingSocks.Logging {
     let logger: Logger
-    init(_ logger: Logger) { self.logger = logger }
-    func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
-    func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
-    func logWarning(_ warning: @autoclosure () -> String) { logger.debug("\(warning())") }
-    func logError(_ error: @autoclosure () -> String) { logger.notice("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.error("\(critical())") }
+    package init(_ logger: Logger) { self.logger = logger }
+    package func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
+    package func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
+    package func logWarning(_ warning: @autoclosure () -> String) { logger.debug("\(warning())") }
+    package func logError(_ error: @autoclosure () -> String) { logger.notice("\(error())") }
+    package func logCritical(_ critical: @autoclosure () -> String) { logger.error("\(critical())") }
+}
+
+extension HTTPServer {
+    /// Serves until the service group shuts down gracefully. Cancelled rather than stopped: FlyingFox's stop()
+    /// does nothing until run() has its socket, so a shutdown that came before that would leave the server
+    /// (and its service group) running forever. What run() throws once cancelled is its socket closing.
+    package func runUntilGracefulShutdown(describedAs what: String) async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.run() }
+        } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError { return }
+            throw OperationsEndpointError("cannot serve \(what): \(error)")
+        }
+    }
 }

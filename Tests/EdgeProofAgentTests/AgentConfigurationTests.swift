@@ -147,6 +147,9 @@ import Testing
         ("samples_per_envelope: 100000000", "samples_per_envelope: must be 1–100000"),
         ("max_envelope_bytes: 100", "max_envelope_bytes: must be 4096–67108864"),
         ("spool: {directory: /tmp/spool, max_age_s: .inf}", "max_age_s at most 100 years"),
+        ("otlp_receiver: {listen: \"0.0.0.0:4318\"}", "not a loopback address"),
+        ("otlp_receiver: {listen: \"localhost:4318\"}", "is not HOST:PORT with an IPv4 address"),
+        ("otlp_receiver: {listen: \"127.0.0.1:4318\", max_request_bytes: 0}", "must be positive"),
     ])
     func rejectsBadConfigurationWithAClearMessage(line: String, expected: String) throws {
         let key = String(line.prefix { $0 != ":" })

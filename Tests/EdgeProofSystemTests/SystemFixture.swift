@@ -129,7 +129,7 @@ final class SystemFixture {
     func agent(
         _ name: String, sampleInterval: Double = 10, samplesPerEnvelope: Int = 1, receiptsFrom: [String] = [],
         nonceTimeout: Double = 5, receiptTimeout: Double = 10, gpsd: String? = nil, broker: MosquittoBroker? = nil,
-        extra: String = ""
+        spoolMaximumBytes: Int? = nil, extra: String = ""
     ) throws -> Agent {
         let location =
             gpsd.map { "location: {place: US/California/Santa Clara, source: gpsd, gpsd: \"\($0)\"}" }
@@ -145,6 +145,7 @@ final class SystemFixture {
             samples_per_envelope: \(samplesPerEnvelope)
             spool:
               directory: \(spoolDirectory(name).path)
+              \(spoolMaximumBytes.map { "max_bytes: \($0)" } ?? "")
             nonce_timeout_s: \(nonceTimeout)
             receipt_timeout_s: \(receiptTimeout)
             \(receipts)

@@ -53,6 +53,10 @@ struct SystemTests {
         let stored = report.verification.filter { $0.file.contains("/records/") }.reduce(0) { $0 + $1.records }
         #expect(otlp.observed.contains("\(stored) OTLP lines"), "\(otlp.observed)")
         #expect(report.verification.contains { $0.file.contains("/otlp/metrics") && $0.allVerified })
+        // An application's OTLP/HTTP export to agent-001 arrives signed and stored.
+        let application = try #require(report.outcomes.first { $0.mode == "otlp" })
+        #expect(application.passed, "\(application.observed)")
+        #expect(application.observed.contains("app_temperature_celsius 21.5"), "\(application.observed)")
         let kept = try FileManager.default.contentsOfDirectory(atPath: work.appending("metrics").path).sorted()
         #expect(kept == ["agent-agent-001.prom", "collector-collector-1.prom", "gateway-gateway.prom", "registrar-registrar-1.prom"])
 
@@ -88,14 +92,16 @@ struct SystemTests {
         #expect(partition.last?.rejection?.reasonCode == "nonce_replayed")
 
         // Only the accepted envelopes are stored, each once: agent-001's two and agent-006's one per mode,
-        // agent-001's two through the site and its one on partition b.
+        // agent-001's two through the site and its one on partition b, and the two of its OTLP phase (its own
+        // first sample, and the application's points).
         let lines = try FileManager.default.contentsOfDirectory(at: report.recordsDirectory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("records-") }
             .flatMap { try Data(contentsOf: $0).split(separator: UInt8(ascii: "\n")) }
         let records = try lines.map { try JSONDecoder().decode(StoredRecord.self, from: Data($0)) }
         // Each record says how strongly its key was proven when it was accepted.
         #expect(records.allSatisfy { $0.trustLevel == .tpmEKCert && $0.attestedAt != nil })
-        #expect(records.count == accepted.count * DemoRunner.modes.count + DemoScenario.site.count + 1)
+        #expect(records.count == accepted.count * DemoRunner.modes.count + DemoScenario.site.count + 1 + 2)
+        #expect(records.filter { $0.metrics.samples.contains { $0.metricType == "otlp" } }.count == 1)
         #expect(records.allSatisfy { $0.agentName == "agent-001" || $0.agentName == "agent-006" })
         // agent-006's records carry its receiver's fix, inside the fence, with the receiver's GST accuracy.
         let gnss = records.filter { $0.agentName == "agent-006" }
