@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "EdgeProofOperations",
             dependencies: [
-                "EdgeProofService",
+                "EdgeProofService", "EdgeProofMQTT",
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,9 +9,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The collector (`collector-1`) and the gateway a bench runs in this process on its local broker: the
 /// allowlist and a fresh nonce key file saved in `work`, YAML configurations written there and loaded
@@ -73,12 +70,10 @@ struct OperationsScraper: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        var addresses: [URL] = []
-        for endpoint in endpoints {
-            if let url = URL(string: "http://\(try await endpoint.waitUntilListening())/metrics") { addresses.append(url) }
-        }
+        var addresses: [String] = []
+        for endpoint in endpoints { addresses.append(try await endpoint.waitUntilListening()) }
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            for url in addresses { _ = try? await URLSession.shared.data(from: url) }
+            for address in addresses { _ = try? await LocalHTTP.send(to: address, path: "/metrics") }
             try? await Task.sleep(for: interval)
         }
     }

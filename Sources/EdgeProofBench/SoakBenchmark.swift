@@ -1,14 +1,12 @@
 import EdgeProofCore
 import EdgeProofLocalStack
 import EdgeProofMQTT
+import EdgeProofOperations
 import EdgeProofStorage
 import EdgeProofTPM
 import Foundation
 import Logging
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `edgeproof bench soak`: sustained load through the whole path for a given time, with the resident
 /// memory of every component sampled as it goes, so that memory that grows with the envelopes handled
@@ -242,9 +240,9 @@ public struct SoakBenchmark: Sendable {
         }
 
         let scraper = Task {
-            let addresses = metricsPorts.compactMap { URL(string: "http://127.0.0.1:\($0)/metrics") }
+            let addresses = metricsPorts.map { "127.0.0.1:\($0)" }
             while !Task.isCancelled && !addresses.isEmpty {
-                for url in addresses { _ = try? await URLSession.shared.data(from: url) }
+                for address in addresses { _ = try? await LocalHTTP.send(to: address, path: "/metrics") }
                 try? await Task.sleep(for: .seconds(1))
             }
         }

@@ -3,9 +3,6 @@ import EdgeProofStorage
 import Foundation
 import ServiceLifecycle
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Each long-running component of the demo serves `/metrics`, `/healthz` and `/readyz` (`metrics: {listen:}`
 /// in its configuration). The demo prints the addresses and, before it stops a component, asks whether it is
@@ -64,8 +61,7 @@ struct DemoOperations: Sendable {
     }
 
     static func get(_ address: String, _ path: String) async throws -> (Int, String) {
-        guard let url = URL(string: "http://\(address)\(path)") else { throw DemoError("bad address \(address)") }
-        let (data, response) = try await URLSession.shared.data(from: url)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let response = try await LocalHTTP.send(to: address, path: path)
+        return (response.status, response.text)
     }
 }

@@ -3,15 +3,13 @@ import EdgeProofCore
 import EdgeProofLocalStack
 import EdgeProofOTLP
 import EdgeProofOTLPReceiver
+import EdgeProofOperations
 import EdgeProofService
 import EdgeProofTesting
 import Foundation
 import ServiceLifecycle
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Issue 17, part 3: applications on the device send OTLP/HTTP metrics to the agent, which signs them with
 /// its TPM key into its own envelopes.
@@ -71,7 +69,7 @@ struct OTLPIntakeTests {
         let agent = try system.agent("agent-001", sampleInterval: 60, extra: Self.receiver).composed()
         let running = RunningServices(agent.services, logger: system.logger)
         let address = try await Self.receiverAddress(agent.helpers)
-        let url = try #require(URL(string: "http://\(address)/v1/metrics"))
+        let url = address
 
         let garbage = try await Self.post(url, Data([0xFF, 0xFF, 0xFF, 0x01]), type: "application/x-protobuf")
         #expect(garbage.status == 400)
@@ -83,8 +81,7 @@ struct OTLPIntakeTests {
         #expect(try await Self.post(url, Data("{}".utf8), type: "text/plain").status == 415)
         #expect(try await Self.post(url, Data("{}".utf8), extraHeaders: ["Content-Encoding": "gzip"]).status == 415)
         #expect(try await Self.get(url).status == 405)
-        let elsewhere = try #require(URL(string: "http://\(address)/v1/traces"))
-        #expect(try await Self.post(elsewhere, Data("{}".utf8)).status == 404)
+        #expect(try await Self.post(address, Data("{}".utf8), path: "/v1/traces").status == 404)
 
         // A histogram is not signed: 200 with a partial success that says so; a gauge in JSON is taken.
         let histogram = #"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"latency","histogram":{"dataPoints":[{"count":"1","bucketCounts":["1"]}],"aggregationTemporality":2}}]}]}]}"#
@@ -111,7 +108,7 @@ struct OTLPIntakeTests {
         let composed = try agent.composed()
         let running = RunningServices(composed.services, logger: system.logger)
         let address = try await Self.receiverAddress(composed.helpers)
-        let url = try #require(URL(string: "http://\(address)/v1/metrics"))
+        let url = address
         // No collector runs: the agent's own first batch waits in the spool.
         #expect(try await Poll.until(timeout: .seconds(15)) { await agent.spooledCount() >= 1 })
         let spool = system.spoolDirectory("agent-001").path
@@ -136,27 +133,20 @@ struct OTLPIntakeTests {
         let retryAfter: String?
     }
 
-    static func post(_ url: URL, _ body: Data, type: String = "application/json", extraHeaders: [String: String] = [:])
-        async throws -> Answer
-    {
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.setValue(type, forHTTPHeaderField: "Content-Type")
-        for (name, value) in extraHeaders { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = body
-        return try await send(request)
+    static func post(
+        _ address: String, _ body: Data, path: String = "/v1/metrics", type: String = "application/json",
+        extraHeaders: [String: String] = [:]
+    ) async throws -> Answer {
+        try await answer(LocalHTTP.send("POST", to: address, path: path, body: body,
+            headers: extraHeaders.merging(["Content-Type": type]) { old, _ in old }))
     }
 
-    static func get(_ url: URL) async throws -> Answer {
-        try await send(URLRequest(url: url))
+    static func get(_ address: String) async throws -> Answer {
+        try await answer(LocalHTTP.send(to: address, path: "/v1/metrics"))
     }
 
-    static func send(_ request: URLRequest) async throws -> Answer {
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as? HTTPURLResponse
-        return Answer(
-            status: http?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self),
-            retryAfter: http?.value(forHTTPHeaderField: "Retry-After"))
+    static func answer(_ response: LocalHTTP.Response) -> Answer {
+        Answer(status: response.status, body: response.text, retryAfter: response.headers["retry-after"])
     }
 }
 

@@ -10,9 +10,6 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 @Suite("Operations endpoints: /metrics, /healthz, /readyz", .serialized, .timeLimit(.minutes(5)))
 struct OperationsEndpointTests {
@@ -130,9 +127,8 @@ struct OperationsEndpointTests {
     }
 
     static func get(_ address: String, _ path: String) async throws -> (status: Int, body: String) {
-        let url = try #require(URL(string: "http://\(address)\(path)"))
-        let (data, response) = try await URLSession.shared.data(from: url)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let response = try await LocalHTTP.send(to: address, path: path)
+        return (response.status, response.text)
     }
 
     /// The value of the first sample line starting with `series`.
