@@ -41,23 +41,28 @@ extension Agent {
         return .spooled
     }
 
-    /// `sample`, or its values cut into samples of the same time and type that each fit in an envelope.
+    /// `sample`, or its values cut into samples of the same time and type that each fit in an envelope. Each
+    /// value is sized once (its bytes in a sample of its own, less the empty sample's): linear in the values.
     private func fitting(_ sample: MetricSample) -> [MetricSample] {
         if let bytes = EnvelopeBudget.sampleBytes(sample), budget.fits(sampleOf: bytes) { return [sample] }
+        func part(_ values: [String: JSONValue]) -> MetricSample {
+            MetricSample(timestamp: sample.timestamp, metricType: sample.metricType, values: values)
+        }
+        guard let empty = EnvelopeBudget.sampleBytes(part([:])) else { return [] }
         var parts: [MetricSample] = []
         var current: [String: JSONValue] = [:]
+        var used = empty
         for (name, value) in sample.values.sorted(by: { $0.key < $1.key }) {
-            current[name] = value
-            let candidate = MetricSample(timestamp: sample.timestamp, metricType: sample.metricType, values: current)
-            if let bytes = EnvelopeBudget.sampleBytes(candidate), !budget.fits(sampleOf: bytes), current.count > 1 {
-                current.removeValue(forKey: name)
-                parts.append(MetricSample(timestamp: sample.timestamp, metricType: sample.metricType, values: current))
-                current = [name: value]
+            guard let alone = EnvelopeBudget.sampleBytes(part([name: value])) else { continue }
+            let bytes = alone - empty + 1  // and its comma
+            if !current.isEmpty, !budget.fits(sampleOf: used + bytes) {
+                parts.append(part(current))
+                (current, used) = ([:], empty)
             }
+            current[name] = value
+            used += bytes
         }
-        if !current.isEmpty {
-            parts.append(MetricSample(timestamp: sample.timestamp, metricType: sample.metricType, values: current))
-        }
+        if !current.isEmpty { parts.append(part(current)) }
         return parts
     }
 }
