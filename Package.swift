@@ -61,7 +61,7 @@ let package = Package(
         // OTLP metrics as OTLP/JSON: the data model, accepted envelopes as OTLP lines, and their re-verification.
         .target(
             name: "EdgeProofOTLP",
-            dependencies: ["EdgeProofCore"],
+            dependencies: ["EdgeProofCore", "OTLPProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
         // ESAPI: provision, read the public key, sign digests.
@@ -301,7 +301,7 @@ let package = Package(
             name: "EdgeProofCollectorTests",
             dependencies: [
                 "EdgeProofCollector", "EdgeProofCore", "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTesting",
-                "EdgeProofService", "EdgeProofOTLP", "EdgeProofLocalStack",
+                "EdgeProofService", "EdgeProofOTLP", "OTLPProto", "EdgeProofLocalStack",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -345,7 +345,7 @@ let package = Package(
             dependencies: [
                 "EdgeProofDemo", "EdgeProofAgent", "EdgeProofCollector", "EdgeProofGateway", "EdgeProofCore",
                 "EdgeProofMQTT", "EdgeProofStorage", "EdgeProofTPM", "EdgeProofTesting", "EdgeProofBench",
-                "EdgeProofService", "EdgeProofOperations", "EdgeProofOTLP", "EdgeProofOTLPReceiver",
+                "EdgeProofService", "EdgeProofOperations", "EdgeProofOTLP", "EdgeProofOTLPReceiver", "OTLPProto",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import EdgeProofCore
 import Foundation
+import OTLPProto
 
 extension OTLPRecord {
     /// Re-verifies one OTLP line offline: the JWS its scope carries must verify with the allowlisted key of
@@ -7,19 +8,21 @@ extension OTLPRecord {
     /// for those signed claims (resource, metrics, position, nonce). The collector's own notes
     /// (`received_at`, `collector`, trust) are not signed and are taken as they are.
     public static func verify(line: some Collection<UInt8>, with allowlist: Allowlist) throws(ValidationFailure) {
+        // Any reading will do to find the JWS and the collector's notes: the line must then be, byte for byte,
+        // the one written for them, which no line with a member twice or anything added can be.
         let request: ExportMetricsServiceRequest
-        do throws(JSONRefusal) {
-            request = try StrictJSONDecoder().decode(ExportMetricsServiceRequest.self, from: line)
+        do {
+            request = try ExportMetricsServiceRequest(otlpJSON: line)
         } catch {
-            throw ValidationFailure(.malformedEnvelope, "not an OTLP ExportMetricsServiceRequest: \(error.description(in: "the line"))")
+            throw ValidationFailure(.malformedEnvelope, "not an OTLP ExportMetricsServiceRequest: \(error)")
         }
         guard request.resourceMetrics.count == 1, let resource = request.resourceMetrics.first,
             resource.scopeMetrics.count == 1, let scopeMetrics = resource.scopeMetrics.first,
-            let scope = scopeMetrics.scope, scope.name == scopeName
+            scopeMetrics.scope.name == scopeName
         else {
             throw ValidationFailure(.malformedEnvelope, "not one \(scopeName) scope in one resource")
         }
-        let attributes = scope.attributes
+        let attributes = scopeMetrics.scope.attributes
         guard let protected = attributes[Attribute.protected]?.string, let payload = attributes[Attribute.payload]?.string,
             let signature = attributes[Attribute.signature]?.string
         else {

@@ -5,6 +5,7 @@ import EdgeProofOTLP
 import EdgeProofStorage
 import EdgeProofTesting
 import Foundation
+import OTLPProto
 import Testing
 
 @Suite("The collector's OTLP JSON records", .serialized, .timeLimit(.minutes(3)))
@@ -42,8 +43,8 @@ struct CollectorOTLPTests {
         for line in lines {
             try OTLPRecord.verify(line: line, with: allowlist)
         }
-        let requests = try lines.map { try JSONDecoder().decode(ExportMetricsServiceRequest.self, from: $0) }
-        #expect(requests.compactMap { $0.resourceMetrics.first?.scopeMetrics.first?.scope?.attributes[OTLPRecord.Attribute.nonce]?.string } == nonces)
+        let requests = try lines.map { try ExportMetricsServiceRequest(otlpJSON: $0) }
+        #expect(requests.compactMap { $0.resourceMetrics.first?.scopeMetrics.first?.scope.attributes[OTLPRecord.Attribute.nonce]?.string } == nonces)
 
         // The official reading: opentelemetry-proto's json_format, unknown fields refused; the JWS it read verifies.
         let files = try FileManager.default.contentsOfDirectory(atPath: otlpDirectory).map { "\(otlpDirectory)/\($0)" }
@@ -90,7 +91,7 @@ struct OTLPRecordTests {
         let line = try OTLPRecord.line(
             for: envelope, collector: "collector-1", receivedAt: "2026-12-03T10:00:01Z",
             trust: RecordTrust(level: .tpmEKCert, attestedAt: 1_764_000_000))
-        return try JSONDecoder().decode(ExportMetricsServiceRequest.self, from: Data(line))
+        return try ExportMetricsServiceRequest(otlpJSON: line)
     }
 
     @Test("values are gauges, names ending in _total cumulative monotonic sums, at the sample's own time to the nanosecond; strings stay in the signed payload only")
@@ -101,35 +102,45 @@ struct OTLPRecordTests {
         let scope = try #require(try Self.request(envelope).resourceMetrics.first?.scopeMetrics.first)
         let metrics = Dictionary(uniqueKeysWithValues: scope.metrics.map { ($0.name, $0) })
         #expect(Set(metrics.keys) == ["cpu_percent", "requests_total", "healthy"])
-        let cpu = try #require(metrics["cpu_percent"]?.gauge?.dataPoints.first)
-        #expect(cpu.value == .double(12.5))
+        guard case .gauge(let gauge)? = metrics["cpu_percent"]?.data, let cpu = gauge.dataPoints.first else {
+            Issue.record("cpu_percent is not a gauge")
+            return
+        }
+        #expect(cpu.value == .asDouble(12.5))
         #expect(cpu.timeUnixNano == 1_796_292_000_123_456_789)
-        #expect(cpu.attributes == [KeyValue("metric_type", .string("application"))])
-        let sum = try #require(metrics["requests_total"]?.sum)
-        #expect(sum.isMonotonic && sum.aggregationTemporality == Sum.cumulative)
-        #expect(sum.dataPoints.first?.value == .double(42))
-        #expect(metrics["healthy"]?.gauge?.dataPoints.first?.value == .double(1))
+        #expect(cpu.attributes.map(\.key) == ["metric_type"] && cpu.attributes["metric_type"]?.string == "application")
+        guard case .sum(let sum)? = metrics["requests_total"]?.data else {
+            Issue.record("requests_total is not a sum")
+            return
+        }
+        #expect(sum.isMonotonic && sum.aggregationTemporality == .cumulative)
+        #expect(sum.dataPoints.first?.value == .asDouble(42))
+        guard case .gauge(let healthy)? = metrics["healthy"]?.data else {
+            Issue.record("healthy is not a gauge")
+            return
+        }
+        #expect(healthy.dataPoints.first?.value == .asDouble(1))
     }
 
     @Test("the device is the resource, the proof is the scope, and no nonce or signature is a data-point attribute")
     func attributesWhereTheyBelong() async throws {
         let envelope = try await Self.envelope(values: ["cpu_percent": .number(1)], samples: 3)
         let resource = try #require(try Self.request(envelope).resourceMetrics.first)
-        let attributes = try #require(resource.resource?.attributes)
-        #expect(attributes["service.name"] == .string("edgeproof-agent"))
-        #expect(attributes["service.version"] == .string("1.2.3"))
-        #expect(attributes[OTLPRecord.Attribute.agentName] == .string("agent-001"))
-        #expect(attributes[OTLPRecord.Attribute.keyHash] == .string(envelope.header.keyID.hex))
-        #expect(attributes[OTLPRecord.Attribute.country] == .string("US"))
-        #expect(attributes[OTLPRecord.Attribute.locality] == .string("Santa Clara"))
+        let attributes = resource.resource.attributes
+        #expect(attributes["service.name"]?.string == "edgeproof-agent")
+        #expect(attributes["service.version"]?.string == "1.2.3")
+        #expect(attributes[OTLPRecord.Attribute.agentName]?.string == "agent-001")
+        #expect(attributes[OTLPRecord.Attribute.keyHash]?.string == envelope.header.keyID.hex)
+        #expect(attributes[OTLPRecord.Attribute.country]?.string == "US")
+        #expect(attributes[OTLPRecord.Attribute.locality]?.string == "Santa Clara")
         let scope = try #require(resource.scopeMetrics.first)
-        let proof = try #require(scope.scope?.attributes)
-        #expect(proof[OTLPRecord.Attribute.nonce] == .string("n-1"))
-        #expect(proof[OTLPRecord.Attribute.signature] == .string(envelope.signature))
-        #expect(proof[OTLPRecord.Attribute.trustLevel] == .string("tpm-ek-cert"))
-        #expect(proof[OTLPRecord.Attribute.latitude] == .double(37.35))
-        #expect(scope.metrics.first?.gauge?.dataPoints.count == 3)
-        for point in scope.metrics.flatMap({ $0.gauge?.dataPoints ?? [] }) {
+        let proof = scope.scope.attributes
+        #expect(proof[OTLPRecord.Attribute.nonce]?.string == "n-1")
+        #expect(proof[OTLPRecord.Attribute.signature]?.string == envelope.signature)
+        #expect(proof[OTLPRecord.Attribute.trustLevel]?.string == "tpm-ek-cert")
+        #expect(proof[OTLPRecord.Attribute.latitude]?.double == 37.35)
+        #expect(scope.metrics.first?.numberPoints?.count == 3)
+        for point in scope.metrics.flatMap({ $0.numberPoints ?? [] }) {
             #expect(point.attributes.map(\.key) == ["metric_type"])
         }
     }

@@ -7,6 +7,7 @@ import EdgeProofOperations
 import EdgeProofService
 import EdgeProofTesting
 import Foundation
+import OTLPProto
 import ServiceLifecycle
 import Testing
 
@@ -33,6 +34,7 @@ struct OTLPIntakeTests {
         let running = RunningServices(collector.services + gateway.services + agent.services, logger: system.logger)
         let address = try await Self.receiverAddress(agent.helpers)
 
+        let sentAt = Date()
         let sent = try await ProcessRunner.run(
             "/usr/bin/env", ["python3", PackagePaths.script("scripts/otlp-send.py"), "http://\(address)/v1/metrics",
                 "--temperature", "21.5", "--requests", "42"])
@@ -52,14 +54,21 @@ struct OTLPIntakeTests {
         let lines = try FileManager.default.contentsOfDirectory(atPath: otlpDirectory).flatMap { file in
             try String(contentsOfFile: "\(otlpDirectory)/\(file)", encoding: .utf8).split(separator: "\n")
         }
-        let requests = try lines.map { try JSONDecoder().decode(ExportMetricsServiceRequest.self, from: Data($0.utf8)) }
+        let requests = try lines.map { try ExportMetricsServiceRequest(otlpJSON: Array($0.utf8)) }
         let metrics = requests.flatMap { $0.resourceMetrics.flatMap { $0.scopeMetrics.flatMap(\.metrics) } }
-        let temperature = try #require(metrics.first { $0.name == "app_temperature_celsius" }?.gauge?.dataPoints.first)
-        #expect(temperature.value == .double(21.5))
-        #expect(temperature.attributes == [KeyValue("metric_type", .string("otlp"))])
-        let requestsTotal = try #require(metrics.first { $0.name == "app_requests_total" }?.sum)
-        #expect(requestsTotal.isMonotonic && requestsTotal.dataPoints.first?.value == .double(42))
-        #expect(temperature.timeUnixNano % 1_000_000 != 0 || temperature.timeUnixNano > 0, "the SDK's own time")
+        guard case .gauge(let gauge)? = metrics.first(where: { $0.name == "app_temperature_celsius" })?.data,
+            let temperature = gauge.dataPoints.first,
+            case .sum(let requestsTotal)? = metrics.first(where: { $0.name == "app_requests_total" })?.data
+        else {
+            Issue.record("no gauge app_temperature_celsius and sum app_requests_total in the OTLP output")
+            return
+        }
+        #expect(temperature.value == .asDouble(21.5))
+        #expect(temperature.attributes["metric_type"]?.string == "otlp")
+        #expect(requestsTotal.isMonotonic && requestsTotal.dataPoints.first?.value == .asDouble(42))
+        // The time the SDK gave the point, kept to the nanosecond.
+        let pointTime = Date(timeIntervalSince1970: Double(temperature.timeUnixNano) / 1e9)
+        #expect(pointTime >= sentAt.addingTimeInterval(-1) && pointTime <= sentAt.addingTimeInterval(60), "\(pointTime)")
     }
 
     @Test("bad requests get OTLP/HTTP's answers: 400 with the reason, 413 over the limit, 415 for another media type or an encoding, 405, 404; a JSON request and a partial success are answered; none is signed")
